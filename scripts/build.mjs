@@ -1,0 +1,28 @@
+// Transpiles every TypeScript file to out/ with the same layout (no bundling),
+// so worker scripts and the native loader find their neighbours by relative
+// path, then builds our test kernels. Type checking is `npm run typecheck`.
+import { build } from 'esbuild';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const roots = ['native', 'vmm', 'debug-adapter', 'extension', 'test', 'bench'];
+const entryPoints = [];
+function walk(dir) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (name === 'node_modules' || name === 'build') continue;
+    if (statSync(p).isDirectory()) walk(p);
+    else if (p.endsWith('.ts') && !p.endsWith('.d.ts')) entryPoints.push(p);
+  }
+}
+for (const r of roots) walk(r);
+await build({
+  entryPoints, outdir: 'out', outbase: '.', format: 'cjs', platform: 'node',
+  target: 'node20', sourcemap: 'inline', logLevel: 'warning',
+});
+const make = spawnSync('make', ['-s', '-C', 'test/guests'], { stdio: 'inherit' });
+if (make.status !== 0) {
+  console.error('kvmdbg build: building the test kernels in test/guests failed (needs gcc and binutils: apt-get install build-essential)');
+  process.exit(1);
+}

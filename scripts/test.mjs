@@ -1,0 +1,61 @@
+// kvmdbg's test command: `npm test [-- unit|kvm]`.
+// Builds, type-checks, runs the unit tier, then the KVM tier: directly where
+// /dev/kvm works, else inside the project's KVM sandbox (one VM for the whole
+// tier: each start costs ~10 s), else it FAILS and says why. Never a silent skip.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const tiers = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const want = (t) => tiers.length === 0 || tiers.includes(t);
+
+function run(cmd, args, what) {
+  console.log(`\n=== ${what}: ${[cmd, ...args].join(' ')}`);
+  const r = spawnSync(cmd, args, { stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`\nkvmdbg test: ${what} failed (exit ${r.status ?? r.signal})`);
+    process.exit(r.status || 1);
+  }
+}
+
+function testFiles(dir) {
+  const out = [];
+  const walk = (d) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (p.endsWith('.test.js')) out.push(p);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+if (!process.env.KVMDBG_SKIP_BUILD) {
+  run('node', ['scripts/build.mjs'], 'build');
+  run('npx', ['tsc', '-p', '.', '--noEmit'], 'typecheck');
+}
+
+if (want('unit')) run('node', ['--test', ...testFiles('out/test/unit')], 'unit tier (no KVM)');
+
+if (want('kvm')) {
+  const host = await import('../out/vmm/host/kvm-host.js');
+  const files = testFiles('out/test/kvm');
+  const kvm = host.kvmProblem();
+  if (!kvm) {
+    run('node', ['--test', '--test-concurrency=1', ...files], 'KVM tier on this host\'s /dev/kvm');
+  } else if (host.insideSandbox()) {
+    console.error(`kvmdbg test: inside the KVM sandbox and still ${kvm}`);
+    process.exit(1);
+  } else {
+    const sandbox = host.sandboxProblem();
+    if (sandbox) {
+      console.error(`kvmdbg test: the KVM tier cannot run: ${kvm}, and ${sandbox}`);
+      process.exit(1);
+    }
+    console.log('\nNo usable /dev/kvm on this host: running the KVM tier inside the project\'s KVM sandbox '
+      + '(test/sandbox/run: QEMU software CPU with nested SVM; everything there is emulated and slow).');
+    run(host.sandboxScript(), ['-m', '6144', '-c', '2', '--', 'node', '--test', '--test-concurrency=1', ...files],
+      'KVM tier inside the sandbox');
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * `kvmdbg` command-line parsing: one sentence per mistake, and the usage.
+ */
+import { parseArgs } from 'node:util';
+
+export const USAGE = `usage:
+  kvmdbg run --kernel FILE [--initrd FILE] [--cmdline STR] [--memory 512M] [--cpus 1] [--no-debug-exit]
+  kvmdbg demo            boot the bundled demo kernel
+options:
+  --kernel FILE      multiboot v1 ELF, PVH ELF, or x86-64 ELF (entered in long mode)
+  --initrd FILE      passed as the first boot module
+  --cmdline STR      kernel command line
+  --memory SIZE      guest RAM, e.g. 64M, 2G (default 256M)
+  --cpus N           vCPUs (default 1)
+  --no-debug-exit    remove the isa-debug-exit port 0xF4
+  --no-sandbox       fail instead of using the KVM sandbox when /dev/kvm is missing
+  -v, --verbose      also print device notes (unhandled ports, ...)
+The guest's serial console is this terminal; Ctrl-C ends the VM. The exit status
+is the guest's: 0 on power-off, (v<<1)|1 after writing v to port 0xF4, and
+non-zero with a message on a crash.`;
+
+export interface RunArgs {
+  command: 'run' | 'demo';
+  kernel?: string;
+  initrd?: string;
+  cmdline?: string;
+  memoryBytes?: number;
+  cpus?: number;
+  debugExit: boolean;
+  sandbox: boolean;
+  verbose: boolean;
+}
+
+export class UsageError extends Error {}
+
+const UNITS: Record<string, number> = { '': 1024 * 1024, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+/** "512M" -> bytes. Bare numbers are MiB, as QEMU's -m. */
+export function parseSize(text: string): number {
+  const m = /^(\d+)([KMG]?)(i?B)?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`--memory ${text}: expected a size like 512M or 2G`);
+  const bytes = Number(m[1]) * UNITS[m[2].toUpperCase()];
+  if (bytes < 2 * 1024 * 1024) throw new UsageError(`--memory ${text}: at least 2M of guest RAM is needed`);
+  if (bytes % 4096 !== 0) throw new UsageError(`--memory ${text}: must be a multiple of 4K`);
+  if (bytes > 1024 ** 4) throw new UsageError(`--memory ${text}: more than 1T of guest RAM is not supported`);
+  return bytes;
+}
+
+export function parseCli(argv: string[]): RunArgs | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        kernel: { type: 'string' }, initrd: { type: 'string' }, cmdline: { type: 'string' },
+        memory: { type: 'string' }, cpus: { type: 'string' },
+        'no-debug-exit': { type: 'boolean' }, 'no-sandbox': { type: 'boolean' },
+        verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals.length === 0) return 'help';
+  const command = positionals[0];
+  if (command !== 'run' && command !== 'demo') throw new UsageError(`unknown command '${command}'`);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+  if (command === 'run' && !values.kernel) throw new UsageError('kvmdbg run needs --kernel FILE');
+  if (command === 'demo' && values.kernel) throw new UsageError('kvmdbg demo boots the bundled demo kernel; use kvmdbg run --kernel FILE for your own');
+  let cpus: number | undefined;
+  if (values.cpus !== undefined) {
+    cpus = Number(values.cpus);
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 256) throw new UsageError(`--cpus ${values.cpus}: expected a whole number from 1 to 256`);
+  }
+  return {
+    command,
+    kernel: values.kernel,
+    initrd: values.initrd,
+    cmdline: values.cmdline,
+    memoryBytes: values.memory !== undefined ? parseSize(values.memory) : undefined,
+    cpus,
+    debugExit: !values['no-debug-exit'],
+    sandbox: !values['no-sandbox'],
+    verbose: !!values.verbose,
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * `kvmdbg`: a VM is a process. The guest's serial console is this terminal,
+ * Ctrl-C or a signal ends the VM, and the exit status is the guest's.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseCli, USAGE, UsageError, type RunArgs } from './args';
+import { insideSandbox, kvmProblem, packageRoot, sandboxProblem, sandboxScript } from '../host/kvm-host';
+
+const say = (msg: string) => process.stderr.write(`kvmdbg: ${msg}\n`);
+
+export function demoKernelPath(): string {
+  return join(packageRoot(), 'test', 'guests', 'build', 'demo.elf');
+}
+
+async function main(argv: string[]): Promise<number> {
+  let args: RunArgs | 'help';
+  try {
+    args = parseCli(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    say(`${e.message}\n${USAGE}`);
+    return 2;
+  }
+  if (args === 'help') { process.stdout.write(USAGE + '\n'); return 0; }
+
+  if (args.command === 'demo') {
+    args.kernel = demoKernelPath();
+    if (!existsSync(args.kernel)) { say(`the demo kernel is not built (${args.kernel}): run npm run build`); return 1; }
+    args.cmdline ??= 'demo';
+  }
+
+  const noKvm = kvmProblem();
+  if (noKvm) {
+    if (insideSandbox() || !args.sandbox) { say(noKvm); return 1; }
+    const noSandbox = sandboxProblem();
+    if (noSandbox) { say(`${noKvm}; ${noSandbox}`); return 1; }
+    say(`${noKvm}.\nkvmdbg: running this VM inside the project's KVM sandbox instead (QEMU software CPU with nested SVM: `
+      + 'slower, and console input does not reach the guest there).');
+    const r = spawnSync(sandboxScript(), ['--', process.execPath, join(packageRoot(), 'bin', 'kvmdbg.js'), ...argv],
+      { stdio: ['ignore', 'inherit', 'inherit'] });
+    return r.status ?? 1;
+  }
+  return (await import('./run-vm')).runVm(args, say);
+}
+
+main(process.argv.slice(2)).then(
+  (status) => { process.exitCode = status; },
+  (e: Error) => { say(e.message); process.exitCode = 1; },
+);

@@ -1,0 +1,53 @@
+/**
+ * Runs one VM in the foreground: stdout is the guest console, stdin is its
+ * keyboard (raw, when a terminal), Ctrl-C / SIGTERM / SIGHUP end it.
+ */
+import { Machine } from '../machine/machine';
+import type { RunArgs } from './args';
+
+const CTRL_C = 0x03;
+/** Ends that the guest chose itself: no need to explain them. */
+const QUIET_ENDS = new Set(['poweroff', 'debug-exit', 'reset']);
+
+export async function runVm(args: RunArgs, say: (msg: string) => void): Promise<number> {
+  let machine: Machine;
+  try {
+    machine = await Machine.create({
+      kernel: args.kernel!, initrd: args.initrd, cmdline: args.cmdline,
+      memoryBytes: args.memoryBytes, cpus: args.cpus, debugExit: args.debugExit,
+    });
+  } catch (e) {
+    say((e as Error).message);
+    return 1;
+  }
+  if (args.verbose) say(`booting ${machine.boot.description}`);
+  machine.on('output', (bytes: Uint8Array) => process.stdout.write(bytes));
+  machine.on('log', (level: string, message: string) => {
+    if (level === 'guest-error' || args.verbose) say(`${level === 'guest-error' ? 'guest error: ' : ''}${message}`);
+  });
+
+  const stdin = process.stdin;
+  const raw = stdin.isTTY === true;
+  if (raw) stdin.setRawMode(true);
+  const onInput = (chunk: Buffer) => {
+    if (raw && chunk.includes(CTRL_C)) { void machine.stop('Ctrl-C'); return; }
+    machine.sendInput(chunk);
+  };
+  stdin.on('data', onInput);
+  stdin.on('error', () => {});
+  const onSignal = (sig: NodeJS.Signals) => void machine.stop(`received ${sig}`);
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, onSignal);
+
+  machine.resume();
+  const end = await machine.whenEnded();
+
+  for (const s of signals) process.off(s, onSignal);
+  stdin.off('data', onInput);
+  if (raw) stdin.setRawMode(false);
+  stdin.pause();
+  stdin.unref?.();
+  await new Promise<void>((r) => process.stdout.write('', () => r()));
+  if (!QUIET_ENDS.has(end.kind) || args.verbose) say(end.message);
+  return end.status;
+}

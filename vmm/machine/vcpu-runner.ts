@@ -1,0 +1,157 @@
+/**
+ * The vCPU's run loop, on the thread that calls KVM_RUN (ARCHITECTURE rule
+ * 3): every exit is decoded and handed to its device right here, with no
+ * thread hop and no allocation on the port I/O path. The loop leaves only
+ * when something needs the main thread: a pause, a debug stop, or the end.
+ */
+import type { Vcpu } from '../../native';
+import type { GuestDebug, VcpuExit } from '../../native/types';
+import type { Bus } from '../bus/bus';
+import type { ExitStats } from './exit-stats';
+import { CONTROL_INPUT, CONTROL_PAUSE, CONTROL_STOP, type StopReason, type VmEnd } from './protocol';
+
+/** What made run() return to the caller. */
+export type RunOutcome =
+  | { kind: 'stopped'; stop: StopReason }
+  | { kind: 'ended'; end: VmEnd }
+  | { kind: 'stop-requested' };
+
+export interface RunnerHooks {
+  /** Host input arrived (CONTROL_INPUT): move it into the UART. */
+  pollInput(): void;
+}
+
+const hex = (v: bigint | number) => '0x' + v.toString(16);
+
+export class VcpuRunner {
+  private endRequest?: VmEnd;
+  private debug: GuestDebug = { enable: false };
+
+  constructor(
+    private readonly vcpu: Vcpu,
+    private readonly pio: Bus,
+    private readonly mmio: Bus,
+    private readonly control: Int32Array,
+    private readonly stats: ExitStats,
+    private readonly hooks: RunnerHooks,
+  ) {}
+
+  /** Devices call this (through MachineControl) to end the VM. */
+  requestEnd(end: VmEnd): void {
+    this.endRequest ??= end;
+  }
+
+  setGuestDebug(debug: GuestDebug): void {
+    this.debug = { ...debug };
+    this.vcpu.setGuestDebug(this.debug);
+  }
+
+  /** Runs until a stop, the end of the VM, or a stop request. */
+  run(): RunOutcome {
+    Atomics.and(this.control, 0, ~CONTROL_PAUSE);
+    for (;;) {
+      const exit = this.vcpu.run();
+      this.stats.count(exit.kind);
+      const outcome = this.handle(exit);
+      if (outcome) return outcome;
+      if (this.endRequest) return { kind: 'ended', end: this.endRequest };
+    }
+  }
+
+  /** Executes one instruction (I/O exits on the way are handled as usual). */
+  step(): RunOutcome {
+    const saved = this.debug;
+    this.vcpu.setGuestDebug({ ...saved, enable: true, singleStep: true });
+    try {
+      for (;;) {
+        const exit = this.vcpu.run();
+        this.stats.count(exit.kind);
+        if (exit.kind === 'debug') {
+          const hitBreakpoint = (exit.dr6 & 0xfn) !== 0n && saved.enable;
+          return { kind: 'stopped', stop: hitBreakpoint ? { reason: 'breakpoint', exit: { ...exit } } : { reason: 'step' } };
+        }
+        // A kick during a step is not a pause: the step finishes first.
+        if (exit.kind === 'interrupted') { this.takeControl(CONTROL_INPUT); if (this.takeControl(CONTROL_STOP)) return { kind: 'stop-requested' }; continue; }
+        const outcome = this.handle(exit);
+        if (outcome) return outcome;
+        if (this.endRequest) return { kind: 'ended', end: this.endRequest };
+      }
+    } finally {
+      this.vcpu.setGuestDebug(this.debug);
+    }
+  }
+
+  private takeControl(bit: number): boolean {
+    const had = (Atomics.and(this.control, 0, ~bit) & bit) !== 0;
+    if (had && bit === CONTROL_INPUT) this.hooks.pollInput();
+    return had;
+  }
+
+  private handle(exit: VcpuExit): RunOutcome | undefined {
+    switch (exit.kind) {
+      case 'io': this.portIo(exit); return undefined;
+      case 'mmio': this.mmioAccess(exit); return undefined;
+      case 'interrupted':
+        this.takeControl(CONTROL_INPUT);
+        if (this.takeControl(CONTROL_STOP)) return { kind: 'stop-requested' };
+        if (this.takeControl(CONTROL_PAUSE)) return { kind: 'stopped', stop: { reason: 'pause' } };
+        return undefined;
+      case 'debug':
+        return { kind: 'stopped', stop: { reason: 'breakpoint', exit: { ...exit } } };
+      case 'hlt':
+        // Only without an in-kernel irqchip; with it KVM waits for interrupts itself.
+        return undefined;
+      case 'irqWindowOpen':
+        return undefined;
+      case 'shutdown':
+        return this.ended('triple-fault', 2, `the guest triple-faulted (shutdown) at RIP ${hex(this.rip())}`);
+      case 'systemEvent':
+        if (exit.type === 'shutdown') return this.ended('poweroff', 0, 'guest powered off');
+        if (exit.type === 'reset') return this.ended('reset', 0, 'the guest reset the machine');
+        return this.ended('crash', 2, `the guest reported a crash (system event ${exit.rawType}) at RIP ${hex(this.rip())}`);
+      case 'internalError':
+        return this.ended('internal-error', 4, `KVM could not emulate the guest at RIP ${hex(this.rip())} (internal error, suberror ${exit.suberror})`);
+      case 'failEntry':
+        return this.ended('fail-entry', 4, `KVM refused to enter the guest (hardware entry failure reason ${hex(exit.hardwareReason)}): the CPU state is invalid`);
+      default:
+        return this.ended('crash', 4, `unexpected VM exit '${exit.kind}' at RIP ${hex(this.rip())}`);
+    }
+  }
+
+  private ended(kind: VmEnd['kind'], status: number, message: string): RunOutcome {
+    return { kind: 'ended', end: { kind, status, message } };
+  }
+
+  private rip(): bigint {
+    try { return this.vcpu.getRegs().rip; } catch { return -1n; }
+  }
+
+  private portIo(exit: VcpuExit & { kind: 'io' }): void {
+    const { port, size, data } = exit;
+    // String I/O (rep ins/outs) carries `count` items back to back.
+    for (let i = 0, off = 0; i < exit.count; i++, off += size) {
+      if (exit.direction === 'out') this.pio.write(port, size, readLE(data, off, size));
+      else writeLE(data, off, size, this.pio.read(port, size));
+    }
+  }
+
+  private mmioAccess(exit: VcpuExit & { kind: 'mmio' }): void {
+    const { address, data } = exit;
+    const size = exit.size;
+    // Devices see 1, 2 or 4 bytes; the bus splits wider accesses.
+    if (exit.isWrite) this.mmio.writeBytes(address, data.subarray(0, size));
+    else this.mmio.readBytes(address, data.subarray(0, size));
+  }
+}
+
+function readLE(b: Uint8Array, off: number, size: number): number {
+  if (size === 1) return b[off];
+  if (size === 2) return b[off] | (b[off + 1] << 8);
+  return (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16) | (b[off + 3] << 24)) >>> 0;
+}
+
+function writeLE(b: Uint8Array, off: number, size: number, v: number): void {
+  b[off] = v & 0xff;
+  if (size >= 2) b[off + 1] = (v >>> 8) & 0xff;
+  if (size === 4) { b[off + 2] = (v >>> 16) & 0xff; b[off + 3] = (v >>> 24) & 0xff; }
+}
