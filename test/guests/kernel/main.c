@@ -1,0 +1,140 @@
+/* The kvmdbg test kernels (multiboot32, pvh64, elf64): one C program,
+ * built for each boot protocol. Behaviour is chosen by cmdline words; see
+ * README.md for the exact output. The globals and functions named in the
+ * README are debugger targets: keep their names. */
+#include "io.h"
+#include "lib.h"
+
+#ifndef KERNEL_NAME
+#error "KERNEL_NAME must be defined (multiboot32, pvh64, elf64)"
+#endif
+
+#define MMIO_TEST_ADDR 0xD0000000u   /* unassigned MMIO on the kvmdbg machine */
+#define POST_CODE      0x42
+#define UNASSIGNED_PORT 0x510
+#define COUNT_LOOPS    1000
+
+uint32_t step_sequence(void);              /* kernel/step{32,64}.S */
+void spin_forever(void) __attribute__((noreturn));
+
+volatile uint32_t result_value;            /* compute_checksum() stores here */
+volatile uint64_t tick_counter;            /* `count`: a watchpoint target */
+volatile uint32_t spin_counter;            /* `spin`: spin_loop increments it */
+volatile uint32_t mmio_value;              /* last value read from MMIO_TEST_ADDR */
+struct boot_info boot;                     /* what the loader told us */
+
+/* The data compute_checksum() runs over: the 6 bytes "kvmdbg". */
+const uint8_t checksum_data[6] = { 'k', 'v', 'm', 'd', 'b', 'g' };
+
+__attribute__((noinline)) uint32_t fib(uint32_t n)
+{
+	if (n < 2)
+		return n;
+	return fib(n - 1) + fib(n - 2);
+}
+
+/* CRC-32 (IEEE 802.3, reflected, poly 0xEDB88320, init and final xor
+ * 0xFFFFFFFF: the one zlib.crc32 computes), bit by bit. */
+__attribute__((noinline)) uint32_t compute_checksum(const uint8_t *data, size_t len)
+{
+	uint32_t crc = 0xFFFFFFFFu;
+	for (size_t i = 0; i < len; i++) {
+		crc ^= data[i];
+		for (int bit = 0; bit < 8; bit++)
+			crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
+	}
+	crc ^= 0xFFFFFFFFu;
+	result_value = crc;
+	return crc;
+}
+
+__attribute__((noinline)) void port_io_test(void)
+{
+	outb(PORT_POST, POST_CODE);
+	outl(UNASSIGNED_PORT, 0x12345678);
+}
+
+__attribute__((noinline)) uint32_t mmio_test(void)
+{
+	mmio_write32(MMIO_TEST_ADDR, 0xCAFEF00D);
+	mmio_value = mmio_read32(MMIO_TEST_ADDR);
+	return mmio_value;
+}
+
+__attribute__((noinline)) uint32_t pci_read_config32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t reg)
+{
+	outl(PORT_PCI_ADDR, 0x80000000u | (uint32_t)bus << 16 | (uint32_t)dev << 11 |
+	     (uint32_t)fn << 8 | (reg & 0xfc));
+	return inl(PORT_PCI_DATA);
+}
+
+__attribute__((noinline)) void count_ticks(void)
+{
+	for (int i = 0; i < COUNT_LOOPS; i++)
+		tick_counter++;
+}
+
+static void __attribute__((noreturn)) triple_fault(void)
+{
+	static const struct {
+		uint16_t limit;
+		uintptr_t base;
+	} __attribute__((packed)) empty_idt = { 0, 0 };
+	/* #BP -> vector outside the IDT limit -> #GP -> #DF -> shutdown */
+	__asm__ volatile("cli; lidt %0; int3" :: "m"(empty_idt));
+	halt_forever();
+}
+
+static void echo(void)
+{
+	kputs("echo ready\n");
+	for (;;) {
+		char c = serial_getc();
+		if (c == 'q')
+			break;
+		serial_putc(c);
+	}
+	kputs("\necho done\n");
+}
+
+static void __attribute__((noreturn)) default_run(void)
+{
+	kprintf("cmdline: %s\n", boot.cmdline);
+	kprintf("memory: %llu KiB\n", (unsigned long long)(boot.ram_bytes >> 10));
+	kprintf("fib(20) = %u\n", fib(20));
+	kprintf("checksum = 0x%08x\n", compute_checksum(checksum_data, sizeof(checksum_data)));
+	port_io_test();
+	kprintf("mmio read: 0x%08x\n", mmio_test());
+	uint32_t id = pci_read_config32(0, 0, 0, 0);
+	kprintf("pci 00:00.0: %04x:%04x\n", id & 0xffff, id >> 16);
+	kprintf("step result = 0x%08x\n", step_sequence());
+	kputs("done\n");
+	machine_finish(boot.cmdline);
+}
+
+void __attribute__((noreturn)) kernel_main(uint32_t protocol, uintptr_t boot_info)
+{
+	serial_init(0);
+	boot_info_parse(&boot, protocol, boot_info);
+	if (cmdline_has(boot.cmdline, "debugcon"))
+		console_mirror_e9 = 1;
+	kprintf("kvmdbg test kernel %s (%s)\n", KERNEL_NAME, boot_protocol_name(boot.protocol));
+
+	if (cmdline_has(boot.cmdline, "triple")) {
+		kputs("triple faulting\n");
+		triple_fault();
+	}
+	if (cmdline_has(boot.cmdline, "spin")) {
+		kputs("spinning\n");
+		spin_forever();
+	}
+	if (cmdline_has(boot.cmdline, "echo")) {
+		echo();
+		machine_finish(boot.cmdline);
+	}
+	if (cmdline_has(boot.cmdline, "count")) {
+		count_ticks();
+		kprintf("count = %llu\n", (unsigned long long)tick_counter);
+	}
+	default_run();
+}
