@@ -95,3 +95,14 @@ export interface MemoryRegionSpec {
   readonly?: boolean;
   logDirtyPages?: boolean;
 }
+
+/** Accumulated by the addon while vcpu.setTiming(true): time inside the KVM_RUN ioctl. */
+export interface RunStats {
+  /** KVM_RUN calls timed. */
+  runs: number;
+  /** Nanoseconds spent inside KVM_RUN (CLOCK_MONOTONIC around the ioctl). */
+  nsInKvmRun: number;
+}
+
+/** The guest's own debug registers (KVM_GET_DEBUGREGS). */
+export interface DebugRegs { db: bigint[]; dr6: bigint; dr7: bigint }

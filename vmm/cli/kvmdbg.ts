@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCli, USAGE, UsageError, type RunArgs } from './args';
+import { runVm } from './run-vm';
 import { insideSandbox, kvmProblem, packageRoot, sandboxProblem, sandboxScript } from '../host/kvm-host';
 
 const say = (msg: string) => process.stderr.write(`kvmdbg: ${msg}\n`);
@@ -42,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
       { stdio: ['ignore', 'inherit', 'inherit'] });
     return r.status ?? 1;
   }
-  return (await import('./run-vm')).runVm(args, say);
+  return runVm(args, say);
 }
 
 main(process.argv.slice(2)).then(

@@ -104,7 +104,8 @@ export class VcpuRunner {
       case 'irqWindowOpen':
         return undefined;
       case 'shutdown':
-        return this.ended('triple-fault', 2, `the guest triple-faulted (shutdown) at RIP ${hex(this.rip())}`);
+        // KVM resets the vCPU on shutdown (SVM does), so its RIP now says nothing.
+        return this.ended('triple-fault', 2, 'the guest triple-faulted: the CPU shut down (an exception while handling an exception, e.g. a broken IDT or stack)');
       case 'systemEvent':
         if (exit.type === 'shutdown') return this.ended('poweroff', 0, 'guest powered off');
         if (exit.type === 'reset') return this.ended('reset', 0, 'the guest reset the machine');

@@ -1,0 +1,76 @@
+/**
+ * Creating the KVM side of a PC: the VM with its in-kernel irqchip and PIT,
+ * guest RAM from the shared buffer, and a boot vCPU with CPUID and the
+ * state the boot loader asked for.
+ */
+import { Cap, Kvm, PitFlag, type Vcpu, type Vm } from '../../native';
+import type { CpuidEntry, Sregs } from '../../native/types';
+import type { BootCpuState } from '../boot/boot-state';
+import type { RamRegion } from '../memory/guest-memory';
+
+/** Just below 4 GiB, where KVM on Intel needs three pages for the real-mode TSS and one for the identity map. */
+const TSS_ADDR = 0xfffb_d000;
+const IDENTITY_MAP_ADDR = 0xfffb_c000;
+
+const LAPIC_LVT0 = 0x350;
+const LAPIC_LVT1 = 0x360;
+const APIC_MODE_EXTINT = 0x7 << 8;
+const APIC_MODE_NMI = 0x4 << 8;
+
+export interface KvmMachine { kvm: Kvm; vm: Vm }
+
+export function createVm(buffer: SharedArrayBuffer, regions: readonly RamRegion[]): KvmMachine {
+  const kvm = new Kvm();
+  try {
+    for (const cap of [Cap.IRQCHIP, Cap.PIT2, Cap.IMMEDIATE_EXIT, Cap.USER_MEMORY, Cap.EXT_CPUID]) {
+      kvm.requireExtension(cap);
+    }
+    const vm = kvm.createVm();
+    vm.setTssAddr(TSS_ADDR);
+    vm.setIdentityMapAddr(IDENTITY_MAP_ADDR);
+    vm.createIrqchip();
+    vm.createPit2(PitFlag.SPEAKER_DUMMY);
+    regions.forEach((r, slot) => vm.setUserMemoryRegion({ slot, guestPhys: r.guestPhys, size: r.size, buffer, offset: r.offset }));
+    return { kvm, vm };
+  } catch (e) {
+    kvm.close();
+    throw e;
+  }
+}
+
+/** The host's CPUID, adjusted so vCPU `id` sees its own APIC id. */
+export function guestCpuid(kvm: Kvm, id: number): CpuidEntry[] {
+  return kvm.supportedCpuid().map((e) => {
+    const entry = { ...e };
+    if (entry.function === 1) entry.ebx = ((entry.ebx & 0x00ffffff) | (id << 24)) >>> 0;
+    if (entry.function === 0xb || entry.function === 0x1f) entry.edx = id;
+    return entry;
+  });
+}
+
+export function createBootVcpu(kvm: Kvm, vm: Vm, id: number, boot: BootCpuState): Vcpu {
+  const vcpu = vm.createVcpu(id);
+  vcpu.setCpuid2(guestCpuid(kvm, id));
+  routeLegacyInterrupts(vcpu);
+  const sregs: Partial<Sregs> = { ...vcpu.getSregs(), ...definedOnly(boot.sregs) };
+  vcpu.setSregs(sregs);
+  vcpu.setRegs({ rflags: 2n, ...boot.regs });
+  return vcpu;
+}
+
+/**
+ * As on a PC after firmware: LINT0 takes the PIC's interrupts (ExtINT) and
+ * LINT1 is NMI, so a guest that never programs its local APIC still gets
+ * the legacy interrupts.
+ */
+function routeLegacyInterrupts(vcpu: Vcpu): void {
+  const lapic = vcpu.getLapic();
+  const view = new DataView(lapic.buffer, lapic.byteOffset, lapic.byteLength);
+  view.setUint32(LAPIC_LVT0, (view.getUint32(LAPIC_LVT0, true) & ~0x700 & ~0x10000) | APIC_MODE_EXTINT, true);
+  view.setUint32(LAPIC_LVT1, (view.getUint32(LAPIC_LVT1, true) & ~0x700 & ~0x10000) | APIC_MODE_NMI, true);
+  vcpu.setLapic(lapic);
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
