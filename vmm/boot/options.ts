@@ -1,0 +1,12 @@
+/** What every loader takes (the initrd, if any, is the first module). */
+import { GuestMemory } from '../memory/guest-memory';
+import type { BootModule } from './layout';
+
+export interface LoadKernelOptions {
+  /** As the user gave it: every error message starts with it. */
+  kernelPath: string;
+  kernel: Uint8Array;
+  memory: GuestMemory;
+  cmdline: string;
+  modules: BootModule[];
+}
