@@ -2,7 +2,7 @@
 // so worker scripts and the native loader find their neighbours by relative
 // path, then builds our test kernels. Type checking is `npm run typecheck`.
 import { build } from 'esbuild';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -16,7 +16,7 @@ function walk(dir) {
     else if (p.endsWith('.ts') && !p.endsWith('.d.ts')) entryPoints.push(p);
   }
 }
-for (const r of roots) walk(r);
+for (const r of roots) if (existsSync(r)) walk(r);
 await build({
   entryPoints, outdir: 'out', outbase: '.', format: 'cjs', platform: 'node',
   target: 'node20', sourcemap: 'inline', logLevel: 'warning',
