@@ -38,11 +38,20 @@ export function createVm(buffer: SharedArrayBuffer, regions: readonly RamRegion[
   }
 }
 
-/** The host's CPUID, adjusted so vCPU `id` sees its own APIC id. */
+const CPUID_1_ECX_HYPERVISOR = 1 << 31;
+
+/**
+ * The host's CPUID as KVM supports it, adjusted as user space must: vCPU
+ * `id` sees its own APIC id, and the hypervisor bit is set so the guest
+ * looks at KVM's signature leaves (0x40000000: "KVMKVMKVM", kvmclock).
+ */
 export function guestCpuid(kvm: Kvm, id: number): CpuidEntry[] {
   return kvm.supportedCpuid().map((e) => {
     const entry = { ...e };
-    if (entry.function === 1) entry.ebx = ((entry.ebx & 0x00ffffff) | (id << 24)) >>> 0;
+    if (entry.function === 1) {
+      entry.ebx = ((entry.ebx & 0x00ffffff) | (id << 24)) >>> 0;
+      entry.ecx = (entry.ecx | CPUID_1_ECX_HYPERVISOR) >>> 0;
+    }
     if (entry.function === 0xb || entry.function === 0x1f) entry.edx = id;
     return entry;
   });
