@@ -1,0 +1,259 @@
+/**
+ * A minimal walk of .debug_info/.debug_abbrev (DWARF 2-5): compile units
+ * (name, comp_dir, stmt_list, pc range) and subprograms with a pc range
+ * (low_pc/high_pc, high_pc as an address or an offset). Everything else is
+ * skipped by form size; an unknown form ends that unit with a problem
+ * sentence (its size is unknowable), the other units still count.
+ */
+import { ByteReader, DwarfError, describeError, stringAt } from './dwarf-reader';
+import { FormContext, FormValue, readForm } from './forms';
+
+const DW_TAG_compile_unit = 0x11;
+const DW_TAG_partial_unit = 0x3c;
+const DW_TAG_skeleton_unit = 0x4a;
+const DW_TAG_subprogram = 0x2e;
+const DW_AT_name = 0x03;
+const DW_AT_stmt_list = 0x10;
+const DW_AT_low_pc = 0x11;
+const DW_AT_high_pc = 0x12;
+const DW_AT_language = 0x13;
+const DW_AT_comp_dir = 0x1b;
+const DW_AT_producer = 0x25;
+const DW_AT_abstract_origin = 0x31;
+const DW_AT_specification = 0x47;
+const DW_AT_linkage_name = 0x6e;
+const DW_AT_str_offsets_base = 0x72;
+const DW_AT_addr_base = 0x73;
+const DW_UT_type = 0x02;
+const DW_UT_skeleton = 0x04;
+const DW_UT_split_compile = 0x05;
+const DW_UT_split_type = 0x06;
+
+export interface CompileUnit {
+  offset: number;
+  version: number;
+  name?: string;
+  compDir?: string;
+  producer?: string;
+  language?: number;
+  /** Offset of this unit's line program in .debug_line. */
+  stmtList?: number;
+  lowPc?: bigint;
+  highPc?: bigint;
+}
+
+export interface Subprogram {
+  name: string;
+  lowPc: bigint;
+  highPc: bigint;
+  /** Index into DebugInfo.units. */
+  unit: number;
+}
+
+export interface DebugInfoInput {
+  debugInfo: Uint8Array;
+  debugAbbrev: Uint8Array;
+  debugStr?: Uint8Array;
+  debugLineStr?: Uint8Array;
+  debugStrOffsets?: Uint8Array;
+  debugAddr?: Uint8Array;
+}
+
+export interface DebugInfo {
+  units: CompileUnit[];
+  /** Sorted by lowPc. */
+  subprograms: Subprogram[];
+  versions: Set<number>;
+  problems: string[];
+}
+
+interface AttrSpec { name: number; form: number; implicitConst: bigint }
+interface Abbrev { tag: number; hasChildren: boolean; attrs: AttrSpec[] }
+
+/** Parses the abbreviation table at `offset`. */
+function readAbbrevs(data: Uint8Array, offset: number): Map<number, Abbrev> {
+  const r = new ByteReader(data, 0, data.length, '.debug_abbrev');
+  r.seek(offset);
+  const table = new Map<number, Abbrev>();
+  for (;;) {
+    const code = r.uleb();
+    if (code === 0) return table;
+    const tag = r.uleb();
+    const hasChildren = r.u8() !== 0;
+    const attrs: AttrSpec[] = [];
+    for (;;) {
+      const name = r.uleb();
+      const form = r.uleb();
+      const implicitConst = form === 0x21 ? r.slebBig() : 0n;
+      if (name === 0 && form === 0) break;
+      attrs.push({ name, form, implicitConst });
+    }
+    table.set(code, { tag, hasChildren, attrs });
+  }
+}
+
+/** Walks every unit. Never throws. */
+export function parseDebugInfo(input: DebugInfoInput): DebugInfo {
+  const info: DebugInfo = { units: [], subprograms: [], versions: new Set(), problems: [] };
+  const abbrevCache = new Map<number, Map<number, Abbrev> | Error>();
+  const r = new ByteReader(input.debugInfo, 0, input.debugInfo.length, '.debug_info');
+  while (r.remaining > 0) {
+    const unitOffset = r.pos;
+    let unit: ByteReader;
+    let offsetSize: 4 | 8;
+    try {
+      const il = r.initialLength();
+      offsetSize = il.offsetSize;
+      unit = r.sub(il.length, `.debug_info unit at 0x${unitOffset.toString(16)}`);
+    } catch (e) {
+      info.problems.push(`${describeError(e)}; the rest of .debug_info is ignored`);
+      break;
+    }
+    try {
+      walkUnit(unit, unitOffset, offsetSize, input, abbrevCache, info);
+    } catch (e) {
+      const msg = describeError(e);
+      info.problems.push(msg.startsWith('.debug_info') ? msg : `.debug_info unit at 0x${unitOffset.toString(16)}: ${msg}`);
+    }
+  }
+  info.subprograms.sort((a, b) => (a.lowPc < b.lowPc ? -1 : a.lowPc > b.lowPc ? 1 : 0));
+  return info;
+}
+
+function walkUnit(
+  u: ByteReader, unitOffset: number, offsetSize: 4 | 8, input: DebugInfoInput,
+  abbrevCache: Map<number, Map<number, Abbrev> | Error>, info: DebugInfo,
+): void {
+  const version = u.u16();
+  if (version < 2 || version > 5) throw new DwarfError(`${u.what}: DWARF version ${version} is not supported (2-5 are)`);
+  let unitType = 1;
+  let addressSize: number;
+  let abbrevOffset: number;
+  if (version >= 5) {
+    unitType = u.u8();
+    addressSize = u.u8();
+    abbrevOffset = u.offset(offsetSize);
+    if (unitType === DW_UT_skeleton || unitType === DW_UT_split_compile) u.skip(8);
+    if (unitType === DW_UT_type || unitType === DW_UT_split_type) { u.skip(8); u.offset(offsetSize); }
+  } else {
+    abbrevOffset = u.offset(offsetSize);
+    addressSize = u.u8();
+  }
+  if (addressSize !== 4 && addressSize !== 8) throw new DwarfError(`${u.what}: address size ${addressSize} is not supported`);
+  info.versions.add(version);
+  let abbrevs = abbrevCache.get(abbrevOffset);
+  if (!abbrevs) {
+    try {
+      abbrevs = readAbbrevs(input.debugAbbrev, abbrevOffset);
+    } catch (e) {
+      abbrevs = new Error(`abbreviations at 0x${abbrevOffset.toString(16)}: ${describeError(e)}`);
+    }
+    abbrevCache.set(abbrevOffset, abbrevs);
+  }
+  if (abbrevs instanceof Error) throw new DwarfError(`${u.what}: ${abbrevs.message}`);
+  const ctx: FormContext = { version, addressSize, offsetSize, debugStr: input.debugStr, debugLineStr: input.debugLineStr };
+
+  const cu: CompileUnit = { offset: unitOffset, version };
+  const unitIndex = info.units.length;
+  let strOffsetsBase: number | undefined;
+  let addrBase: number | undefined;
+  const names = new Map<number, string>();
+  const pending: { origin: number; lowPc: bigint; highPc: bigint }[] = [];
+  const resolveString = (v: FormValue): string | undefined => {
+    if (v.kind === 'string') return v.value;
+    if (v.kind === 'index' && v.form === 'strx' && strOffsetsBase !== undefined && input.debugStrOffsets) {
+      const at = strOffsetsBase + v.value * offsetSize;
+      if (at + offsetSize > input.debugStrOffsets.length) return undefined;
+      const rr = new ByteReader(input.debugStrOffsets, at, at + offsetSize);
+      return stringAt(input.debugStr, rr.offset(offsetSize));
+    }
+    return undefined;
+  };
+  const resolveAddress = (v: FormValue): bigint | undefined => {
+    if (v.kind === 'address') return v.value;
+    if (v.kind === 'index' && v.form === 'addrx' && addrBase !== undefined && input.debugAddr) {
+      const at = addrBase + v.value * addressSize;
+      if (at + addressSize > input.debugAddr.length) return undefined;
+      return new ByteReader(input.debugAddr, at, at + addressSize).unsigned(addressSize);
+    }
+    return undefined;
+  };
+
+  let depth = 0;
+  let first = true;
+  while (u.remaining > 0) {
+    const dieOffset = u.pos - unitOffset;
+    const code = u.uleb();
+    if (code === 0) {
+      if (depth > 0) depth--;
+      continue;
+    }
+    const abbrev = abbrevs.get(code);
+    if (!abbrev) throw new DwarfError(`${u.what}: DIE at 0x${(unitOffset + dieOffset).toString(16)} uses abbreviation ${code}, which is not defined`);
+    const values: [number, FormValue][] = [];
+    for (const a of abbrev.attrs) values.push([a.name, readForm(u, a.form, ctx, a.implicitConst)]);
+    const get = (name: number): FormValue | undefined => values.find(([n]) => n === name)?.[1];
+
+    if (first) {
+      first = false;
+      if (abbrev.tag === DW_TAG_compile_unit || abbrev.tag === DW_TAG_partial_unit || abbrev.tag === DW_TAG_skeleton_unit) {
+        const sob = get(DW_AT_str_offsets_base);
+        if (sob?.kind === 'number') strOffsetsBase = Number(sob.value);
+        const ab = get(DW_AT_addr_base);
+        if (ab?.kind === 'number') addrBase = Number(ab.value);
+        const n = get(DW_AT_name); cu.name = n && resolveString(n);
+        const d = get(DW_AT_comp_dir); cu.compDir = d && resolveString(d);
+        const p = get(DW_AT_producer); cu.producer = p && resolveString(p);
+        const l = get(DW_AT_language); if (l?.kind === 'number') cu.language = Number(l.value & 0xffffn);
+        const s = get(DW_AT_stmt_list); if (s?.kind === 'number') cu.stmtList = Number(s.value);
+        const range = pcRange(get(DW_AT_low_pc), get(DW_AT_high_pc), resolveAddress);
+        if (range) { cu.lowPc = range[0]; cu.highPc = range[1]; }
+        info.units.push(cu);
+      }
+    }
+    const nameValue = get(DW_AT_name) ?? get(DW_AT_linkage_name);
+    const name = nameValue && resolveString(nameValue);
+    if (name !== undefined) names.set(dieOffset, name);
+    if (abbrev.tag === DW_TAG_subprogram) {
+      const range = pcRange(get(DW_AT_low_pc), get(DW_AT_high_pc), resolveAddress);
+      if (range && range[1] > range[0]) {
+        if (name !== undefined) info.subprograms.push({ name, lowPc: range[0], highPc: range[1], unit: unitIndex });
+        else {
+          const origin = get(DW_AT_abstract_origin) ?? get(DW_AT_specification);
+          if (origin?.kind === 'ref') pending.push({ origin: origin.value, lowPc: range[0], highPc: range[1] });
+        }
+      }
+    }
+    if (abbrev.hasChildren) depth++;
+  }
+  // Out-of-line copies of inline functions name their abstract instance.
+  for (const p of pending) {
+    const name = names.get(p.origin);
+    if (name !== undefined) info.subprograms.push({ name, lowPc: p.lowPc, highPc: p.highPc, unit: unitIndex });
+  }
+  if (first) throw new DwarfError(`${u.what}: unit has no DIEs`);
+}
+
+function pcRange(
+  low: FormValue | undefined, high: FormValue | undefined, resolveAddress: (v: FormValue) => bigint | undefined,
+): [bigint, bigint] | undefined {
+  const lo = low && resolveAddress(low);
+  if (lo === undefined || !high) return undefined;
+  if (high.kind === 'number') return [lo, lo + high.value];
+  const hi = resolveAddress(high);
+  return hi === undefined ? undefined : [lo, hi];
+}
+
+/** The subprogram whose [lowPc, highPc) contains `address`, innermost (latest start) first. */
+export function subprogramAt(info: DebugInfo, address: bigint): Subprogram | undefined {
+  const s = info.subprograms;
+  let lo = 0;
+  let hi = s.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (s[mid].lowPc <= address) { found = mid; lo = mid + 1; } else hi = mid - 1;
+  }
+  for (let i = found; i >= 0 && i > found - 64; i--) if (address < s[i].highPc) return s[i];
+  return undefined;
+}

@@ -1,0 +1,240 @@
+/**
+ * The symbol layer of the debug adapter: `loadSymbols(kernel)` reads an ELF
+ * kernel's symbol table, DWARF line tables, DWARF compile units and call
+ * frame information, and answers the debugger's questions (where is this
+ * line, which line and function is this address, what are the caller
+ * frames). It never throws: what could not be read is said in `summary`
+ * and `warnings`, one sentence each, and the queries answer with what there is.
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parseCallFrameInfo, CallFrameInfo, UnwindRow } from './cfi';
+import { DebugInfo, parseDebugInfo, subprogramAt } from './dwarf-info';
+import { describeError } from './dwarf-reader';
+import { LineTable, parseLineTables, SourceLocation } from './line-table';
+import { ObjectFile, objectFileFromElf } from './object-file';
+import { SymbolTable, Symbolized } from './symbol-table';
+import { ReadMemory, RegisterSnapshot, unwindStack, UnwindResult } from './unwind';
+
+export { ByteReader, DwarfError } from './dwarf-reader';
+export { LineTable, parseLineTables } from './line-table';
+export type { LineRow, SourceLocation, LineTableInput } from './line-table';
+export { CallFrameInfo, parseCallFrameInfo } from './cfi';
+export type { CfaRule, RegisterRule, UnwindRow, CfiInput, FrameSection } from './cfi';
+export { unwindStack } from './unwind';
+export type { ReadMemory, RegisterSnapshot, StackFrame, UnwindOptions, UnwindResult } from './unwind';
+export { SymbolTable } from './symbol-table';
+export type { SymbolEntry, Symbolized, ElfSymbolLike } from './symbol-table';
+export { parseDebugInfo, subprogramAt } from './dwarf-info';
+export type { CompileUnit, Subprogram, DebugInfo, DebugInfoInput } from './dwarf-info';
+export { objectFileFromElf } from './object-file';
+export type { ObjectFile, SectionData } from './object-file';
+export { X86_64_ABI, I386_ABI, abiFor, registerName, registerNumber } from './dwarf-registers';
+
+export interface LoadOptions {
+  /** Name for messages (default: the path's basename, or "kernel"). */
+  name?: string;
+  /** A System.map's text: used for names when the ELF has no symbol table. */
+  systemMap?: string;
+}
+
+/** A function's extent: from DWARF (subprogram) or the symbol table (sized symbol). */
+export interface FunctionInfo {
+  name: string;
+  start: bigint;
+  end: bigint;
+}
+
+export class Symbols {
+  /** One line for the user: what was found, e.g. "pvh64.elf: DWARF 5 line tables for 12 files, CFI for 40 functions, 230 symbols". */
+  summary = '';
+  /** Sentences about what is missing and what therefore does not work. */
+  readonly warnings: string[] = [];
+  /** Details of damaged sections, for a log. */
+  readonly problems: string[] = [];
+  bits: 32 | 64 = 64;
+  lines: LineTable = parseLineTables({ debugLine: new Uint8Array(0) });
+  cfi: CallFrameInfo = parseCallFrameInfo({ bits: 64 });
+  table: SymbolTable = SymbolTable.empty();
+  info?: DebugInfo;
+
+  constructor(readonly name: string) {}
+
+  /** Addresses where `line` of `file` begins (every one; see LineTable.addressesForLine). */
+  addressesForLine(file: string, line: number): bigint[] {
+    return guard(() => this.lines.addressesForLine(file, line), []);
+  }
+
+  /**
+   * A source breakpoint: the first line at or after `line` with code, and
+   * one address per function on it (the lowest), as gdb places them: a loop
+   * header gets one breakpoint, not one per iteration path.
+   */
+  resolveBreakpoint(file: string, line: number): { line: number; addresses: bigint[] } | undefined {
+    return guard(() => {
+      const r = this.lines.resolveLine(file, line);
+      if (!r) return undefined;
+      const perFunction = new Map<string, bigint>();
+      for (const a of r.addresses) {
+        const f = this.functionAt(a);
+        const key = f ? `${f.name}@${f.start}` : `@${a}`;
+        const have = perFunction.get(key);
+        if (have === undefined || a < have) perFunction.set(key, a);
+      }
+      return { line: r.line, addresses: [...perFunction.values()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) };
+    }, undefined);
+  }
+
+  lineForAddress(address: bigint): SourceLocation | undefined {
+    return guard(() => this.lines.lineForAddress(address), undefined);
+  }
+
+  lineRange(address: bigint): [bigint, bigint] | undefined {
+    return guard(() => this.lines.lineRange(address), undefined);
+  }
+
+  symbolize(address: bigint): Symbolized | undefined {
+    return guard(() => this.table.symbolize(address), undefined);
+  }
+
+  /** The function containing `address`: DWARF subprogram first, then a sized symbol. */
+  functionAt(address: bigint): FunctionInfo | undefined {
+    return guard(() => {
+      const sp = this.info && subprogramAt(this.info, address);
+      if (sp) return { name: sp.name, start: sp.lowPc, end: sp.highPc };
+      const s = this.table.symbolize(address);
+      if (s && s.symbol.size > 0n) return { name: s.name, start: s.symbol.address, end: s.symbol.address + s.symbol.size };
+      return undefined;
+    }, undefined);
+  }
+
+  /** A function breakpoint: the address of a symbol, or of a DWARF subprogram, by name. */
+  addressOf(name: string): bigint | undefined {
+    return guard(() => this.table.lookup(name)?.address ?? this.info?.subprograms.find((s) => s.name === name)?.lowPc, undefined);
+  }
+
+  unwindRow(pc: bigint): UnwindRow | undefined {
+    return guard(() => this.cfi.unwindRow(pc), undefined);
+  }
+
+  /** The frames of a stopped vCPU (CFI, then frame pointers); never throws, never loops. */
+  unwind(registers: RegisterSnapshot, readMemory: ReadMemory, maxFrames?: number): UnwindResult {
+    return guard(
+      () => unwindStack(registers, { bits: this.bits, readMemory, cfi: this.cfi, maxFrames }),
+      { frames: [{ pc: registers.pc, sp: registers.sp, fp: registers.fp, method: 'registers' as const }], stopReason: 'the unwinder failed' },
+    );
+  }
+}
+
+function guard<T>(fn: () => T, fallback: T): T {
+  try {
+    return fn();
+  } catch {
+    return fallback;
+  }
+}
+
+/** Loads symbols from a kernel file path or its bytes. Never throws. */
+export function loadSymbols(source: string | Uint8Array, options: LoadOptions = {}): Symbols {
+  const name = options.name ?? (typeof source === 'string' ? basename(source) : 'kernel');
+  const syms = new Symbols(name);
+  let bytes: Uint8Array;
+  try {
+    bytes = typeof source === 'string' ? readFileSync(source) : source;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    syms.summary = `${name}: cannot be read (${code === 'ENOENT' ? 'no such file' : describeError(e)}): no symbols, source lines or stacks are available`;
+    syms.warnings.push(syms.summary);
+    return syms;
+  }
+  let obj: ObjectFile;
+  try {
+    obj = objectFileFromElf(name, bytes);
+  } catch (e) {
+    syms.summary = `${describeError(e)}: no symbols, source lines or stacks are available`;
+    syms.warnings.push(syms.summary);
+    return syms;
+  }
+  fillFromObject(syms, obj, options);
+  return syms;
+}
+
+/** Reads every part from an already opened object file (tests, other containers). Never throws. */
+export function symbolsFromObject(obj: ObjectFile, options: LoadOptions = {}): Symbols {
+  const syms = new Symbols(options.name ?? obj.name);
+  fillFromObject(syms, obj, options);
+  return syms;
+}
+
+function fillFromObject(syms: Symbols, obj: ObjectFile, options: LoadOptions): void {
+  const name = syms.name;
+  syms.bits = obj.bits;
+  const sec = (n: string): Uint8Array | undefined => guard(() => obj.section(n)?.data, undefined);
+  const step = (what: string, fn: () => void): void => {
+    try {
+      fn();
+    } catch (e) {
+      syms.problems.push(`${what}: ${describeError(e)}`);
+    }
+  };
+
+  step('symbol table', () => {
+    syms.table = SymbolTable.fromElf(obj.symbols());
+    if (syms.table.size === 0 && options.systemMap) syms.table = SymbolTable.fromSystemMap(options.systemMap);
+  });
+
+  const debugInfo = sec('.debug_info');
+  const debugAbbrev = sec('.debug_abbrev');
+  const debugStr = sec('.debug_str');
+  const debugLineStr = sec('.debug_line_str');
+  step('.debug_info', () => {
+    if (debugInfo && debugAbbrev) {
+      syms.info = parseDebugInfo({
+        debugInfo, debugAbbrev, debugStr, debugLineStr,
+        debugStrOffsets: sec('.debug_str_offsets'), debugAddr: sec('.debug_addr'),
+      });
+      syms.problems.push(...syms.info.problems.slice(0, 20));
+    }
+  });
+
+  step('.debug_line', () => {
+    const debugLine = sec('.debug_line');
+    if (!debugLine) return;
+    const compDirs = new Map<number, string>();
+    for (const u of syms.info?.units ?? []) if (u.stmtList !== undefined && u.compDir) compDirs.set(u.stmtList, u.compDir);
+    syms.lines = parseLineTables({ debugLine, debugLineStr, debugStr, addressSize: obj.bits === 64 ? 8 : 4, compDirs });
+    syms.problems.push(...syms.lines.problems.slice(0, 20));
+  });
+
+  step('call frame information', () => {
+    const ehFrame = guard(() => obj.section('.eh_frame'), undefined);
+    const debugFrame = guard(() => obj.section('.debug_frame'), undefined);
+    syms.cfi = parseCallFrameInfo({ ehFrame, debugFrame, bits: obj.bits });
+    syms.problems.push(...syms.cfi.problems.slice(0, 20));
+  });
+  syms.problems.push(...obj.problems);
+
+  // The summary and what the user loses.
+  const parts: string[] = [];
+  const files = guard(() => syms.lines.sourceFiles().length, 0);
+  if (files > 0) {
+    const versions = [...syms.lines.versions].sort().join('/');
+    parts.push(`DWARF ${versions} line tables for ${files} file${files === 1 ? '' : 's'}`);
+  }
+  const frameSources = new Set(syms.cfi.ranges().map((r) => r.source));
+  if (syms.cfi.fdeCount > 0) parts.push(`CFI for ${syms.cfi.fdeCount} functions (${[...frameSources].join(', ')})`);
+  if (syms.table.size > 0) parts.push(`${syms.table.size} symbols${syms.table.source === 'System.map' ? ' (from System.map)' : ''}`);
+  syms.summary = `${name}: ${parts.length > 0 ? parts.join(', ') : 'no symbols, line tables or frame information'}`;
+  if (syms.problems.length > 0) syms.summary += ` (${syms.problems.length} problem${syms.problems.length === 1 ? '' : 's'} in damaged debug sections)`;
+
+  if (files === 0) {
+    syms.warnings.push(syms.table.size > 0
+      ? `${name} has no DWARF line tables (built without CONFIG_DEBUG_INFO?): source breakpoints are unavailable; function breakpoints by name still work`
+      : `${name} has no DWARF line tables and no symbol table (stripped?): only instruction breakpoints by address work; pass a System.map for names`);
+  } else if (syms.table.size === 0) {
+    syms.warnings.push(`${name} has no symbol table (stripped?): frames show addresses instead of function names`);
+  }
+  if (syms.cfi.fdeCount === 0) {
+    syms.warnings.push(`${name} has no call frame information (.eh_frame/.debug_frame): call stacks follow the frame-pointer chain only`);
+  }
+}
