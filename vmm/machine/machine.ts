@@ -24,6 +24,9 @@ import {
 } from './protocol';
 import { kick, pageAlignedOffset } from '../../native';
 import type { GuestDebug, Regs, Sregs, Translation } from '../../native/types';
+import type { HwRequest } from '../debug/hw-breakpoints';
+import type { ExitBreakpointSpec } from '../debug/exit-filters';
+import type { ArmResult } from '../debug/vcpu-debug';
 
 export interface MachineConfig extends Partial<MachineOptions> {
   kernel: string;
@@ -203,6 +206,10 @@ export class Machine extends EventEmitter {
   getSregs(): Promise<Sregs> { return this.request<'getSregs'>({ type: 'getSregs' }); }
   setRegs(regs: Partial<Regs>): Promise<void> { return this.request<'setRegs'>({ type: 'setRegs', regs }); }
   setGuestDebug(debug: GuestDebug): Promise<void> { return this.request<'setGuestDebug'>({ type: 'setGuestDebug', debug }); }
+  /** Replaces the hardware breakpoints and watchpoints (DR0-3). */
+  armHardware(requests: HwRequest[]): Promise<ArmResult> { return this.request<'armHardware'>({ type: 'armHardware', requests }); }
+  /** Which VM exits stop the vCPU before their device handles them. */
+  setExitBreakpoints(spec: ExitBreakpointSpec): Promise<void> { return this.request<'setExitBreakpoints'>({ type: 'setExitBreakpoints', spec }); }
   translate(gva: bigint): Promise<Translation> { return this.request<'translate'>({ type: 'translate', gva }); }
   /** Time spent inside KVM_RUN (needs setTiming(true)), to separate our own per-exit cost. */
   runStats(): Promise<{ runs: number; nsInKvmRun: number }> { return this.request<'runStats'>({ type: 'runStats' }); }

@@ -6,6 +6,9 @@
 import type { BootInfo } from '../boot/boot-state';
 import type { RamRegion } from '../memory/guest-memory';
 import type { GuestDebug, Regs, Sregs, Translation, VcpuExit } from '../../native/types';
+import type { HwRequest, WatchAccess } from '../debug/hw-breakpoints';
+import type { ExitBreakpointSpec } from '../debug/exit-filters';
+import type { ArmResult } from '../debug/vcpu-debug';
 
 export interface MachineOptions {
   memoryBytes: number;
@@ -34,8 +37,15 @@ export const CONTROL_STOP = 4;
 export type StopReason =
   | { reason: 'pause' }
   | { reason: 'step' }
-  | { reason: 'breakpoint'; exit: VcpuExit & { kind: 'debug' } }
-  | { reason: 'entry' };
+  | { reason: 'entry' }
+  /** An instruction breakpoint at `address` (the vCPU is about to execute it). */
+  | { reason: 'breakpoint'; address: bigint }
+  /** A data watchpoint fired; the access has happened, RIP is after the instruction. */
+  | { reason: 'watchpoint'; address: bigint; length: number; access: WatchAccess }
+  /** A VM-exit breakpoint: the exit is not handled yet (an OUT has not reached its device). */
+  | { reason: 'exit'; exit: VcpuExit; description: string }
+  /** A debug exit that is none of ours (e.g. a #DB the guest caused itself). */
+  | { reason: 'debug'; exit: VcpuExit & { kind: 'debug' } };
 
 /** Why the VM ended. `status` is the process exit status kvmdbg run returns. */
 export interface VmEnd {
@@ -52,6 +62,8 @@ export type Command =
   | { type: 'getSregs'; id: number }
   | { type: 'setRegs'; id: number; regs: Partial<Regs> }
   | { type: 'setGuestDebug'; id: number; debug: GuestDebug }
+  | { type: 'armHardware'; id: number; requests: HwRequest[] }
+  | { type: 'setExitBreakpoints'; id: number; spec: ExitBreakpointSpec }
   | { type: 'translate'; id: number; gva: bigint }
   | { type: 'runStats'; id: number }
   | { type: 'setTiming'; id: number; on: boolean }
@@ -67,5 +79,6 @@ export type Event =
 
 export type ReplyOf = {
   step: StopReason; getRegs: Regs; getSregs: Sregs; setRegs: void; setGuestDebug: void;
+  armHardware: ArmResult; setExitBreakpoints: void;
   translate: Translation; runStats: { runs: number; nsInKvmRun: number }; setTiming: void;
 };

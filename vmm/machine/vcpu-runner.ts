@@ -6,6 +6,8 @@
  */
 import type { Vcpu } from '../../native';
 import type { GuestDebug, VcpuExit } from '../../native/types';
+import { describeExit, ExitFilter, snapshotExit, type ExitBreakpointSpec } from '../debug/exit-filters';
+import { VcpuDebug } from '../debug/vcpu-debug';
 import type { Bus } from '../bus/bus';
 import type { ExitStats } from './exit-stats';
 import { CONTROL_INPUT, CONTROL_PAUSE, CONTROL_STOP, type StopReason, type VmEnd } from './protocol';
@@ -25,7 +27,10 @@ const hex = (v: bigint | number) => '0x' + v.toString(16);
 
 export class VcpuRunner {
   private endRequest?: VmEnd;
-  private debug: GuestDebug = { enable: false };
+  /** An exit that stopped at a VM-exit breakpoint; its device runs on resume. */
+  private pendingExit?: VcpuExit;
+  private exitFilter = new ExitFilter();
+  readonly debug: VcpuDebug;
 
   constructor(
     private readonly vcpu: Vcpu,
@@ -34,51 +39,84 @@ export class VcpuRunner {
     private readonly control: Int32Array,
     private readonly stats: ExitStats,
     private readonly hooks: RunnerHooks,
-  ) {}
+  ) {
+    this.debug = new VcpuDebug((d) => this.vcpu.setGuestDebug(d));
+  }
 
   /** Devices call this (through MachineControl) to end the VM. */
   requestEnd(end: VmEnd): void {
     this.endRequest ??= end;
   }
 
+  /** Raw guest-debug setting, bypassing breakpoint bookkeeping (tests, probes). */
   setGuestDebug(debug: GuestDebug): void {
-    this.debug = { ...debug };
-    this.vcpu.setGuestDebug(this.debug);
+    this.vcpu.setGuestDebug(debug);
+  }
+
+  setExitBreakpoints(spec: ExitBreakpointSpec): void {
+    this.exitFilter = new ExitFilter(spec);
   }
 
   /** Runs until a stop, the end of the VM, or a stop request. */
   run(): RunOutcome {
     Atomics.and(this.control, 0, ~CONTROL_PAUSE);
+    // Leaving a breakpoint: execute its instruction once without it, or it fires again at once.
+    if (this.debug.hasBreakpoints && this.debug.breakpointAt(this.vcpu.getRegs().rip)) {
+      const first = this.step(false);
+      if (first.kind !== 'stopped' || first.stop.reason !== 'step') return first;
+    }
+    const pending = this.resumePending();
+    if (pending) return pending;
     for (;;) {
       const exit = this.vcpu.run();
       this.stats.count(exit.kind);
-      const outcome = this.handle(exit);
+      const outcome = this.exitFilter.matches(exit) ? this.stopAtExit(exit) : this.handle(exit, false);
       if (outcome) return outcome;
       if (this.endRequest) return { kind: 'ended', end: this.endRequest };
     }
   }
 
-  /** Executes one instruction (I/O exits on the way are handled as usual). */
-  step(): RunOutcome {
-    const saved = this.debug;
-    this.vcpu.setGuestDebug({ ...saved, enable: true, singleStep: true });
+  /**
+   * Executes one instruction (I/O exits on the way are handled as usual).
+   * `withBreakpoints` false steps off a breakpoint without it firing.
+   */
+  step(withBreakpoints = true): RunOutcome {
+    const pending = this.resumePending();
+    if (pending) return pending;
+    this.vcpu.setGuestDebug(this.debug.guestDebug(true, withBreakpoints));
     try {
       for (;;) {
         const exit = this.vcpu.run();
         this.stats.count(exit.kind);
-        if (exit.kind === 'debug') {
-          const hitBreakpoint = (exit.dr6 & 0xfn) !== 0n && saved.enable;
-          return { kind: 'stopped', stop: hitBreakpoint ? { reason: 'breakpoint', exit: { ...exit } } : { reason: 'step' } };
-        }
         // A kick during a step is not a pause: the step finishes first.
-        if (exit.kind === 'interrupted') { this.takeControl(CONTROL_INPUT); if (this.takeControl(CONTROL_STOP)) return { kind: 'stop-requested' }; continue; }
-        const outcome = this.handle(exit);
+        if (exit.kind === 'interrupted') {
+          this.takeControl(CONTROL_INPUT);
+          if (this.takeControl(CONTROL_STOP)) return { kind: 'stop-requested' };
+          continue;
+        }
+        const outcome = this.handle(exit, true);
         if (outcome) return outcome;
         if (this.endRequest) return { kind: 'ended', end: this.endRequest };
       }
     } finally {
-      this.vcpu.setGuestDebug(this.debug);
+      this.vcpu.setGuestDebug(this.debug.guestDebug(false));
     }
+  }
+
+  private stopAtExit(exit: VcpuExit): RunOutcome {
+    this.pendingExit = exit;
+    return { kind: 'stopped', stop: { reason: 'exit', exit: snapshotExit(exit), description: describeExit(exit) } };
+  }
+
+  /** Lets the device see the exit we stopped at, before the guest runs on. */
+  private resumePending(): RunOutcome | undefined {
+    const exit = this.pendingExit;
+    if (!exit) return undefined;
+    this.pendingExit = undefined;
+    const outcome = this.handle(exit, false);
+    if (outcome) return outcome;
+    if (this.endRequest) return { kind: 'ended', end: this.endRequest };
+    return undefined;
   }
 
   private takeControl(bit: number): boolean {
@@ -87,7 +125,7 @@ export class VcpuRunner {
     return had;
   }
 
-  private handle(exit: VcpuExit): RunOutcome | undefined {
+  private handle(exit: VcpuExit, stepping: boolean): RunOutcome | undefined {
     switch (exit.kind) {
       case 'io': this.portIo(exit); return undefined;
       case 'mmio': this.mmioAccess(exit); return undefined;
@@ -97,7 +135,7 @@ export class VcpuRunner {
         if (this.takeControl(CONTROL_PAUSE)) return { kind: 'stopped', stop: { reason: 'pause' } };
         return undefined;
       case 'debug':
-        return { kind: 'stopped', stop: { reason: 'breakpoint', exit: { ...exit } } };
+        return { kind: 'stopped', stop: this.debug.classify(exit, stepping) ?? { reason: 'debug', exit: { ...exit } } };
       case 'hlt':
         // Only without an in-kernel irqchip; with it KVM waits for interrupts itself.
         return undefined;

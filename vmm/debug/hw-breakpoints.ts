@@ -1,0 +1,75 @@
+/**
+ * The four x86 debug address registers (DR0-3) shared by instruction
+ * breakpoints and data watchpoints, and the DR7 value that arms them.
+ * Pure data: the vCPU thread hands the result to KVM_SET_GUEST_DEBUG.
+ */
+
+export type WatchAccess = 'write' | 'readWrite';
+export type HwLength = 1 | 2 | 4 | 8;
+
+export type HwRequest =
+  | { kind: 'execute'; address: bigint }
+  | { kind: 'watch'; address: bigint; length: HwLength; access: WatchAccess };
+
+export interface HwAssignment {
+  request: HwRequest;
+  /** DR slot 0-3, or undefined when it could not be armed. */
+  slot?: number;
+  /** Why it could not be armed (one sentence). */
+  problem?: string;
+}
+
+export const HW_SLOTS = 4;
+
+const DR7_GE = 1n << 9n;     // exact breakpoint enable (recommended by the SDM with data breakpoints)
+const RW_EXECUTE = 0n;
+const RW_WRITE = 1n;
+const RW_READ_WRITE = 3n;
+const LEN_BITS: Record<HwLength, bigint> = { 1: 0n, 2: 1n, 4: 3n, 8: 2n };
+
+/** DR6 bits B0-B3 (which slot fired) and BS (single step). */
+export const DR6_SLOT_MASK = 0xfn;
+export const DR6_BS = 1n << 14n;
+
+function problemOf(r: HwRequest): string | undefined {
+  if (r.kind === 'execute') return undefined;
+  if (!(r.length in LEN_BITS)) return `a hardware watchpoint covers 1, 2, 4 or 8 bytes, not ${r.length}`;
+  if (r.address % BigInt(r.length) !== 0n) {
+    return `a ${r.length}-byte hardware watchpoint must be aligned to ${r.length} bytes (0x${r.address.toString(16)} is not)`;
+  }
+  return undefined;
+}
+
+/**
+ * Assigns slots in request order; requests beyond four get a problem
+ * sentence. Returns the assignments and the DR0-DR7 values for KVM.
+ */
+export function assignHwSlots(requests: readonly HwRequest[]): { assignments: HwAssignment[]; debugreg: bigint[] } {
+  const debugreg = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
+  let dr7 = 0n;
+  let next = 0;
+  const assignments = requests.map((request): HwAssignment => {
+    const problem = problemOf(request);
+    if (problem) return { request, problem };
+    if (next >= HW_SLOTS) {
+      return { request, problem: 'all 4 hardware debug registers (DR0-DR3) are in use' };
+    }
+    const slot = next++;
+    debugreg[slot] = BigInt.asUintN(64, request.address);
+    const shift = 16n + 4n * BigInt(slot);
+    const rw = request.kind === 'execute' ? RW_EXECUTE : request.access === 'write' ? RW_WRITE : RW_READ_WRITE;
+    const len = request.kind === 'execute' ? 0n : LEN_BITS[request.length];
+    dr7 |= (1n << BigInt(2 * slot + 1)) | (rw << shift) | (len << (shift + 2n));  // Gn: global enable
+    if (request.kind === 'watch') dr7 |= DR7_GE;
+    return { request, slot };
+  });
+  debugreg[7] = dr7;
+  return { assignments, debugreg };
+}
+
+/** Slots that fired according to DR6. */
+export function firedSlots(dr6: bigint): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < HW_SLOTS; i++) if (dr6 & (1n << BigInt(i))) out.push(i);
+  return out;
+}
