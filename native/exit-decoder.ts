@@ -10,6 +10,19 @@ import * as L from './exit-layout';
 type IoExit = Extract<VcpuExit, { kind: 'io' }>;
 type MmioExit = Extract<VcpuExit, { kind: 'mmio' }>;
 
+// Module-local copies: per-file transpilation turns imported constants into
+// getter calls, which the per-exit path should not pay.
+const A = L.EXIT_A / 4;
+const B = L.EXIT_B / 4;
+const C = L.EXIT_C / 4;
+const D = L.EXIT_D / 4;
+const ADDR = L.EXIT_ADDR / 8;
+const DATA = L.EXIT_DATA;
+const IO: number = ExitReason.IO;
+const MMIO: number = ExitReason.MMIO;
+const HLT: number = ExitReason.HLT;
+const INTR: number = ExitReason.INTR;
+
 const systemEventNames: Record<number, 'shutdown' | 'reset' | 'crash'> = {
   [SystemEventType.SHUTDOWN]: 'shutdown',
   [SystemEventType.RESET]: 'reset',
@@ -40,29 +53,29 @@ export class ExitDecoder {
   decode(reason: number): VcpuExit {
     const u32 = this.u32;
     switch (reason) {
-      case ExitReason.IO: {
+      case IO: {
         const io = this.io;
-        const size = u32[L.EXIT_C / 4] as 1 | 2 | 4;
-        const count = u32[L.EXIT_D / 4];
-        io.direction = u32[L.EXIT_A / 4] === 0 ? 'in' : 'out';
-        io.port = u32[L.EXIT_B / 4];
+        const size = u32[C] as 1 | 2 | 4;
+        const count = u32[D];
+        io.direction = u32[A] === 0 ? 'in' : 'out';
+        io.port = u32[B];
         io.size = size;
         io.count = count;
         io.data = this.data(size * count);
         return io;
       }
-      case ExitReason.MMIO: {
+      case MMIO: {
         const m = this.mmio;
-        const len = u32[L.EXIT_C / 4];
-        m.isWrite = u32[L.EXIT_A / 4] !== 0;
+        const len = u32[C];
+        m.isWrite = u32[A] !== 0;
         m.size = len;
-        m.address = this.f64[L.EXIT_ADDR / 8];
+        m.address = this.f64[ADDR];
         m.data = this.data(len);
         return m;
       }
-      case ExitReason.HLT: return this.hlt;
+      case HLT: return this.hlt;
       case ExitReason.SHUTDOWN: return this.shutdown;
-      case ExitReason.INTR: return this.interrupted;
+      case INTR: return this.interrupted;
       case ExitReason.IRQ_WINDOW_OPEN: return this.irqWindowOpen;
       case ExitReason.DEBUG:
         return { kind: 'debug', exception: u32[L.EXIT_A / 4], pc: this.x(L.EXIT_X0), dr6: this.x(L.EXIT_X1), dr7: this.x(L.EXIT_X2) };
@@ -89,7 +102,7 @@ export class ExitDecoder {
   }
 
   private data(len: number): Uint8Array {
-    return (this.dataViews[len] ??= new Uint8Array(this.buffer, L.EXIT_DATA, len));
+    return (this.dataViews[len] ??= new Uint8Array(this.buffer, DATA, len));
   }
 
   private x(offset: number): bigint {

@@ -163,8 +163,6 @@ if (sandboxed) {
     + 'hardware, by different factors, so neither the absolute times nor the end-to-end ratio transfer to real KVM.\n'
     + 'Compare the own-overheads (time outside KVM_RUN, both sides emulated alike): ours against the C loop\'s.');
 }
-console.log('Note: the addon counts its kick bookkeeping (kick::Enter/Leave around the ioctl) as time in KVM_RUN, so TS\'s\n'
-  + '"in KVM_RUN" includes some of our own cost; the C loop times the bare ioctl.');
 
 // ---- whole boot ----------------------------------------------------------------
 const bootsOut = [];

@@ -3,22 +3,23 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <mutex>
 #include <unordered_map>
 
 namespace kvmdbg::kick {
 
-namespace {
-
 struct Entry {
   kvm_run* run;
-  pthread_t thread;
-  bool inRun;
-  bool pending;
+  std::atomic<pthread_t> thread{};
+  std::atomic<bool> inRun{false};
+  std::atomic<bool> pending{false};
 };
 
+namespace {
+
 std::mutex mu;
-std::unordered_map<uint32_t, Entry>* entries = new std::unordered_map<uint32_t, Entry>();  // never freed: outlives every env
+std::unordered_map<uint32_t, Entry*>* entries = new std::unordered_map<uint32_t, Entry*>();  // never freed: outlives every env
 uint32_t nextToken = 1;
 std::once_flag installed;
 thread_local bool unblocked = false;
@@ -50,64 +51,58 @@ void InstallHandler() {
   });
 }
 
-uint32_t Register(kvm_run* run) {
+uint32_t Register(kvm_run* run, Entry** entry) {
   std::lock_guard<std::mutex> lock(mu);
   uint32_t token = nextToken++;
   if (nextToken == 0) nextToken = 1;
-  (*entries)[token] = Entry{run, pthread_t{}, false, false};
+  Entry* e = new Entry();
+  e->run = run;
+  (*entries)[token] = e;
+  *entry = e;
   return token;
 }
 
 void Unregister(uint32_t token) {
   std::lock_guard<std::mutex> lock(mu);
-  entries->erase(token);
+  auto it = entries->find(token);
+  if (it == entries->end()) return;
+  delete it->second;
+  entries->erase(it);
 }
 
 bool Kick(uint32_t token) {
   std::lock_guard<std::mutex> lock(mu);
   auto it = entries->find(token);
   if (it == entries->end()) return false;
-  Entry& e = it->second;
-  e.pending = true;
-  __atomic_store_n(&e.run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-  if (e.inRun) pthread_kill(e.thread, Signal());
+  Entry* e = it->second;
+  e->pending.store(true);
+  // immediate_exit covers a vCPU about to enter KVM_RUN; the signal one inside it.
+  __atomic_store_n(&e->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+  if (e->inRun.load()) pthread_kill(e->thread.load(), Signal());
   return true;
 }
 
-void Enter(uint32_t token) {
+void Enter(Entry* e) {
   UnblockHere();
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = entries->find(token);
-  if (it == entries->end()) return;
-  it->second.inRun = true;
-  it->second.thread = pthread_self();
+  e->thread.store(pthread_self(), std::memory_order_relaxed);
+  e->inRun.store(true);
 }
 
-bool Leave(uint32_t token, bool interrupted) {
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = entries->find(token);
-  if (it == entries->end()) return interrupted;
-  Entry& e = it->second;
-  e.inRun = false;
+bool Leave(Entry* e, bool interrupted) {
+  e->inRun.store(false);
   if (interrupted) {
-    e.pending = false;
-    __atomic_store_n(&e.run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+    e->pending.store(false);
+    __atomic_store_n(&e->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
   }
   return interrupted;
 }
 
-void ForceImmediateExit(uint32_t token) {
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = entries->find(token);
-  if (it != entries->end()) __atomic_store_n(&it->second.run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+void ForceImmediateExit(Entry* e) {
+  __atomic_store_n(&e->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 }
 
-void RestoreImmediateExit(uint32_t token) {
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = entries->find(token);
-  if (it != entries->end()) {
-    __atomic_store_n(&it->second.run->immediate_exit, it->second.pending ? 1 : 0, __ATOMIC_SEQ_CST);
-  }
+void RestoreImmediateExit(Entry* e) {
+  __atomic_store_n(&e->run->immediate_exit, e->pending.load() ? 1 : 0, __ATOMIC_SEQ_CST);
 }
 
 }  // namespace kvmdbg::kick

@@ -17,8 +17,15 @@ int Signal();
 // Installs the handler (once per process).
 void InstallHandler();
 
-uint32_t Register(kvm_run* run);
-// After this returns, no kick will touch `run` again (call before munmap).
+// One vCPU's kick state. Its address is stable from Register to Unregister,
+// so the vCPU thread brackets each KVM_RUN with atomics and no lock; only
+// Kick and Unregister take the registry's mutex.
+struct Entry;
+
+// Registers `run` and returns its token and entry.
+uint32_t Register(kvm_run* run, Entry** entry);
+// After this returns, no kick will touch `run` again and the entry is freed
+// (call before munmap).
 void Unregister(uint32_t token);
 
 // Returns false if the token names no live vCPU.
@@ -27,11 +34,11 @@ bool Kick(uint32_t token);
 // Bracket KVM_RUN. Leave() reports whether this run should count as a kick
 // (an EINTR), consuming the pending kick; a kick that raced with a normal exit
 // stays pending, so the next run returns at once: no kick is ever lost.
-void Enter(uint32_t token);
-bool Leave(uint32_t token, bool interrupted);
+void Enter(Entry* entry);
+bool Leave(Entry* entry, bool interrupted);
 // Forces immediate_exit for one KVM_RUN (to complete pending I/O) and restores
 // it afterwards without losing a kick that arrives meanwhile.
-void ForceImmediateExit(uint32_t token);
-void RestoreImmediateExit(uint32_t token);
+void ForceImmediateExit(Entry* entry);
+void RestoreImmediateExit(Entry* entry);
 
 }  // namespace kvmdbg::kick

@@ -4,6 +4,8 @@
 #include <linux/kvm.h>
 #include <napi.h>
 
+#include "kick.h"
+
 #include <cstddef>
 #include <cstdint>
 
@@ -69,6 +71,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   size_t xsaveSize_ = 4096;
   uint32_t id_ = 0;
   uint32_t token_ = 0;
+  kick::Entry* kickEntry_ = nullptr;
   Vm* vm_ = nullptr;
   uint8_t* exit_ = nullptr;
   Napi::ObjectReference vmRef_;
