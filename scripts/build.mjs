@@ -2,7 +2,7 @@
 // so worker scripts and the native loader find their neighbours by relative
 // path, then builds our test kernels. Type checking is `npm run typecheck`.
 import { build } from 'esbuild';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -17,8 +17,6 @@ function walk(dir) {
   }
 }
 for (const r of roots) if (existsSync(r)) walk(r);
-// A test deleted from the tree must not keep running from a stale out/.
-rmSync('out', { recursive: true, force: true });
 await build({
   entryPoints, outdir: 'out', outbase: '.', format: 'cjs', platform: 'node',
   target: 'node20', sourcemap: 'inline', logLevel: 'warning',

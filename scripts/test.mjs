@@ -3,7 +3,7 @@
 // /dev/kvm works, else inside the project's KVM sandbox (one VM for the whole
 // tier: each start costs ~10 s), else it FAILS and says why. Never a silent skip.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const tiers = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -24,7 +24,8 @@ function testFiles(dir) {
     for (const name of readdirSync(d)) {
       const p = join(d, name);
       if (statSync(p).isDirectory()) walk(p);
-      else if (p.endsWith('.test.js')) out.push(p);
+      // Only tests whose source still exists: out/ may hold stale builds of deleted ones.
+      else if (p.endsWith('.test.js') && existsSync(p.replace(/^out[\\/]/, '').replace(/\.js$/, '.ts'))) out.push(p);
     }
   };
   walk(dir);

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 
 export const USAGE = `usage:
   kvmdbg run --kernel FILE [--initrd FILE] [--cmdline STR] [--memory 512M] [--cpus 1] [--no-debug-exit]
+             [--gdb [HOST:]PORT [--wait-gdb]]
   kvmdbg demo            boot the bundled demo kernel
 options:
   --kernel FILE      multiboot v1 ELF, PVH ELF, or x86-64 ELF (entered in long mode)
@@ -13,6 +14,8 @@ options:
   --memory SIZE      guest RAM, e.g. 64M, 2G (default 256M)
   --cpus N           vCPUs (default 1)
   --no-debug-exit    remove the isa-debug-exit port 0xF4
+  --gdb [HOST:]PORT  serve the GDB remote protocol (loopback unless HOST is given)
+  --wait-gdb         start stopped at the entry point until gdb connects and continues
   --no-sandbox       fail instead of using the KVM sandbox when /dev/kvm is missing
   -v, --verbose      also print device notes (unhandled ports, ...)
 The guest's serial console is this terminal; Ctrl-C ends the VM. The exit status
@@ -29,6 +32,8 @@ export interface RunArgs {
   debugExit: boolean;
   sandbox: boolean;
   verbose: boolean;
+  gdb?: { host: string; port: number };
+  waitGdb: boolean;
 }
 
 export class UsageError extends Error {}
@@ -57,6 +62,7 @@ export function parseCli(argv: string[]): RunArgs | 'help' {
         memory: { type: 'string' }, cpus: { type: 'string' },
         'no-debug-exit': { type: 'boolean' }, 'no-sandbox': { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' },
+        gdb: { type: 'string' }, 'wait-gdb': { type: 'boolean' },
       },
     });
   } catch (e) {
@@ -74,8 +80,11 @@ export function parseCli(argv: string[]): RunArgs | 'help' {
     cpus = Number(values.cpus);
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > 256) throw new UsageError(`--cpus ${values.cpus}: expected a whole number from 1 to 256`);
   }
+  if (values['wait-gdb'] && values.gdb === undefined) throw new UsageError('--wait-gdb needs --gdb [HOST:]PORT');
   return {
     command,
+    gdb: values.gdb !== undefined ? parseGdbAddress(values.gdb) : undefined,
+    waitGdb: !!values['wait-gdb'],
     kernel: values.kernel,
     initrd: values.initrd,
     cmdline: values.cmdline,
@@ -85,4 +94,14 @@ export function parseCli(argv: string[]): RunArgs | 'help' {
     sandbox: !values['no-sandbox'],
     verbose: !!values.verbose,
   };
+}
+
+/** "1234" -> loopback:1234; "HOST:1234" only when the user names a host. */
+export function parseGdbAddress(text: string): { host: string; port: number } {
+  const m = /^(?:(.+):)?(\d+)$/.exec(text.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new UsageError(`--gdb ${text}: expected a port (1234) or HOST:PORT (127.0.0.1:1234)`);
+  }
+  return { host: m[1]?.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1', port };
 }

@@ -3,6 +3,8 @@
  * keyboard (raw, when a terminal), Ctrl-C / SIGTERM / SIGHUP end it.
  */
 import { Machine } from '../machine/machine';
+import { startGdbServer } from '../gdb/server';
+import { MachineGdbTarget } from '../gdb/machine-target';
 import type { RunArgs } from './args';
 
 const CTRL_C = 0x03;
@@ -39,8 +41,22 @@ export async function runVm(args: RunArgs, say: (msg: string) => void): Promise<
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of signals) process.on(s, onSignal);
 
-  machine.resume();
+  let gdb: { close(): Promise<void> | void } | undefined;
+  if (args.gdb) {
+    try {
+      gdb = await startGdbServer(new MachineGdbTarget(machine), {
+        host: args.gdb.host, port: args.gdb.port, log: (m: string) => say(m),
+      });
+    } catch (e) {
+      say(`cannot serve gdb on ${args.gdb.host}:${args.gdb.port}: ${(e as Error).message}`);
+      await machine.stop('gdb server failed');
+      return 1;
+    }
+    say(`gdb: target remote ${args.gdb.host}:${args.gdb.port}${args.waitGdb ? ' (the VM waits at its entry point)' : ''}`);
+  }
+  if (!args.waitGdb) machine.resume();
   const end = await machine.whenEnded();
+  await gdb?.close();
 
   for (const s of signals) process.off(s, onSignal);
   stdin.off('data', onInput);

@@ -23,7 +23,7 @@ import {
   type Command, type Event, type MachineOptions, type ReplyOf, type StopReason, type VmEnd, type WorkerInit,
 } from './protocol';
 import { kick, pageAlignedOffset } from '../../native';
-import type { GuestDebug, Regs, Sregs, Translation } from '../../native/types';
+import type { Fpu, GuestDebug, MsrEntry, Regs, Sregs, Translation } from '../../native/types';
 import type { HwRequest } from '../debug/hw-breakpoints';
 import type { ExitBreakpointSpec } from '../debug/exit-filters';
 import type { ArmResult } from '../debug/vcpu-debug';
@@ -82,7 +82,7 @@ export class Machine extends EventEmitter {
     const modules = config.initrd ? [{ path: config.initrd, data: readUserFile(config.initrd, 'initrd') }] : [];
     const buffer = new SharedArrayBuffer(sharedBufferSizeFor(options.memoryBytes));
     const memory = new GuestMemory(buffer, pcRamRegions(options.memoryBytes, pageAlignedOffset(buffer)));
-    const boot = loadKernel({ kernelPath: config.kernel, kernel, memory, cmdline: config.cmdline ?? '', modules });
+    const boot = loadKernel({ kernelPath: config.kernel, kernel, memory, cmdline: config.cmdline ?? '', modules, cpus: options.cpus });
     const machine = new Machine(options, memory, boot);
     await machine.startWorker();
     return machine;
@@ -205,6 +205,11 @@ export class Machine extends EventEmitter {
   getRegs(): Promise<Regs> { return this.request<'getRegs'>({ type: 'getRegs' }); }
   getSregs(): Promise<Sregs> { return this.request<'getSregs'>({ type: 'getSregs' }); }
   setRegs(regs: Partial<Regs>): Promise<void> { return this.request<'setRegs'>({ type: 'setRegs', regs }); }
+  setSregs(sregs: Partial<Sregs>): Promise<void> { return this.request<'setSregs'>({ type: 'setSregs', sregs }); }
+  getFpu(): Promise<Fpu> { return this.request<'getFpu'>({ type: 'getFpu' }); }
+  setFpu(fpu: Fpu): Promise<void> { return this.request<'setFpu'>({ type: 'setFpu', fpu }); }
+  /** The MSRs KVM lets us read, in order, up to the first it refuses. */
+  getMsrs(indices: number[]): Promise<MsrEntry[]> { return this.request<'getMsrs'>({ type: 'getMsrs', indices }); }
   setGuestDebug(debug: GuestDebug): Promise<void> { return this.request<'setGuestDebug'>({ type: 'setGuestDebug', debug }); }
   /** Replaces the hardware breakpoints and watchpoints (DR0-3). */
   armHardware(requests: HwRequest[]): Promise<ArmResult> { return this.request<'armHardware'>({ type: 'armHardware', requests }); }

@@ -5,7 +5,7 @@
  */
 import type { BootInfo } from '../boot/boot-state';
 import type { RamRegion } from '../memory/guest-memory';
-import type { GuestDebug, Regs, Sregs, Translation, VcpuExit } from '../../native/types';
+import type { Fpu, GuestDebug, MsrEntry, Regs, Sregs, Translation, VcpuExit } from '../../native/types';
 import type { HwRequest, WatchAccess } from '../debug/hw-breakpoints';
 import type { ExitBreakpointSpec } from '../debug/exit-filters';
 import type { ArmResult } from '../debug/vcpu-debug';
@@ -61,6 +61,10 @@ export type Command =
   | { type: 'getRegs'; id: number }
   | { type: 'getSregs'; id: number }
   | { type: 'setRegs'; id: number; regs: Partial<Regs> }
+  | { type: 'setSregs'; id: number; sregs: Partial<Sregs> }
+  | { type: 'getFpu'; id: number }
+  | { type: 'setFpu'; id: number; fpu: Fpu }
+  | { type: 'getMsrs'; id: number; indices: number[] }
   | { type: 'setGuestDebug'; id: number; debug: GuestDebug }
   | { type: 'armHardware'; id: number; requests: HwRequest[] }
   | { type: 'setExitBreakpoints'; id: number; spec: ExitBreakpointSpec }
@@ -78,7 +82,8 @@ export type Event =
   | { type: 'log'; level: 'info' | 'guest-error'; message: string };
 
 export type ReplyOf = {
-  step: StopReason; getRegs: Regs; getSregs: Sregs; setRegs: void; setGuestDebug: void;
+  step: StopReason; getRegs: Regs; getSregs: Sregs; setRegs: void; setSregs: void; setGuestDebug: void;
+  getFpu: Fpu; setFpu: void; getMsrs: MsrEntry[];
   armHardware: ArmResult; setExitBreakpoints: void;
   translate: Translation; runStats: { runs: number; nsInKvmRun: number }; setTiming: void;
 };

@@ -39,18 +39,25 @@ export function createVm(buffer: SharedArrayBuffer, regions: readonly RamRegion[
 }
 
 const CPUID_1_ECX_HYPERVISOR = 1 << 31;
+const CPUID_1_ECX_TSC_DEADLINE = 1 << 24;
 
 /**
  * The host's CPUID as KVM supports it, adjusted as user space must: vCPU
  * `id` sees its own APIC id, and the hypervisor bit is set so the guest
  * looks at KVM's signature leaves (0x40000000: "KVMKVMKVM", kvmclock).
+ * KVM leaves the TSC-deadline bit to user space (it is the in-kernel
+ * LAPIC's feature, KVM_CAP_TSC_DEADLINE_TIMER): with it Linux programs its
+ * timer by TSC deadline and skips calibrating the LAPIC timer against the
+ * PIT, a calibration that fails under nested emulation ("APIC timer
+ * disabled due to verification failure").
  */
 export function guestCpuid(kvm: Kvm, id: number): CpuidEntry[] {
+  const tscDeadline = kvm.checkExtension(Cap.TSC_DEADLINE_TIMER) > 0 ? CPUID_1_ECX_TSC_DEADLINE : 0;
   return kvm.supportedCpuid().map((e) => {
     const entry = { ...e };
     if (entry.function === 1) {
       entry.ebx = ((entry.ebx & 0x00ffffff) | (id << 24)) >>> 0;
-      entry.ecx = (entry.ecx | CPUID_1_ECX_HYPERVISOR) >>> 0;
+      entry.ecx = (entry.ecx | CPUID_1_ECX_HYPERVISOR | tscDeadline) >>> 0;
     }
     if (entry.function === 0xb || entry.function === 0x1f) entry.edx = id;
     return entry;
