@@ -45,7 +45,7 @@ test('gdb: break on a C function, registers, memory, stepi, monitor, detach leav
     'delete', 'detach',
   ]);
   assert.match(r.gdb, /Breakpoint 1, .*compute_checksum/);
-  assert.match(r.gdb, /rip\s+0x[0-9a-f]+\s+<compute_checksum/);
+  assert.match(r.gdb, /rip\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <compute_checksum>/);
   assert.match(r.gdb, /\$1 = 0x[0-9a-f]*11/, 'CR0 has PE and ET set in long mode');
   assert.match(r.gdb, /<result_value>:\s+0xa7ecfaa9/);
   assert.match(r.gdb, /Thread 1 .*vCPU 0/);

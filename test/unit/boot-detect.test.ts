@@ -41,7 +41,8 @@ test('files that are not kernels: one sentence each', () => {
   const bz = new Uint8Array(0x1000);
   bz.set([0x4d, 0x5a], 0);
   bz.set(Buffer.from('HdrS'), 0x202);
-  expectBootError(boot(bz), FILE, /^kernel\.elf: is a Linux bzImage; booting bzImages arrives with issue 3 \(Linux boot protocol\)$/);
+  // "HdrS" sends it to the Linux loader (test/unit/boot-linux.test.ts), which reads its header.
+  expectBootError(boot(bz), FILE, /^kernel\.elf: uses Linux boot protocol 0\.00; kvmdbg needs 2\.10 or newer/);
   expectBootError(boot(Buffer.from('#!/bin/sh\necho hello world, I am a script\n')), FILE,
     /^kernel\.elf: is not a kernel kvmdbg can boot: no PVH note, no multiboot header, not an x86-64 ELF \(first bytes: 23 21 2f 62 69 6e 2f 73 68 0a 65 63 68 6f 20 68 \.\.\.\)$/);
   expectBootError(boot(Uint8Array.of(1, 2)), FILE, '(first bytes: 01 02)');

@@ -12,6 +12,7 @@ import { firstBytes } from './format';
 import { findMultibootHeader, MultibootHeader } from './multiboot-header';
 import { loadMultiboot } from './multiboot';
 import { LoadKernelOptions } from './options';
+import { loadLinux } from './linux';
 import { loadPvh, pvhEntry } from './pvh';
 
 export interface LoadKernelRequest extends LoadKernelOptions {
@@ -42,9 +43,8 @@ function pickAndLoad(req: LoadKernelRequest): BootInfo {
   const { kernelPath: file, kernel } = req;
   if (kernel.length === 0) throw new BootError(file, 'is empty');
   const protocol = req.protocol ?? 'auto';
-  if (protocol === 'linux' || (protocol === 'auto' && isBzImage(kernel) && !ElfFile.isElf(kernel))) {
-    throw linuxNotYet(file, kernel);
-  }
+  // A bzImage is not an ELF, so "HdrS" at 0x202 decides; loadLinux explains a missing one.
+  if (protocol === 'linux' || (protocol === 'auto' && isBzImage(kernel) && !ElfFile.isElf(kernel))) return loadLinux(req);
   let elf: ElfFile | undefined;
   let elfError: BootError | undefined;
   if (ElfFile.isElf(kernel)) {
@@ -84,7 +84,6 @@ function pickAndLoad(req: LoadKernelRequest): BootInfo {
     if (kernel[4] === ELFCLASS64 && elf.header.machine === EM_X86_64) return loadElf64(req, elf);
     throw new BootError(file, `is a 32-bit ELF with neither a multiboot header nor a PVH note, so kvmdbg cannot tell how to enter it; add a multiboot header or a Xen PVH entry note`);
   }
-  if (isBzImage(kernel)) throw linuxNotYet(file, kernel);
   throw new BootError(file, `is not a kernel kvmdbg can boot: no PVH note, no multiboot header, not an x86-64 ELF (first bytes: ${firstBytes(kernel)})`);
 }
 
@@ -106,7 +105,3 @@ function isX86(elf: ElfFile): boolean {
   return elf.header.machine === EM_386 || elf.header.machine === EM_X86_64;
 }
 
-function linuxNotYet(file: string, kernel: Uint8Array): BootError {
-  if (!isBzImage(kernel)) return new BootError(file, 'is not a Linux bzImage (no "HdrS" at 0x202), so the Linux boot protocol cannot load it');
-  return new BootError(file, 'is a Linux bzImage; booting bzImages arrives with issue 3 (Linux boot protocol)');
-}

@@ -9,4 +9,6 @@ export interface LoadKernelOptions {
   memory: GuestMemory;
   cmdline: string;
   modules: BootModule[];
+  /** vCPUs the machine has, for the ACPI MADT (default 1). */
+  cpus?: number;
 }
