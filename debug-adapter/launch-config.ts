@@ -1,0 +1,169 @@
+/**
+ * The `launch` arguments of a "kvm" debug session: the schema as data (one
+ * source of truth: issue 5 generates/checks package.json's
+ * contributes.debuggers[].configurationAttributes from LAUNCH_SCHEMA) and
+ * the validation, one sentence a problem.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { parseSize } from '../vmm/cli/args';
+
+export interface ExitBreakpointDefaults {
+  /** Port ranges to stop on, as in the exception filter's condition ("0x3f8", "0x3f8-0x3ff", "in 0x60"). */
+  pio?: string;
+  mmio?: string;
+  shutdown?: boolean;
+}
+
+export interface LaunchConfig {
+  kernel: string;
+  /** An ELF with DWARF (often the kernel itself), or a System.map. */
+  symbols?: string;
+  systemMap?: string;
+  initrd?: string;
+  cmdline: string;
+  memoryBytes: number;
+  cpus: number;
+  stopOnEntry: boolean;
+  exitBreakpoints: ExitBreakpointDefaults;
+}
+
+type JsonType = 'string' | 'number' | 'boolean' | 'object';
+
+export interface LaunchProperty {
+  type: JsonType | JsonType[];
+  description: string;
+  default?: unknown;
+  required?: boolean;
+}
+
+/** The launch.json attributes of the "kvm" debug type. */
+export const LAUNCH_SCHEMA: Record<string, LaunchProperty> = {
+  kernel: { type: 'string', required: true, description: 'The guest kernel to boot: a Linux bzImage, a multiboot or PVH ELF, or a 64-bit ELF.' },
+  symbols: { type: 'string', description: 'Where names, source lines and frames come from: an ELF with DWARF (e.g. vmlinux) or a System.map. Default: the kernel itself when it is an ELF.' },
+  initrd: { type: 'string', description: 'An initial ramdisk (or multiboot module) to load with the kernel.' },
+  cmdline: { type: 'string', default: '', description: 'The kernel command line.' },
+  memory: { type: ['string', 'number'], default: '256M', description: 'Guest RAM: a size like "256M" or "2G", or a number of bytes.' },
+  cpus: { type: 'number', default: 1, description: 'Number of vCPUs (this build runs 1).' },
+  stopOnEntry: { type: 'boolean', default: false, description: 'Stop at the kernel\'s first instruction.' },
+  exitBreakpoints: {
+    type: 'object', default: {},
+    description: 'VM-exit breakpoints enabled at launch: { "pio": "0x3f8-0x3ff", "mmio": "0xfee00000-0xfee00fff", "shutdown": true }.',
+  },
+};
+
+/** Keys VS Code itself puts into every configuration. */
+const VSCODE_KEYS = new Set(['type', 'request', 'name', '__sessionId', '__configurationTarget', 'preLaunchTask', 'postDebugTask',
+  'internalConsoleOptions', 'debugServer', 'presentation', 'noDebug', '__restart', 'suppressMultipleSessionWarning']);
+
+export class LaunchConfigError extends Error {}
+
+export interface Validated {
+  config: LaunchConfig;
+  /** Sentences for the debug console (unknown keys and the like). */
+  warnings: string[];
+}
+
+function fileArg(args: Record<string, unknown>, key: string, required: boolean): string | undefined {
+  const v = args[key];
+  if (v === undefined || v === null || v === '') {
+    if (required) throw new LaunchConfigError(`launch.json: "${key}" is missing: set it to the path of the guest kernel to boot`);
+    return undefined;
+  }
+  if (typeof v !== 'string') throw new LaunchConfigError(`launch.json: "${key}" must be a file path (a string), not ${JSON.stringify(v)}`);
+  if (!existsSync(v)) throw new LaunchConfigError(`launch.json: "${key}": ${v} does not exist`);
+  if (!statSync(v).isFile()) throw new LaunchConfigError(`launch.json: "${key}": ${v} is not a file`);
+  return v;
+}
+
+/** True when the file starts with the ELF magic. */
+function isElf(path: string): boolean {
+  try {
+    const b = readFileSync(path).subarray(0, 4);
+    return b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
+  } catch {
+    return false;
+  }
+}
+
+function parseMemory(v: unknown): number {
+  if (v === undefined) return 256 * 1024 * 1024;
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v) || v < 2 * 1024 * 1024 || v % 4096 !== 0) {
+      throw new LaunchConfigError(`launch.json: "memory": ${v} bytes must be a whole multiple of 4096 and at least 2M (or use a string like "256M")`);
+    }
+    return v;
+  }
+  if (typeof v !== 'string') throw new LaunchConfigError(`launch.json: "memory" must be a size like "256M" or a number of bytes, not ${JSON.stringify(v)}`);
+  try {
+    return parseSize(v);
+  } catch (e) {
+    throw new LaunchConfigError(`launch.json: "memory": ${(e as Error).message.replace(/^--memory /, '')}`);
+  }
+}
+
+/** Validates raw launch arguments; throws LaunchConfigError with one sentence. */
+export function validateLaunchArgs(raw: unknown): Validated {
+  if (typeof raw !== 'object' || raw === null) throw new LaunchConfigError('launch.json: the configuration must be an object');
+  const args = raw as Record<string, unknown>;
+  const warnings: string[] = [];
+  for (const key of Object.keys(args)) {
+    if (!(key in LAUNCH_SCHEMA) && !VSCODE_KEYS.has(key)) {
+      warnings.push(`launch.json: unknown attribute "${key}" is ignored (known: ${Object.keys(LAUNCH_SCHEMA).join(', ')})`);
+    }
+  }
+  const kernel = fileArg(args, 'kernel', true)!;
+  const symbolsPath = fileArg(args, 'symbols', false);
+  let symbols: string | undefined;
+  let systemMap: string | undefined;
+  if (symbolsPath) {
+    if (isElf(symbolsPath)) symbols = symbolsPath;
+    else systemMap = symbolsPath;
+  } else if (isElf(kernel)) {
+    symbols = kernel;
+  }
+  const initrd = fileArg(args, 'initrd', false);
+  const cmdline = args.cmdline ?? '';
+  if (typeof cmdline !== 'string') throw new LaunchConfigError(`launch.json: "cmdline" must be a string, not ${JSON.stringify(cmdline)}`);
+  const cpus = args.cpus ?? 1;
+  if (typeof cpus !== 'number' || !Number.isInteger(cpus) || cpus < 1) {
+    throw new LaunchConfigError(`launch.json: "cpus" must be a whole number of at least 1, not ${JSON.stringify(cpus)}`);
+  }
+  if (cpus !== 1) throw new LaunchConfigError(`launch.json: "cpus": ${cpus}: this build runs 1 vCPU`);
+  const stopOnEntry = args.stopOnEntry ?? false;
+  if (typeof stopOnEntry !== 'boolean') throw new LaunchConfigError(`launch.json: "stopOnEntry" must be true or false, not ${JSON.stringify(stopOnEntry)}`);
+  const eb = args.exitBreakpoints ?? {};
+  if (typeof eb !== 'object' || eb === null || Array.isArray(eb)) {
+    throw new LaunchConfigError('launch.json: "exitBreakpoints" must be an object like { "pio": "0x3f8", "shutdown": true }');
+  }
+  const exitBreakpoints: ExitBreakpointDefaults = {};
+  for (const [k, v] of Object.entries(eb as Record<string, unknown>)) {
+    if (k === 'pio' || k === 'mmio') {
+      if (typeof v !== 'string') throw new LaunchConfigError(`launch.json: "exitBreakpoints.${k}" must be a string like "0x3f8-0x3ff"`);
+      exitBreakpoints[k] = v;
+    } else if (k === 'shutdown') {
+      if (typeof v !== 'boolean') throw new LaunchConfigError('launch.json: "exitBreakpoints.shutdown" must be true or false');
+      exitBreakpoints.shutdown = v;
+    } else {
+      warnings.push(`launch.json: unknown VM-exit breakpoint "${k}" in "exitBreakpoints" is ignored (known: pio, mmio, shutdown)`);
+    }
+  }
+  return {
+    config: { kernel, symbols, systemMap, initrd, cmdline, memoryBytes: parseMemory(args.memory), cpus, stopOnEntry, exitBreakpoints },
+    warnings,
+  };
+}
+
+/** A Linux vmlinux is recognised by its symbols. */
+export function looksLikeLinux(hasSymbol: (name: string) => boolean): boolean {
+  return hasSymbol('start_kernel') && hasSymbol('linux_banner');
+}
+
+/** Adds `nokaslr` unless the cmdline already says kaslr or nokaslr; returns the note for the console. */
+export function withNoKaslr(cmdline: string): { cmdline: string; note?: string } {
+  const words = cmdline.split(/\s+/).filter(Boolean);
+  if (words.some((w) => w === 'kaslr' || w === 'nokaslr')) return { cmdline };
+  return {
+    cmdline: [...words, 'nokaslr'].join(' '),
+    note: 'kvmdbg added "nokaslr" to the kernel command line so that the vmlinux symbols match the running kernel (put "kaslr" in cmdline to keep KASLR)',
+  };
+}

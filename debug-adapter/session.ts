@@ -1,0 +1,667 @@
+/**
+ * The DAP session: translates requests into the machine (vmm/) and the
+ * modules beside this file (registers, memory, disassembly, stack,
+ * breakpoints, exit breakpoints, stepping, console output) and the
+ * machine's events back into DAP events. Decisions live in those modules.
+ */
+import { basename } from 'node:path';
+import { readFileSync } from 'node:fs';
+import {
+  Breakpoint as DapBreakpoint, BreakpointEvent, DebugSession, ExitedEvent, Handles, InitializedEvent, InvalidatedEvent,
+  OutputEvent, Scope, Source, StackFrame, StoppedEvent, TerminatedEvent, Thread, ThreadEvent,
+} from '@vscode/debugadapter';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { Machine } from '../vmm/machine/machine';
+import type { StopReason, VmEnd } from '../vmm/machine/protocol';
+import type { ExitBreakpointSpec } from '../vmm/debug/exit-filters';
+import { assignHwSlots } from '../vmm/debug/hw-breakpoints';
+import type { Regs } from '../native/types';
+import { loadSymbols, Symbols, SymbolTable } from './symbols';
+import { LaunchConfigError, looksLikeLinux, validateLaunchArgs, withNoKaslr, type LaunchConfig } from './launch-config';
+import { ConsoleBatcher } from './console-output';
+import { VcpuControl } from './vcpu';
+import { GuestMemoryView, MemoryRefError, parseRef, formatRef } from './memory';
+import { bitnessOf, decodeFrom, disassemble, symbolizedText, type Bitness } from './disassembly';
+import { registerScopes, registerValue, mergeWidth, type CpuSnapshot, type RegisterNode } from './registers';
+import { stackFrames } from './stack';
+import { BreakpointTable, dataId, parseDataId, watchLength, type Breakpoint, type BreakpointSpec } from './breakpoints';
+import { EXIT_FILTERS, ExitConditionError, exitDetails, exitSpecFor, filterOf, parseRanges } from './exit-breakpoints';
+import { Stepper, type StepOutcome } from './stepping';
+import { evaluate, ExpressionError, type EvalContext } from './expressions';
+import type { HwLength } from '../vmm/debug/hw-breakpoints';
+
+const THREAD_ID = 1;
+const hex = (v: bigint): string => '0x' + v.toString(16);
+
+export class KvmDebugSession extends DebugSession {
+  private config?: LaunchConfig;
+  private machine?: Machine;
+  private vcpu?: VcpuControl;
+  private view?: GuestMemoryView;
+  private symbols?: Symbols;
+  private readonly console = new ConsoleBatcher((text) => this.sendEvent(new OutputEvent(text, 'stdout')));
+  private readonly breakpoints = new BreakpointTable();
+  private debugreg: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
+  private launchExitSpec: ExitBreakpointSpec = {};
+  private variableHandles = new Handles<RegisterNode[]>();
+  private lastStop?: StopReason;
+  /** Set while a run, step or stop decision is in progress: one at a time. */
+  private busy = false;
+  private configurationDone!: () => void;
+  private readonly configured = new Promise<void>((r) => { this.configurationDone = r; });
+
+  constructor() {
+    super();
+    this.setDebuggerLinesStartAt1(true);
+    this.setDebuggerColumnsStartAt1(true);
+  }
+
+  private note(text: string, category: 'console' | 'important' = 'console'): void {
+    this.sendEvent(new OutputEvent(text.endsWith('\n') ? text : text + '\n', category));
+  }
+
+  private fail(response: DebugProtocol.Response, message: string): void {
+    this.sendErrorResponse(response, { id: 1, format: message.replace(/[{}]/g, ''), showUser: true });
+  }
+
+  protected override initializeRequest(response: DebugProtocol.InitializeResponse): void {
+    response.body = {
+      supportsConfigurationDoneRequest: true,
+      supportsReadMemoryRequest: true,
+      supportsWriteMemoryRequest: true,
+      supportsDisassembleRequest: true,
+      supportsSteppingGranularity: true,
+      supportsInstructionBreakpoints: true,
+      supportsFunctionBreakpoints: true,
+      supportsDataBreakpoints: true,
+      supportsConditionalBreakpoints: true,
+      supportsHitConditionalBreakpoints: true,
+      supportsExceptionInfoRequest: true,
+      supportsExceptionFilterOptions: true,
+      exceptionBreakpointFilters: EXIT_FILTERS,
+      supportsSetVariable: true,
+      supportsTerminateRequest: true,
+      supportsEvaluateForHovers: true,
+      supportsValueFormattingOptions: true,
+    };
+    this.sendResponse(response);
+  }
+
+  protected override configurationDoneRequest(response: DebugProtocol.ConfigurationDoneResponse): void {
+    this.sendResponse(response);
+    this.configurationDone();
+  }
+
+  // ---- launch ---------------------------------------------------------------------------------
+
+  private loadSymbolsFor(config: LaunchConfig): Symbols | undefined {
+    if (config.symbols) return loadSymbols(config.symbols);
+    if (config.systemMap) {
+      const syms = new Symbols(basename(config.systemMap));
+      syms.table = SymbolTable.fromSystemMap(readFileSync(config.systemMap, 'utf8'));
+      syms.summary = `${syms.name}: ${syms.table.size} symbols (names only: no source lines or frame information)`;
+      return syms;
+    }
+    return undefined;
+  }
+
+  protected override async launchRequest(response: DebugProtocol.LaunchResponse, args: DebugProtocol.LaunchRequestArguments): Promise<void> {
+    let config: LaunchConfig;
+    try {
+      const v = validateLaunchArgs(args);
+      config = v.config;
+      for (const w of v.warnings) this.note(w, 'important');
+    } catch (e) {
+      return this.fail(response, e instanceof LaunchConfigError ? e.message : `launch: ${(e as Error).message}`);
+    }
+    this.config = config;
+    const symbols = this.loadSymbolsFor(config);
+    this.symbols = symbols;
+    if (symbols) {
+      this.note(symbols.summary);
+      for (const w of symbols.warnings) this.note(w);
+    } else {
+      this.note(`${basename(config.kernel)} is not an ELF and no "symbols" were given: only instruction breakpoints by address work`);
+    }
+    let cmdline = config.cmdline;
+    if (symbols && looksLikeLinux((n) => symbols.table.lookup(n) !== undefined)) {
+      const k = withNoKaslr(cmdline);
+      cmdline = k.cmdline;
+      if (k.note) this.note(k.note);
+    }
+    try {
+      this.launchExitSpec = config.exitBreakpoints.pio || config.exitBreakpoints.mmio || config.exitBreakpoints.shutdown
+        ? exitSpecFor([
+          ...(config.exitBreakpoints.pio ? [{ filterId: 'pio', condition: config.exitBreakpoints.pio }] : []),
+          ...(config.exitBreakpoints.mmio ? [{ filterId: 'mmio', condition: config.exitBreakpoints.mmio }] : []),
+          ...(config.exitBreakpoints.shutdown ? [{ filterId: 'shutdown' }] : []),
+        ]) : {};
+    } catch (e) {
+      return this.fail(response, `launch.json: "exitBreakpoints": ${(e as Error).message}`);
+    }
+    try {
+      this.machine = await Machine.create({ kernel: config.kernel, initrd: config.initrd, cmdline, memoryBytes: config.memoryBytes, cpus: config.cpus });
+    } catch (e) {
+      return this.fail(response, (e as Error).message);
+    }
+    const machine = this.machine;
+    this.vcpu = new VcpuControl(machine);
+    this.view = new GuestMemoryView(machine.memory, () => this.vcpu?.paging);
+    machine.on('output', (bytes: Uint8Array) => this.console.push(bytes));
+    machine.on('log', (level: string, message: string) => { if (level === 'guest-error') this.note(`guest error: ${message}`); });
+    machine.on('ended', (end: VmEnd) => this.onEnded(end));
+    await this.vcpu.sregs().catch(() => undefined);
+    if (Object.keys(this.launchExitSpec).length > 0) await machine.setExitBreakpoints(this.launchExitSpec);
+
+    this.sendEvent(new InitializedEvent());
+    await this.configured;
+    this.sendResponse(response);
+    if (config.stopOnEntry) this.reportStop({ reason: 'entry' });
+    else void this.runLoop();
+  }
+
+  private onEnded(end: VmEnd): void {
+    this.console.dispose();
+    this.note(`The VM has ended: ${end.message}`);
+    this.sendEvent(new ThreadEvent('exited', THREAD_ID));
+    this.sendEvent(new ExitedEvent(end.status));
+    this.sendEvent(new TerminatedEvent());
+  }
+
+  // ---- run control --------------------------------------------------------------------------
+
+  private evalContext(snapshot: CpuSnapshot): EvalContext {
+    return {
+      register: (name) => registerValue(snapshot, name),
+      symbol: (name) => this.symbols?.addressOf(name),
+      read: (address, size) => this.view!.readExact({ space: 'v', address }, size),
+    };
+  }
+
+  private async snapshot(): Promise<CpuSnapshot> {
+    const [regs, sregs] = await Promise.all([this.vcpu!.regs(), this.vcpu!.sregs()]);
+    return { regs, sregs, debugreg: this.debugreg };
+  }
+
+  /** True when a stop is for the user (a breakpoint whose condition holds, a pause, an exit...). */
+  private async decide(stop: StopReason): Promise<boolean> {
+    const hit = this.breakpoints.matching(stop);
+    if (hit.length === 0) return true;
+    const problems: string[] = [];
+    const go = this.breakpoints.shouldStop(hit, this.evalContext(await this.snapshot()), problems);
+    for (const p of problems) this.note(p, 'important');
+    return go;
+  }
+
+  /** Resumes until a stop the user should see (conditions false and internal pauses resume at once). */
+  private async runUntilReportable(accept?: { address: bigint; ok: (regs: Regs) => boolean }): Promise<StopReason | undefined> {
+    const vcpu = this.vcpu!;
+    for (;;) {
+      const stop = await vcpu.run();
+      if (!stop) return undefined;
+      if (stop.reason === 'pause' && vcpu.internalHold) { await vcpu.internalHold; continue; }
+      if (accept && stop.reason === 'breakpoint' && stop.address === accept.address && accept.ok(await vcpu.regs())) {
+        const user = this.breakpoints.matching(stop);
+        if (user.length === 0 || !(await this.decide(stop))) return { reason: 'step' };
+        return stop;
+      }
+      if (accept && this.breakpoints.isTemporary(stop) && this.breakpoints.matching(stop).length === 0) continue;
+      if (await this.decide(stop)) return stop;
+    }
+  }
+
+  private async runLoop(): Promise<void> {
+    if (this.busy || !this.vcpu || this.vcpu.state !== 'stopped') return;
+    this.busy = true;
+    try {
+      const stop = await this.runUntilReportable();
+      if (stop) this.reportStop(stop);
+    } catch (e) {
+      this.note(`continue: ${(e as Error).message}`, 'important');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private reportStop(stop: StopReason, message?: string): void {
+    this.console.flush();
+    this.lastStop = stop;
+    this.variableHandles.reset();
+    const hit = this.breakpoints.matching(stop);
+    let reason = 'pause';
+    let text: string | undefined;
+    switch (stop.reason) {
+      case 'entry': reason = 'entry'; break;
+      case 'step': reason = 'step'; break;
+      case 'pause': reason = 'pause'; break;
+      case 'breakpoint':
+        reason = hit[0]?.kind === 'function' ? 'function breakpoint' : hit[0]?.kind === 'instruction' ? 'instruction breakpoint' : 'breakpoint';
+        break;
+      case 'watchpoint': reason = 'data breakpoint'; break;
+      case 'exit': reason = 'exception'; text = stop.description; break;
+      case 'debug': reason = 'exception'; text = `debug exception ${stop.exit.exception} at ${hex(stop.exit.pc)} (not one of kvmdbg's breakpoints)`; break;
+    }
+    if (message) this.note(message, 'important');
+    const ev = new StoppedEvent(reason, THREAD_ID, text) as DebugProtocol.StoppedEvent;
+    ev.body.allThreadsStopped = true;
+    if (stop.reason === 'exit') ev.body.description = 'Paused on a VM exit';
+    if (hit.length > 0) ev.body.hitBreakpointIds = hit.map((b) => b.id);
+    this.sendEvent(ev);
+  }
+
+  protected override continueRequest(response: DebugProtocol.ContinueResponse): void {
+    response.body = { allThreadsContinued: true };
+    this.sendResponse(response);
+    void this.runLoop();
+  }
+
+  protected override pauseRequest(response: DebugProtocol.PauseResponse): void {
+    this.vcpu?.pause();
+    this.sendResponse(response);
+  }
+
+  protected override threadsRequest(response: DebugProtocol.ThreadsResponse): void {
+    response.body = { threads: this.vcpu ? [new Thread(THREAD_ID, this.vcpu.name)] : [] };
+    this.sendResponse(response);
+  }
+
+  // ---- stepping -----------------------------------------------------------------------------
+
+  private async stepper(): Promise<Stepper> {
+    const sregs = await this.vcpu!.sregs();
+    const bitness: Bitness = bitnessOf(sregs);
+    const bits = bitness === 64 ? 64 : 32;
+    return new Stepper({
+      bits,
+      symbols: this.symbols,
+      regs: () => this.vcpu!.regs(),
+      stepInstruction: () => this.vcpu!.step(),
+      decode: (address) => decodeFrom((a, n) => this.view!.read({ space: 'v', address: a }, n), bitness, address, 1)[0],
+      returnAddress: (regs) => {
+        const f = stackFrames({ regs, bits, symbols: this.symbols, readMemory: (a, n) => this.view!.readExact({ space: 'v', address: a }, n), maxFrames: 2 }).frames[1];
+        return f ? { pc: f.pc, sp: f.sp } : undefined;
+      },
+      runTo: async (address, ok) => {
+        this.breakpoints.setTemporary(address);
+        await this.arm();
+        try {
+          const stop = await this.runUntilReportable({ address, ok });
+          if (!stop) return 'ended';
+          return stop.reason === 'step' ? undefined : stop;
+        } finally {
+          this.breakpoints.setTemporary(undefined);
+          if (this.vcpu!.state === 'stopped') await this.arm();
+        }
+      },
+    });
+  }
+
+  private async doStep(response: DebugProtocol.Response, how: (s: Stepper) => Promise<StepOutcome>): Promise<void> {
+    if (this.busy || this.vcpu?.state !== 'stopped') return this.fail(response, 'the vCPU is running: pause it before stepping');
+    this.busy = true;
+    this.sendResponse(response);
+    try {
+      const outcome = await how(await this.stepper());
+      if (outcome.kind === 'done') this.reportStop({ reason: 'step' });
+      else if (outcome.kind === 'stopped') this.reportStop(outcome.stop);
+      else if (outcome.kind === 'failed') this.reportStop({ reason: 'step' }, outcome.message);
+    } catch (e) {
+      if ((this.vcpu?.state as string) !== 'ended') this.reportStop({ reason: 'step' }, `step: ${(e as Error).message}`);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  protected override nextRequest(response: DebugProtocol.NextResponse, args: DebugProtocol.NextArguments): void {
+    void this.doStep(response, (s) => (args.granularity === 'instruction' ? s.instruction(true) : s.line('over')));
+  }
+
+  protected override stepInRequest(response: DebugProtocol.StepInResponse, args: DebugProtocol.StepInArguments): void {
+    void this.doStep(response, (s) => (args.granularity === 'instruction' ? s.instruction(false) : s.line('in')));
+  }
+
+  protected override stepOutRequest(response: DebugProtocol.StepOutResponse): void {
+    void this.doStep(response, (s) => s.out());
+  }
+
+  // ---- stack, scopes, variables -------------------------------------------------------------
+
+  protected override async stackTraceRequest(response: DebugProtocol.StackTraceResponse, args: DebugProtocol.StackTraceArguments): Promise<void> {
+    try {
+      const { regs, sregs } = await this.snapshot();
+      const bits = bitnessOf(sregs) === 64 ? 64 : 32;
+      const { frames } = stackFrames({ regs, bits, symbols: this.symbols, readMemory: (a, n) => this.view!.readExact({ space: 'v', address: a }, n) });
+      const start = args.startFrame ?? 0;
+      const end = args.levels ? start + args.levels : frames.length;
+      response.body = {
+        totalFrames: frames.length,
+        stackFrames: frames.slice(start, end).map((f, i) => {
+          const sf = new StackFrame(start + i + 1, f.name) as DebugProtocol.StackFrame;
+          sf.instructionPointerReference = f.instructionPointerReference;
+          if (f.file) {
+            sf.source = new Source(basename(f.file), this.convertDebuggerPathToClient(f.file));
+            sf.line = this.convertDebuggerLineToClient(f.line!);
+            sf.column = f.column ?? 1;
+          } else {
+            sf.line = 0;
+            sf.column = 0;
+            sf.presentationHint = 'subtle';
+            sf.name = f.module ?? f.name;
+          }
+          return sf;
+        }),
+      };
+      this.sendResponse(response);
+    } catch (e) {
+      this.fail(response, `stack trace: ${(e as Error).message}`);
+    }
+  }
+
+  protected override async scopesRequest(response: DebugProtocol.ScopesResponse): Promise<void> {
+    try {
+      const scopes = registerScopes(await this.snapshot());
+      response.body = { scopes: scopes.map((s) => ({ ...new Scope(s.name, this.variableHandles.create(s.nodes), false), presentationHint: 'registers' })) };
+      this.sendResponse(response);
+    } catch (e) {
+      this.fail(response, `registers: ${(e as Error).message}`);
+    }
+  }
+
+  private toVariable(node: RegisterNode, format?: DebugProtocol.ValueFormat): DebugProtocol.Variable {
+    const value = format?.hex === false && node.raw !== undefined && !node.children ? node.raw.toString(10) : node.value;
+    return {
+      name: node.name, value,
+      variablesReference: node.children ? this.variableHandles.create(node.children) : 0,
+      memoryReference: node.memoryReference,
+      evaluateName: node.writes ? node.name : undefined,
+      presentationHint: node.writes ? undefined : { attributes: ['readOnly'] },
+    };
+  }
+
+  protected override variablesRequest(response: DebugProtocol.VariablesResponse, args: DebugProtocol.VariablesArguments): void {
+    const nodes = this.variableHandles.get(args.variablesReference) ?? [];
+    response.body = { variables: nodes.map((n) => this.toVariable(n, args.format)) };
+    this.sendResponse(response);
+  }
+
+  protected override async setVariableRequest(response: DebugProtocol.SetVariableResponse, args: DebugProtocol.SetVariableArguments): Promise<void> {
+    const node = (this.variableHandles.get(args.variablesReference) ?? []).find((n) => n.name === args.name);
+    if (!node?.writes) return this.fail(response, `${args.name} cannot be set from here (only general registers, RIP and RFLAGS are writable)`);
+    try {
+      const snap = await this.snapshot();
+      const value = evaluate(args.value, this.evalContext(snap));
+      const full = mergeWidth(snap.regs[node.writes], value, node.width);
+      await this.vcpu!.setRegs({ [node.writes]: full });
+      const shown = node.width === 32 ? full & 0xffff_ffffn : full;
+      response.body = { value: '0x' + shown.toString(16).padStart(node.width === 32 ? 8 : 16, '0'), memoryReference: formatRef('v', shown) };
+      this.sendResponse(response);
+      this.sendEvent(new InvalidatedEvent(['variables']));
+    } catch (e) {
+      this.fail(response, `${args.name} = ${args.value}: ${(e as Error).message}`);
+    }
+  }
+
+  protected override async evaluateRequest(response: DebugProtocol.EvaluateResponse, args: DebugProtocol.EvaluateArguments): Promise<void> {
+    try {
+      if (!this.vcpu || this.vcpu.state !== 'stopped') throw new ExpressionError('the vCPU is running: pause it to evaluate');
+      const text = args.expression.trim();
+      const snap = await this.snapshot();
+      const v = evaluate(text, this.evalContext(snap));
+      const sym = this.symbols?.table.lookup(text);
+      let result = args.format?.hex === false ? v.toString(10) : `${hex(v)} (${v.toString(10)})`;
+      if (sym && registerValue(snap, text.toLowerCase()) === undefined && sym.kind === 'object' && [1n, 2n, 4n, 8n].includes(sym.size)) {
+        const bytes = this.view!.readExact({ space: 'v', address: v }, Number(sym.size));
+        if (bytes) {
+          let value = 0n;
+          for (let i = bytes.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]);
+          result = `${hex(value)} (${value}) at ${hex(v)}`;
+        }
+      }
+      response.body = { result, variablesReference: 0, memoryReference: formatRef('v', v) };
+      this.sendResponse(response);
+    } catch (e) {
+      this.fail(response, (e as Error).message);
+    }
+  }
+
+  // ---- memory and disassembly ---------------------------------------------------------------
+
+  protected override async readMemoryRequest(response: DebugProtocol.ReadMemoryResponse, args: DebugProtocol.ReadMemoryArguments): Promise<void> {
+    try {
+      if (this.vcpu?.state === 'stopped') await this.vcpu.sregs();
+      const r = this.view!.readForDap(args.memoryReference, args.offset ?? 0, args.count);
+      response.body = { address: r.address, data: Buffer.from(r.data).toString('base64'), unreadableBytes: r.unreadableBytes };
+      this.sendResponse(response);
+    } catch (e) {
+      this.fail(response, e instanceof MemoryRefError ? e.message : `readMemory: ${(e as Error).message}`);
+    }
+  }
+
+  protected override async writeMemoryRequest(response: DebugProtocol.WriteMemoryResponse, args: DebugProtocol.WriteMemoryArguments): Promise<void> {
+    try {
+      if (this.vcpu?.state === 'stopped') await this.vcpu.sregs();
+      const ref = parseRef(args.memoryReference);
+      const address = BigInt.asUintN(64, ref.address + BigInt(args.offset ?? 0));
+      const data = Buffer.from(args.data, 'base64');
+      const r = this.view!.write({ space: ref.space, address }, new Uint8Array(data));
+      if (r.written < data.length && (!args.allowPartial || r.written === 0)) {
+        return this.fail(response, `writeMemory: only ${r.written} of ${data.length} bytes written: ${r.firstFailure}`);
+      }
+      response.body = { bytesWritten: r.written };
+      this.sendResponse(response);
+      this.sendEvent(new InvalidatedEvent(['variables']));
+    } catch (e) {
+      this.fail(response, e instanceof MemoryRefError ? e.message : `writeMemory: ${(e as Error).message}`);
+    }
+  }
+
+  protected override async disassembleRequest(response: DebugProtocol.DisassembleResponse, args: DebugProtocol.DisassembleArguments): Promise<void> {
+    try {
+      const sregs = this.vcpu?.state === 'stopped' ? await this.vcpu.sregs() : undefined;
+      const bitness: Bitness = sregs ? bitnessOf(sregs) : this.symbols?.bits ?? 64;
+      const ref = parseRef(args.memoryReference);
+      const address = BigInt.asUintN(64, ref.address + BigInt(args.offset ?? 0));
+      const list = disassemble((a, n) => this.view!.read({ space: ref.space, address: a }, n), bitness, address, args.instructionOffset ?? 0, args.instructionCount, this.symbols);
+      let lastFile: string | undefined;
+      response.body = {
+        instructions: list.map((i) => {
+          const sym = this.symbols?.symbolize(i.address);
+          const loc = this.symbols?.lineForAddress(i.address);
+          const out: DebugProtocol.DisassembledInstruction = {
+            address: hex(i.address),
+            instructionBytes: [...i.bytes].map((b) => b.toString(16).padStart(2, '0')).join(' '),
+            instruction: i.invalid && i.text === '??' ? '??' : symbolizedText(i, this.symbols),
+            symbol: sym ? (sym.offset === 0n ? sym.name : `${sym.name}+${hex(sym.offset)}`) : undefined,
+            presentationHint: i.invalid ? 'invalid' : undefined,
+          };
+          if (loc) {
+            if (loc.file !== lastFile) out.location = new Source(basename(loc.file), this.convertDebuggerPathToClient(loc.file));
+            lastFile = loc.file;
+            out.line = loc.line;
+          }
+          return out;
+        }),
+      };
+      this.sendResponse(response);
+    } catch (e) {
+      this.fail(response, `disassemble: ${(e as Error).message}`);
+    }
+  }
+
+  // ---- breakpoints --------------------------------------------------------------------------
+
+  /** Re-arms DR0-3 from the breakpoint table; tells the client about breakpoints that changed state. */
+  private async arm(exceptGroup?: Breakpoint[]): Promise<void> {
+    const machine = this.machine;
+    if (!machine || machine.ended) return;
+    const plan = this.breakpoints.hardwarePlan();
+    this.debugreg = assignHwSlots(plan.requests).debugreg;
+    const result = await this.vcpu!.withStopped(() => machine.armHardware(plan.requests));
+    const changed = this.breakpoints.applyArmResult(plan, result);
+    for (const b of changed) if (!exceptGroup?.includes(b)) this.sendEvent(new BreakpointEvent('changed', this.toDap(b)));
+  }
+
+  private toDap(b: Breakpoint): DebugProtocol.Breakpoint {
+    const out = new DapBreakpoint(b.verified) as DebugProtocol.Breakpoint;
+    out.id = b.id;
+    if (b.message) out.message = b.message;
+    if (b.line !== undefined) out.line = b.line;
+    if (b.path) out.source = new Source(basename(b.path), this.convertDebuggerPathToClient(b.path));
+    if (b.addresses[0] !== undefined) out.instructionReference = formatRef('v', b.addresses[0]);
+    if (!b.verified && !b.message) out.message = 'not armed';
+    return out;
+  }
+
+  private async setGroup(response: DebugProtocol.Response & { body: { breakpoints: DebugProtocol.Breakpoint[] } }, group: string, specs: BreakpointSpec[]): Promise<void> {
+    const list = this.breakpoints.replace(group, specs);
+    try {
+      await this.arm(list);
+    } catch (e) {
+      for (const b of list) if (!b.message) b.message = `could not be armed: ${(e as Error).message}`;
+    }
+    response.body = { breakpoints: list.map((b) => this.toDap(b)) };
+    this.sendResponse(response);
+  }
+
+  protected override setBreakPointsRequest(response: DebugProtocol.SetBreakpointsResponse, args: DebugProtocol.SetBreakpointsArguments): void {
+    const path = args.source.path ? this.convertClientPathToDebugger(args.source.path) : args.source.name ?? '';
+    const specs = (args.breakpoints ?? []).map((bp): BreakpointSpec => {
+      const line = this.convertClientLineToDebugger(bp.line);
+      const base = { key: `${path}:${line}`, kind: 'source' as const, condition: bp.condition, hitCondition: bp.hitCondition, path, line };
+      if (!this.symbols) return { ...base, problem: 'no symbols: set "symbols" in launch.json to an ELF with DWARF line tables' };
+      const r = this.symbols.resolveBreakpoint(path, line);
+      if (!r || r.addresses.length === 0) return { ...base, problem: `no code at or after line ${line} of ${basename(path)} in the DWARF line tables of ${this.symbols.name}` };
+      return { ...base, line: r.line, addresses: r.addresses };
+    });
+    void this.setGroup(response as never, `source:${path}`, specs);
+  }
+
+  protected override setFunctionBreakPointsRequest(response: DebugProtocol.SetFunctionBreakpointsResponse, args: DebugProtocol.SetFunctionBreakpointsArguments): void {
+    const specs = args.breakpoints.map((bp): BreakpointSpec => {
+      const name = bp.name.trim();
+      const base = { key: `fn:${name}`, kind: 'function' as const, condition: bp.condition, hitCondition: bp.hitCondition };
+      const literal = /^\*?(0x[0-9a-f]+)$/i.exec(name);
+      const address = literal ? BigInt(literal[1]) : this.symbols?.addressOf(name);
+      if (address === undefined) return { ...base, problem: this.symbols ? `no function named "${name}" in ${this.symbols.name}` : `no symbols to look "${name}" up in: set "symbols" in launch.json` };
+      return { ...base, addresses: [address] };
+    });
+    void this.setGroup(response as never, 'function', specs);
+  }
+
+  protected override setInstructionBreakpointsRequest(response: DebugProtocol.SetInstructionBreakpointsResponse, args: DebugProtocol.SetInstructionBreakpointsArguments): void {
+    const specs = args.breakpoints.map((bp): BreakpointSpec => {
+      const base = { key: `insn:${bp.instructionReference}+${bp.offset ?? 0}`, kind: 'instruction' as const, condition: bp.condition, hitCondition: bp.hitCondition };
+      try {
+        const ref = parseRef(bp.instructionReference);
+        if (ref.space === 'p') return { ...base, problem: 'instruction breakpoints take virtual addresses (v:0x...), not physical ones' };
+        const address = BigInt.asUintN(64, ref.address + BigInt(bp.offset ?? 0));
+        return { ...base, key: `insn:${hex(address)}`, addresses: [address] };
+      } catch (e) {
+        return { ...base, problem: (e as Error).message };
+      }
+    });
+    void this.setGroup(response as never, 'instruction', specs);
+  }
+
+  protected override dataBreakpointInfoRequest(response: DebugProtocol.DataBreakpointInfoResponse, args: DebugProtocol.DataBreakpointInfoArguments & { asAddress?: boolean; bytes?: number }): void {
+    const none = (description: string): void => { response.body = { dataId: null, description }; this.sendResponse(response); };
+    if (args.variablesReference) return none('registers cannot be watched: watch a global variable or an address');
+    const name = args.name.trim();
+    let address: bigint | undefined;
+    let size = args.bytes ?? 4;
+    let label = name;
+    const sym = this.symbols?.table.lookup(name);
+    if (!args.asAddress && sym) {
+      address = sym.address;
+      size = Number(sym.size) || 4;
+    } else {
+      try { address = parseRef(name).address; } catch { /* not an address */ }
+      if (address !== undefined && !args.asAddress && args.bytes === undefined) size = 4;
+      label = address !== undefined ? hex(address) : name;
+    }
+    if (address === undefined) return none(`"${name}" is neither a global symbol nor an address`);
+    const length = watchLength(address, size);
+    response.body = {
+      dataId: dataId(address, length),
+      description: `${label} (${length} byte${length === 1 ? '' : 's'} at ${hex(address)}${length < size ? `, the first ${length} of ${size}` : ''})`,
+      accessTypes: ['write', 'readWrite'],
+      canPersist: true,
+    };
+    this.sendResponse(response);
+  }
+
+  protected override setDataBreakpointsRequest(response: DebugProtocol.SetDataBreakpointsResponse, args: DebugProtocol.SetDataBreakpointsArguments): void {
+    const specs = args.breakpoints.map((bp): BreakpointSpec => {
+      const base = { key: `data:${bp.dataId}:${bp.accessType ?? 'write'}`, kind: 'data' as const, condition: bp.condition, hitCondition: bp.hitCondition };
+      const id = parseDataId(bp.dataId);
+      if (!id) return { ...base, problem: `"${bp.dataId}" is not a data breakpoint id of this adapter` };
+      if (![1, 2, 4, 8].includes(id.length)) return { ...base, problem: `a hardware watchpoint covers 1, 2, 4 or 8 bytes, not ${id.length}` };
+      if (bp.accessType === 'read') return { ...base, problem: 'x86 debug registers cannot watch reads alone: use "read/write" (readWrite) instead' };
+      return { ...base, watch: { address: id.address, length: id.length as HwLength, access: bp.accessType === 'readWrite' ? 'readWrite' : 'write' } };
+    });
+    void this.setGroup(response as never, 'data', specs);
+  }
+
+  protected override async setExceptionBreakPointsRequest(response: DebugProtocol.SetExceptionBreakpointsResponse, args: DebugProtocol.SetExceptionBreakpointsArguments): Promise<void> {
+    const requested = [...(args.filters ?? []).map((filterId) => ({ filterId, condition: undefined as string | undefined })), ...(args.filterOptions ?? [])];
+    const results: DebugProtocol.Breakpoint[] = [];
+    const good: { filterId: string; condition?: string }[] = [];
+    for (const f of requested) {
+      try {
+        if (f.condition?.trim()) parseRanges(f.condition, f.filterId === 'pio' ? 'port' : 'address', f.filterId === 'pio' ? 0xffff : Number.MAX_SAFE_INTEGER);
+        good.push(f);
+        results.push({ verified: true });
+      } catch (e) {
+        results.push({ verified: false, message: e instanceof ExitConditionError ? e.message : String(e) });
+      }
+    }
+    const spec = exitSpecFor(good);
+    const merged: ExitBreakpointSpec = {
+      pio: [...(this.launchExitSpec.pio ?? []), ...(spec.pio ?? [])],
+      mmio: [...(this.launchExitSpec.mmio ?? []), ...(spec.mmio ?? [])],
+      shutdown: !!(this.launchExitSpec.shutdown || spec.shutdown),
+    };
+    try {
+      if (this.machine && !this.machine.ended) await this.vcpu!.withStopped(() => this.machine!.setExitBreakpoints(merged));
+    } catch (e) {
+      return this.fail(response, `VM-exit breakpoints: ${(e as Error).message}`);
+    }
+    response.body = { breakpoints: results };
+    this.sendResponse(response);
+  }
+
+  protected override exceptionInfoRequest(response: DebugProtocol.ExceptionInfoResponse): void {
+    const stop = this.lastStop;
+    if (stop?.reason === 'exit') {
+      response.body = {
+        exceptionId: filterOf(stop.exit), description: stop.description, breakMode: 'always',
+        details: { message: exitDetails(stop.exit), typeName: 'VM exit', fullTypeName: `VM exit: ${stop.exit.kind}` },
+      };
+    } else if (stop?.reason === 'debug') {
+      response.body = {
+        exceptionId: 'debug', description: `debug exception ${stop.exit.exception} at ${hex(stop.exit.pc)}`, breakMode: 'always',
+        details: { message: `dr6: ${hex(stop.exit.dr6)}\ndr7: ${hex(stop.exit.dr7)}`, typeName: 'debug exception' },
+      };
+    } else {
+      return this.fail(response, 'the vCPU did not stop at a VM exit');
+    }
+    this.sendResponse(response);
+  }
+
+  // ---- the end ------------------------------------------------------------------------------
+
+  private async endVm(message: string): Promise<void> {
+    if (this.machine && !this.machine.ended) await this.machine.stop(message).catch(() => undefined);
+    this.console.dispose();
+  }
+
+  protected override async terminateRequest(response: DebugProtocol.TerminateResponse): Promise<void> {
+    await this.endVm('ended by the debugger (terminate)');
+    this.sendResponse(response);
+  }
+
+  protected override async disconnectRequest(response: DebugProtocol.DisconnectResponse, args: DebugProtocol.DisconnectArguments): Promise<void> {
+    await this.endVm('ended by the debugger (disconnect)');
+    super.disconnectRequest(response, args);
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Step in / over / out by source line, and by instruction. The line
+ * boundaries come from DWARF (Symbols.lineRange); "deeper" and "shallower"
+ * come from the stack pointer. Calls are stepped over by running to their
+ * return address (a temporary hardware breakpoint, accepted only when the
+ * stack pointer is back above the call: recursion returns there too), not
+ * by single-stepping through them.
+ */
+import { FlowControl } from 'iced-x86';
+import type { Regs } from '../native/types';
+import type { StopReason } from '../vmm/machine/protocol';
+import type { Symbols } from './symbols';
+import type { Instr } from './disassembly';
+
+export type StepKind = 'in' | 'over' | 'out';
+export type StepOutcome =
+  /** The step is done where it should be. */
+  | { kind: 'done' }
+  /** Something else stopped the vCPU on the way (a breakpoint, a pause, a VM exit). */
+  | { kind: 'stopped'; stop: StopReason }
+  | { kind: 'ended' }
+  /** The step could not be done; the vCPU is stopped wherever it got to. */
+  | { kind: 'failed'; message: string };
+
+export interface StepHost {
+  bits: 32 | 64;
+  symbols?: Symbols;
+  regs(): Promise<Regs>;
+  /** One instruction; its stop reason ('step' normally). */
+  stepInstruction(): Promise<StopReason>;
+  /** Runs to `address` until `accept(regs)` holds there; a foreign stop or the end returns it. */
+  runTo(address: bigint, accept: (regs: Regs) => boolean): Promise<StopReason | 'ended' | undefined>;
+  /** The instruction at `address`. */
+  decode(address: bigint): Instr | undefined;
+  /** The caller's return address and the stack pointer after returning (from the unwinder). */
+  returnAddress(regs: Regs): { pc: bigint; sp: bigint } | undefined;
+}
+
+/** Single steps per source-line step before giving up (a line that loops for ever). */
+export const MAX_LINE_STEPS = 20000;
+
+function isCall(i: Instr | undefined): boolean {
+  return !!i && (i.flow === FlowControl.Call || i.flow === FlowControl.IndirectCall);
+}
+
+export class Stepper {
+  constructor(private readonly host: StepHost) {}
+
+  private mask(v: bigint): bigint {
+    return this.host.bits === 64 ? v : v & 0xffff_ffffn;
+  }
+
+  /** Executes one instruction; `over` runs a call to its return. */
+  async instruction(over: boolean): Promise<StepOutcome> {
+    const regs = await this.host.regs();
+    const insn = this.host.decode(this.mask(regs.rip));
+    if (over && isCall(insn)) return this.overCall(regs, insn!);
+    return this.single();
+  }
+
+  private async single(): Promise<StepOutcome> {
+    const stop = await this.host.stepInstruction();
+    if (stop.reason === 'step' || stop.reason === 'breakpoint') return { kind: 'done' };
+    return { kind: 'stopped', stop };
+  }
+
+  private async overCall(regs: Regs, insn: Instr): Promise<StepOutcome> {
+    const sp = this.mask(regs.rsp);
+    const ret = insn.address + BigInt(insn.length);
+    const r = await this.host.runTo(ret, (now) => this.mask(now.rsp) >= sp);
+    if (r === undefined) return { kind: 'done' };
+    return r === 'ended' ? { kind: 'ended' } : { kind: 'stopped', stop: r };
+  }
+
+  async out(): Promise<StepOutcome> {
+    const regs = await this.host.regs();
+    const ret = this.host.returnAddress(regs);
+    if (!ret) return { kind: 'failed', message: 'step out: the caller is unknown (no frame information for this function)' };
+    const sp = this.mask(regs.rsp);
+    const r = await this.host.runTo(ret.pc, (now) => this.mask(now.rsp) > sp);
+    if (r === undefined) return { kind: 'done' };
+    return r === 'ended' ? { kind: 'ended' } : { kind: 'stopped', stop: r };
+  }
+
+  /** Step in or over by source line. Without line information: one instruction. */
+  async line(kind: 'in' | 'over'): Promise<StepOutcome> {
+    const symbols = this.host.symbols;
+    let regs = await this.host.regs();
+    const startPc = this.mask(regs.rip);
+    const range = symbols?.lineRange(startPc);
+    if (!symbols || !range) return this.instruction(kind === 'over');
+    const startSp = this.mask(regs.rsp);
+    const startLine = symbols.lineForAddress(startPc);
+    const startFn = symbols.functionAt(startPc)?.start;
+    for (let n = 0; n < MAX_LINE_STEPS; n++) {
+      const insn = this.host.decode(this.mask(regs.rip));
+      const outcome = kind === 'over' && isCall(insn) ? await this.overCall(regs, insn!) : await this.single();
+      if (outcome.kind !== 'done') return outcome;
+      regs = await this.host.regs();
+      const pc = this.mask(regs.rip);
+      const sp = this.mask(regs.rsp);
+      const loc = symbols.lineForAddress(pc);
+      if (pc >= range[0] && pc < range[1]) continue;
+      if (sp < startSp && symbols.functionAt(pc)?.start !== startFn) {
+        // Deeper: a call we stepped into.
+        if (kind === 'in' && loc) return { kind: 'done' };
+        // No source there (or stepping over an unexpected call): run back out of it.
+        const ret = this.host.returnAddress(regs);
+        if (!ret) return { kind: 'done' };
+        const r = await this.host.runTo(ret.pc, (now) => this.mask(now.rsp) >= startSp);
+        if (r !== undefined) return r === 'ended' ? { kind: 'ended' } : { kind: 'stopped', stop: r };
+        regs = await this.host.regs();
+        continue;
+      }
+      if (!loc) continue;
+      // Same line number reached through another range (a loop header split in two): keep going.
+      if (startLine && loc.line === startLine.line && loc.file === startLine.file && sp === startSp && loc.address !== pc) continue;
+      // Back in a caller mid-line, or at the start of another line: stop at a line boundary.
+      if (loc.address === pc || sp > startSp) return { kind: 'done' };
+    }
+    return { kind: 'failed', message: `the step did not leave the line after ${MAX_LINE_STEPS} instructions; stopped where it got to` };
+  }
+}

@@ -1,0 +1,364 @@
+// KVM tier: the debug adapter as VS Code sees it. Each test spawns the real
+// adapter process (node out/debug-adapter/main.js) and speaks DAP to it
+// through @vscode/debugadapter-testsupport's DebugClient, on our test kernels.
+// Breakpoints here are hardware (DR0-3): inside the KVM sandbox int3 does not
+// exit (kvm-sandbox/README.md), and the adapter has no software breakpoints yet.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { BOOT_MS, ROOT, hex, kernelPath, symbol, within } from './helpers/guests';
+
+const ADAPTER = join(ROOT, 'out', 'debug-adapter', 'main.js');
+const MAIN_C = join(ROOT, 'test', 'guests', 'kernel', 'main.c');
+const KERNEL = kernelPath('pvh64');
+const T = BOOT_MS;
+
+/** The 1-based line of main.c that contains `text` (after the line containing `after`, when given). */
+function lineOf(text: string, after?: string): number {
+  const lines = readFileSync(MAIN_C, 'utf8').split('\n');
+  const from = after ? lines.findIndex((l) => l.includes(after)) : 0;
+  const i = lines.findIndex((l, n) => n >= from && l.includes(text));
+  if (i < 0) throw new Error(`main.c has no line with ${JSON.stringify(text)}`);
+  return i + 1;
+}
+
+interface Session {
+  dc: DebugClient;
+  /** Everything the guest printed (category stdout). */
+  stdout(): string;
+  console(): string;
+  pid: number;
+}
+
+async function start(): Promise<Session> {
+  const dc = new DebugClient('node', ADAPTER, 'kvm', undefined, !!process.env.KVMDBG_DAP_STDERR);
+  dc.defaultTimeout = T;
+  await dc.start();
+  let out = '';
+  let con = '';
+  dc.on('output', (e: DebugProtocol.OutputEvent) => {
+    if (e.body.category === 'stdout') out += e.body.output; else con += e.body.output;
+  });
+  const pid = (dc as unknown as { _adapterProcess: { pid: number } })._adapterProcess.pid;
+  return { dc, stdout: () => out, console: () => con, pid };
+}
+
+/** initialize + launch, with `configure` run between 'initialized' and configurationDone. */
+async function launch(s: Session, args: Record<string, unknown>, configure: () => Promise<unknown> = async () => {}): Promise<void> {
+  await within(Promise.all([
+    s.dc.initializeRequest({ adapterID: 'kvm', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' }).then(() => s.dc.launchRequest({ kernel: KERNEL, memory: '64M', ...args } as DebugProtocol.LaunchRequestArguments)),
+    s.dc.waitForEvent('initialized', T).then(configure).then(() => s.dc.configurationDoneRequest()),
+  ]), T, 'launch');
+}
+
+async function stopped(s: Session, what: string): Promise<DebugProtocol.StoppedEvent> {
+  return within(s.dc.waitForEvent('stopped', T), T, what) as Promise<DebugProtocol.StoppedEvent>;
+}
+
+async function stack(s: Session): Promise<DebugProtocol.StackFrame[]> {
+  return (await s.dc.stackTraceRequest({ threadId: 1 })).body.stackFrames;
+}
+
+/** All registers of one scope by name. */
+async function registers(s: Session, scope: string): Promise<Map<string, DebugProtocol.Variable>> {
+  const frame = (await stack(s))[0];
+  const scopes = (await s.dc.scopesRequest({ frameId: frame.id })).body.scopes;
+  const sc = scopes.find((x) => x.name === scope);
+  assert.ok(sc, `scope ${scope} in ${scopes.map((x) => x.name).join(', ')}`);
+  const vars = (await s.dc.variablesRequest({ variablesReference: sc.variablesReference })).body.variables;
+  return new Map(vars.map((v) => [v.name, v]));
+}
+
+async function reg(s: Session, name: string): Promise<bigint> {
+  const v = (await registers(s, 'General')).get(name) ?? (await registers(s, 'RIP / RFLAGS')).get(name);
+  assert.ok(v, `register ${name}`);
+  return BigInt(v.value.split(' ')[0]);
+}
+
+async function readMem(s: Session, ref: string, count: number): Promise<{ data: Buffer; unreadable: number; address: string }> {
+  const r = await s.dc.customRequest('readMemory', { memoryReference: ref, count }) as unknown as DebugProtocol.ReadMemoryResponse;
+  return { data: Buffer.from(r.body?.data ?? '', 'base64'), unreadable: r.body?.unreadableBytes ?? 0, address: r.body?.address ?? '' };
+}
+
+async function finish(s: Session): Promise<void> {
+  await s.dc.disconnectRequest({ terminateDebuggee: true }).catch(() => {});
+  await s.dc.stop().catch(() => {});
+}
+
+test('stop on entry: one vCPU thread, registers, stack and disassembly at the entry point', async () => {
+  const s = await start();
+  try {
+    const stop = stopped(s, 'stop on entry');
+    await launch(s, { stopOnEntry: true, bogusKey: 1 });
+    const ev = await stop;
+    assert.equal(ev.body.reason, 'entry');
+    const threads = (await s.dc.threadsRequest()).body.threads;
+    assert.deepEqual(threads.map((t) => t.name), ['vCPU 0 (stopped)']);
+    assert.match(s.console(), /unknown attribute "bogusKey"/, 'unknown launch keys are reported in the debug console');
+    // PVH enters at pvh_start32 in 32-bit protected mode.
+    const entry = BigInt(symbol('pvh64', 'pvh_start32'));
+    const rip = await registers(s, 'RIP / RFLAGS');
+    assert.equal(BigInt(rip.get('eip')!.value), entry, 'EIP is pvh_start32');
+    assert.equal(rip.get('eip')!.memoryReference, `v:${hex(entry)}`);
+    const control = await registers(s, 'Control');
+    assert.match(control.get('cr0')!.value, /\[.*PE.*\]/, `CR0 decoded: ${control.get('cr0')!.value}`);
+    const segs = await registers(s, 'Segments');
+    assert.match(segs.get('cs')!.value, /32-bit/, `CS: ${segs.get('cs')!.value}`);
+    const frames = await stack(s);
+    assert.equal(frames[0].name, 'pvh_start32');
+    assert.equal(frames[0].instructionPointerReference, `v:${hex(entry)}`);
+    const dis = (await s.dc.disassembleRequest({ memoryReference: `v:${hex(entry)}`, instructionOffset: -3, instructionCount: 8 })).body!.instructions;
+    assert.equal(dis.length, 8);
+    assert.equal(dis[3].address, hex(entry), 'instruction 3 is the entry (3 before it were asked for)');
+    assert.equal(dis[3].symbol, 'pvh_start32');
+  } finally {
+    await finish(s);
+  }
+});
+
+test('source breakpoint in fib: stack, condition, step in / out / over, instruction step', async () => {
+  const s = await start();
+  try {
+    const line = lineOf('return fib(n - 1) + fib(n - 2);');
+    const stop = stopped(s, 'breakpoint in fib');
+    let bps: DebugProtocol.Breakpoint[] = [];
+    await launch(s, {}, async () => {
+      bps = (await s.dc.setBreakpointsRequest({ source: { path: MAIN_C }, breakpoints: [{ line }] })).body.breakpoints;
+    });
+    assert.equal(bps[0].verified, true, bps[0].message);
+    assert.equal(bps[0].line, line);
+    const ev = await stop;
+    assert.equal(ev.body.reason, 'breakpoint');
+    let frames = await stack(s);
+    assert.equal(frames[0].name, 'fib');
+    assert.equal(frames[0].line, line);
+    assert.equal(frames[0].source?.path, MAIN_C);
+    assert.ok(frames.some((f) => f.name === 'kernel_main'), `kernel_main is a caller: ${frames.map((f) => f.name).join(' <- ')}`);
+    assert.equal(await reg(s, 'rbx'), 20n, 'fib(20) first');
+
+    // A condition: auto-continue until n == 3 (depth-first: 17 hits later).
+    await s.dc.setBreakpointsRequest({ source: { path: MAIN_C }, breakpoints: [{ line, condition: 'rbx == 3' }] });
+    const cond = stopped(s, 'conditional breakpoint');
+    await s.dc.continueRequest({ threadId: 1 });
+    await cond;
+    assert.equal(await reg(s, 'rbx'), 3n);
+    frames = await stack(s);
+    const depth = frames.length;
+    assert.equal(frames.filter((f) => f.name === 'fib').length, 18, `fib(20)..fib(3): ${frames.map((f) => f.name).join(' <- ')}`);
+    await s.dc.setBreakpointsRequest({ source: { path: MAIN_C }, breakpoints: [] });
+
+    // Step into fib(2).
+    let step = stopped(s, 'step in');
+    await s.dc.stepInRequest({ threadId: 1 });
+    assert.equal((await step).body.reason, 'step');
+    frames = await stack(s);
+    assert.equal(frames[0].name, 'fib');
+    assert.equal(frames[0].line, lineOf('{', 'uint32_t fib(uint32_t n)'), 'at fib\'s opening line');
+    assert.equal(frames.length, depth + 1, 'one frame deeper');
+    assert.equal(await reg(s, 'rdi') & 0xffffffffn, 2n, 'fib(2)');
+
+    // Step out, back into fib(3) on the same line.
+    step = stopped(s, 'step out');
+    await s.dc.stepOutRequest({ threadId: 1 });
+    await step;
+    frames = await stack(s);
+    assert.equal(frames.length, depth);
+    assert.equal(frames[0].line, line);
+    assert.equal(await reg(s, 'rbx'), 3n);
+
+    // Step over the rest of the line (fib(1) is called and returns): the closing brace.
+    step = stopped(s, 'step over');
+    await s.dc.nextRequest({ threadId: 1 });
+    await step;
+    frames = await stack(s);
+    assert.equal(frames[0].name, 'fib');
+    assert.equal(frames[0].line, line + 1, 'the line after the return statement');
+    assert.equal(frames.length, depth);
+
+    // One instruction.
+    const before = await reg(s, 'rip');
+    step = stopped(s, 'instruction step');
+    await s.dc.stepInRequest({ threadId: 1, granularity: 'instruction' });
+    await step;
+    const dis = (await s.dc.disassembleRequest({ memoryReference: `v:${hex(before)}`, instructionCount: 1 })).body!.instructions[0];
+    assert.equal(await reg(s, 'rip'), before + BigInt(dis.instructionBytes!.split(' ').length), `one instruction (${dis.instruction})`);
+  } finally {
+    await finish(s);
+  }
+});
+
+test('function and instruction breakpoints: EAX at the end of step_sequence is 0x1234abcd; a fifth hardware breakpoint is unverified', async () => {
+  const s = await start();
+  try {
+    const stop = stopped(s, 'function breakpoint on step_sequence');
+    let bps: DebugProtocol.Breakpoint[] = [];
+    await launch(s, {}, async () => {
+      bps = (await s.dc.setFunctionBreakpointsRequest({ breakpoints: ['step_sequence', 'spin_forever', 'count_ticks', 'machine_finish', 'serial_getc'].map((name) => ({ name })) })).body.breakpoints;
+    });
+    assert.deepEqual(bps.map((b) => b.verified), [true, true, true, true, false]);
+    assert.match(bps[4].message ?? '', /all 4 hardware debug registers/);
+    assert.equal((await stop).body.reason, 'function breakpoint');
+    const start = BigInt(symbol('pvh64', 'step_sequence'));
+    assert.equal(await reg(s, 'rip'), start);
+    await s.dc.setFunctionBreakpointsRequest({ breakpoints: [] });
+    // Find step_sequence's ret in the disassembly and stop there.
+    const dis = (await s.dc.disassembleRequest({ memoryReference: `v:${hex(start)}`, instructionCount: 30 })).body!.instructions;
+    const ret = dis.find((i) => /^ret/.test(i.instruction));
+    assert.ok(ret, dis.map((i) => i.instruction).join('\n'));
+    const ib = await s.dc.customRequest('setInstructionBreakpoints', { breakpoints: [{ instructionReference: `v:${ret.address}` }] }) as DebugProtocol.SetInstructionBreakpointsResponse;
+    assert.equal(ib.body.breakpoints[0].verified, true);
+    const at = stopped(s, 'instruction breakpoint at ret');
+    await s.dc.continueRequest({ threadId: 1 });
+    assert.equal((await at).body.reason, 'instruction breakpoint');
+    assert.equal(await reg(s, 'rip'), BigInt(ret.address));
+    assert.equal(await reg(s, 'rax'), 0x1234abcdn);
+    assert.equal(await reg(s, 'r9'), 0x1234abcdn + 0x10n);
+  } finally {
+    await finish(s);
+  }
+});
+
+test('readMemory of result_value after compute_checksum; unmapped memory is unreadable, not an error', async () => {
+  const s = await start();
+  try {
+    const stop = stopped(s, 'function breakpoint on port_io_test');
+    await launch(s, {}, () => s.dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'port_io_test' }] }));
+    await stop;
+    const addr = symbol('pvh64', 'result_value');
+    const r = await readMem(s, `v:${hex(addr)}`, 4);
+    assert.equal(r.data.readUInt32LE(0).toString(16), 'a7ecfaa9');
+    const p = await readMem(s, `p:${hex(addr)}`, 4);
+    assert.deepEqual([...p.data], [...r.data], 'physical == virtual in the test kernel');
+    const ev = await s.dc.evaluateRequest({ expression: 'result_value', context: 'hover' });
+    assert.match(ev.body.result, /^0xa7ecfaa9/);
+    const cond = await s.dc.evaluateRequest({ expression: `*(u32*)${hex(addr)} == 0xa7ecfaa9`, context: 'repl' });
+    assert.match(cond.body.result, /^0x1 /);
+    // Above the identity map (4 GiB): unmapped.
+    const far = await readMem(s, 'v:0x7fff00000000', 256);
+    assert.deepEqual([far.data.length, far.unreadable], [0, 256]);
+  } finally {
+    await finish(s);
+  }
+});
+
+function crc32(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const b of bytes) {
+    crc ^= b;
+    for (let i = 0; i < 8; i++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+test('writeMemory: patching checksum_data before compute_checksum changes what the guest prints', async () => {
+  const s = await start();
+  try {
+    const stop = stopped(s, 'stop on entry');
+    await launch(s, { stopOnEntry: true });
+    await stop;
+    const patched = Buffer.from('KVMDBG');
+    const w = await s.dc.customRequest('writeMemory', { memoryReference: `v:${hex(symbol('pvh64', 'checksum_data'))}`, data: patched.toString('base64') }) as unknown as DebugProtocol.WriteMemoryResponse;
+    assert.equal(w.body?.bytesWritten, 6);
+    const terminated = within(s.dc.waitForEvent('terminated', T), T, 'the guest to finish');
+    await s.dc.continueRequest({ threadId: 1 });
+    await terminated;
+    const want = `checksum = 0x${crc32(patched).toString(16).padStart(8, '0')}\n`;
+    assert.ok(s.stdout().includes(want), `expected ${JSON.stringify(want)} in ${JSON.stringify(s.stdout())}`);
+  } finally {
+    await finish(s);
+  }
+});
+
+test('data breakpoint on tick_counter (cmdline count) stops on a write', async () => {
+  const s = await start();
+  try {
+    const stop = stopped(s, 'data breakpoint');
+    let info: DebugProtocol.DataBreakpointInfoResponse | undefined;
+    await launch(s, { cmdline: 'count' }, async () => {
+      info = await s.dc.dataBreakpointInfoRequest({ name: 'tick_counter' });
+      const set = await s.dc.setDataBreakpointsRequest({ breakpoints: [{ dataId: info.body.dataId!, accessType: 'write' }] });
+      assert.equal(set.body.breakpoints[0].verified, true, set.body.breakpoints[0].message);
+    });
+    assert.equal(info!.body.dataId, `${hex(symbol('pvh64', 'tick_counter'))}/8`);
+    assert.equal((await stop).body.reason, 'data breakpoint');
+    // The boot code clears .bss (tick_counter included) first: that is a write too.
+    const seen: string[] = [];
+    for (let frames = await stack(s); frames[0].name !== 'count_ticks'; frames = await stack(s)) {
+      seen.push(frames[0].name);
+      assert.ok(seen.length < 4, `stops outside count_ticks: ${seen.join(', ')}`);
+      const next = stopped(s, 'the next write');
+      await s.dc.continueRequest({ threadId: 1 });
+      assert.equal((await next).body.reason, 'data breakpoint');
+    }
+    const v = await readMem(s, `v:${hex(symbol('pvh64', 'tick_counter'))}`, 8);
+    assert.equal(v.data.readBigUInt64LE(0), 1n, 'the first increment has happened');
+    const again = stopped(s, 'second write');
+    await s.dc.continueRequest({ threadId: 1 });
+    await again;
+    assert.equal((await readMem(s, `v:${hex(symbol('pvh64', 'tick_counter'))}`, 8)).data.readBigUInt64LE(0), 2n);
+  } finally {
+    await finish(s);
+  }
+});
+
+test('VM-exit breakpoint on port 0x3f8 stops before the first character reaches the console', async () => {
+  const s = await start();
+  try {
+    const first = stopped(s, 'first OUT to 0x3f8');
+    await launch(s, {}, () => s.dc.setExceptionBreakpointsRequest({ filters: [], filterOptions: [{ filterId: 'pio', condition: 'out 0x3f8' }] }));
+    // serial_init writes the divisor latch (DLAB=1) through 0x3f8 first: that is an OUT to 0x3f8 too.
+    let ev = await first;
+    assert.equal(ev.body.reason, 'exception');
+    assert.equal(ev.body.text, 'OUT 0x3f8 <- 0x1');
+    const second = stopped(s, 'the first character');
+    await s.dc.continueRequest({ threadId: 1 });
+    ev = await second;
+    assert.equal(ev.body.text, "OUT 0x3f8 <- 0x6b 'k'");
+    assert.equal(s.stdout(), '', 'nothing printed yet');
+    const info = await s.dc.exceptionInfoRequest({ threadId: 1 });
+    assert.equal(info.body.exceptionId, 'pio');
+    assert.match(info.body.details?.message ?? '', /port: 0x3f8/);
+    assert.match(info.body.details?.message ?? '', /data: 6b/);
+  } finally {
+    await finish(s);
+  }
+});
+
+test('pause a running guest that spins with interrupts off', async () => {
+  const s = await start();
+  try {
+    await launch(s, { cmdline: 'spin' });
+    await within((async () => { while (!s.stdout().includes('spinning')) await new Promise((r) => setTimeout(r, 100)); })(), T, 'the guest to print "spinning"');
+    const threads = (await s.dc.threadsRequest()).body.threads;
+    assert.equal(threads[0].name, 'vCPU 0 (running)');
+    const stop = stopped(s, 'pause');
+    await s.dc.pauseRequest({ threadId: 1 });
+    assert.equal((await stop).body.reason, 'pause');
+    const frames = await stack(s);
+    assert.match(frames[0].name, /spin/, `stopped in the spin loop: ${frames[0].name}`);
+  } finally {
+    await finish(s);
+  }
+});
+
+test('disconnect ends the VM and the adapter process exits', async () => {
+  const s = await start();
+  const proc = (s.dc as unknown as { _adapterProcess: import('node:child_process').ChildProcess })._adapterProcess;
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  try {
+    await launch(s, { cmdline: 'spin' });
+    let answered = false;
+    const response = s.dc.disconnectRequest({ terminateDebuggee: true }).then(() => { answered = true; });
+    const code = await within(exited, 30_000, 'the adapter to exit after disconnect');
+    await Promise.race([response, new Promise((r) => setTimeout(r, 100))]);
+    assert.ok(answered, 'the disconnect request was answered before the adapter exited');
+    assert.equal(code, 0);
+    assert.throws(() => process.kill(s.pid, 0), /ESRCH/, 'no adapter process is left');
+  } finally {
+    // DebugClient.stop() would send another disconnect, which a gone adapter never answers.
+    (s.dc as unknown as { stopAdapter(): void }).stopAdapter();
+  }
+});
