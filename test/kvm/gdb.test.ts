@@ -19,10 +19,17 @@ function freePort(): Promise<number> {
   });
 }
 
-async function withVm(name: string, cmdline: string, gdbCommands: string[]) {
+interface VmOptions {
+  /** More `kvmdbg run` arguments (--gdb-arch). */
+  vmArgs?: string[];
+  /** gdb commands before `target remote`; default: load the kernel ELF (`gdb KERNEL`). */
+  prelude?: string[];
+}
+
+async function withVm(name: string, cmdline: string, gdbCommands: string[], options: VmOptions = {}) {
   const port = await freePort();
   const vm = spawn(process.execPath, [join(root, 'bin', 'kvmdbg.js'), 'run', '--kernel', kernel(name), '--memory', '64M',
-    '--cmdline', cmdline, '--gdb', String(port), '--wait-gdb'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--cmdline', cmdline, '--gdb', String(port), '--wait-gdb', ...(options.vmArgs ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   vm.stdout.on('data', (b) => { out += b; });
@@ -31,8 +38,8 @@ async function withVm(name: string, cmdline: string, gdbCommands: string[]) {
   // The server is up once kvmdbg says where to attach.
   for (let i = 0; i < 600 && !err.includes('target remote'); i++) await new Promise((r) => setTimeout(r, 100));
   assert.match(err, /gdb: target remote 127\.0\.0\.1:\d+/);
-  const args = ['-batch', '-nx', kernel(name), '-ex', `target remote 127.0.0.1:${port}`];
-  for (const c of gdbCommands) args.push('-ex', c);
+  const args = ['-batch', '-nx', ...(options.prelude ? [] : [kernel(name)])];
+  for (const c of [...(options.prelude ?? []), `target remote 127.0.0.1:${port}`, ...gdbCommands]) args.push('-ex', c);
   const gdb = spawnSync('gdb', args, { encoding: 'utf8', timeout: 240_000 });
   return { gdb: gdb.stdout + gdb.stderr, vm, exited, output: () => out, stderr: () => err };
 }
@@ -63,4 +70,35 @@ test('gdb: a write watchpoint on a global and kill', { timeout: 300_000 }, async
   assert.match(r.gdb, /Old value = 0\s+New value = 1/);
   assert.notEqual(await r.exited, 0, 'kill ends the VM');
   assert.doesNotMatch(r.output(), /done/);
+});
+
+test('gdb on a 32-bit kernel (gdb multiboot32.elf): i386 registers, watchpoint, break, finish, detach', { timeout: 300_000 }, async () => {
+  // `count` runs before the checksum: the watchpoint first, then the breakpoint.
+  const r = await withVm('multiboot32', 'count', [
+    'watch tick_counter', 'continue', 'delete',
+    'break compute_checksum', 'continue', 'info registers eip', 'p $cr0', 'p $rip', 'finish', 'x/1xw &result_value',
+    'delete', 'detach',
+  ]);
+  assert.doesNotMatch(r.gdb, /not compatible|rejected|too long|internal-error/, r.gdb);
+  assert.match(r.gdb, /[Hh]ardware watchpoint 1: tick_counter/, r.gdb);
+  assert.match(r.gdb, /Old value = 0\s+New value = 1/, r.gdb);
+  assert.match(r.gdb, /Breakpoint 2, .*compute_checksum/, r.gdb);
+  assert.match(r.gdb, /^eip\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <compute_checksum/m, r.gdb);
+  assert.match(r.gdb, /^\$1 = \[ PE[ A-Z]* ET/m, r.gdb);
+  assert.match(r.gdb, /^\$2 = void$/m, r.gdb);
+  assert.match(r.gdb, /Value returned is \$3 = 2817325737/, r.gdb); // 0xa7ecfaa9
+  assert.match(r.gdb, /<result_value>:\s+0xa7ecfaa9/, r.gdb);
+  assert.match(r.gdb, /Inferior 1 \(Remote target\) detached/, r.gdb);
+  assert.equal(await r.exited, 0, r.stderr());
+  assert.match(r.output(), /count = 1000\n[\s\S]*checksum = 0xa7ecfaa9\n[\s\S]*done\n$/);
+});
+
+test('gdb --gdb-arch x86-64 on a 32-bit kernel: the x86-64 layout for a loader that enters long mode', { timeout: 300_000 }, async () => {
+  const r = await withVm('multiboot32', '', ['info registers rip', 'p/x $eflags', 'p $eip', 'detach'], {
+    vmArgs: ['--gdb-arch', 'x86-64'], prelude: ['set architecture i386:x86-64'],
+  });
+  assert.doesNotMatch(r.gdb, /not compatible|rejected|too long|internal-error/, r.gdb);
+  assert.match(r.gdb, /^rip\s+0x10[0-9a-f]{4}\s+0x10[0-9a-f]{4}$/m, r.gdb);
+  assert.match(r.gdb, /Inferior 1 \(Remote target\) detached/, r.gdb);
+  assert.equal(await r.exited, 0, r.stderr());
 });

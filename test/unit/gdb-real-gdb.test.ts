@@ -8,28 +8,42 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { startGdbServer, type GdbServer } from '../../vmm/gdb/server';
+import type { GdbArch } from '../../vmm/gdb/registers';
 import { FakeTarget, type FakeOptions } from './helpers/gdb-fake-target';
 
 const GDB = '/usr/bin/gdb';
+/** A 32-bit (ELF32) multiboot kernel from test/guests (built by npm run build). */
+const MULTIBOOT32 = join(__dirname, '..', '..', '..', 'test', 'guests', 'build', 'multiboot32.elf');
+const X86_64_PRELUDE = ['set architecture i386:x86-64'];
+
+interface RunOptions extends FakeOptions {
+  setup?: (t: FakeTarget) => void;
+  /** The server's register layout (default x86-64). */
+  arch?: GdbArch;
+  /** gdb commands before `target remote` (default: set architecture i386:x86-64). */
+  prelude?: string[];
+}
 
 /** Run gdb -batch with these commands against a fresh server; returns gdb's output and the target. */
-async function runGdb(commands: string[], options: FakeOptions & { setup?: (t: FakeTarget) => void } = {}) {
+async function runGdb(commands: string[], options: RunOptions = {}) {
   const target = new FakeTarget(options);
   options.setup?.(target);
   const logs: string[] = [];
-  const server = await startGdbServer(target, { port: 0, log: (m) => logs.push(m) });
+  const server = await startGdbServer(target, { port: 0, log: (m) => logs.push(m), arch: options.arch });
   try {
-    const output = await gdbBatch(server, commands);
+    const output = await gdbBatch(server, commands, undefined, options.prelude);
     return { output, target, logs };
   } finally {
     await server.close();
   }
 }
 
-function gdbBatch(server: GdbServer, commands: string[], onSpawn?: (p: ReturnType<typeof spawn>) => void): Promise<string> {
-  const args = ['-batch', '-nx', '-ex', 'set architecture i386:x86-64', '-ex', `target remote ${server.address}:${server.port}`];
-  for (const c of commands) args.push('-ex', c);
+function gdbBatch(server: GdbServer, commands: string[], onSpawn?: (p: ReturnType<typeof spawn>) => void,
+  prelude: string[] = X86_64_PRELUDE): Promise<string> {
+  const args = ['-batch', '-nx'];
+  for (const c of [...prelude, `target remote ${server.address}:${server.port}`, ...commands]) args.push('-ex', c);
   return new Promise((resolve, reject) => {
     const p = spawn(GDB, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     onSpawn?.(p);
@@ -111,6 +125,60 @@ test('real gdb: break, continue to a swbreak stop; watchpoints use Z2', async ()
   assert.ok(target.calls.includes('insert 0 1010 1'), target.calls.join('\n'));
   assert.ok(target.calls.includes('insert 2 2000 4'), target.calls.join('\n'));
   assert.equal(target.breakpoints.size, 0, 'gdb removed them before detaching');
+});
+
+test('real gdb (i386): set architecture i386 against the i386 layout: low halves, flags, system registers, writes, stepi', async () => {
+  const { output, target } = await runGdb([
+    'info registers eip eax esp eflags cs', 'info registers cr0 cr4 efer', 'p/x $cr3', 'p/x $cr2', 'p/x $fs_base', 'p $sp',
+    'x/2xw 0x1000', 'set $eax = 0x1234', 'set $cr3 = 0xa000', 'stepi', 'info registers eip', 'p $rax', 'p $xmm8', 'detach',
+  ], { arch: 'i386', mode: 'protected', prelude: ['set architecture i386'] });
+  assert.doesNotMatch(output, /internal-error|not compatible|rejected|too long|warning: (?!No executable)/, output);
+  assert.match(output, /^eip\s+0x1000\s+0x1000$/m, output);
+  assert.match(output, /^eax\s+0x1111\s+4369$/m, output);
+  assert.match(output, /^esp\s+0x8000\s+0x8000$/m, output);
+  assert.match(output, /^eflags\s+0x202\s+\[ IF \]$/m, output);
+  assert.match(output, /^cs\s+0x8\s+8$/m, output);
+  assert.match(output, /^cr0\s+0x80000011\s+\[ PE ET PG \]$/m, output);
+  assert.match(output, /^cr4\s+0x10\s+\[ PSE \]$/m, output);
+  assert.match(output, /^efer\s+0x0\s+\[ \]$/m, output);
+  assert.match(output, /^\$1 = 0x9000$/m, output);
+  assert.match(output, /^\$2 = 0x40000004$/m, output);
+  assert.match(output, /^\$3 = 0x12345000$/m, output);
+  assert.match(output, /^\$4 = \(void \*\) 0x8000$/m, output);
+  assert.match(output, /^0x1000:\s+0x03020100\s+0x07060504$/m, output);
+  assert.match(output, /^eip\s+0x1002\s+0x1002$/m, output);
+  assert.match(output, /^\$5 = void$/m, output); // no $rax in i386
+  assert.match(output, /^\$6 = void$/m, output); // no $xmm8 in i386
+  assert.match(output, /\[Inferior 1 \(Remote target\) detached\]/, output);
+  assert.equal(target.regs.get(0)!.rax, 0xaaaa000000001234n, 'set $eax kept the upper half of rax');
+  assert.equal(target.sregs.get(0)!.cr3, 0xa000n);
+  assert.ok(target.calls.includes('resume 0:step'), target.calls.join('\n'));
+});
+
+test('real gdb (i386): a 32-bit kernel ELF (GNU/Linux OS ABI) with x87/SSE, threads and breakpoints', async () => {
+  assert.ok(existsSync(MULTIBOOT32), `${MULTIBOOT32} is missing: make -C test/guests`);
+  const { output, target } = await runGdb([
+    'show architecture', 'p $st0', 'p $xmm1.v16_int8[15]', 'p/x $mxcsr', 'info threads', 'p/x $gs_base',
+    'break *0x1010', 'continue', 'info registers eip', 'delete', 'detach',
+  ], {
+    arch: 'i386', mode: 'protected', fpu: true, prelude: [`file ${MULTIBOOT32}`],
+    setup: (t) => {
+      t.onContinue = (tt) => {
+        tt.regs.get(0)!.rip = 0x1010n;
+        return { vcpu: 0, stop: { kind: 'swbreak' } };
+      };
+    },
+  });
+  assert.doesNotMatch(output, /internal-error|not compatible|rejected|too long|warning:/, output);
+  assert.match(output, /currently "?i386"?\)/, output);
+  assert.match(output, /^\$1 = 1$/m, output);
+  assert.match(output, /^\$2 = 16$/m, output);
+  assert.match(output, /^\$3 = \[ IM DM ZM OM UM PM \]$|^\$3 = 0x1f80$/m, output);
+  assert.match(output, /Thread 1 \(vCPU 0 \(protected mode\)\)/, output);
+  assert.match(output, /^\$4 = 0x1000$/m, output);
+  assert.match(output, /^eip\s+0x1010\s+0x1010$/m, output);
+  assert.ok(target.calls.includes('insert 0 1010 1'), target.calls.join('\n'));
+  assert.equal(target.breakpoints.size, 0);
 });
 
 test('real gdb: Ctrl-C (SIGINT to gdb) interrupts a running guest', async () => {

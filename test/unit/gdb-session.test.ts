@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PacketDecoder, checksum, encodePacket, escapeBinary, unescapeBinary } from '../../vmm/gdb/packets';
 import { GdbSession, stopReply } from '../../vmm/gdb/session';
-import { G_PACKET_BYTES, REGISTERS, registerByName } from '../../vmm/gdb/registers';
-import { TARGET_FILES } from '../../vmm/gdb/target-xml';
+import { G_PACKET_BYTES, I386_LAYOUT, REGISTERS, X86_64_LAYOUT, registerByName, registerLayout, type GdbArch } from '../../vmm/gdb/registers';
+import { TARGET_FILES, targetFiles } from '../../vmm/gdb/target-xml';
 import { FakeTarget, type FakeOptions } from './helpers/gdb-fake-target';
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -18,9 +18,10 @@ class Client {
   closed = false;
   private readonly decoder = new PacketDecoder(1 << 20);
 
-  constructor(options: FakeOptions = {}) {
+  constructor(options: FakeOptions & { arch?: GdbArch } = {}) {
     this.target = new FakeTarget(options);
     this.session = new GdbSession(this.target, {
+      arch: options.arch,
       send: (bytes) => {
         this.raw.push(...bytes);
         for (const e of this.decoder.push(bytes)) if (e.type === 'packet') this.replies.push(e.data);
@@ -95,34 +96,43 @@ test('a NAK from gdb retransmits our last packet', async () => {
   assert.equal(Buffer.from(c.replies[n]).toString(), '1');
 });
 
+/** Fetch a target description document the way gdb does: 100-byte chunks. */
+async function fetchFeature(c: Client, annex: string): Promise<string> {
+  let doc = '';
+  for (let off = 0; ; off += 100) {
+    const [r] = await c.askRaw(`qXfer:features:read:${annex}:${off.toString(16)},64`);
+    const body = unescapeBinary(r)!;
+    const kind = String.fromCharCode(body[0]);
+    doc += Buffer.from(body.subarray(1)).toString();
+    assert.ok(body.length - 1 <= 0x64);
+    if (kind === 'l') break;
+    assert.equal(kind, 'm');
+  }
+  return doc;
+}
+
+/** The registers a set of feature documents declare, in document order. */
+function declaredRegisters(docs: string[]): { name: string; bits: number; regnum: number }[] {
+  return docs.flatMap((doc) => [...doc.matchAll(/<reg name="(\w+)" bitsize="(\d+)" type="\w+" regnum="(\d+)"/g)]
+    .map((m) => ({ name: m[1], bits: Number(m[2]), regnum: Number(m[3]) })));
+}
+
 test('target.xml and its included features are served in chunks and declare the g layout', async () => {
   const c = new Client();
   await c.noAck();
-  const fetch = async (annex: string) => {
-    let doc = '';
-    for (let off = 0; ; off += 100) {
-      const [r] = await c.askRaw(`qXfer:features:read:${annex}:${off.toString(16)},64`);
-      const body = unescapeBinary(r)!;
-      const kind = String.fromCharCode(body[0]);
-      doc += Buffer.from(body.subarray(1)).toString();
-      assert.ok(body.length - 1 <= 0x64);
-      if (kind === 'l') break;
-      assert.equal(kind, 'm');
-    }
-    return doc;
-  };
+  const fetch = (annex: string) => fetchFeature(c, annex);
   const xml = await fetch('target.xml');
   assert.equal(xml, TARGET_FILES.get('target.xml'));
   assert.match(xml, /<architecture>i386:x86-64<\/architecture>/);
   const includes = [...xml.matchAll(/href="([^"]+)"/g)].map((m) => m[1]);
   assert.deepEqual(includes, ['64bit-core.xml', '64bit-sse.xml', '64bit-segments.xml', 'kvmdbg-sys.xml']);
-  let regs: { name: string; bits: number; regnum: number }[] = [];
+  const docs: string[] = [];
   for (const f of includes) {
     const doc = await fetch(f);
     assert.equal(doc, TARGET_FILES.get(f));
-    regs = regs.concat([...doc.matchAll(/<reg name="(\w+)" bitsize="(\d+)" type="\w+" regnum="(\d+)"/g)]
-      .map((m) => ({ name: m[1], bits: Number(m[2]), regnum: Number(m[3]) })));
+    docs.push(doc);
   }
+  const regs = declaredRegisters(docs);
   assert.match(await fetch('kvmdbg-sys.xml'), /org\.kvmdbg\.x86\.sys/);
   assert.deepEqual(regs.map((r) => r.regnum), [...regs.keys()], 'regnums are 0..n-1 in order');
   assert.equal(regs.reduce((n, r) => n + r.bits / 8, 0), G_PACKET_BYTES);
@@ -220,6 +230,117 @@ test('G writes what changed (a g/G round trip writes nothing)', async () => {
   assert.equal(c.target.regs.get(0)!.rbx, 0x9999n);
   assert.equal(await c.one('G12'), 'E01');
   assert.equal(await c.one('G' + g + '00'), 'E01');
+});
+
+// ---- the i386 layout (32-bit kernels) ----
+
+test('i386 layout: gdb\'s i386 order and offsets, 340-byte g, one table for xml and g', () => {
+  const L = I386_LAYOUT;
+  assert.equal(L.gPacketBytes, 340);
+  assert.equal(X86_64_LAYOUT.gPacketBytes, 608);
+  assert.equal(registerLayout('i386'), L);
+  const expected: [string, number, number][] = [
+    ['eax', 0, 32], ['ecx', 4, 32], ['edx', 8, 32], ['ebx', 12, 32], ['esp', 16, 32], ['ebp', 20, 32], ['esi', 24, 32], ['edi', 28, 32],
+    ['eip', 32, 32], ['eflags', 36, 32], ['cs', 40, 32], ['ss', 44, 32], ['ds', 48, 32], ['es', 52, 32], ['fs', 56, 32], ['gs', 60, 32],
+    ['st0', 64, 80], ['st7', 134, 80], ['fctrl', 144, 32], ['fop', 172, 32], ['xmm0', 176, 128], ['xmm7', 288, 128], ['mxcsr', 304, 32],
+    ['fs_base', 308, 32], ['gs_base', 312, 32], ['cr0', 316, 32], ['cr2', 320, 32], ['cr3', 324, 32], ['cr4', 328, 32], ['efer', 332, 64],
+  ];
+  for (const [name, offset, bits] of expected) {
+    const r = L.byName(name);
+    assert.equal(r.offset, offset, name);
+    assert.equal(r.bits, bits, name);
+  }
+  assert.deepEqual(L.registers.map((r) => r.regnum), [...L.registers.keys()]);
+  assert.equal(L.registers.length, 48);
+  for (const gone of ['rax', 'r8', 'rip', 'xmm8', 'k_gs_base', 'cr8']) assert.throws(() => L.byName(gone), new RegExp(gone));
+  // The documents declare exactly the layout, with flags sized by their register.
+  const files = targetFiles('i386');
+  const xml = files.get('target.xml')!;
+  assert.match(xml, /<architecture>i386<\/architecture>/);
+  const includes = [...xml.matchAll(/href="([^"]+)"/g)].map((m) => m[1]);
+  assert.deepEqual(includes, ['32bit-core.xml', '32bit-sse.xml', 'kvmdbg-sys.xml']);
+  const regs = declaredRegisters(includes.map((f) => files.get(f)!));
+  assert.deepEqual(regs.map((r) => [r.name, r.bits, r.regnum]), L.registers.map((r) => [r.name, r.bits, r.regnum]));
+  const sys = files.get('kvmdbg-sys.xml')!;
+  assert.match(sys, /<flags id="kvmdbg_cr0" size="4">/);
+  assert.match(sys, /<flags id="kvmdbg_efer" size="8">/);
+  assert.doesNotMatch(files.get('32bit-core.xml')!, /rax|rip/);
+  assert.match(TARGET_FILES.get('kvmdbg-sys.xml')!, /<flags id="kvmdbg_cr0" size="8">/, 'x86-64 keeps 64-bit flags');
+});
+
+test('i386 session: serves the i386 description and a 340-byte g with the low 32 bits', async () => {
+  const c = new Client({ arch: 'i386', mode: 'protected' });
+  await c.noAck();
+  assert.equal(c.session.arch, 'i386');
+  const xml = await fetchFeature(c, 'target.xml');
+  assert.equal(xml, targetFiles('i386').get('target.xml'));
+  assert.equal(await fetchFeature(c, '32bit-core.xml'), targetFiles('i386').get('32bit-core.xml'));
+  assert.equal(await c.one('qXfer:features:read:64bit-core.xml:0,100'), 'E00', 'no x86-64 documents in an i386 session');
+  const g = await c.one('g');
+  assert.equal(g.length, 340 * 2);
+  const at = (name: string) => { const r = I386_LAYOUT.byName(name); return le(g.slice(r.offset * 2, (r.offset + r.bits / 8) * 2)); };
+  assert.equal(at('eax'), 0x1111n, 'the low half of rax 0xaaaa000000001111');
+  assert.equal(at('ecx'), 0x3333n);
+  assert.equal(at('ebx'), 0x2222n);
+  assert.equal(at('esp'), 0x8000n);
+  assert.equal(at('eip'), 0x1000n);
+  assert.equal(at('eflags'), 0x202n);
+  assert.equal(at('cs'), 0x08n);
+  assert.equal(at('fs_base'), 0x12345000n);
+  assert.equal(at('cr0'), 0x80000011n);
+  assert.equal(at('cr2'), 0x40000004n);
+  assert.equal(at('cr3'), 0x9000n);
+  assert.equal(at('efer'), 0n);
+  const st0 = I386_LAYOUT.byName('st0');
+  assert.equal(g.slice(st0.offset * 2, st0.offset * 2 + 20), 'x'.repeat(20), 'no FPU: unavailable');
+  assert.equal(le(await c.one('p8')), 0x1000n, 'p 8 = eip');
+  assert.equal(le(await c.one('p2d')), 0x9000n, 'p 0x2d = cr3');
+  assert.equal(await c.one('p30'), 'E16', 'register 48 does not exist');
+});
+
+test('i386 session: the layout stays i386 when the vCPU is in long mode (values truncated)', async () => {
+  const c = new Client({ arch: 'i386' });
+  await c.noAck();
+  c.target.regs.get(0)!.rip = 0xffffffff81000010n;
+  const g = await c.one('g');
+  assert.equal(g.length, 340 * 2);
+  assert.equal(le(g.slice(32 * 2, 36 * 2)), 0x81000010n, 'eip: the low 32 bits of rip');
+  assert.equal(le(g.slice(308 * 2, 312 * 2)), 0x00001000n, 'fs_base: the low 32 bits');
+  assert.equal(le(g.slice(332 * 2, 340 * 2)), 0xd01n, 'efer: all 64 bits');
+});
+
+test('i386 session: P and G write 32-bit registers and keep the upper halves', async () => {
+  const c = new Client({ arch: 'i386', mode: 'protected', fpu: true });
+  await c.noAck();
+  c.target.sregs.get(0)!.cr3 = 0x1_0000_9000n;  // bits the 32-bit cr3 cannot show
+  assert.equal(await c.one('P0=34120000'), 'OK');
+  assert.equal(c.target.regs.get(0)!.rax, 0xaaaa000000001234n);
+  assert.equal(c.target.calls.at(-1), 'writeRegisters 0 rax');
+  assert.equal(await c.one('P8=00200000'), 'OK');
+  assert.equal(c.target.regs.get(0)!.rip, 0x2000n);
+  assert.equal(await c.one('P2d=00a00000'), 'OK');
+  assert.equal(c.target.sregs.get(0)!.cr3, 0x1_0000_a000n, 'cr3 keeps its upper half');
+  const fs = c.target.sregs.get(0)!.fs;
+  c.target.sregs.get(0)!.fs = { ...fs, base: 0x7_1234_5000n };
+  assert.equal(await c.one('P29=00300000'), 'OK', 'fs_base');
+  assert.equal(c.target.sregs.get(0)!.fs.base, 0x7_0000_3000n);
+  assert.equal(c.target.sregs.get(0)!.fs.selector, 0x10, 'only the base changes');
+  assert.equal(await c.one('P2f=0100000000000000'), 'OK', 'efer takes 8 bytes');
+  assert.equal(c.target.sregs.get(0)!.efer, 1n);
+  assert.equal(await c.one('P2f=01000000'), 'E16', 'but not 4');
+  assert.equal(await c.one(`P21=${'ab'.repeat(16)}`), 'OK', 'xmm1');
+  assert.equal(c.target.fpus.get(0)!.xmm[16], 0xab);
+  // A g/G round trip writes nothing; a G changing ebx writes only rbx's low half.
+  const g = await c.one('g');
+  c.target.calls.length = 0;
+  assert.equal(await c.one('G' + g), 'OK');
+  assert.ok(!c.target.calls.some((x) => x.startsWith('write')), c.target.calls.join('\n'));
+  c.target.regs.get(0)!.rbx = 0x5555_0000_2222n;
+  const g2 = await c.one('g');
+  assert.equal(await c.one('G' + g2.slice(0, 24) + '99990000' + g2.slice(32)), 'OK');
+  assert.equal(c.target.regs.get(0)!.rbx, 0x5555_0000_9999n);
+  assert.deepEqual(c.target.calls.filter((x) => x.startsWith('write')), ['writeRegisters 0 rbx']);
+  assert.equal(await c.one('G' + g + '00'), 'E01', 'longer than the i386 layout');
 });
 
 test('m/M/X: memory, partial reads, binary escapes', async () => {

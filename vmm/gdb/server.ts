@@ -9,6 +9,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { GdbSession } from './session';
 import { PacketDecoder, encodePacket } from './packets';
 import type { GdbTarget } from './target';
+import type { GdbArch } from './registers';
 
 export interface GdbServerOptions {
   /** Default 127.0.0.1. */
@@ -19,6 +20,8 @@ export interface GdbServerOptions {
   waitForClient?: boolean;
   log?: (message: string) => void;
   packetSize?: number;
+  /** Register layout served to every debugger (default x86-64); see SessionOptions.arch. */
+  arch?: GdbArch;
 }
 
 export interface GdbServer {
@@ -66,6 +69,7 @@ export async function startGdbServer(target: GdbTarget, options: GdbServerOption
       close: () => socket.end(),
       log,
       packetSize: options.packetSize,
+      arch: options.arch,
     });
     const client = { socket, session };
     current = client;

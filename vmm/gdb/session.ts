@@ -13,7 +13,8 @@ import {
   type DecodedEvent,
 } from './packets';
 import {
-  REGISTERS, computeChanges, decodeAllRegisters, encodeAllRegisters, registerHex, type RegisterChanges, type RegisterState,
+  computeChanges, decodeAllRegisters, encodeAllRegisters, registerHex, registerLayout,
+  type GdbArch, type RegisterChanges, type RegisterLayout, type RegisterState,
 } from './registers';
 import { readFeature } from './target-xml';
 import type { BreakpointType, GdbStop, GdbTarget } from './target';
@@ -28,6 +29,11 @@ export interface SessionOptions {
   packetSize?: number;
   /** Run-length encode replies (default true). */
   compress?: boolean;
+  /**
+   * The register layout and target description for the whole session
+   * (default x86-64): i386 for 32-bit kernels. It never follows the vCPU's mode.
+   */
+  arch?: GdbArch;
 }
 
 type Action = 'continue' | 'step' | 'stop';
@@ -40,6 +46,7 @@ const MAX_U64 = (1n << 64n) - 1n;
 export class GdbSession {
   private readonly decoder: PacketDecoder;
   private readonly packetSize: number;
+  private readonly layout: RegisterLayout;
   private noAck = false;
   /** Waiting for the target to stop: the stop reply goes out when it does. */
   private running = false;
@@ -58,6 +65,7 @@ export class GdbSession {
 
   constructor(private readonly target: GdbTarget, private readonly options: SessionOptions) {
     this.packetSize = options.packetSize ?? DEFAULT_MAX_PACKET;
+    this.layout = registerLayout(options.arch ?? 'x86-64');
     this.decoder = new PacketDecoder(this.packetSize);
   }
 
@@ -96,6 +104,8 @@ export class GdbSession {
   }
 
   get isEnded(): boolean { return this.ended; }
+
+  get arch(): GdbArch { return this.layout.arch; }
 
   private log(message: string): void {
     this.options.log?.(message);
@@ -156,7 +166,7 @@ export class GdbSession {
   private async dispatch(text: string, data: Uint8Array): Promise<string | Uint8Array | undefined> {
     switch (text[0]) {
       case '?': return this.question();
-      case 'g': return encodeAllRegisters(await this.readState(this.regVcpu()));
+      case 'g': return encodeAllRegisters(await this.readState(this.regVcpu()), this.layout);
       case 'G': return this.writeAll(text.slice(1));
       case 'p': return this.readOne(text.slice(1));
       case 'P': return this.writeOne(text.slice(1));
@@ -245,10 +255,10 @@ export class GdbSession {
   }
 
   private async writeAll(hex: string): Promise<string> {
-    const values = decodeAllRegisters(hex);
+    const values = decodeAllRegisters(hex, this.layout);
     if (!values) throw new Reply(1, 'malformed register data');
     const vcpu = this.regVcpu();
-    const ch = computeChanges(await this.readState(vcpu), values);
+    const ch = computeChanges(await this.readState(vcpu), values, this.layout);
     // gdb rewrites every register; values it cannot have read (no FPU access) are ignored.
     if (!this.target.writeFpu) delete ch.fpu;
     await this.applyChanges(vcpu, ch);
@@ -257,7 +267,7 @@ export class GdbSession {
 
   private async readOne(arg: string): Promise<string> {
     const n = parseHexInt(arg);
-    const def = n === undefined ? undefined : REGISTERS[n];
+    const def = n === undefined ? undefined : this.layout.registers[n];
     if (!def) throw new Reply(0x16, `no register ${arg}`);
     return registerHex(await this.readState(this.regVcpu()), def);
   }
@@ -265,12 +275,12 @@ export class GdbSession {
   private async writeOne(arg: string): Promise<string> {
     const eq = arg.indexOf('=');
     const n = eq > 0 ? parseHexInt(arg.slice(0, eq)) : undefined;
-    const def = n === undefined ? undefined : REGISTERS[n];
+    const def = n === undefined ? undefined : this.layout.registers[n];
     if (!def) throw new Reply(0x16, `no register ${arg.slice(0, eq)}`);
     const bytes = fromHex(arg.slice(eq + 1));
     if (!bytes || bytes.length !== def.bits / 8) throw new Reply(0x16, `${def.name} takes ${def.bits / 8} bytes`);
     const vcpu = this.regVcpu();
-    const ch = computeChanges(await this.readState(vcpu), new Map([[def.regnum, bytes]]));
+    const ch = computeChanges(await this.readState(vcpu), new Map([[def.regnum, bytes]]), this.layout);
     if (ch.readOnly.length > 0) throw new Reply(1, `${ch.readOnly.join(', ')} cannot be written`);
     await this.applyChanges(vcpu, ch);
     return 'OK';
@@ -470,7 +480,7 @@ export class GdbSession {
     const offset = parseHexInt(range[0] ?? '');
     const length = parseHexInt(range[1] ?? '');
     if (range.length !== 2 || offset === undefined || length === undefined) throw new Reply(0, 'malformed qXfer offset/length');
-    const doc = readFeature(parts[3], offset, Math.min(length, this.packetSize));
+    const doc = readFeature(parts[3], offset, Math.min(length, this.packetSize), this.layout.arch);
     if (!doc) throw new Reply(0, `no such feature file ${parts[3]}`);
     return escapeBinary(doc);
   }

@@ -27,8 +27,31 @@ export function longModeRegs(): { regs: Regs; sregs: Sregs } {
   return { regs, sregs };
 }
 
+/**
+ * A 32-bit protected-mode vCPU with paging, as a multiboot kernel runs: the
+ * upper halves of the 64-bit registers hold leftovers the i386 layout must
+ * hide and keep.
+ */
+export function protectedModeRegs(): { regs: Regs; sregs: Sregs } {
+  const regs: Regs = {
+    rax: 0xaaaa000000001111n, rbx: 0x2222n, rcx: 0x3333n, rdx: 0x4444n, rsi: 0x5555n, rdi: 0x6666n, rsp: 0x8000n, rbp: 0x7000n,
+    r8: 8n, r9: 9n, r10: 10n, r11: 11n, r12: 12n, r13: 13n, r14: 14n, r15: 15n,
+    rip: 0x1000n, rflags: 0x202n,
+  };
+  const sregs: Sregs = {
+    cs: seg(0x08, 0xb), ds: seg(0x10, 3), es: seg(0x10, 3), fs: { ...seg(0x10, 3), base: 0x12345000n },
+    gs: { ...seg(0x10, 3), base: 0x1000n }, ss: seg(0x10, 3),
+    tr: seg(0x18, 0xb), ldt: seg(0, 2), gdt: { base: 0x500n, limit: 0x1f }, idt: { base: 0n, limit: 0 },
+    cr0: 0x80000011n, cr2: 0x40000004n, cr3: 0x9000n, cr4: 0x10n, cr8: 0n, efer: 0n, apicBase: 0xfee00900n,
+    interruptBitmap: [0n, 0n, 0n, 0n],
+  };
+  return { regs, sregs };
+}
+
 export interface FakeOptions {
   vcpus?: number;
+  /** The vCPUs' mode: 64-bit long mode (default) or 32-bit protected mode with paging. */
+  mode?: 'long' | 'protected';
   fpu?: boolean;
   /** Started machines report their stop via currentStop(); default true. */
   stopped?: boolean;
@@ -53,11 +76,13 @@ export class FakeTarget implements GdbTarget {
   private listeners: ((s: GdbStop) => void)[] = [];
   private stop: GdbStop | undefined;
   private readonly n: number;
+  private readonly mode: 'long' | 'protected';
 
   constructor(options: FakeOptions = {}) {
     this.n = options.vcpus ?? 1;
+    this.mode = options.mode ?? 'long';
     for (let v = 0; v < this.n; v++) {
-      const { regs, sregs } = longModeRegs();
+      const { regs, sregs } = this.mode === 'protected' ? protectedModeRegs() : longModeRegs();
       this.regs.set(v, { ...regs, rax: regs.rax + BigInt(v) });
       this.sregs.set(v, sregs);
       if (options.fpu) {
@@ -178,5 +203,5 @@ export class FakeTarget implements GdbTarget {
   detach(): void { this.calls.push('detach'); this.detached = true; this.running = true; }
   kill(): void { this.calls.push('kill'); this.killed = true; }
 
-  threadInfo(vcpu: number): string { return `vCPU ${vcpu} (long mode)`; }
+  threadInfo(vcpu: number): string { return `vCPU ${vcpu} (${this.mode} mode)`; }
 }
