@@ -1,0 +1,80 @@
+// Runs `node bin/kvmdbg.js ...` as a user would, with a "doesn't hang" bound.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { CLI, ROOT, within } from './guests';
+
+export interface CliResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliRun {
+  child: ChildProcess;
+  /** Resolves once stdout contains `text`; fails with what was printed after `ms`. */
+  waitForStdout(text: string, ms: number): Promise<void>;
+  /** Resolves when the process has exited and its pipes are closed. */
+  done: Promise<CliResult>;
+  stdout(): string;
+  stderr(): string;
+}
+
+export function startCli(args: string[], opts: { input?: string; keepStdinOpen?: boolean } = {}): CliRun {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const waiters: { text: string; resolve: () => void }[] = [];
+  child.stdout!.setEncoding('utf8');
+  child.stderr!.setEncoding('utf8');
+  child.stdout!.on('data', (s: string) => {
+    out += s;
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      if (out.includes(waiters[i].text)) { waiters[i].resolve(); waiters.splice(i, 1); }
+    }
+  });
+  child.stderr!.on('data', (s: string) => { err += s; });
+  child.stdin!.on('error', () => {});
+  if (opts.input !== undefined) child.stdin!.write(opts.input);
+  if (!opts.keepStdinOpen) child.stdin!.end();
+  const done = new Promise<CliResult>((resolve) => {
+    child.on('close', (status, signal) => resolve({ status, signal, stdout: out, stderr: err }));
+  });
+  return {
+    child,
+    done,
+    stdout: () => out,
+    stderr: () => err,
+    waitForStdout(text, ms) {
+      if (out.includes(text)) return Promise.resolve();
+      return within(new Promise<void>((resolve) => waiters.push({ text, resolve })), ms,
+        `kvmdbg ${args.join(' ')}: waiting for ${JSON.stringify(text)} on stdout (stdout: ${JSON.stringify(out)}, stderr: ${JSON.stringify(err)})`);
+    },
+  };
+}
+
+/** Runs kvmdbg to its end; kills it (SIGKILL) and fails if it takes longer than `ms`. */
+export async function runCli(args: string[], ms: number, opts: { input?: string } = {}): Promise<CliResult> {
+  const run = startCli(args, opts);
+  try {
+    return await within(run.done, ms, `kvmdbg ${args.join(' ')} (stdout: ${JSON.stringify(run.stdout())}, stderr: ${JSON.stringify(run.stderr())})`);
+  } catch (e) {
+    run.child.kill('SIGKILL');
+    throw e;
+  }
+}
+
+/** Processes whose command line contains `marker` (to prove nothing was left running). */
+export function processesWith(marker: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) pids.push(Number(entry));
+    } catch { /* gone meanwhile */ }
+  }
+  return pids;
+}
+
+/** A stack trace line in stderr means an error escaped as an exception. */
+export const STACK_LINE = /^ {4}at /m;
