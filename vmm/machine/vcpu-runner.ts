@@ -83,7 +83,9 @@ export class VcpuRunner {
   step(withBreakpoints = true): RunOutcome {
     const pending = this.resumePending();
     if (pending) return pending;
-    this.vcpu.setGuestDebug(this.debug.guestDebug(true, withBreakpoints));
+    // Stepping from a breakpoint's own address must execute it, not hit it again.
+    const offBreakpoint = this.debug.breakpointAt(this.vcpu.getRegs().rip);
+    this.vcpu.setGuestDebug(this.debug.guestDebug(true, withBreakpoints && !offBreakpoint));
     try {
       for (;;) {
         const exit = this.vcpu.run();
