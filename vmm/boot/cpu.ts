@@ -18,15 +18,8 @@ export const SEL_DATA = 0x18;
 export const SEL_TSS = 0x20;
 export const GDT_LIMIT = 6 * 8 - 1;
 
-export const CR0_PE = 1n << 0n;
-export const CR0_ET = 1n << 4n;
-export const CR0_NE = 1n << 5n;
-export const CR0_PG = 1n << 31n;
-export const CR4_PAE = 1n << 5n;
-export const CR4_OSFXSR = 1n << 9n;
-export const CR4_OSXMMEXCPT = 1n << 10n;
-export const EFER_LME = 1n << 8n;
-export const EFER_LMA = 1n << 10n;
+import { CR0_ET, CR0_NE, CR0_PE, CR0_PG, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, EFER_LMA, EFER_LME } from '../cpu/control-bits';
+export { CR0_ET, CR0_NE, CR0_PE, CR0_PG, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, EFER_LMA, EFER_LME };
 /** Bit 1 of RFLAGS is reserved and always set; IF (and everything else) clear. */
 export const RFLAGS_BOOT = 0x2n;
 

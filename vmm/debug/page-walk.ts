@@ -15,12 +15,8 @@ import { GuestMemory } from '../memory/guest-memory';
 export interface PagingState { cr0: bigint; cr3: bigint; cr4: bigint; efer: bigint }
 export type PagingMode = 'none' | '32-bit' | 'pae' | '4-level' | '5-level';
 
-export const CR0_PG = 1n << 31n;
-export const CR4_PSE = 1n << 4n;
-export const CR4_PAE = 1n << 5n;
-export const CR4_LA57 = 1n << 12n;
-export const EFER_NXE = 1n << 11n;
-export const EFER_LMA = 1n << 10n;
+import { CR0_PG, CR4_LA57, CR4_PAE, CR4_PSE, EFER_LMA, EFER_NXE } from '../cpu/control-bits';
+export { CR0_PG, CR4_LA57, CR4_PAE, CR4_PSE, EFER_LMA, EFER_NXE };
 
 /** Physical address bits 51..12 of a 64-bit entry (MAXPHYADDR 52). */
 const ADDR_MASK_64 = 0x000f_ffff_ffff_f000n;
