@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import {
   ByteReader, DwarfError, loadSymbols, objectFileFromElf, parseCallFrameInfo, parseDebugInfo, parseLineTables,
 } from '../../debug-adapter/symbols';
+import { fuzzRounds, fuzzSeed } from './helpers/fuzz-budget';
 
 const kernel = (name: string): Uint8Array => readFileSync(join(__dirname, '..', '..', '..', 'test', 'guests', 'build', `${name}.elf`));
 
@@ -59,11 +60,11 @@ function exercise(syms: ReturnType<typeof loadSymbols>): void {
   });
 }
 
-const WALL_MS = 60_000;
+const WALL_MS = 60_000 * Math.max(1, fuzzRounds(1000) / 1000);
 
 test('whole kernels with damaged debug sections: loadSymbols and every query', () => {
   const started = Date.now();
-  const rand = rng(0x5eed);
+  const rand = rng(fuzzSeed(0x5eed, 10));
   for (const name of ['pvh64', 'multiboot32']) {
     const bytes = kernel(name);
     const obj = objectFileFromElf(name, bytes);
@@ -71,7 +72,7 @@ test('whole kernels with damaged debug sections: loadSymbols and every query', (
     const ranges = ['.eh_frame', '.debug_line', '.debug_info', '.debug_abbrev', '.debug_str', '.debug_line_str']
       .map((s) => obj.section(s)!)
       .map((s) => [s.data.byteOffset - bytes.byteOffset, s.data.byteOffset - bytes.byteOffset + s.data.length]);
-    for (let i = 0; i < 600; i++) {
+    for (let i = 0, n = fuzzRounds(600); i < n; i++) {
       const [from, to] = ranges[i % ranges.length];
       const damaged = mutate(bytes, rand, from, to);
       const t0 = Date.now();
@@ -79,18 +80,18 @@ test('whole kernels with damaged debug sections: loadSymbols and every query', (
       assert.ok(Date.now() - t0 < 2000, `iteration ${i} took ${Date.now() - t0} ms`);
     }
     // Headers and section tables too.
-    for (let i = 0; i < 200; i++) exercise(loadSymbols(mutate(bytes, rand), { name }));
+    for (let i = 0, n = fuzzRounds(200); i < n; i++) exercise(loadSymbols(mutate(bytes, rand), { name }));
   }
   assert.ok(Date.now() - started < WALL_MS);
 });
 
 test('each parser on its own damaged section never throws', () => {
-  const rand = rng(42);
+  const rand = rng(fuzzSeed(42, 11));
   for (const name of ['pvh64', 'multiboot32']) {
     const obj = objectFileFromElf(name, kernel(name));
     const sec = (n: string): Uint8Array => obj.section(n)!.data;
     const eh = obj.section('.eh_frame')!;
-    for (let i = 0; i < 1500; i++) {
+    for (let i = 0, n = fuzzRounds(1500); i < n; i++) {
       const lines = parseLineTables({ debugLine: mutate(sec('.debug_line'), rand), debugLineStr: mutate(sec('.debug_line_str'), rand), addressSize: 8 });
       lines.addressesForLine('main.c', 33);
       lines.lineForAddress(0x100120n);
@@ -106,8 +107,8 @@ test('each parser on its own damaged section never throws', () => {
 });
 
 test('random bytes as every section', () => {
-  const rand = rng(7);
-  for (let i = 0; i < 1000; i++) {
+  const rand = rng(fuzzSeed(7, 12));
+  for (let i = 0, n = fuzzRounds(1000); i < n; i++) {
     const junk = new Uint8Array(Math.floor(rand() * 512));
     for (let j = 0; j < junk.length; j++) junk[j] = Math.floor(rand() * 256);
     parseLineTables({ debugLine: junk, debugLineStr: junk, debugStr: junk }).lineForAddress(BigInt(Math.floor(rand() * 2 ** 32)));

@@ -8,7 +8,8 @@ import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync 
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-export const KVM_DEVICE = '/dev/kvm';
+/** The KVM device; KVMDBG_KVM_DEVICE overrides it (tests of a host without KVM: /nonexistent). */
+export const KVM_DEVICE = process.env.KVMDBG_KVM_DEVICE || '/dev/kvm';
 
 /** undefined when /dev/kvm is usable by this process, else why not (one sentence). */
 export function kvmProblem(device = KVM_DEVICE): string | undefined {

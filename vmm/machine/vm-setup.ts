@@ -7,6 +7,7 @@ import { Cap, Kvm, PitFlag, type Vcpu, type Vm } from '../../native';
 import type { CpuidEntry, Sregs } from '../../native/types';
 import type { BootCpuState } from '../boot/boot-state';
 import type { RamRegion } from '../memory/guest-memory';
+import { KVM_DEVICE } from '../host/kvm-host';
 
 /** Just below 4 GiB, where KVM on Intel needs three pages for the real-mode TSS and one for the identity map. */
 const TSS_ADDR = 0xfffb_d000;
@@ -20,7 +21,7 @@ const APIC_MODE_NMI = 0x4 << 8;
 export interface KvmMachine { kvm: Kvm; vm: Vm }
 
 export function createVm(buffer: SharedArrayBuffer, regions: readonly RamRegion[]): KvmMachine {
-  const kvm = new Kvm();
+  const kvm = new Kvm(KVM_DEVICE);
   try {
     for (const cap of [Cap.IRQCHIP, Cap.PIT2, Cap.IMMEDIATE_EXIT, Cap.USER_MEMORY, Cap.EXT_CPUID]) {
       kvm.requireExtension(cap);
