@@ -19,6 +19,7 @@ const DR7_L0_EXECUTE = 0x1n;
 const SANDBOX_INT3 = 'software breakpoints are not testable inside the KVM sandbox: QEMU\'s TCG treats INT3 as INTn for '
   + 'nested SVM intercepts, so the guest\'s own #BP handler runs instead of a KVM_EXIT_DEBUG (kvm-sandbox/README.md); '
   + 'this test must pass on a host with a real /dev/kvm';
+// Where int3 does not exit (the sandbox's nested SVM) the software path is an expected failure, said so.
 const IN_SANDBOX = process.env.KVM_SANDBOX === '1';
 
 async function boot(name: TestKernel): Promise<{ machine: Machine; console: Console }> {
@@ -168,9 +169,12 @@ for (const name of ['pvh64', 'multiboot32'] as const) {
 }
 
 test('pvh64: software breakpoint (int3 written at step_sequence) gives a debug exit there; restored, the guest finishes',
-  { todo: IN_SANDBOX ? SANDBOX_INT3 : false }, async () => {
+  async (t) => {
     const { machine, console } = await boot('pvh64');
     try {
+      // The start-up probe (ARCHITECTURE rule 6) decides; inside the sandbox it must say no.
+      if (IN_SANDBOX) assert.equal(machine.int3.delivered, false, `${machine.int3.note} (${SANDBOX_INT3})`);
+      if (!machine.int3.delivered) t.todo(`not verifiable on this host: ${machine.int3.note}`);
       const target = symbol('pvh64', 'step_sequence');
       const original = machine.memory.readU8(target);
       await machine.setGuestDebug({ enable: true, softwareBreakpoints: true });

@@ -4,7 +4,7 @@
  * 0xE0000-0xFFFFF finds them even without boot_params.acpi_rsdp_addr:
  *   RSDP, FACS (64-byte aligned), XSDT, RSDT, FADT, MADT, DSDT.
  */
-import { buildDsdt } from './dsdt';
+import { buildDsdt, type AcpiVirtioDevice } from './dsdt';
 import { buildFacs, FACS_ALIGN } from './facs';
 import { buildFadt, FADT_SIZE } from './fadt';
 import { buildMadt } from './madt';
@@ -25,13 +25,13 @@ export interface AcpiLayout {
 
 const align = (n: number, a: number) => Math.ceil(n / a) * a;
 
-/** Builds the tables for `cpus` vCPUs at ACPI_BASE (addresses only: no memory touched). */
-export function layoutAcpi(cpus: number): AcpiLayout {
+/** Builds the tables for `cpus` vCPUs and the virtio-mmio devices at ACPI_BASE (addresses only: no memory touched). */
+export function layoutAcpi(cpus: number, virtio: readonly AcpiVirtioDevice[] = []): AcpiLayout {
   let next = ACPI_BASE + RSDP_SIZE;
   const place = (a: number, size: number) => { const at = align(next, a); next = at + size; return at; };
   const facs = buildFacs();
   const facsAddr = place(FACS_ALIGN, facs.length);
-  const dsdt = buildDsdt();
+  const dsdt = buildDsdt(virtio);
   const madt = buildMadt(cpus);
   // The FADT's size does not depend on its contents, so addresses can be fixed first.
   const fadtAddr = place(16, FADT_SIZE);
@@ -59,8 +59,8 @@ export function layoutAcpi(cpus: number): AcpiLayout {
 }
 
 /** Writes the tables into guest memory (zeroing the area first); returns the RSDP's address. */
-export function writeAcpiTables(memory: GuestMemory, cpus: number): number {
-  const layout = layoutAcpi(cpus);
+export function writeAcpiTables(memory: GuestMemory, cpus: number, virtio: readonly AcpiVirtioDevice[] = []): number {
+  const layout = layoutAcpi(cpus, virtio);
   memory.fill(ACPI_BASE, ACPI_END - ACPI_BASE);
   for (const t of Object.values(layout.tables)) memory.write(t.addr, t.bytes);
   return layout.rsdp;

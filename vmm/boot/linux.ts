@@ -49,7 +49,7 @@ export function loadLinux(opts: LoadKernelOptions): BootInfo {
   const kernelEnd = load + header.initSize;
   const initrd = opts.modules[0] ? placeInitrd(memory, ctx.map, header, kernelEnd, opts.modules[0]) : undefined;
   const cmdlineAddr = putCmdline(ctx.strings, kernelPath, opts.cmdline);
-  const rsdpAddr = writeAcpiTables(memory, opts.cpus ?? 1);
+  const rsdpAddr = writeAcpiTables(memory, opts.cpus ?? 1, opts.virtio ?? []);
   const zeroPage = writeZeroPage(memory, { kernelPath, kernel, header, loadAddr: load, cmdlineAddr, initrd, map: ctx.map, rsdpAddr });
   // Our GDT has 32-bit code at 0x10; this protocol wants 64-bit code there (nothing else runs before Linux).
   memory.writeU64(GDT_ADDR + BOOT_CS, encodeDescriptor({ ...code64(), selector: BOOT_CS }));

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 
 export const USAGE = `usage:
   kvmdbg run --kernel FILE [--initrd FILE] [--cmdline STR] [--memory 512M] [--cpus 1] [--no-debug-exit]
-             [--gdb [HOST:]PORT [--wait-gdb]]
+             [--disk FILE[,ro]]... [--gdb [HOST:]PORT [--wait-gdb] [--gdb-arch x86-64|i386]]
   kvmdbg demo            boot the bundled demo kernel
 options:
   --kernel FILE      multiboot v1 ELF, PVH ELF, or x86-64 ELF (entered in long mode)
@@ -13,9 +13,13 @@ options:
   --cmdline STR      kernel command line
   --memory SIZE      guest RAM, e.g. 64M, 2G (default 256M)
   --cpus N           vCPUs (default 1)
+  --disk FILE[,ro]   a raw disk image as a virtio-blk disk (/dev/vda, vdb, ... in order);
+                     ,ro makes it read-only. Repeatable
   --no-debug-exit    remove the isa-debug-exit port 0xF4
   --gdb [HOST:]PORT  serve the GDB remote protocol (loopback unless HOST is given)
   --wait-gdb         start stopped at the entry point until gdb connects and continues
+  --gdb-arch ARCH    registers gdb sees: x86-64 or i386 (default: i386 for an ELF32
+                     kernel, x86-64 otherwise; fixed for the session whatever the CPU mode)
   --no-sandbox       fail instead of using the KVM sandbox when /dev/kvm is missing
   -v, --verbose      also print device notes (unhandled ports, ...)
 The guest's serial console is this terminal; Ctrl-C ends the VM. The exit status
@@ -29,11 +33,15 @@ export interface RunArgs {
   cmdline?: string;
   memoryBytes?: number;
   cpus?: number;
+  /** --disk FILE[,ro], in order. */
+  disks: { path: string; readOnly: boolean }[];
   debugExit: boolean;
   sandbox: boolean;
   verbose: boolean;
   gdb?: { host: string; port: number };
   waitGdb: boolean;
+  /** --gdb-arch; undefined = from the kernel's ELF class. */
+  gdbArch?: 'x86-64' | 'i386';
 }
 
 export class UsageError extends Error {}
@@ -59,10 +67,10 @@ export function parseCli(argv: string[]): RunArgs | 'help' {
       allowPositionals: true,
       options: {
         kernel: { type: 'string' }, initrd: { type: 'string' }, cmdline: { type: 'string' },
-        memory: { type: 'string' }, cpus: { type: 'string' },
+        memory: { type: 'string' }, cpus: { type: 'string' }, disk: { type: 'string', multiple: true },
         'no-debug-exit': { type: 'boolean' }, 'no-sandbox': { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' },
-        gdb: { type: 'string' }, 'wait-gdb': { type: 'boolean' },
+        gdb: { type: 'string' }, 'wait-gdb': { type: 'boolean' }, 'gdb-arch': { type: 'string' },
       },
     });
   } catch (e) {
@@ -81,19 +89,33 @@ export function parseCli(argv: string[]): RunArgs | 'help' {
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > 256) throw new UsageError(`--cpus ${values.cpus}: expected a whole number from 1 to 256`);
   }
   if (values['wait-gdb'] && values.gdb === undefined) throw new UsageError('--wait-gdb needs --gdb [HOST:]PORT');
+  const gdbArch = values['gdb-arch'];
+  if (gdbArch !== undefined) {
+    if (values.gdb === undefined) throw new UsageError('--gdb-arch needs --gdb [HOST:]PORT');
+    if (gdbArch !== 'x86-64' && gdbArch !== 'i386') throw new UsageError(`--gdb-arch ${gdbArch}: expected x86-64 or i386`);
+  }
   return {
     command,
     gdb: values.gdb !== undefined ? parseGdbAddress(values.gdb) : undefined,
     waitGdb: !!values['wait-gdb'],
+    gdbArch,
     kernel: values.kernel,
     initrd: values.initrd,
     cmdline: values.cmdline,
     memoryBytes: values.memory !== undefined ? parseSize(values.memory) : undefined,
     cpus,
+    disks: (values.disk ?? []).map(parseDisk),
     debugExit: !values['no-debug-exit'],
     sandbox: !values['no-sandbox'],
     verbose: !!values.verbose,
   };
+}
+
+/** "disk.img" or "disk.img,ro". */
+export function parseDisk(text: string): { path: string; readOnly: boolean } {
+  const m = /^(.*?)(?:,(ro|rw))?$/.exec(text)!;
+  if (m[1] === '') throw new UsageError(`--disk ${text}: expected FILE or FILE,ro`);
+  return { path: m[1], readOnly: m[2] === 'ro' };
 }
 
 /** "1234" -> loopback:1234; "HOST:1234" only when the user names a host. */

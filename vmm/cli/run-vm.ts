@@ -5,6 +5,7 @@
 import { Machine } from '../machine/machine';
 import { startGdbServer } from '../gdb/server';
 import { MachineGdbTarget } from '../gdb/machine-target';
+import { gdbArchForKernel } from '../gdb/arch';
 import type { RunArgs } from './args';
 
 const CTRL_C = 0x03;
@@ -16,7 +17,7 @@ export async function runVm(args: RunArgs, say: (msg: string) => void): Promise<
   try {
     machine = await Machine.create({
       kernel: args.kernel!, initrd: args.initrd, cmdline: args.cmdline,
-      memoryBytes: args.memoryBytes, cpus: args.cpus, debugExit: args.debugExit,
+      memoryBytes: args.memoryBytes, cpus: args.cpus, debugExit: args.debugExit, disks: args.disks,
     });
   } catch (e) {
     say((e as Error).message);
@@ -43,16 +44,19 @@ export async function runVm(args: RunArgs, say: (msg: string) => void): Promise<
 
   let gdb: { close(): Promise<void> | void } | undefined;
   if (args.gdb) {
+    // One register layout for the whole session, from the kernel's ELF class unless --gdb-arch says.
+    const arch = args.gdbArch ?? gdbArchForKernel(args.kernel!, machine.boot.protocol);
     try {
       gdb = await startGdbServer(new MachineGdbTarget(machine), {
-        host: args.gdb.host, port: args.gdb.port, log: (m: string) => say(m),
+        host: args.gdb.host, port: args.gdb.port, log: (m: string) => say(m), arch,
       });
     } catch (e) {
       say(`cannot serve gdb on ${args.gdb.host}:${args.gdb.port}: ${(e as Error).message}`);
       await machine.stop('gdb server failed');
       return 1;
     }
-    say(`gdb: target remote ${args.gdb.host}:${args.gdb.port}${args.waitGdb ? ' (the VM waits at its entry point)' : ''}`);
+    const notes = [arch === 'i386' ? 'i386 registers' : '', args.waitGdb ? 'the VM waits at its entry point' : ''].filter(Boolean);
+    say(`gdb: target remote ${args.gdb.host}:${args.gdb.port}${notes.length ? ` (${notes.join('; ')})` : ''}`);
   }
   if (!args.waitGdb) machine.resume();
   const end = await machine.whenEnded();

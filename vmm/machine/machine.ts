@@ -16,6 +16,8 @@ import { GuestMemory, pcRamRegions, sharedBufferSizeFor } from '../memory/guest-
 import { loadKernel } from '../boot/detect';
 import type { BootInfo } from '../boot/boot-state';
 import { readUserFile } from './user-files';
+import { virtioLayout, type VirtioSlot } from '../virtio/layout';
+import { checkDiskFile } from '../virtio/disk-check';
 import { SharedRing } from './shared-ring';
 import { ExitStats } from './exit-stats';
 import {
@@ -27,6 +29,7 @@ import type { Fpu, GuestDebug, MsrEntry, Regs, Sregs, Translation } from '../../
 import type { HwRequest } from '../debug/hw-breakpoints';
 import type { ExitBreakpointSpec } from '../debug/exit-filters';
 import type { ArmResult } from '../debug/vcpu-debug';
+import type { Int3Probe } from '../debug/int3-probe';
 
 export interface MachineConfig extends Partial<MachineOptions> {
   kernel: string;
@@ -53,10 +56,12 @@ export class Machine extends EventEmitter {
   private stopWaiters: ((s: StopReason) => void)[] = [];
   private end?: VmEnd;
   private stopMessage?: string;
+  /** Whether this host delivers int3 as a debug exit (probed at start; ARCHITECTURE rule 6). */
+  int3: Int3Probe = { delivered: false, note: 'not probed yet' };
   private readonly endPromise: Promise<VmEnd>;
   private resolveEnd!: (e: VmEnd) => void;
 
-  private constructor(readonly options: MachineOptions, memory: GuestMemory, boot: BootInfo) {
+  private constructor(readonly options: MachineOptions, memory: GuestMemory, boot: BootInfo, readonly virtio: VirtioSlot[]) {
     super();
     this.memory = memory;
     this.boot = boot;
@@ -76,14 +81,17 @@ export class Machine extends EventEmitter {
       memoryBytes: config.memoryBytes ?? DEFAULT_MEMORY,
       cpus: config.cpus ?? 1,
       debugExit: config.debugExit ?? true,
+      disks: (config.disks ?? []).map((d) => ({ path: d.path, readOnly: d.readOnly })),
     };
     if (options.cpus !== 1) throw new Error(`--cpus ${options.cpus}: this build runs 1 vCPU; SMP arrives with the Linux boot work (issue 3)`);
     const kernel = readUserFile(config.kernel, 'kernel');
+    for (const d of options.disks) checkDiskFile(d);
+    const virtio = virtioLayout(options.disks);
     const modules = config.initrd ? [{ path: config.initrd, data: readUserFile(config.initrd, 'initrd') }] : [];
     const buffer = new SharedArrayBuffer(sharedBufferSizeFor(options.memoryBytes));
     const memory = new GuestMemory(buffer, pcRamRegions(options.memoryBytes, pageAlignedOffset(buffer)));
-    const boot = loadKernel({ kernelPath: config.kernel, kernel, memory, cmdline: config.cmdline ?? '', modules, cpus: options.cpus });
-    const machine = new Machine(options, memory, boot);
+    const boot = loadKernel({ kernelPath: config.kernel, kernel, memory, cmdline: config.cmdline ?? '', modules, cpus: options.cpus, virtio });
+    const machine = new Machine(options, memory, boot, virtio);
     await machine.startWorker();
     return machine;
   }
@@ -94,6 +102,7 @@ export class Machine extends EventEmitter {
       options: this.options,
       memory: { buffer: this.memory.buffer, regions: [...this.memory.regions] },
       boot: this.boot,
+      virtio: this.virtio,
       consoleOut: this.consoleOut.buffer,
       consoleIn: this.consoleIn.buffer,
       control: this.control.buffer as SharedArrayBuffer,
@@ -103,7 +112,7 @@ export class Machine extends EventEmitter {
     this.pumpConsole();
     return new Promise((resolve, reject) => {
       this.worker.on('message', (e: Event) => {
-        if (e.type === 'ready') { this.kickToken = e.kickToken; this.state = 'stopped'; resolve(); }
+        if (e.type === 'ready') { this.kickToken = e.kickToken; this.int3 = e.int3; this.state = 'stopped'; resolve(); }
         else if (e.type === 'initFailed') { reject(new Error(e.message)); }
         else this.onEvent(e);
       });

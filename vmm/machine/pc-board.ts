@@ -13,6 +13,10 @@ import { CmosRtc, RTC_INDEX_PORT, RTC_PORT_COUNT } from '../devices/rtc';
 import { DEBUGCON_PORT, DebugCon } from '../devices/debugcon';
 import { DEBUG_EXIT_PORT, DEBUG_EXIT_PORT_COUNT, DebugExit } from '../devices/debug-exit';
 import { AcpiPm, PM_BASE, PM_PORT_COUNT } from '../devices/pm';
+import type { GuestMemory } from '../memory/guest-memory';
+import type { VirtioSlot } from '../virtio/layout';
+import { attachVirtio } from '../virtio/board';
+import type { VirtioMmioDevice } from '../virtio/mmio-transport';
 import { PCI_CONFIG_ADDRESS_PORT, PCI_CONFIG_PORT_COUNT, PciBus, PciConfigIo, PciHostBridge } from '../devices/pci';
 
 export interface BoardOptions {
@@ -24,6 +28,8 @@ export interface BoardOptions {
   irq(line: number): IrqLine;
   /** Guest console bytes (COM1 and the 0xE9 debug console). */
   console: ByteSink;
+  /** virtio-mmio devices (vmm/virtio/layout.ts) and the guest RAM they use; none without. */
+  virtio?: { slots: readonly VirtioSlot[]; memory: GuestMemory };
 }
 
 export interface PcBoard {
@@ -31,6 +37,7 @@ export interface PcBoard {
   mmio: Bus;
   uart: Uart16550;
   pci: PciBus;
+  virtio: VirtioMmioDevice[];
 }
 
 export function buildPcBoard(o: BoardOptions): PcBoard {
@@ -51,5 +58,6 @@ export function buildPcBoard(o: BoardOptions): PcBoard {
   // Noisy legacy ports kernels poke for timing or POST codes: handled, silent.
   pio.register(0x80, 1, new NoopDevice('post-code'));
   pio.register(0xed, 1, new NoopDevice('io-delay'));
-  return { pio, mmio, uart, pci };
+  const virtio = o.virtio ? attachVirtio({ slots: o.virtio.slots, mmio, memory: o.virtio.memory, log: o.log, irq: o.irq }) : [];
+  return { pio, mmio, uart, pci, virtio };
 }

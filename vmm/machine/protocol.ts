@@ -5,16 +5,20 @@
  */
 import type { BootInfo } from '../boot/boot-state';
 import type { RamRegion } from '../memory/guest-memory';
+import type { DiskSpec, VirtioSlot } from '../virtio/layout';
 import type { Fpu, GuestDebug, MsrEntry, Regs, Sregs, Translation, VcpuExit } from '../../native/types';
 import type { HwRequest, WatchAccess } from '../debug/hw-breakpoints';
 import type { ExitBreakpointSpec } from '../debug/exit-filters';
 import type { ArmResult } from '../debug/vcpu-debug';
+import type { Int3Probe } from '../debug/int3-probe';
 
 export interface MachineOptions {
   memoryBytes: number;
   cpus: number;
   /** isa-debug-exit at port 0xF4 (QEMU-compatible); on by default. */
   debugExit: boolean;
+  /** Raw disk images for virtio-blk (--disk FILE[,ro]), in order: /dev/vda first. */
+  disks: DiskSpec[];
 }
 
 export interface WorkerInit {
@@ -22,6 +26,8 @@ export interface WorkerInit {
   options: MachineOptions;
   memory: { buffer: SharedArrayBuffer; regions: RamRegion[] };
   boot: BootInfo;
+  /** The virtio-mmio devices (the same list the ACPI DSDT describes). */
+  virtio: VirtioSlot[];
   consoleOut: SharedArrayBuffer;
   consoleIn: SharedArrayBuffer;
   control: SharedArrayBuffer;
@@ -74,7 +80,7 @@ export type Command =
   | { type: 'stop' };
 
 export type Event =
-  | { type: 'ready'; kickToken: number }
+  | { type: 'ready'; kickToken: number; int3: Int3Probe }
   | { type: 'initFailed'; message: string }
   | { type: 'stopped'; stop: StopReason; rip: bigint }
   | { type: 'ended'; end: VmEnd }

@@ -7,11 +7,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Kvm, Vcpu, Vm } from '../../native';
 import type { DeviceLog } from '../bus/device';
+import { GuestMemory } from '../memory/guest-memory';
 import { ExitStats } from './exit-stats';
 import { SharedRing } from './shared-ring';
 import { buildPcBoard } from './pc-board';
 import { VcpuRunner, type RunOutcome } from './vcpu-runner';
 import { createBootVcpu, createVm } from './vm-setup';
+import { probeInt3 } from '../debug/int3-probe';
 import type { Command, Event, WorkerInit } from './protocol';
 
 const init = workerData as WorkerInit;
@@ -47,6 +49,7 @@ function start(): void {
     },
     irq: (line) => ({ set: (level) => theVm.irqLine(line, level) }),
     console: (byte) => { consoleOut.push(byte); },
+    virtio: { slots: init.virtio, memory: new GuestMemory(init.memory.buffer, init.memory.regions) },
   });
   vcpu = createBootVcpu(kvm, vm, init.vcpuId, init.boot.cpu);
   runner = new VcpuRunner(vcpu, board.pio, board.mmio, new Int32Array(init.control), new ExitStats(init.stats), {
@@ -55,7 +58,7 @@ function start(): void {
       if (bytes.length > 0) board.uart.receive(bytes);
     },
   });
-  post({ type: 'ready', kickToken: vcpu.kickToken });
+  post({ type: 'ready', kickToken: vcpu.kickToken, int3: probeInt3(kvm) });
 }
 
 /** Reports how a run or a step ended; returns the stop for a step's reply. */
