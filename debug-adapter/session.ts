@@ -8,7 +8,7 @@ import { basename } from 'node:path';
 import { readFileSync } from 'node:fs';
 import {
   Breakpoint as DapBreakpoint, BreakpointEvent, DebugSession, ExitedEvent, Handles, InitializedEvent, InvalidatedEvent,
-  OutputEvent, Scope, Source, StackFrame, StoppedEvent, TerminatedEvent, Thread, ThreadEvent,
+  OutputEvent, Response, Scope, Source, StackFrame, StoppedEvent, TerminatedEvent, Thread, ThreadEvent,
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { Machine } from '../vmm/machine/machine';
@@ -31,6 +31,8 @@ import { evaluate, ExpressionError, type EvalContext } from './expressions';
 import type { HwLength } from '../vmm/debug/hw-breakpoints';
 
 const THREAD_ID = 1;
+/** Requests that read the machine: before a launch they get one clear error. */
+const NEEDS_VM = new Set(['stackTrace', 'scopes', 'readMemory', 'writeMemory', 'disassemble', 'setVariable']);
 const hex = (v: bigint): string => '0x' + v.toString(16);
 
 export class KvmDebugSession extends DebugSession {
@@ -54,6 +56,58 @@ export class KvmDebugSession extends DebugSession {
     super();
     this.setDebuggerLinesStartAt1(true);
     this.setDebuggerColumnsStartAt1(true);
+    this.guardHandlers();
+    // DebugSession shuts the adapter down on any 'error' event, and a DAP message that is not
+    // JSON (or not an object) is one: ignore those, shut down only on stream errors.
+    this.removeAllListeners('error');
+    this.on('error', (ev: { body?: unknown }) => {
+      if (typeof ev?.body === 'string' && ev.body.startsWith('Error handling data')) {
+        console.error(`kvmdbg debug adapter: ignored a malformed DAP message (${ev.body})`);
+        return;
+      }
+      this.shutdown();
+    });
+  }
+
+  /**
+   * Every request gets one response, whatever its arguments: DebugSession answers a handler that
+   * throws synchronously, but drops the promise of an async one, so a rejection would kill the
+   * adapter with no answer sent. Each *Request handler is wrapped: a throw or a rejection before
+   * the response went out becomes an error response naming the request.
+   */
+  private guardHandlers(): void {
+    const self = this as unknown as Record<string, unknown>;
+    for (const name of Object.getOwnPropertyNames(KvmDebugSession.prototype)) {
+      const fn = self[name];
+      if (!name.endsWith('Request') || name === 'dispatchRequest' || typeof fn !== 'function') continue;
+      self[name] = (response: DebugProtocol.Response, ...rest: unknown[]): unknown => {
+        const failed = (e: unknown): void => {
+          if (!response.seq) this.fail(response, `${response.command}: ${e instanceof Error ? e.message : String(e)}`);
+          else console.error(`kvmdbg debug adapter: ${response.command}: ${e instanceof Error ? e.message : String(e)}`);
+        };
+        try {
+          const r = (fn as (...a: unknown[]) => unknown).call(this, response, ...rest);
+          if (r instanceof Promise) r.catch(failed);
+          return r;
+        } catch (e) {
+          return failed(e);
+        }
+      };
+    }
+  }
+
+  /** Missing arguments read as {}; arguments that are not an object get an error response. */
+  protected override dispatchRequest(request: DebugProtocol.Request): void {
+    if (request.arguments === undefined || request.arguments === null) request.arguments = {};
+    if (typeof request.arguments !== 'object' || Array.isArray(request.arguments)) {
+      this.fail(new Response(request), `${String(request.command)}: the arguments must be an object, not ${JSON.stringify(request.arguments).slice(0, 40)}`);
+      return;
+    }
+    if (!this.machine && NEEDS_VM.has(request.command)) {
+      this.fail(new Response(request), `${request.command}: no VM is running (launch one first)`);
+      return;
+    }
+    super.dispatchRequest(request);
   }
 
   private note(text: string, category: 'console' | 'important' = 'console'): void {
@@ -145,6 +199,7 @@ export class KvmDebugSession extends DebugSession {
       return this.fail(response, (e as Error).message);
     }
     const machine = this.machine;
+    this.note(`kvmdbg: ${machine.int3.note}`);
     this.vcpu = new VcpuControl(machine);
     this.view = new GuestMemoryView(machine.memory, () => this.vcpu?.paging);
     machine.on('output', (bytes: Uint8Array) => this.console.push(bytes));
@@ -513,14 +568,19 @@ export class KvmDebugSession extends DebugSession {
   }
 
   private async setGroup(response: DebugProtocol.Response & { body: { breakpoints: DebugProtocol.Breakpoint[] } }, group: string, specs: BreakpointSpec[]): Promise<void> {
-    const list = this.breakpoints.replace(group, specs);
     try {
-      await this.arm(list);
+      const list = this.breakpoints.replace(group, specs);
+      try {
+        await this.arm(list);
+      } catch (e) {
+        for (const b of list) if (!b.message) b.message = `could not be armed: ${(e as Error).message}`;
+      }
+      response.body = { breakpoints: list.map((b) => this.toDap(b)) };
+      this.sendResponse(response);
     } catch (e) {
-      for (const b of list) if (!b.message) b.message = `could not be armed: ${(e as Error).message}`;
+      // Called without await by the set*Breakpoints handlers: a throw here must still answer.
+      if (!response.seq) this.fail(response, `${response.command}: ${(e as Error).message}`);
     }
-    response.body = { breakpoints: list.map((b) => this.toDap(b)) };
-    this.sendResponse(response);
   }
 
   protected override setBreakPointsRequest(response: DebugProtocol.SetBreakpointsResponse, args: DebugProtocol.SetBreakpointsArguments): void {
