@@ -20,9 +20,10 @@ import { virtioLayout, type VirtioSlot } from '../virtio/layout';
 import { checkDiskFile } from '../virtio/disk-check';
 import { SharedRing } from './shared-ring';
 import { ExitStats } from './exit-stats';
+import { ExitRing } from './exit-ring';
 import {
   CONTROL_INPUT, CONTROL_PAUSE, CONTROL_STOP,
-  type Command, type Event, type MachineOptions, type ReplyOf, type StopReason, type VmEnd, type WorkerInit,
+  type Command, type DeviceSnapshot, type Event, type MachineOptions, type ReplyOf, type StopReason, type VmEnd, type WorkerInit,
 } from './protocol';
 import { kick, pageAlignedOffset } from '../../native';
 import type { Fpu, GuestDebug, MsrEntry, Regs, Sregs, Translation } from '../../native/types';
@@ -45,6 +46,8 @@ export class Machine extends EventEmitter {
   readonly memory: GuestMemory;
   readonly boot: BootInfo;
   readonly exits: ExitStats;
+  /** The last 64 exits, written by the vCPU thread (no RIP: see exit-ring.ts). */
+  readonly exitRing: ExitRing;
   private state: State = 'starting';
   private worker!: Worker;
   private kickToken = -1;
@@ -66,6 +69,7 @@ export class Machine extends EventEmitter {
     this.memory = memory;
     this.boot = boot;
     this.exits = new ExitStats();
+    this.exitRing = new ExitRing();
     this.control = new Int32Array(new SharedArrayBuffer(4));
     this.consoleOut = SharedRing.create(1 << 16);
     this.consoleIn = SharedRing.create(1 << 12);
@@ -83,7 +87,7 @@ export class Machine extends EventEmitter {
       debugExit: config.debugExit ?? true,
       disks: (config.disks ?? []).map((d) => ({ path: d.path, readOnly: d.readOnly })),
     };
-    if (options.cpus !== 1) throw new Error(`--cpus ${options.cpus}: this build runs 1 vCPU; SMP arrives with the Linux boot work (issue 3)`);
+    if (options.cpus !== 1) throw new Error(`--cpus ${options.cpus}: kvmdbg runs one vCPU for now (SMP is not implemented yet)`);
     const kernel = readUserFile(config.kernel, 'kernel');
     for (const d of options.disks) checkDiskFile(d);
     const virtio = virtioLayout(options.disks);
@@ -107,6 +111,7 @@ export class Machine extends EventEmitter {
       consoleIn: this.consoleIn.buffer,
       control: this.control.buffer as SharedArrayBuffer,
       stats: this.exits.buffer,
+      exitRing: this.exitRing.buffer,
     };
     this.worker = new Worker(join(__dirname, 'vcpu-worker.js'), { workerData: init });
     this.pumpConsole();
@@ -228,6 +233,8 @@ export class Machine extends EventEmitter {
   /** Time spent inside KVM_RUN (needs setTiming(true)), to separate our own per-exit cost. */
   runStats(): Promise<{ runs: number; nsInKvmRun: number }> { return this.request<'runStats'>({ type: 'runStats' }); }
   setTiming(on: boolean): Promise<void> { return this.request<'setTiming'>({ type: 'setTiming', on }); }
+  /** The board's devices and their state (the vCPU must be stopped: the devices live on its thread). */
+  devices(): Promise<DeviceSnapshot[]> { return this.request<'devices'>({ type: 'devices' }); }
 
   /** Host input for the guest's serial console. */
   sendInput(bytes: Uint8Array): void {
