@@ -8,6 +8,8 @@ export interface BatcherOptions {
   delayMs?: number;
   /** Flush at once when this many bytes are pending. */
   maxBytes?: number;
+  /** Also gets each batch as raw bytes (kvm/console), just before its text. */
+  bytes?: (bytes: Uint8Array) => void;
 }
 
 export class ConsoleBatcher {
@@ -17,10 +19,12 @@ export class ConsoleBatcher {
   private readonly decoder = new TextDecoder('utf-8');
   private readonly delayMs: number;
   private readonly maxBytes: number;
+  private readonly bytes?: (bytes: Uint8Array) => void;
 
   constructor(private readonly emit: (text: string) => void, options: BatcherOptions = {}) {
     this.delayMs = options.delayMs ?? 30;
     this.maxBytes = options.maxBytes ?? 16 * 1024;
+    this.bytes = options.bytes;
   }
 
   push(bytes: Uint8Array): void {
@@ -40,6 +44,7 @@ export class ConsoleBatcher {
     for (const p of this.pending) { all.set(p, at); at += p.length; }
     this.pending = [];
     this.size = 0;
+    this.bytes?.(all);
     const text = this.decoder.decode(all, { stream: true });
     if (text.length > 0) this.emit(text);
   }

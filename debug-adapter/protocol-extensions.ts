@@ -50,8 +50,12 @@ export interface ExitKindStats {
 }
 export interface RecentExit {
   kind: string;
-  /** Guest RIP at the exit, hex. */
-  rip: string;
+  /**
+   * Guest RIP at the exit, hex, when known: the vCPU thread does not read RIP
+   * per exit (an ioctl each), so only debug exits and the exit the vCPU is
+   * stopped at carry it.
+   */
+  rip?: string;
   /** One line: "out 0x3f8 <- 0x41 (1 byte)", "mmio read 0xfee00020 (4 bytes)". */
   detail: string;
   /** Milliseconds since the VM started. */

@@ -7,7 +7,7 @@
 import { basename } from 'node:path';
 import { readFileSync } from 'node:fs';
 import {
-  Breakpoint as DapBreakpoint, BreakpointEvent, DebugSession, ExitedEvent, Handles, InitializedEvent, InvalidatedEvent,
+  Breakpoint as DapBreakpoint, BreakpointEvent, DebugSession, Event, ExitedEvent, Handles, InitializedEvent, InvalidatedEvent,
   OutputEvent, Response, Scope, Source, StackFrame, StoppedEvent, TerminatedEvent, Thread, ThreadEvent,
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
@@ -19,6 +19,7 @@ import type { Regs } from '../native/types';
 import { loadSymbols, Symbols, SymbolTable } from './symbols';
 import { LaunchConfigError, looksLikeLinux, validateLaunchArgs, withNoKaslr, type LaunchConfig } from './launch-config';
 import { ConsoleBatcher } from './console-output';
+import { KvmCustomRequests } from './custom-requests';
 import { VcpuControl } from './vcpu';
 import { GuestMemoryView, MemoryRefError, parseRef, formatRef } from './memory';
 import { bitnessOf, decodeFrom, disassemble, symbolizedText, type Bitness } from './disassembly';
@@ -41,7 +42,8 @@ export class KvmDebugSession extends DebugSession {
   private vcpu?: VcpuControl;
   private view?: GuestMemoryView;
   private symbols?: Symbols;
-  private readonly console = new ConsoleBatcher((text) => this.sendEvent(new OutputEvent(text, 'stdout')));
+  private readonly kvm = new KvmCustomRequests((event, body) => this.sendEvent(new Event(event, body)));
+  private readonly console = new ConsoleBatcher((text) => this.sendEvent(new OutputEvent(text, 'stdout')), { bytes: (b) => this.kvm.console(b) });
   private readonly breakpoints = new BreakpointTable();
   private debugreg: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
   private launchExitSpec: ExitBreakpointSpec = {};
@@ -201,6 +203,7 @@ export class KvmDebugSession extends DebugSession {
     const machine = this.machine;
     this.note(`kvmdbg: ${machine.int3.note}`);
     this.vcpu = new VcpuControl(machine);
+    this.kvm.attach(machine, this.vcpu);
     this.view = new GuestMemoryView(machine.memory, () => this.vcpu?.paging);
     machine.on('output', (bytes: Uint8Array) => this.console.push(bytes));
     machine.on('log', (level: string, message: string) => { if (level === 'guest-error') this.note(`guest error: ${message}`); });
@@ -217,6 +220,7 @@ export class KvmDebugSession extends DebugSession {
 
   private onEnded(end: VmEnd): void {
     this.console.dispose();
+    this.kvm.exited();
     this.note(`The VM has ended: ${end.message}`);
     this.sendEvent(new ThreadEvent('exited', THREAD_ID));
     this.sendEvent(new ExitedEvent(end.status));
@@ -268,6 +272,7 @@ export class KvmDebugSession extends DebugSession {
   private async runLoop(): Promise<void> {
     if (this.busy || !this.vcpu || this.vcpu.state !== 'stopped') return;
     this.busy = true;
+    this.kvm.running();
     try {
       const stop = await this.runUntilReportable();
       if (stop) this.reportStop(stop);
@@ -280,6 +285,7 @@ export class KvmDebugSession extends DebugSession {
 
   private reportStop(stop: StopReason, message?: string): void {
     this.console.flush();
+    this.kvm.paused();
     this.lastStop = stop;
     this.variableHandles.reset();
     const hit = this.breakpoints.matching(stop);
@@ -688,6 +694,15 @@ export class KvmDebugSession extends DebugSession {
     }
     response.body = { breakpoints: results };
     this.sendResponse(response);
+  }
+
+  /** kvmdbg's kvm/* requests (custom-requests.ts); answers itself, never throws (guardHandlers would misread its arguments). */
+  protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown): void {
+    if (!this.kvm.handles(command)) return super.customRequest(command, response, args);
+    this.kvm.handle(command, (args ?? {}) as Record<string, unknown>).then(
+      (body) => { response.body = body; this.sendResponse(response); },
+      (e: unknown) => this.fail(response, `${command}: ${e instanceof Error ? e.message : String(e)}`),
+    );
   }
 
   protected override exceptionInfoRequest(response: DebugProtocol.ExceptionInfoResponse): void {

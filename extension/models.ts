@@ -46,10 +46,11 @@ export function exitsModel(s: ExitStatsBody): ViewNode[] {
     icon: 'history',
     children: [...s.recent].reverse().map((e) => ({
       label: e.kind,
-      description: `${e.rip}  ${e.detail}`,
-      tooltip: `${e.kind} at RIP ${e.rip}: ${e.detail}${e.timeMs !== undefined ? ` (+${e.timeMs.toFixed(1)} ms)` : ''}. Click: disassembly at RIP.`,
+      // RIP is known only for exits the vCPU stopped at (reading it per exit costs an ioctl).
+      description: e.rip ? `${e.rip}  ${e.detail}` : e.detail,
+      tooltip: `${e.kind}${e.rip ? ` at RIP ${e.rip}` : ''}: ${e.detail}${e.timeMs !== undefined ? ` (+${e.timeMs.toFixed(1)} ms)` : ''}.${e.rip ? ' Click: disassembly at RIP.' : ''}`,
       icon: 'debug-stackframe-dot',
-      memoryReference: `v:${e.rip}`,
+      memoryReference: e.rip ? `v:${e.rip}` : undefined,
     })),
   };
   return [byKind, recent];

@@ -344,6 +344,80 @@ test('pause a running guest that spins with interrupts off', async () => {
   }
 });
 
+test('kvm/ requests and events: console bytes, state, exit stats, page walk, devices, descriptor tables, console input', async () => {
+  const s = await start();
+  const consoleEvents: Buffer[] = [];
+  const states: { state: string; vcpus: number; exitsPerSecond?: number }[] = [];
+  s.dc.on('kvm/console', (e: DebugProtocol.Event) => consoleEvents.push(Buffer.from(e.body.data, 'base64')));
+  s.dc.on('kvm/state', (e: DebugProtocol.Event) => states.push(e.body));
+  const kvm = async (command: string, args: Record<string, unknown> = {}): Promise<any> => (await s.dc.customRequest(command, args)).body;
+  try {
+    const entry = stopped(s, 'stop on entry');
+    await launch(s, { stopOnEntry: true, cmdline: 'spin' });
+    await entry;
+    assert.deepEqual(states.map((x) => x.state), ['starting', 'paused']);
+    assert.equal(states[1].vcpus, 1);
+    // At the entry the loader's GDT is loaded (vmm/boot/cpu.ts): code64 at 0x08, code32 at 0x10, in 32-bit mode.
+    let tables = await kvm('kvm/descriptorTables', { threadId: 1 });
+    assert.match(tables.gdt.entries[2].decoded, /^code32 DPL0 P/, JSON.stringify(tables.gdt.entries));
+
+    await s.dc.continueRequest({ threadId: 1 });
+    await within((async () => { while (!s.stdout().includes('spinning')) await new Promise((r) => setTimeout(r, 100)); })(), T, 'the guest to print "spinning"');
+    assert.equal(states.at(-1)?.state, 'running');
+    await assert.rejects(kvm('kvm/pageWalk', { address: '0x1000' }), /pause the VM to walk its page tables/);
+    const stop = stopped(s, 'pause');
+    await s.dc.pauseRequest({ threadId: 1 });
+    await stop;
+    assert.equal(states.at(-1)?.state, 'paused');
+
+    // Console bytes arrive as kvm/console, batched (not one event a byte), and the output events stay.
+    const text = Buffer.concat(consoleEvents).toString('utf8');
+    assert.match(text, /kvmdbg test kernel pvh64/);
+    assert.match(text, /spinning/);
+    assert.ok(consoleEvents.length < text.length / 4, `${consoleEvents.length} kvm/console events for ${text.length} bytes`);
+    assert.equal(s.stdout(), text, 'the debug console mirror has the same text');
+
+    const stats = await kvm('kvm/exitStats', { last: 10 });
+    const io = stats.byKind.find((k: { kind: string }) => k.kind === 'io');
+    assert.ok(io && io.count > text.length, `io exits: ${JSON.stringify(stats.byKind)}`);
+    assert.ok(stats.total >= io.count);
+    assert.ok(stats.elapsedMs > 0);
+    assert.equal(stats.recent.length, 10);
+    assert.ok(stats.recent.every((e: { kind: string; detail: string }) => e.kind && e.detail), JSON.stringify(stats.recent));
+
+    const rip = await reg(s, 'rip');
+    const walk = await kvm('kvm/pageWalk', { address: hex(rip), threadId: 1 });
+    assert.equal(walk.mode, '4-level');
+    assert.deepEqual(walk.levels.map((l: { name: string }) => l.name), ['PML4', 'PDPT', 'PD'], 'the test kernel maps 2 MiB pages');
+    assert.ok(walk.levels.every((l: { present: boolean; flags: string[] }) => l.present && l.flags.includes('P')));
+    assert.equal(walk.pageSize, 2 << 20);
+    assert.equal(BigInt(walk.physical), rip, 'identity mapped');
+    const unmapped = await kvm('kvm/pageWalk', { address: '0x7fff00000000' });
+    assert.equal(unmapped.physical, undefined);
+    assert.match(unmapped.fault, /not present/);
+
+    const devices = (await kvm('kvm/devices')).devices as { name: string; description: string; details?: [string, string][] }[];
+    const uart = devices.find((d) => d.name === 'uart0');
+    assert.ok(uart, `devices: ${devices.map((d) => d.name).join(', ')}`);
+    assert.match(uart.description, /16550A at 0x3f8, IRQ 4/);
+    assert.ok(uart.details?.some(([k]) => k === 'LCR'));
+    const host = devices.find((d) => d.name === 'pci 00:00.0');
+    assert.deepEqual(host?.details?.find(([k]) => k === 'vendor:device'), ['vendor:device', '0x8086:0x29c0']);
+    assert.ok(devices.some((d) => /^virtio-rng/.test(d.name)));
+
+    // The guest's own GDT now (test/guests/boot/entry64.S): 64-bit code at 0x08, data at 0x10; no IDT.
+    tables = await kvm('kvm/descriptorTables');
+    assert.match(tables.gdt.entries[1].decoded, /^code64 DPL0 P/, JSON.stringify(tables.gdt.entries));
+    assert.match(tables.gdt.entries[2].decoded, /^data32 DPL0 P/);
+    assert.equal(tables.idt.entries.length, 0);
+
+    assert.equal((await s.dc.customRequest('kvm/consoleInput', { data: 'x' })).success, true);
+    await assert.rejects(kvm('kvm/pageWalk', { address: 'rip' }), /hex \(0x\.\.\.\) or decimal/);
+  } finally {
+    await finish(s);
+  }
+});
+
 test('disconnect ends the VM and the adapter process exits', async () => {
   const s = await start();
   const proc = (s.dc as unknown as { _adapterProcess: import('node:child_process').ChildProcess })._adapterProcess;

@@ -108,6 +108,21 @@ export class PciConfigSpace {
   }
 }
 
+/** A function's type 0 header as [label, value] lines for a devices view (config reads have no side effects). */
+export function describePciConfig(f: Pick<PciFunction, 'readConfig'>): [string, string][] {
+  const h = (v: number, digits: number) => '0x' + (v >>> 0).toString(16).padStart(digits, '0');
+  const rd = (off: number, size: AccessSize) => f.readConfig(off, size);
+  return [
+    ['vendor:device', `${h(rd(PCI_VENDOR_ID, 2), 4)}:${h(rd(PCI_DEVICE_ID, 2), 4)}`],
+    ['command', h(rd(PCI_COMMAND, 2), 4)],
+    ['status', h(rd(PCI_STATUS, 2), 4)],
+    ['revision', h(rd(PCI_REVISION_ID, 1), 2)],
+    ['class', h((rd(PCI_CLASS_DEVICE, 2) << 8) | rd(PCI_CLASS_PROG, 1), 6)],
+    ['header type', h(rd(PCI_HEADER_TYPE, 1), 2)],
+    ['subsystem', `${h(rd(PCI_SUBSYSTEM_VENDOR_ID, 2), 4)}:${h(rd(PCI_SUBSYSTEM_ID, 2), 4)}`],
+  ];
+}
+
 /** The host bridge at 00:00.0: identification only, no BARs, no capabilities. */
 export class PciHostBridge implements PciFunction {
   readonly config = new PciConfigSpace();
@@ -130,6 +145,9 @@ export class PciHostBridge implements PciFunction {
 
   writeConfig(offset: number, size: AccessSize, value: number): void {
     this.config.write(offset, size, value);
+  }
+  describe(): [string, string][] {
+    return describePciConfig(this);
   }
 }
 

@@ -208,6 +208,20 @@ export class Uart16550 implements Device {
     };
   }
 
+  /** Register lines for a devices view: [label, value] (reads nothing that has side effects). */
+  describe(): [string, string][] {
+    const st = this.state();
+    const h = (v: number) => '0x' + v.toString(16).padStart(2, '0');
+    return [
+      ['IER', h(st.ier)], ['IIR', h(st.iir)], ['LCR', h(st.lcr)], ['MCR', h(st.mcr)],
+      ['LSR', h(st.lsr)], ['MSR', h(st.msr)], ['SCR', h(st.scr)],
+      ['divisor', `${st.divisor} (${this.baudRate ? Math.round(this.baudRate) + ' baud' : 'off'})`],
+      ['FIFO', st.fifoEnabled ? `on, trigger ${st.rxTrigger}, ${st.rxCount} byte(s) received` : `off, ${st.rxCount} byte(s) received`],
+      ['host input queued', `${st.hostQueued} byte(s)${st.droppedInputBytes ? `, ${st.droppedInputBytes} dropped` : ''}`],
+      ['IRQ line', st.irq ? 'asserted' : 'low'],
+    ];
+  }
+
   private readReg(reg: number): number {
     switch (reg) {
       case UART_RX:

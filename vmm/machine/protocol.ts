@@ -32,6 +32,16 @@ export interface WorkerInit {
   consoleIn: SharedArrayBuffer;
   control: SharedArrayBuffer;
   stats: SharedArrayBuffer;
+  /** The last exits (exit-ring.ts). */
+  exitRing: SharedArrayBuffer;
+}
+
+/** One device of the board as a devices view shows it (plain data: it crosses threads). */
+export interface DeviceSnapshot {
+  name: string;
+  /** One line: "16550A at 0x3f8, IRQ 4". */
+  description: string;
+  details: [string, string][];
 }
 
 /** Bits in the control word: why the main thread kicked the vCPU. */
@@ -77,6 +87,7 @@ export type Command =
   | { type: 'translate'; id: number; gva: bigint }
   | { type: 'runStats'; id: number }
   | { type: 'setTiming'; id: number; on: boolean }
+  | { type: 'devices'; id: number }
   | { type: 'stop' };
 
 export type Event =
@@ -92,4 +103,5 @@ export type ReplyOf = {
   getFpu: Fpu; setFpu: void; getMsrs: MsrEntry[];
   armHardware: ArmResult; setExitBreakpoints: void;
   translate: Translation; runStats: { runs: number; nsInKvmRun: number }; setTiming: void;
+  devices: DeviceSnapshot[];
 };

@@ -10,6 +10,7 @@ import { describeExit, ExitFilter, snapshotExit, type ExitBreakpointSpec } from 
 import { VcpuDebug } from '../debug/vcpu-debug';
 import type { Bus } from '../bus/bus';
 import type { ExitStats } from './exit-stats';
+import type { ExitRing } from './exit-ring';
 import { CONTROL_INPUT, CONTROL_PAUSE, CONTROL_STOP, type StopReason, type VmEnd } from './protocol';
 
 /** What made run() return to the caller. */
@@ -39,6 +40,8 @@ export class VcpuRunner {
     private readonly control: Int32Array,
     private readonly stats: ExitStats,
     private readonly hooks: RunnerHooks,
+    /** The last exits for the VM-exits view (optional: tests and benchmarks run without). */
+    private readonly ring?: ExitRing,
   ) {
     this.debug = new VcpuDebug((d) => this.vcpu.setGuestDebug(d));
   }
@@ -70,6 +73,7 @@ export class VcpuRunner {
     for (;;) {
       const exit = this.vcpu.run();
       this.stats.count(exit.kind);
+      this.ring?.record(exit);
       const outcome = this.exitFilter.matches(exit) ? this.stopAtExit(exit) : this.handle(exit, false);
       if (outcome) return outcome;
       if (this.endRequest) return { kind: 'ended', end: this.endRequest };
@@ -90,6 +94,7 @@ export class VcpuRunner {
       for (;;) {
         const exit = this.vcpu.run();
         this.stats.count(exit.kind);
+        this.ring?.record(exit);
         // A kick during a step is not a pause: the step finishes first.
         if (exit.kind === 'interrupted') {
           this.takeControl(CONTROL_INPUT);
@@ -174,6 +179,7 @@ export class VcpuRunner {
       if (exit.direction === 'out') this.pio.write(port, size, readLE(data, off, size));
       else writeLE(data, off, size, this.pio.read(port, size));
     }
+    if (exit.direction === 'in' && exit.count > 0) this.ring?.setLastValue(readLE(data, 0, size));
   }
 
   private mmioAccess(exit: VcpuExit & { kind: 'mmio' }): void {
@@ -181,7 +187,10 @@ export class VcpuRunner {
     const size = exit.size;
     // Devices see 1, 2 or 4 bytes; the bus splits wider accesses.
     if (exit.isWrite) this.mmio.writeBytes(address, data.subarray(0, size));
-    else this.mmio.readBytes(address, data.subarray(0, size));
+    else {
+      this.mmio.readBytes(address, data.subarray(0, size));
+      this.ring?.setLastValue(readLE(data, 0, Math.min(size, 4)));
+    }
   }
 }
 

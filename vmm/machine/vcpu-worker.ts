@@ -10,11 +10,14 @@ import type { DeviceLog } from '../bus/device';
 import { GuestMemory } from '../memory/guest-memory';
 import { ExitStats } from './exit-stats';
 import { SharedRing } from './shared-ring';
-import { buildPcBoard } from './pc-board';
+import { buildPcBoard, type PcBoard } from './pc-board';
+import { ExitRing } from './exit-ring';
+import { COM1_BASE, COM1_IRQ } from '../devices/serial';
+import { describePciConfig } from '../devices/pci';
 import { VcpuRunner, type RunOutcome } from './vcpu-runner';
 import { createBootVcpu, createVm } from './vm-setup';
 import { probeInt3 } from '../debug/int3-probe';
-import type { Command, Event, WorkerInit } from './protocol';
+import type { Command, DeviceSnapshot, Event, WorkerInit } from './protocol';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -24,6 +27,7 @@ let kvm: Kvm | undefined;
 let vm: Vm | undefined;
 let vcpu: Vcpu | undefined;
 let runner: VcpuRunner;
+let board: PcBoard;
 
 function shutdown(): never {
   try { vcpu?.close(); vm?.close(); kvm?.close(); } catch { /* the process is going anyway */ }
@@ -39,7 +43,7 @@ function start(): void {
   const consoleIn = new SharedRing(init.consoleIn);
   ({ kvm, vm } = createVm(init.memory.buffer, init.memory.regions));
   const theVm = vm;
-  const board = buildPcBoard({
+  board = buildPcBoard({
     ramBytes: init.options.memoryBytes,
     debugExit: init.options.debugExit,
     log,
@@ -57,8 +61,26 @@ function start(): void {
       const bytes = consoleIn.drain();
       if (bytes.length > 0) board.uart.receive(bytes);
     },
-  });
+  }, new ExitRing(init.exitRing));
   post({ type: 'ready', kickToken: vcpu.kickToken, int3: probeInt3(kvm) });
+}
+
+/** A plain snapshot of the board's devices for the devices view (reads have no side effects). */
+function devices(): DeviceSnapshot[] {
+  const out: DeviceSnapshot[] = [
+    { name: 'uart0', description: `16550A at 0x${COM1_BASE.toString(16)}, IRQ ${COM1_IRQ} (${board.uart.name})`, details: board.uart.describe() },
+  ];
+  for (const p of board.pci.functions()) {
+    const f = p.function as typeof p.function & { describe?: () => [string, string][] };
+    out.push({ name: `pci ${p.address}`, description: f.name, details: f.describe ? f.describe() : describePciConfig(f) });
+  }
+  // attachVirtio returns the devices in the order of the slots.
+  board.virtio.forEach((dev, i) => {
+    const slot = init.virtio[i];
+    const what = slot.kind === 'blk' ? `blk (${slot.disk.path}${slot.disk.readOnly ? ', read-only' : ''})` : slot.kind;
+    out.push({ name: dev.name, description: `virtio-mmio ${what} at 0x${slot.base.toString(16)}, GSI ${slot.gsi}`, details: dev.describe() });
+  });
+  return out;
 }
 
 /** Reports how a run or a step ended; returns the stop for a step's reply. */
@@ -101,6 +123,7 @@ port.on('message', (cmd: Command) => {
     case 'translate': reply(cmd.id, () => v.translate(cmd.gva)); break;
     case 'runStats': reply(cmd.id, () => v.runStats()); break;
     case 'setTiming': reply(cmd.id, () => v.setTiming(cmd.on, true)); break;
+    case 'devices': reply(cmd.id, devices); break;
     case 'stop': shutdown();
   }
 });

@@ -81,6 +81,7 @@ export class VirtioMmioDevice implements Device {
   private readonly offered: bigint;
   private readonly log: DeviceLog;
   private readonly irq: IrqLine;
+  private readonly memory: GuestMemory;
   status = 0;
   interruptStatus = 0;
   driverFeatures = 0n;
@@ -97,6 +98,7 @@ export class VirtioMmioDevice implements Device {
     this.backend = o.backend;
     this.log = o.log;
     this.irq = o.irq;
+    this.memory = o.memory;
     this.offered = o.backend.features | feature(VIRTIO_F_VERSION_1);
     this.queues = o.backend.queueMaxSizes.map((max, i) => new Virtqueue(i, max, o.memory));
   }
@@ -187,6 +189,27 @@ export class VirtioMmioDevice implements Device {
     for (const q of this.queues) q.reset();
     this.backend.reset?.();
     this.updateIrq();
+  }
+
+  /** State lines for a devices view: status, features, each queue (size, ready, avail/used index). */
+  describe(): [string, string][] {
+    const flags = Object.entries(STATUS).filter(([, bit]) => (this.status & bit) !== 0).map(([name]) => name);
+    const out: [string, string][] = [
+      ['device id', String(this.backend.deviceId)],
+      ['status', `${hex(this.status)}${flags.length ? ` (${flags.join(' ')})` : ''}`],
+      ['features offered', '0x' + this.offered.toString(16)],
+      ['features accepted', '0x' + this.driverFeatures.toString(16)],
+      ['interrupt status', hex(this.interruptStatus)],
+      ['IRQ line', this.irqLevel ? 'asserted' : 'low'],
+    ];
+    for (const q of this.queues) {
+      if (!q.ready) { out.push([`queue ${q.index}`, `not ready (max size ${q.maxSize})`]); continue; }
+      // The available index lives in guest RAM: read it only where the (validated) ring still is RAM.
+      const avail = this.memory.contains(q.driverAddr, 4) ? String(this.memory.readU16(q.driverAddr + 2)) : '?';
+      out.push([`queue ${q.index}`, `size ${q.size}/${q.maxSize}, ready, avail idx ${avail}, next avail ${q.lastAvail & 0xffff}, used idx ${q.usedIdx & 0xffff}`]);
+    }
+    if (this.errors) out.push(['guest errors', String(this.errors)]);
+    return out;
   }
 
   private readConfig(offset: number, size: number): number {
