@@ -32,7 +32,15 @@ if [[ -z ${E2E_INNER:-} ]]; then
         npm install --no-audit --no-fund --unsafe-perm "code-server@$CS_VERSION" "playwright-core@$PW_VERSION" )
   fi
   if [[ -z ${E2E_SKIP_PACKAGE:-} ]]; then t "packaging the .vsix"; node scripts/package.mjs; fi
-  mkdir -p "$OUT"
+  rm -rf "$OUT"; mkdir -p "$OUT"
+  # Install the .vsix here, natively (inside the emulated sandbox this takes
+  # a minute); the inner run copies the installed extension into its profile.
+  VSIX=$(ls -t "$ROOT"/kvmdbg-*-linux-x64.vsix | head -1)
+  STAGE=$ROOT/test-output/e2e-ext; rm -rf "$STAGE" "$ROOT/test-output/e2e-xdg"; mkdir -p "$STAGE"
+  t "installing $(basename "$VSIX") into code-server's extension dir"
+  XDG_CONFIG_HOME="$ROOT/test-output/e2e-xdg" "$TOOLS/node_modules/.bin/code-server" --user-data-dir "$ROOT/test-output/e2e-xdg/ud" \
+    --extensions-dir "$STAGE" --install-extension "$VSIX" 2>&1 | tail -1
+  rm -rf "$ROOT/test-output/e2e-xdg"
   if [[ -n ${E2E_DIRECT:-} || ( -e /dev/kvm && -r /dev/kvm && -w /dev/kvm ) ]]; then
     E2E_INNER=1 TOOLS=$TOOLS exec bash "$0"
   fi
@@ -46,9 +54,23 @@ fi
 # ---- where /dev/kvm works: code-server + chromium + the UI test
 VSIX=$(ls -t "$ROOT"/kvmdbg-*-linux-x64.vsix | head -1)
 RUN=$(mktemp -d "${TMPDIR:-/tmp}/kvmdbg-e2e-XXXX")
-mkdir -p "$RUN/ud/User" "$RUN/ext" "$RUN/ws" "$OUT"
-# The workspace: one test kernel and nothing else (F5 without launch.json must find it).
+mkdir -p "$RUN/ud/User" "$RUN/ext" "$RUN/ws/.vscode" "$RUN/ws-f5" "$OUT"
+# Workspace A (the main scenario): the test kernel and a launch.json for it. Its
+# DWARF names its sources by absolute path (/work/main/test/guests/...), which
+# exist here and inside the sandbox; the UI test opens main.c from there.
 cp test/guests/build/pvh64.elf "$RUN/ws/"
+cat > "$RUN/ws/.vscode/launch.json" <<'JSON'
+{
+  "version": "0.2.0",
+  "configurations": [
+    { "type": "kvm", "request": "launch", "name": "Boot pvh64.elf (KVM)",
+      "kernel": "${workspaceFolder}/pvh64.elf", "symbols": "${workspaceFolder}/pvh64.elf",
+      "memory": "64M", "stopOnEntry": false }
+  ]
+}
+JSON
+# Workspace B: only the kernel, no launch.json (F5 must find it and say so).
+cp test/guests/build/pvh64.elf "$RUN/ws-f5/"
 cat > "$RUN/ud/User/settings.json" <<'JSON'
 { "workbench.startupEditor": "none", "extensions.autoCheckUpdates": false, "extensions.autoUpdate": false,
   "telemetry.telemetryLevel": "off", "update.mode": "none", "security.workspace.trust.enabled": false,
@@ -56,8 +78,15 @@ cat > "$RUN/ud/User/settings.json" <<'JSON'
   "debug.openDebug": "openOnDebugBreak", "debug.internalConsoleOptions": "neverOpen", "files.simpleDialog.enable": true }
 JSON
 CS=$TOOLS/node_modules/.bin/code-server
-t "installing $(basename "$VSIX") into code-server"
-XDG_CONFIG_HOME="$RUN/xdg" "$CS" --user-data-dir "$RUN/ud" --extensions-dir "$RUN/ext" --install-extension "$VSIX" 2>&1 | tail -2
+STAGE=$ROOT/test-output/e2e-ext
+if [[ -f $STAGE/extensions.json ]]; then
+  t "using the extension installed outside: $(ls "$STAGE" | grep kvmdbg)"
+  cp -r "$STAGE/." "$RUN/ext/"
+  sed -i "s#$STAGE#$RUN/ext#g" "$RUN/ext/extensions.json"
+else
+  t "installing $(basename "$VSIX") into code-server"
+  XDG_CONFIG_HOME="$RUN/xdg" "$CS" --user-data-dir "$RUN/ud" --extensions-dir "$RUN/ext" --install-extension "$VSIX" 2>&1 | tail -2
+fi
 t "starting code-server on 127.0.0.1:$PORT"
 XDG_CONFIG_HOME="$RUN/xdg" TOOLS=$TOOLS setsid node "$ROOT/test/e2e/start-code-server.js" --bind-addr "127.0.0.1:$PORT" --auth none \
   --user-data-dir "$RUN/ud" --extensions-dir "$RUN/ext" --disable-telemetry --disable-update-check \
@@ -72,5 +101,7 @@ trap cleanup EXIT
 for _ in $(seq 1 300); do curl -sf -m 5 -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 1; done
 t "code-server answers (or gave up waiting): $(curl -s -m 5 http://127.0.0.1:$PORT/healthz)"
 t "running the UI test"
-rc=0; NODE_PATH="$TOOLS/node_modules" node "$ROOT/test/e2e/ui-test.js" "http://127.0.0.1:$PORT" "$RUN/ws" "$OUT" || rc=$?
+set +e
+NODE_PATH="$TOOLS/node_modules" node "$ROOT/test/e2e/ui-test.js" "http://127.0.0.1:$PORT" "$OUT" "$RUN/ws" "$RUN/ws-f5" 2>&1 | tee "$OUT/ui-test.log"
+rc=${PIPESTATUS[0]}; set -e
 t "done rc=$rc"; exit $rc

@@ -1,18 +1,54 @@
-// Usage: node ui-test.js <serverUrl> <workspaceDir> <outDir>
-// Drives the real VS Code workbench (code-server) in headless chromium like a
-// person: adds a function breakpoint, presses F5 with no launch.json, and
-// checks what is on screen. Screenshots go to <outDir>. Exit code = result.
+// Usage: node ui-test.js <serverUrl> <outDir> <mainWorkspace> [<f5Workspace>]
+// Drives the real VS Code workbench (code-server) in headless chromium the way
+// a person does, and checks what is on screen. Screenshots go to <outDir>.
+//
+// Scenario A (main): a workspace with pvh64.elf and a .vscode/launch.json.
+//   Quick Open the kernel's main.c (the absolute path in its DWARF), Ctrl+G to
+//   the first line of compute_checksum's body, F9, F5; then: the editor
+//   highlights the stopped line, the Call Stack shows compute_checksum and its
+//   caller, the Variables view shows registers, the guest console terminal
+//   shows the serial output printed before the breakpoint, the KVM: VM Exits
+//   view has rows, the status bar shows the VM.
+// Scenario B (if the budget allows): a folder holding only pvh64.elf, no
+//   launch.json: F5 picks the kernel and a notification says so.
+//
+// Every check can fail; UI waits are retried with long timeouts (the whole
+// thing may run emulated inside the KVM sandbox). The one thing that may be
+// reported PENDING instead of FAIL is the VM exits view while the adapter does
+// not answer kvm/exitStats (E2E_STRICT=1 makes it a failure). Exit code: 0 iff
+// every check passed.
 const { chromium } = require('playwright-core');
 const fs = require('fs'), os = require('os'), path = require('path');
-const [server, ws, outDir] = process.argv.slice(2);
-const MIN = 60_000;
-const BREAK_AT = 'compute_checksum';
+const [server, outDir, wsA, wsB] = process.argv.slice(2);
+const SEC = 1000, MIN = 60 * SEC;
+const SLOW = Number(process.env.E2E_SLOW || 1);            // multiplies every timeout
+const BUDGET = Number(process.env.E2E_BUDGET_S || 480) * SEC; // scenario B only starts if this much is left
+const SOURCE = process.env.E2E_SOURCE || '/work/main/test/guests/kernel/main.c';
+const FUNC = 'compute_checksum';
 const t0 = Date.now();
 const log = (...a) => console.log(`[ui +${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
 const results = [];
 function check(name, ok, detail = '') {
   results.push({ name, ok });
   log(`${ok ? 'PASS' : 'FAIL'} ${name}${detail ? ': ' + detail : ''}`);
+  return ok;
+}
+function pending(name, detail) {
+  results.push({ name, ok: true, pending: true });
+  log(`PENDING ${name}: ${detail}`);
+}
+const oneLine = (s, n = 240) => String(s || '').replace(/\s*\n\s*/g, ' | ').slice(0, n);
+
+// The line a person puts the breakpoint on: the first statement of FUNC's body.
+function breakpointLine() {
+  const lines = fs.readFileSync(SOURCE, 'utf8').split('\n');
+  const def = lines.findIndex((l) => new RegExp(`^\\S.*\\b${FUNC}\\s*\\(.*\\)\\s*$`).test(l) && !l.includes('/*'));
+  if (def < 0) throw new Error(`no definition of ${FUNC} in ${SOURCE}`);
+  let i = def;
+  while (!/\{/.test(lines[i])) i++;
+  i++;
+  while (!lines[i].trim()) i++;
+  return { line: i + 1, text: lines[i].trim(), end: lines.findIndex((l, k) => k > i && /^\}/.test(l)) + 1 };
 }
 
 (async () => {
@@ -25,12 +61,15 @@ function check(name, ok, detail = '') {
     viewport: { width: 1600, height: 1000 },
   });
   const page = ctx.pages()[0] || await ctx.newPage();
-  page.setDefaultTimeout(3 * MIN);
+  page.setDefaultTimeout(2 * MIN * SLOW);
   page.on('pageerror', (e) => log('[pageerror]', e.message));
-  const shot = async (name) => { await page.screenshot({ path: path.join(outDir, `${name}.png`) }).catch((e) => log('screenshot failed', e.message)); };
+  const shot = async (name) => {
+    await page.screenshot({ path: path.join(outDir, `${name}.png`) }).then(() => log(`screenshot ${name}.png`), (e) => log('screenshot failed', e.message));
+  };
   const text = async (sel) => (await page.locator(sel).allInnerTexts().catch(() => [])).join('\n');
+  // Polls until the text under sel matches re; undefined on timeout.
   const waitText = async (sel, re, timeout) => {
-    const end = Date.now() + timeout;
+    const end = Date.now() + timeout * SLOW;
     for (;;) {
       const s = await text(sel);
       if (re.test(s)) return s;
@@ -38,100 +77,227 @@ function check(name, ok, detail = '') {
       await page.waitForTimeout(1000);
     }
   };
+  const visible = (sel, timeout) => page.locator(sel).first().waitFor({ state: 'visible', timeout: timeout * SLOW }).then(() => true, () => false);
+  // Runs fn up to n times; fn returns truthy on success.
+  const retry = async (what, n, fn) => {
+    for (let i = 1; i <= n; i++) {
+      const r = await fn(i).catch((e) => { log(`${what}: attempt ${i} threw ${e.message.split('\n')[0]}`); return undefined; });
+      if (r) return r;
+      log(`${what}: attempt ${i}/${n} did not succeed${i < n ? ', retrying' : ''}`);
+      await page.keyboard.press('Escape').catch(() => {});
+      await page.waitForTimeout(2000);
+    }
+    return undefined;
+  };
+  const quickInput = '.quick-input-widget';
+  const activeEditor = '.editor-group-container.active';
+  const cursorLine = async () => Number(((await text('.statusbar-item')).match(/Ln (\d+), Col \d+/) || [])[1] || 0);
+  const focusEditor = async () => {
+    await page.locator(`${activeEditor} .monaco-editor .view-lines`).first().click({ position: { x: 400, y: 5 } }).catch(() => {});
+  };
   const runCommand = async (title) => {
     await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible' });
+    const input = page.locator(`${quickInput} input`);
+    await input.waitFor({ state: 'visible', timeout: MIN * SLOW });
     await input.fill('>' + title);
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: title.replace(/^[^:]*: /, '') }).first().waitFor({ timeout: MIN });
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: MIN * SLOW });
     await page.keyboard.press('Enter');
   };
+  const openWorkbench = async (ws, label) => {
+    log(`${label}: opening the workbench on ${ws}`);
+    await page.goto(`${server}/?folder=${encodeURIComponent(ws)}`, { timeout: 6 * MIN * SLOW, waitUntil: 'commit' });
+    await page.locator('.monaco-workbench .part.activitybar').waitFor({ timeout: 10 * MIN * SLOW });
+    log(`${label}: workbench rendered`);
+    // The explorer shows the folder's files once the remote connection works.
+    const ok = await waitText('.explorer-folders-view, .explorer-viewlet', /pvh64\.elf/, 4 * MIN);
+    check(`${label}: workbench shows the workspace (explorer lists pvh64.elf)`, !!ok);
+    return !!ok;
+  };
+  const debugging = () => visible('.debug-toolbar', 0).then(async (v) => v || /debugging|KVM (paused|running)/i.test(await text('.statusbar')));
 
   try {
-    log(`opening the workbench on ${ws}`);
-    await page.goto(`${server}/?folder=${encodeURIComponent(ws)}`, { timeout: 5 * MIN });
-    await page.locator('.monaco-workbench .part.activitybar').waitFor({ timeout: 5 * MIN });
-    await page.locator('.explorer-folders-view, .explorer-viewlet').first().waitFor({ timeout: 5 * MIN }).catch(() => {});
-    log('workbench loaded');
+    // ------------------------------------------------------------ scenario A
+    const bp = breakpointLine();
+    log(`breakpoint target: ${SOURCE}:${bp.line} (${bp.text}); ${FUNC} ends at line ${bp.end}`);
+    if (!await openWorkbench(wsA, 'A')) throw new Error('the workbench did not load');
     await shot('01-workbench');
 
-    // A function breakpoint, as a person adds one (Run and Debug > Breakpoints > +).
-    await runCommand('Debug: Add Function Breakpoint');
-    const fb = page.locator('input[placeholder="Function to break on"]');
-    await fb.waitFor({ state: 'visible', timeout: 2 * MIN });
-    await fb.fill(BREAK_AT);
-    await fb.press('Enter');
-    await page.waitForTimeout(1000);
-    check('function breakpoint added', /compute_checksum/.test(await text('.debug-breakpoints')), BREAK_AT);
+    // Quick Open main.c by the absolute path its DWARF names.
+    const opened = await retry('Quick Open main.c', 3, async () => {
+      await focusEditor();
+      await page.keyboard.press('Control+P');
+      const input = page.locator(`${quickInput} input`);
+      await input.waitFor({ state: 'visible', timeout: MIN * SLOW });
+      await input.fill(SOURCE);
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'main.c' }).first().waitFor({ timeout: MIN * SLOW });
+      await page.keyboard.press('Enter');
+      return waitText(`${activeEditor} .tabs-container .tab.active`, /main\.c/, 30 * SEC);
+    });
+    check('Quick Open opened main.c in the editor', !!opened, oneLine(opened));
 
-    // F5, no launch.json. VS Code may ask which debugger: pick KVM, as a person would.
-    await page.locator('.monaco-workbench').click({ position: { x: 800, y: 400 } }).catch(() => {});
+    // Ctrl+G to the line, as a person does.
+    const atLine = await retry(`Go to line ${bp.line}`, 3, async () => {
+      await focusEditor();
+      await page.keyboard.press('Control+G');
+      const input = page.locator(`${quickInput} input`);
+      await input.waitFor({ state: 'visible', timeout: MIN * SLOW });
+      await input.fill(`:${bp.line}`);
+      await page.waitForTimeout(500);
+      await page.keyboard.press('Enter');
+      const end = Date.now() + 20 * SEC * SLOW;
+      while (Date.now() < end) { if (await cursorLine() === bp.line) return true; await page.waitForTimeout(500); }
+      return false;
+    });
+    check(`Ctrl+G put the cursor on line ${bp.line}`, !!atLine, `status bar: Ln ${await cursorLine()}`);
+
+    // F9: a red dot in the gutter of that line.
+    const glyph = `${activeEditor} .margin-view-overlays [class*="codicon-debug-breakpoint"]`;
+    // The gutter only takes breakpoints once the workbench knows the C breakpoint
+    // contribution (the remote extension host's scan: slow when emulated): F9 is
+    // pressed again only while no dot is there, so it can never toggle one off.
+    const dotted = await retry('F9 toggles a breakpoint', 8, async () => {
+      if (await page.locator(glyph).count()) return true;
+      await page.keyboard.press('F9');
+      return visible(glyph, 20 * SEC);
+    });
+    check('F9 shows a breakpoint dot in the gutter', !!dotted);
+    await shot('02-breakpoint-set');
+
+    // F5 with the launch.json: the session starts.
     log('pressing F5');
     await page.keyboard.press('F5');
-    const picker = page.locator('.quick-input-widget:visible');
-    let picked = await picker.waitFor({ timeout: 20_000 }).then(() => true, () => false);
-    if (!picked && !(await text('.debug-toolbar, .notifications-toasts'))) {
-      log('F5 showed nothing: clicking "Run and Debug" in the Run and Debug view instead');
-      await page.getByRole('button', { name: 'Run and Debug' }).first().click();
-      picked = await picker.waitFor({ timeout: 20_000 }).then(() => true, () => false);
+    let started = await (async () => {
+      const end = Date.now() + 2 * MIN * SLOW;
+      while (Date.now() < end) { if (await debugging()) return true; await page.waitForTimeout(1000); }
+      return false;
+    })();
+    check('F5 started a debug session (debug toolbar shown)', started);
+    if (!started) {
+      // Still get the rest of the picture: start it the other way, so the later checks mean something.
+      log('F5 showed no session: starting it with "Debug: Start Debugging" from the palette to see the rest');
+      await runCommand('Debug: Start Debugging').catch((e) => log('palette route failed:', e.message));
     }
-    if (picked) {
-      const items = await text('.quick-input-widget .quick-input-list');
-      log('quick pick shown:', items.replace(/\n+/g, ' | ').slice(0, 300));
-      await shot('02-debugger-pick');
-      const kvm = page.locator('.quick-input-list .monaco-list-row', { hasText: /KVM/ }).first();
-      if (await kvm.count()) { await kvm.click(); } else { await page.keyboard.type('KVM'); await page.keyboard.press('Enter'); }
-    }
-    const found = await waitText('.notifications-toasts', /kvmdbg found/, 60_000);
-    check('one sentence says what F5 picked', !!found, (found || '').split('\n').find((l) => /kvmdbg found/.test(l)));
-    await shot('03-started');
+    await shot('03-session-started');
 
-    // Stopped at the breakpoint: call stack, editor line, registers.
-    log(`waiting for the stop at ${BREAK_AT} (emulated KVM: minutes)`);
-    const stack = await waitText('.debug-call-stack', new RegExp(BREAK_AT), 8 * MIN);
-    check('call stack shows the breakpoint function', !!stack, (stack || '').replace(/\n+/g, ' | ').slice(0, 200));
-    await page.waitForTimeout(3000);
-    const tabs = await text('.tabs-container .tab');
-    check('editor opened the source of the stop (main.c)', /main\.c/.test(tabs), tabs.replace(/\n+/g, ' '));
-    const topLine = await page.locator('.debug-top-stack-frame-line, .debug-top-stack-frame-column').count();
-    check('editor highlights the stopped line', topLine > 0, `${topLine} decoration(s)`);
-    const lineNo = await page.locator('.editor-group-container.active .margin-view-overlays .debug-top-stack-frame').first()
-      .evaluate((el) => el.parentElement?.innerText).catch(() => '');
-    if (lineNo) log('stopped line number in the gutter:', lineNo);
-    const vars = await waitText('.debug-variables', /r[ai]p|rsp/i, 60_000);
-    check('Variables show registers', !!vars && /0x[0-9a-f]+/i.test(vars), (vars || '').replace(/\n+/g, ' ').slice(0, 200));
+    // Stopped at the breakpoint.
+    log(`waiting for the stop in ${FUNC} (emulated KVM: minutes)`);
+    const stack = await waitText('.debug-call-stack', new RegExp(`${FUNC}[\\s\\S]*\\n\\s*\\S`), 6 * MIN);
+    const frames = (stack || '').split('\n').map((s) => s.trim()).filter(Boolean);
+    const at = frames.findIndex((f) => f.includes(FUNC));
+    const caller = at >= 0 ? frames.slice(at + 1).find((f) => /default_run|kernel_main/.test(f)) : undefined;
+    check(`Call Stack shows ${FUNC}`, at >= 0, oneLine(stack));
+    check('Call Stack shows its caller (default_run / kernel_main)', !!caller, caller || '');
+    await page.waitForTimeout(2000);
+    const tabs = await text(`${activeEditor} .tabs-container .tab.active`);
+    check('the editor shows main.c at the stop', /main\.c/.test(tabs), oneLine(tabs));
+    const topFrame = `${activeEditor} .margin-view-overlays .codicon-debug-stackframe`;
+    const hl = await visible(`${activeEditor} .debug-top-stack-frame-line, ${topFrame}`, 30 * SEC);
+    const stoppedLine = await cursorLine();
+    check('the editor highlights the stopped line (top stack frame decoration)', hl);
+    check(`the stopped line is the breakpoint's line ${bp.line} (in ${FUNC})`, stoppedLine === bp.line, `status bar: Ln ${stoppedLine}`);
+
+    // Variables: the register scope, rip/rax with hex values.
+    let vars = await waitText('.debug-variables', /\brip\b[\s\S]*0x[0-9a-f]+|\brax\b[\s\S]*0x[0-9a-f]+/i, 45 * SEC);
+    if (!vars) {
+      log('registers not listed yet: expanding the first scope in the Variables view');
+      await page.locator('.debug-variables .monaco-list-row').first().click().catch(() => {});
+      vars = await waitText('.debug-variables', /\brip\b[\s\S]*0x[0-9a-f]+|\brax\b[\s\S]*0x[0-9a-f]+/i, 45 * SEC);
+    }
+    const rip = (vars || '').match(/\brip\b\s*[:=]?\s*(0x[0-9a-f]+)/i);
+    check('Variables view shows registers (rip/rax with values)', !!vars, rip ? `rip = ${rip[1]}` : oneLine(await text('.debug-variables')));
     await shot('04-stopped-at-breakpoint');
 
-    // The guest console terminal.
-    const term = await waitText('.terminal-wrapper .xterm-rows, .xterm-screen', /fib\(20\) = 6765/, 60_000);
-    check('serial output in the guest console terminal', !!term, (term || (await text('.xterm-rows'))).replace(/\n+/g, ' / ').slice(0, 200));
-    const termTabs = await text('.terminal-tabs-entry, .single-terminal-tab, .terminal-tab');
-    log('terminal tabs:', termTabs.replace(/\n+/g, ' '));
+    // The guest console terminal: output printed before the breakpoint.
+    const term = await waitText('.terminal-wrapper .xterm-rows, .xterm-screen', /fib\(20\) = 6765/, 60 * SEC);
+    check('guest console terminal shows the serial output "fib(20) = 6765"', !!term,
+      oneLine(term ? term.split('\n').filter((l) => l.trim()).slice(-6).join('\n') : await text('.xterm-rows')));
+    const termTabs = await text('.terminal-tabs-entry, .single-terminal-tab, .terminal-tab, .panel .composite-title');
+    log('terminal panel:', oneLine(termTabs, 160));
+    // No check on "checksum = ..." being absent: it is printed after compute_checksum returns.
+    check('the guest has not run past the breakpoint (no "checksum =" line yet)', !!term && !/checksum = 0x/.test(term));
 
     // The KVM: VM Exits view in the Run and Debug side bar.
-    const exits = await waitText('.pane', /By kind|Not available|does not provide/, 30_000);
-    const exitsOk = !!exits && /By kind/.test(exits);
-    const pending = !!exits && /does not provide|Not available/.test(exits);
-    if (pending && process.env.E2E_STRICT !== '1') {
-      log('PENDING VM exits view populated: the adapter does not answer kvm/exitStats yet');
+    const exitsPane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'KVM: VM Exits' }) }).first();
+    // The view may start collapsed: open it as a person would, by clicking its title.
+    const exitsHeader = exitsPane.locator('.pane-header').first();
+    if ((await exitsHeader.getAttribute('aria-expanded').catch(() => 'true')) === 'false') await exitsHeader.click().catch(() => {});
+    const exitsText = async () => (await exitsPane.innerText({ timeout: 5 * SEC }).catch(() => ''));
+    let exits = '';
+    const end = Date.now() + 40 * SEC * SLOW;
+    while (Date.now() < end) { exits = await exitsText(); if (/By kind|does not provide|Not available/.test(exits)) break; await page.waitForTimeout(1000); }
+    const rows = await exitsPane.locator('.monaco-list-row').count().catch(() => 0);
+    if (/does not provide|Not available/.test(exits) && process.env.E2E_STRICT !== '1') {
+      pending('KVM: VM Exits view shows rows', `the view says "${oneLine(exits, 160)}" (the adapter does not answer kvm/exitStats yet)`);
     } else {
-      check('VM exits view populated', exitsOk);
+      check('KVM: VM Exits view shows rows (By kind + at least one exit kind)', /By kind/.test(exits) && rows >= 2, `${rows} rows: ${oneLine(exits, 200)}`);
     }
     await shot('05-views');
 
     const status = await text('.statusbar-item');
-    check('status bar shows the VM', /KVM (paused|running)/.test(status), (status.match(/KVM[^\n]*/) || [''])[0]);
+    check('status bar shows the VM paused', /KVM paused|paused/i.test((status.match(/[^\n]*KVM[^\n]*/) || [''])[0]), (status.match(/[^\n]*KVM[^\n]*/) || ['(no KVM item)'])[0]);
 
     await page.keyboard.press('Shift+F5');
-    await page.waitForTimeout(3000);
-    await shot('06-stopped-session');
+    const stopped = await (async () => {
+      const e2 = Date.now() + MIN * SLOW;
+      while (Date.now() < e2) { if (!await debugging()) return true; await page.waitForTimeout(1000); }
+      return false;
+    })();
+    check('Shift+F5 ends the session', stopped);
+    await shot('06-session-ended');
+
+    // ------------------------------------------------------------ scenario B
+    const left = BUDGET - (Date.now() - t0);
+    if (!wsB) {
+      log('scenario B: no workspace given, not run');
+    } else if (left < 2 * MIN) {
+      log(`scenario B NOT RUN: only ${Math.round(left / 1000)} s of the ${BUDGET / 1000} s budget left (E2E_BUDGET_S)`);
+    } else if (await openWorkbench(wsB, 'B')) {
+      await page.waitForTimeout(3000);
+      await focusEditor();
+      await page.locator('.part.sidebar').first().click({ position: { x: 100, y: 300 } }).catch(() => {});
+      log('B: pressing F5 in a folder with only pvh64.elf and no launch.json');
+      await page.keyboard.press('F5');
+      // VS Code may ask which debugger when no launch.json exists: pick KVM, as a person would.
+      let found;
+      const e3 = Date.now() + 3 * MIN * SLOW;
+      let pickedDebugger = false;
+      while (Date.now() < e3) {
+        const toast = await text('.notifications-toasts');
+        if (/kvmdbg found/.test(toast)) { found = toast; break; }
+        if (!pickedDebugger && await page.locator(`${quickInput}:visible`).count()) {
+          const items = await text('.quick-input-widget .quick-input-list');
+          log('B: quick pick shown:', oneLine(items, 300));
+          await shot('11-debugger-pick');
+          const kvm = page.locator('.quick-input-list .monaco-list-row', { hasText: /KVM/ }).first();
+          if (await kvm.count()) { await kvm.click(); pickedDebugger = true; }
+        }
+        await page.waitForTimeout(1000);
+      }
+      const sentence = (found || '').split('\n').find((l) => /kvmdbg found/.test(l));
+      check('B: F5 without launch.json says in a notification which kernel it picked (pvh64.elf)', !!sentence && /pvh64\.elf/.test(sentence), sentence || oneLine(await text('.notifications-toasts')));
+      await shot('12-f5-picked-kernel');
+      const s2 = await (async () => {
+        const e4 = Date.now() + 2 * MIN * SLOW;
+        while (Date.now() < e4) { if (await debugging()) return true; await page.waitForTimeout(1000); }
+        return false;
+      })();
+      check('B: the picked kernel boots (debug session running)', s2);
+      const term2 = await waitText('.terminal-wrapper .xterm-rows, .xterm-screen', /fib\(20\) = 6765/, 2 * MIN);
+      check('B: guest console shows the kernel\'s output', !!term2, oneLine(term2 && term2.split('\n').filter((l) => l.trim()).slice(-4).join('\n')));
+      await shot('13-f5-running');
+      await page.keyboard.press('Shift+F5');
+      await page.waitForTimeout(2000);
+    }
   } catch (e) {
     check('no exception in the UI test', false, e && e.stack || String(e));
     await shot('99-failure');
   }
-  await ctx.close();
+  await ctx.close().catch(() => {});
   fs.rmSync(udd, { recursive: true, force: true });
   const failed = results.filter((r) => !r.ok);
-  log(`${results.length - failed.length}/${results.length} checks passed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  const pend = results.filter((r) => r.pending);
+  log(`${results.length - failed.length - pend.length}/${results.length} checks passed, ${pend.length} pending, ${failed.length} failed, in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  for (const f of failed) log(`  FAILED: ${f.name}`);
+  for (const p of pend) log(`  PENDING: ${p.name}`);
   process.exit(failed.length ? 1 : 0);
 })().catch((e) => { console.error(e); process.exit(99); });
