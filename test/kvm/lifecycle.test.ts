@@ -17,21 +17,12 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { Machine } from '../../vmm/machine/machine';
 import { BOOT_MS, MEMORY_64M, defaultOutput, kernelPath, within } from './helpers/guests';
 import { processesWith, runCli, startCli } from './helpers/cli';
+import { rng } from '../unit/helpers/fuzz-budget';
 
 const IN_SANDBOX = process.env.KVM_SANDBOX === '1';
 const CYCLES = Number(process.env.KVMDBG_LIFECYCLE_CYCLES ?? (IN_SANDBOX ? 40 : 100));
 const PROCS = Number(process.env.KVMDBG_LIFECYCLE_PROCS ?? (IN_SANDBOX ? 8 : 20));
 const KILL_SEEDS = (process.env.KVMDBG_KILL_SEEDS ?? '1,2,3,4').split(',').map(Number);
-
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const listDir = (d: string): Set<string> => { try { return new Set(readdirSync(d)); } catch { return new Set(); } };
 const tempEntries = (): Set<string> => new Set([...[...listDir('/tmp')].map((e) => `/tmp/${e}`), ...[...listDir('/dev/shm')].map((e) => `/dev/shm/${e}`)]);
@@ -54,7 +45,7 @@ function children(pid: number): number[] {
 
 for (const seed of KILL_SEEDS) {
   test(`SIGKILL of \`kvmdbg run\` at a random point of a boot (seed ${seed}): nothing left running, no temp files`, async () => {
-    const rand = mulberry(seed);
+    const rand = rng(seed);
     const marker = `marker${randomBytes(6).toString('hex')}`;
     const before = tempEntries();
     // 0-4 s covers: node start, kernel load, VM creation, the first exits, and the running guest.

@@ -7,6 +7,7 @@ import { loadKernel } from '../../vmm/boot/detect';
 import { PagingState, pagingMode, walk, WalkResult } from '../../vmm/debug/page-walk';
 import { readVirtual } from '../../vmm/debug/virtual-memory';
 import { walk as referenceWalk } from './helpers/page-walk';
+import { rng } from './helpers/fuzz-budget';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -247,17 +248,6 @@ test('self-referencing (recursive) page tables terminate', () => {
   assert.equal(ok(walk(m, state('pae', 0x2000), 0xffff_f000n)).physical, 0x3000);
 });
 
-/** mulberry32: a small seeded PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('mutation: random tables, random states, a few thousand walks never throw', () => {
   const rand = rng(0x5eed);

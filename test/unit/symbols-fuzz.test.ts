@@ -7,21 +7,10 @@ import { join } from 'node:path';
 import {
   ByteReader, DwarfError, loadSymbols, objectFileFromElf, parseCallFrameInfo, parseDebugInfo, parseLineTables,
 } from '../../debug-adapter/symbols';
-import { fuzzRounds, fuzzSeed } from './helpers/fuzz-budget';
+import { fuzzRounds, fuzzSeed, rng } from './helpers/fuzz-budget';
 
 const kernel = (name: string): Uint8Array => readFileSync(join(__dirname, '..', '..', '..', 'test', 'guests', 'build', `${name}.elf`));
 
-/** mulberry32: small, fast, seeded. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One random damage: flipped bytes, a length field made huge, or a truncation. */
 function mutate(src: Uint8Array, rand: () => number, from = 0, to = src.length): Uint8Array {
