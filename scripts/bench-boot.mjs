@@ -18,6 +18,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runWhereKvmIs } from './where-kvm.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -53,23 +54,11 @@ if (!inner && !process.env.KVMDBG_SKIP_BUILD) {
   const r = spawnSync('node', ['scripts/build.mjs'], { stdio: 'inherit' });
   if (r.status !== 0) fail('the build failed');
 }
-const host = require('../out/vmm/host/kvm-host.js');
-const kvm = host.kvmProblem();
-const sandboxed = host.insideSandbox();
-if (kvm) {
-  if (sandboxed) fail(`inside the KVM sandbox and still ${kvm}`);
-  const sandbox = host.sandboxProblem();
-  if (sandbox) fail(`cannot run: ${kvm}, and ${sandbox}`);
-  console.log(`\nNo usable /dev/kvm on this host (${kvm}).\n`
-    + 'Running the boot benchmark inside the project\'s KVM sandbox (QEMU software CPU with nested SVM, ~10 s to start);\n'
-    + 'kvmdbg and the nested QEMUs all run on the sandbox\'s /dev/kvm. Everything is emulated: compare the ratios.');
-  const script = relative(root, fileURLToPath(import.meta.url));
-  const r = spawnSync(host.sandboxScript(), ['-m', '3072', '-c', '2', '-t', '7200', '--', 'node', script, ...argv], {
-    stdio: 'inherit', env: { ...process.env, KVMDBG_BENCH_INNER: '1', KVMDBG_SKIP_BUILD: '1' },
-  });
-  if (r.error) fail(`the KVM sandbox did not start: ${r.error.message}`);
-  process.exit(r.status ?? 1);
-}
+const { sandboxed } = runWhereKvmIs({
+  script: relative(root, fileURLToPath(import.meta.url)), argv, fail,
+  sandboxArgs: ['-m', '3072', '-c', '2', '-t', '7200'], what: 'the boot benchmark',
+  emulatedNote: 'kvmdbg and the nested QEMUs all run on the sandbox\'s /dev/kvm. Everything is emulated: compare the ratios.',
+});
 
 // ---- the benchmark -----------------------------------------------------------
 const { buildInitramfs, debianKernel, testOutput } = require('../out/test/kvm/helpers/linux-initramfs.js');

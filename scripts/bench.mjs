@@ -21,6 +21,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runWhereKvmIs } from './where-kvm.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -75,23 +76,11 @@ if (!inner && !process.env.KVMDBG_SKIP_BUILD) {
 }
 if (!inner || stale(C_BINARY, C_SOURCE)) compileC();
 
-const host = require('../out/vmm/host/kvm-host.js');
-const kvm = host.kvmProblem();
-const sandboxed = host.insideSandbox();
-if (kvm) {
-  if (sandboxed) fail(`inside the KVM sandbox and still ${kvm}`);
-  const sandbox = host.sandboxProblem();
-  if (sandbox) fail(`cannot run: ${kvm}, and ${sandbox}`);
-  console.log(`\nNo usable /dev/kvm on this host (${kvm}).\n`
-    + 'Running the benchmark inside the project\'s KVM sandbox (test/sandbox/run: QEMU software CPU with nested SVM, ~10 s to start).\n'
-    + 'Everything there is emulated: absolute times mean little; compare the ratios and the own-overheads.');
-  const script = relative(root, fileURLToPath(import.meta.url));
-  const r = spawnSync(host.sandboxScript(), ['-m', '2048', '-c', '2', '--', 'node', script, ...argv], {
-    stdio: 'inherit', env: { ...process.env, KVMDBG_BENCH_INNER: '1', KVMDBG_SKIP_BUILD: '1' },
-  });
-  if (r.error) fail(`the KVM sandbox did not start: ${r.error.message}`);
-  process.exit(r.status ?? 1);
-}
+const { sandboxed } = runWhereKvmIs({
+  script: relative(root, fileURLToPath(import.meta.url)), argv, fail,
+  sandboxArgs: ['-m', '2048', '-c', '2'], what: 'the benchmark',
+  emulatedNote: 'Everything there is emulated: absolute times mean little; compare the ratios and the own-overheads.',
+});
 
 // ---- the benchmark (on a usable /dev/kvm) ----------------------------------
 const where = sandboxed
