@@ -64,7 +64,7 @@ export class VcpuRunner {
   run(): RunOutcome {
     Atomics.and(this.control, 0, ~CONTROL_PAUSE);
     // Leaving a breakpoint: execute its instruction once without it, or it fires again at once.
-    if (this.debug.hasBreakpoints && this.debug.breakpointAt(this.vcpu.getRegs().rip)) {
+    if (this.atArmedBreakpoint()) {
       const first = this.step(false);
       if (first.kind !== 'stopped' || first.stop.reason !== 'step') return first;
     }
@@ -76,7 +76,6 @@ export class VcpuRunner {
       this.ring?.record(exit);
       const outcome = this.exitFilter.matches(exit) ? this.stopAtExit(exit) : this.handle(exit, false);
       if (outcome) return outcome;
-      if (this.endRequest) return { kind: 'ended', end: this.endRequest };
     }
   }
 
@@ -88,8 +87,7 @@ export class VcpuRunner {
     const pending = this.resumePending();
     if (pending) return pending;
     // Stepping from a breakpoint's own address must execute it, not hit it again.
-    const offBreakpoint = this.debug.breakpointAt(this.vcpu.getRegs().rip);
-    this.vcpu.setGuestDebug(this.debug.guestDebug(true, withBreakpoints && !offBreakpoint));
+    this.vcpu.setGuestDebug(this.debug.guestDebug(true, withBreakpoints && !this.atArmedBreakpoint()));
     try {
       for (;;) {
         const exit = this.vcpu.run();
@@ -103,7 +101,6 @@ export class VcpuRunner {
         }
         const outcome = this.handle(exit, true);
         if (outcome) return outcome;
-        if (this.endRequest) return { kind: 'ended', end: this.endRequest };
       }
     } finally {
       this.vcpu.setGuestDebug(this.debug.guestDebug(false));
@@ -120,10 +117,12 @@ export class VcpuRunner {
     const exit = this.pendingExit;
     if (!exit) return undefined;
     this.pendingExit = undefined;
-    const outcome = this.handle(exit, false);
-    if (outcome) return outcome;
-    if (this.endRequest) return { kind: 'ended', end: this.endRequest };
-    return undefined;
+    return this.handle(exit, false);
+  }
+
+  /** True when an armed instruction breakpoint sits at RIP (no register read without breakpoints). */
+  private atArmedBreakpoint(): boolean {
+    return this.debug.hasBreakpoints && this.debug.breakpointAt(this.vcpu.getRegs().rip);
   }
 
   private takeControl(bit: number): boolean {
@@ -132,7 +131,15 @@ export class VcpuRunner {
     return had;
   }
 
+  /** Handles one exit; an outcome when the vCPU must leave its loop (incl. a device ending the VM). */
   private handle(exit: VcpuExit, stepping: boolean): RunOutcome | undefined {
+    const outcome = this.handleExit(exit, stepping);
+    if (outcome) return outcome;
+    if (this.endRequest) return { kind: 'ended', end: this.endRequest };
+    return undefined;
+  }
+
+  private handleExit(exit: VcpuExit, stepping: boolean): RunOutcome | undefined {
     switch (exit.kind) {
       case 'io': this.portIo(exit); return undefined;
       case 'mmio': this.mmioAccess(exit); return undefined;
