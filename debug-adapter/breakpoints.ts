@@ -1,20 +1,34 @@
 /**
  * Every breakpoint the client set (source lines, functions, instructions,
- * data) and where each one lives in the machine. Today every location is
- * hardware (DR0-DR3, four in all, watchpoints included); `Backend` is the
- * seam where software (int3) breakpoints join once the host's #BP exits are
- * probed (ARCHITECTURE rule 6). Conditions and hit counts are decided here
- * when the vCPU stops; the session only asks "stop or go on?".
+ * data) and where each one lives in the machine: hardware (DR0-DR3, four in
+ * all, watchpoints included) first, then software (int3) for code
+ * breakpoints beyond four when the host's #BP exits were probed to arrive
+ * (ARCHITECTURE rule 6; planted by the session, vmm/debug/software-breakpoints.ts).
+ * Conditions and hit counts are decided here when the vCPU stops; the
+ * session only asks "stop or go on?".
  */
 import type { HwLength, HwRequest, WatchAccess } from '../vmm/debug/hw-breakpoints';
 import type { ArmResult } from '../vmm/debug/vcpu-debug';
 import type { StopReason } from '../vmm/machine/protocol';
 import { evaluate, hitConditionMatcher, syntaxProblem, type EvalContext } from './expressions';
 
-export type BreakpointKind = 'source' | 'function' | 'instruction' | 'data';
+/** 'exception': a guest exception vector, a breakpoint on its IDT handler (vector-breakpoints.ts). */
+export type BreakpointKind = 'source' | 'function' | 'instruction' | 'data' | 'exception';
 
-/** Where a breakpoint is planted. 'software' (int3) is the next step; see the module comment. */
-export type Backend = 'hardware';
+/** Where a breakpoint lives: a debug register, or an int3 in guest memory (any of its addresses). */
+export type Backend = 'hardware' | 'software';
+
+/** How the plan may place code breakpoints. */
+export interface PlanOptions {
+  /** The host delivers #BP exits: code breakpoints beyond the 4 debug registers may be int3s. */
+  software?: boolean;
+  /**
+   * Whether code is mapped at an address now (the stopped vCPU's page tables). Unmapped
+   * addresses (a kernel not decompressed yet, paging not on) get the debug registers first:
+   * those fire on the linear address whatever is there later; an int3 has to wait for the page.
+   */
+  mapped?: (address: bigint) => boolean;
+}
 
 export interface Breakpoint {
   id: number;
@@ -22,6 +36,8 @@ export interface Breakpoint {
   /** Code breakpoints: every address (one source line may have several). */
   addresses: bigint[];
   watch?: { address: bigint; length: HwLength; access: WatchAccess };
+  /** Exception breakpoints: the vector whose handler `addresses` holds. */
+  vector?: number;
   condition?: string;
   hitCondition?: string;
   hits: number;
@@ -45,6 +61,7 @@ export interface BreakpointSpec {
   kind: BreakpointKind;
   addresses?: bigint[];
   watch?: Breakpoint['watch'];
+  vector?: number;
   condition?: string;
   hitCondition?: string;
   /** Why it cannot be placed at all (no such symbol, no code on the line...). */
@@ -71,7 +88,7 @@ export class BreakpointTable {
       const prev = old.get(s.key);
       const bp: Breakpoint = {
         id: prev?.id ?? this.nextId++, kind: s.kind, key: s.key,
-        addresses: s.addresses ?? [], watch: s.watch,
+        addresses: s.addresses ?? [], watch: s.watch, vector: s.vector,
         condition: s.condition?.trim() || undefined, hitCondition: s.hitCondition?.trim() || undefined,
         hits: prev && prev.condition === s.condition && prev.hitCondition === s.hitCondition ? prev.hits : 0,
         verified: false, line: s.line, path: s.path, instructionReference: s.instructionReference, offset: s.offset,
@@ -105,11 +122,13 @@ export class BreakpointTable {
   }
 
   /**
-   * The hardware requests, deduplicated by address, in breakpoint order
+   * The machine's requests, deduplicated by address, in breakpoint order
    * (earliest-set first); the temporary step address goes first so stepping
-   * never fails for lack of a slot if any slot is ours to take.
+   * never fails for lack of a slot if any slot is ours to take. With software
+   * breakpoints, watchpoints (hardware only) and unmapped code come before
+   * mapped code, which an int3 can take instead of a debug register.
    */
-  hardwarePlan(): { requests: HwRequest[]; owners: Breakpoint[][] } {
+  hardwarePlan(options: PlanOptions = {}): { requests: HwRequest[]; owners: Breakpoint[][] } {
     const requests: HwRequest[] = [];
     const owners: Breakpoint[][] = [];
     const index = new Map<string, number>();
@@ -121,10 +140,12 @@ export class BreakpointTable {
     };
     if (this.temporary !== undefined) add({ kind: 'execute', address: this.temporary });
     const candidates = this.all().filter((b) => this.usable(b)).sort((a, b) => a.id - b.id);
-    for (const b of candidates) {
-      if (b.watch) add({ kind: 'watch', ...b.watch }, b);
-      for (const a of b.addresses) add({ kind: 'execute', address: a }, b);
-    }
+    const software = options.software === true;
+    for (const b of candidates) if (b.watch) add({ kind: 'watch', ...b.watch }, b);
+    const code = candidates.flatMap((b) => b.addresses.map((address) => ({ b, address })));
+    const first = software && options.mapped ? code.filter((c) => !options.mapped!(c.address)) : code;
+    const rest = first === code ? [] : code.filter((c) => !first.includes(c));
+    for (const c of [...first, ...rest]) add({ kind: 'execute', address: c.address, ...(software ? { software: true } : {}) }, c.b);
     return { requests, owners };
   }
 
@@ -132,9 +153,11 @@ export class BreakpointTable {
   applyArmResult(plan: { owners: Breakpoint[][] }, result: ArmResult): Breakpoint[] {
     const before = new Map(this.all().map((b) => [b.id, `${b.verified}|${b.message}`]));
     const armed = new Map<number, boolean>();
+    const soft = new Set<number>();
     const problems = new Map<number, string>();
     plan.owners.forEach((owners, i) => {
       for (const b of owners) {
+        if (result.software[i]) soft.add(b.id);
         // A breakpoint with several addresses is verified when any is armed.
         armed.set(b.id, (armed.get(b.id) ?? false) || result.armed[i]);
         if (!result.armed[i] && result.problems[i]) problems.set(b.id, result.problems[i]!);
@@ -143,12 +166,12 @@ export class BreakpointTable {
     for (const b of this.all()) {
       if (!armed.has(b.id)) { b.verified = false; b.message = b.problem; continue; }
       b.verified = armed.get(b.id)!;
-      b.backend = b.verified ? 'hardware' : undefined;
+      b.backend = !b.verified ? undefined : soft.has(b.id) ? 'software' : 'hardware';
       if (b.verified) b.message = undefined;
       else {
         const p = problems.get(b.id) ?? 'it could not be armed';
         b.message = /all 4 hardware/.test(p)
-          ? `${p}: this breakpoint needs a software (int3) breakpoint, which this host cannot deliver yet; remove another breakpoint or watchpoint`
+          ? `${p}: this breakpoint needs a software (int3) breakpoint, which this host cannot deliver (its KVM does not give int3 debug exits); remove another breakpoint or watchpoint`
           : p;
       }
     }

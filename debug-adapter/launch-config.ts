@@ -5,14 +5,15 @@
  * the validation, one sentence a problem.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parseSize } from '../vmm/cli/args';
+import { checkCondition, EXIT_FILTERS } from './exit-breakpoints';
 
-export interface ExitBreakpointDefaults {
-  /** Port ranges to stop on, as in the exception filter's condition ("0x3f8", "0x3f8-0x3ff", "in 0x60"). */
-  pio?: string;
-  mmio?: string;
-  shutdown?: boolean;
-}
+/**
+ * VM-exit breakpoints on from the start, by exception filter id (exit-breakpoints.ts):
+ * a condition string for filters that take one ("pio": "0x3f8-0x3ff"), or true/false.
+ */
+export type ExitBreakpointDefaults = Record<string, string | boolean>;
 
 export interface LaunchConfig {
   kernel: string;
@@ -25,6 +26,8 @@ export interface LaunchConfig {
   cpus: number;
   stopOnEntry: boolean;
   exitBreakpoints: ExitBreakpointDefaults;
+  /** Single steps may enter interrupt handlers (default false: they hold interrupts back). */
+  stepIntoInterrupts: boolean;
 }
 
 type JsonType = 'string' | 'number' | 'boolean' | 'object';
@@ -43,11 +46,12 @@ export const LAUNCH_SCHEMA: Record<string, LaunchProperty> = {
   initrd: { type: 'string', description: 'An initial ramdisk (or multiboot module) to load with the kernel.' },
   cmdline: { type: 'string', default: '', description: 'The kernel command line.' },
   memory: { type: ['string', 'number'], default: '256M', description: 'Guest RAM: a size like "256M" or "2G", or a number of bytes.' },
-  cpus: { type: 'number', default: 1, description: 'Number of vCPUs (this build runs 1).' },
+  cpus: { type: 'number', default: 1, description: 'Number of vCPUs, each on its own thread (up to this host\'s CPU count).' },
   stopOnEntry: { type: 'boolean', default: false, description: 'Stop at the kernel\'s first instruction.' },
+  stepIntoInterrupts: { type: 'boolean', default: false, description: 'Let single steps enter interrupt handlers (a timer tick between two instructions). Default false: while stepping, KVM holds interrupts back (KVM_GUESTDBG_BLOCKIRQ, Linux 5.15+).' },
   exitBreakpoints: {
     type: 'object', default: {},
-    description: 'VM-exit breakpoints enabled at launch: { "pio": "0x3f8-0x3ff", "mmio": "0xfee00000-0xfee00fff", "shutdown": true }.',
+    description: 'VM-exit breakpoints enabled at launch, as in the Breakpoints view: { "pio": "0x3f8-0x3ff", "mmio": "0xfee00000-0xfee00fff", "msr": "wrmsr EFER", "vector": "#PF, #GP", "shutdown": true, "hlt": true, "hypercall": true }. A filter that takes a condition also takes true (no condition).',
   },
 };
 
@@ -128,27 +132,34 @@ export function validateLaunchArgs(raw: unknown): Validated {
   if (typeof cpus !== 'number' || !Number.isInteger(cpus) || cpus < 1) {
     throw new LaunchConfigError(`launch.json: "cpus" must be a whole number of at least 1, not ${JSON.stringify(cpus)}`);
   }
-  if (cpus !== 1) throw new LaunchConfigError(`launch.json: "cpus": ${cpus}: this build runs 1 vCPU`);
+  if (cpus > availableParallelism()) {
+    throw new LaunchConfigError(`launch.json: "cpus": ${cpus} is more than this host's ${availableParallelism()} CPUs (each vCPU runs on its own thread)`);
+  }
   const stopOnEntry = args.stopOnEntry ?? false;
   if (typeof stopOnEntry !== 'boolean') throw new LaunchConfigError(`launch.json: "stopOnEntry" must be true or false, not ${JSON.stringify(stopOnEntry)}`);
+  const stepIntoInterrupts = args.stepIntoInterrupts ?? false;
+  if (typeof stepIntoInterrupts !== 'boolean') throw new LaunchConfigError(`launch.json: "stepIntoInterrupts" must be true or false, not ${JSON.stringify(stepIntoInterrupts)}`);
   const eb = args.exitBreakpoints ?? {};
   if (typeof eb !== 'object' || eb === null || Array.isArray(eb)) {
-    throw new LaunchConfigError('launch.json: "exitBreakpoints" must be an object like { "pio": "0x3f8", "shutdown": true }');
+    throw new LaunchConfigError('launch.json: "exitBreakpoints" must be an object like { "pio": "0x3f8", "vector": "#GP", "shutdown": true }');
   }
   const exitBreakpoints: ExitBreakpointDefaults = {};
+  const known = EXIT_FILTERS.map((f) => f.filter);
   for (const [k, v] of Object.entries(eb as Record<string, unknown>)) {
-    if (k === 'pio' || k === 'mmio') {
-      if (typeof v !== 'string') throw new LaunchConfigError(`launch.json: "exitBreakpoints.${k}" must be a string like "0x3f8-0x3ff"`);
-      exitBreakpoints[k] = v;
-    } else if (k === 'shutdown') {
-      if (typeof v !== 'boolean') throw new LaunchConfigError('launch.json: "exitBreakpoints.shutdown" must be true or false');
-      exitBreakpoints.shutdown = v;
-    } else {
-      warnings.push(`launch.json: unknown VM-exit breakpoint "${k}" in "exitBreakpoints" is ignored (known: pio, mmio, shutdown)`);
+    const filter = EXIT_FILTERS.find((f) => f.filter === k);
+    if (!filter) {
+      warnings.push(`launch.json: unknown VM-exit breakpoint "${k}" in "exitBreakpoints" is ignored (known: ${known.join(', ')})`);
+      continue;
     }
+    if (typeof v === 'boolean') { exitBreakpoints[k] = v; continue; }
+    if (typeof v !== 'string' || !filter.supportsCondition) {
+      throw new LaunchConfigError(`launch.json: "exitBreakpoints.${k}" must be ${filter.supportsCondition ? 'a condition string (e.g. ' + JSON.stringify(filter.conditionDescription?.match(/"([^"]+)"/)?.[1] ?? '') + ') or ' : ''}true or false`);
+    }
+    try { checkCondition(k, v); } catch (e) { throw new LaunchConfigError(`launch.json: "exitBreakpoints.${k}": ${(e as Error).message}`); }
+    exitBreakpoints[k] = v;
   }
   return {
-    config: { kernel, symbols, systemMap, initrd, cmdline, memoryBytes: parseMemory(args.memory), cpus, stopOnEntry, exitBreakpoints },
+    config: { kernel, symbols, systemMap, initrd, cmdline, memoryBytes: parseMemory(args.memory), cpus, stopOnEntry, exitBreakpoints, stepIntoInterrupts },
     warnings,
   };
 }
@@ -158,12 +169,21 @@ export function looksLikeLinux(hasSymbol: (name: string) => boolean): boolean {
   return hasSymbol('start_kernel') && hasSymbol('linux_banner');
 }
 
-/** Adds `nokaslr` unless the cmdline already says kaslr or nokaslr; returns the note for the console. */
-export function withNoKaslr(cmdline: string): { cmdline: string; note?: string } {
+/**
+ * Adds `nokaslr` unless the cmdline already says kaslr or nokaslr; returns
+ * the note for the console. `symbolsName` names the symbols file in it.
+ * If the kernel randomizes anyway, kaslr.ts finds the slide at a stop.
+ */
+export function withNoKaslr(cmdline: string, symbolsName = 'vmlinux'): { cmdline: string; note?: string } {
   const words = cmdline.split(/\s+/).filter(Boolean);
-  if (words.some((w) => w === 'kaslr' || w === 'nokaslr')) return { cmdline };
+  // Parameters after "--" go to init, not the kernel.
+  const dashes = words.indexOf('--');
+  const kernelWords = dashes < 0 ? words : words.slice(0, dashes);
+  if (kernelWords.some((w) => w === 'kaslr' || w === 'nokaslr')) return { cmdline };
+  const out = dashes < 0 ? [...words, 'nokaslr'] : [...words.slice(0, dashes), 'nokaslr', ...words.slice(dashes)];
   return {
-    cmdline: [...words, 'nokaslr'].join(' '),
-    note: 'kvmdbg added "nokaslr" to the kernel command line so that the vmlinux symbols match the running kernel (put "kaslr" in cmdline to keep KASLR)',
+    cmdline: out.join(' '),
+    note: `kvmdbg added "nokaslr" to the kernel command line so that the symbols of ${symbolsName} match the running kernel `
+      + '(put "kaslr" in cmdline to keep KASLR: kvmdbg then finds the slide when the kernel stops)',
   };
 }

@@ -5,18 +5,20 @@
  * machine's events back into DAP events. Decisions live in those modules.
  */
 import { basename } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import {
   Breakpoint as DapBreakpoint, BreakpointEvent, DebugSession, Event, ExitedEvent, Handles, InitializedEvent, InvalidatedEvent,
-  OutputEvent, Response, Scope, Source, StackFrame, StoppedEvent, TerminatedEvent, Thread, ThreadEvent,
+  OutputEvent, ProgressEndEvent, ProgressStartEvent, Response, Scope, Source, StackFrame, StoppedEvent, TerminatedEvent, Thread, ThreadEvent,
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { Machine } from '../vmm/machine/machine';
 import type { StopReason, VmEnd } from '../vmm/machine/protocol';
 import type { ExitBreakpointSpec } from '../vmm/debug/exit-filters';
 import { assignHwSlots } from '../vmm/debug/hw-breakpoints';
+import { guestCode, SoftwareBreakpoints } from '../vmm/debug/software-breakpoints';
 import type { Regs } from '../native/types';
-import { loadSymbols, Symbols, SymbolTable } from './symbols';
+import { loadSymbols, Symbols } from './symbols';
+import { loadSystemMap } from './symbols/system-map';
 import { LaunchConfigError, looksLikeLinux, validateLaunchArgs, withNoKaslr, type LaunchConfig } from './launch-config';
 import { ConsoleBatcher } from './console-output';
 import { KvmCustomRequests } from './custom-requests';
@@ -26,8 +28,9 @@ import { bitnessOf, decodeFrom, disassemble, symbolizedText, type Bitness } from
 import { registerScopes, registerValue, mergeWidth, type CpuSnapshot, type RegisterNode } from './registers';
 import { stackFrames } from './stack';
 import { BreakpointTable, dataId, parseDataId, watchLength, type Breakpoint, type BreakpointSpec } from './breakpoints';
-import { EXIT_FILTERS, ExitConditionError, exitDetails, exitSpecFor, filterOf, parseRanges } from './exit-breakpoints';
+import { checkCondition, EXIT_FILTERS, ExitConditionError, exitDetails, exitSpecFor, filterOf, mergeExitSpecs } from './exit-breakpoints';
 import { Stepper, type StepOutcome } from './stepping';
+import { kaslrTrackerFor, rebaseBreakpoints, type KaslrTracker } from './kaslr';
 import { evaluate, ExpressionError, type EvalContext } from './expressions';
 import type { HwLength } from '../vmm/debug/hw-breakpoints';
 
@@ -42,15 +45,21 @@ export class KvmDebugSession extends DebugSession {
   private vcpu?: VcpuControl;
   private view?: GuestMemoryView;
   private symbols?: Symbols;
+  /** Linux symbols only: finds the KASLR slide at a stop and rebases (kaslr.ts). */
+  private kaslr?: KaslrTracker;
   private readonly kvm = new KvmCustomRequests((event, body) => this.sendEvent(new Event(event, body)));
   private readonly console = new ConsoleBatcher((text) => this.sendEvent(new OutputEvent(text, 'stdout')), { bytes: (b) => this.kvm.console(b) });
   private readonly breakpoints = new BreakpointTable();
+  /** int3s beyond DR0-3 (hosts with #BP exits): planted on every resume, lifted at every stop. */
+  private readonly software = new SoftwareBreakpoints();
   private debugreg: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
   private launchExitSpec: ExitBreakpointSpec = {};
   private variableHandles = new Handles<RegisterNode[]>();
   private lastStop?: StopReason;
   /** Set while a run, step or stop decision is in progress: one at a time. */
   private busy = false;
+  private progressReporting = false;
+  private progressCount = 0;
   private configurationDone!: () => void;
   private readonly configured = new Promise<void>((r) => { this.configurationDone = r; });
 
@@ -120,7 +129,8 @@ export class KvmDebugSession extends DebugSession {
     this.sendErrorResponse(response, { id: 1, format: message.replace(/[{}]/g, ''), showUser: true });
   }
 
-  protected override initializeRequest(response: DebugProtocol.InitializeResponse): void {
+  protected override initializeRequest(response: DebugProtocol.InitializeResponse, args: DebugProtocol.InitializeRequestArguments): void {
+    this.progressReporting = args.supportsProgressReporting === true;
     response.body = {
       supportsConfigurationDoneRequest: true,
       supportsReadMemoryRequest: true,
@@ -150,14 +160,29 @@ export class KvmDebugSession extends DebugSession {
 
   // ---- launch ---------------------------------------------------------------------------------
 
+  /**
+   * A large vmlinux takes seconds to read: say so with a DAP progress (VS Code shows
+   * a notification when it lasts) if the client can show one. Loading itself is
+   * synchronous; one turn of the event loop lets the start event leave first.
+   */
+  private async withProgress<T extends { summary: string } | undefined>(file: string | undefined, work: () => T): Promise<T> {
+    if (!this.progressReporting || !file) return work();
+    const id = `kvmdbg-symbols-${++this.progressCount}`;
+    let size = '';
+    try { size = ` (${(statSync(file).size / 1048576).toFixed(1)} MiB)`; } catch { /* loadSymbols reports it */ }
+    this.sendEvent(new ProgressStartEvent(id, `Loading symbols from ${basename(file)}${size}`));
+    await new Promise((r) => setImmediate(r));
+    let result: T | undefined;
+    try {
+      return (result = work());
+    } finally {
+      this.sendEvent(new ProgressEndEvent(id, result?.summary));
+    }
+  }
+
   private loadSymbolsFor(config: LaunchConfig): Symbols | undefined {
     if (config.symbols) return loadSymbols(config.symbols);
-    if (config.systemMap) {
-      const syms = new Symbols(basename(config.systemMap));
-      syms.table = SymbolTable.fromSystemMap(readFileSync(config.systemMap, 'utf8'));
-      syms.summary = `${syms.name}: ${syms.table.size} symbols (names only: no source lines or frame information)`;
-      return syms;
-    }
+    if (config.systemMap) return loadSystemMap(config.systemMap);
     return undefined;
   }
 
@@ -171,7 +196,7 @@ export class KvmDebugSession extends DebugSession {
       return this.fail(response, e instanceof LaunchConfigError ? e.message : `launch: ${(e as Error).message}`);
     }
     this.config = config;
-    const symbols = this.loadSymbolsFor(config);
+    const symbols = await this.withProgress(config.symbols ?? config.systemMap, () => this.loadSymbolsFor(config));
     this.symbols = symbols;
     if (symbols) {
       this.note(symbols.summary);
@@ -181,9 +206,10 @@ export class KvmDebugSession extends DebugSession {
     }
     let cmdline = config.cmdline;
     if (symbols && looksLikeLinux((n) => symbols.table.lookup(n) !== undefined)) {
-      const k = withNoKaslr(cmdline);
+      const k = withNoKaslr(cmdline, symbols.name);
       cmdline = k.cmdline;
       if (k.note) this.note(k.note);
+      this.kaslr = kaslrTrackerFor(symbols);
     }
     try {
       this.launchExitSpec = config.exitBreakpoints.pio || config.exitBreakpoints.mmio || config.exitBreakpoints.shutdown
@@ -203,6 +229,7 @@ export class KvmDebugSession extends DebugSession {
     const machine = this.machine;
     this.note(`kvmdbg: ${machine.int3.note}`);
     this.vcpu = new VcpuControl(machine);
+    this.vcpu.hooks = { prepare: () => this.stepOffSoftware(), resuming: () => this.plantSoftware(), stopped: () => this.liftSoftware() };
     this.kvm.attach(machine, this.vcpu);
     this.view = new GuestMemoryView(machine.memory, () => this.vcpu?.paging);
     machine.on('output', (bytes: Uint8Array) => this.console.push(bytes));
@@ -210,6 +237,8 @@ export class KvmDebugSession extends DebugSession {
     machine.on('ended', (end: VmEnd) => this.onEnded(end));
     await this.vcpu.sregs().catch(() => undefined);
     if (Object.keys(this.launchExitSpec).length > 0) await machine.setExitBreakpoints(this.launchExitSpec);
+    const blocks = await machine.setStepIntoInterrupts(config.stepIntoInterrupts);
+    if (!config.stepIntoInterrupts && !blocks) this.note('kvmdbg: this KVM cannot hold interrupts back during a single step (KVM_GUESTDBG_BLOCKIRQ needs Linux 5.15): a step may enter an interrupt handler');
 
     this.sendEvent(new InitializedEvent());
     await this.configured;
@@ -275,11 +304,28 @@ export class KvmDebugSession extends DebugSession {
     this.kvm.running();
     try {
       const stop = await this.runUntilReportable();
+      if (stop) await this.checkKaslr();
       if (stop) this.reportStop(stop);
     } catch (e) {
       this.note(`continue: ${(e as Error).message}`, 'important');
     } finally {
       this.busy = false;
+    }
+  }
+
+  /** Until the KASLR slide is known: look for it at this stop; when found, rebase symbols and breakpoints (kaslr.ts). */
+  private async checkKaslr(): Promise<void> {
+    if (!this.kaslr || this.kaslr.slide !== undefined || !this.symbols || this.vcpu?.state !== 'stopped') return;
+    try {
+      await this.vcpu.sregs();
+      const found = this.kaslr.check((a, n) => this.view!.readExact({ space: 'v', address: a }, n));
+      if (!found) return;
+      this.note(found.note, found.slide === 0n ? 'console' : 'important');
+      if (found.slide === 0n) return;
+      this.symbols.rebase(found.slide);
+      if (rebaseBreakpoints(this.breakpoints.all(), (a) => this.symbols!.toRuntime(a)).length > 0) await this.arm();
+    } catch (e) {
+      this.note(`KASLR slide detection: ${(e as Error).message}`);
     }
   }
 
@@ -303,7 +349,7 @@ export class KvmDebugSession extends DebugSession {
       case 'debug': reason = 'exception'; text = `debug exception ${stop.exit.exception} at ${hex(stop.exit.pc)} (not one of kvmdbg's breakpoints)`; break;
     }
     if (message) this.note(message, 'important');
-    const ev = new StoppedEvent(reason, THREAD_ID, text) as DebugProtocol.StoppedEvent;
+    const ev = new StoppedEvent(reason, this.vcpu?.threadId ?? THREAD_ID, text) as DebugProtocol.StoppedEvent;
     ev.body.allThreadsStopped = true;
     if (stop.reason === 'exit') ev.body.description = 'Paused on a VM exit';
     if (hit.length > 0) ev.body.hitBreakpointIds = hit.map((b) => b.id);
@@ -322,7 +368,7 @@ export class KvmDebugSession extends DebugSession {
   }
 
   protected override threadsRequest(response: DebugProtocol.ThreadsResponse): void {
-    response.body = { threads: this.vcpu ? [new Thread(THREAD_ID, this.vcpu.name)] : [] };
+    response.body = { threads: this.vcpu ? this.vcpu.threads().map((t) => new Thread(t.id, t.name)) : [] };
     this.sendResponse(response);
   }
 
@@ -551,15 +597,50 @@ export class KvmDebugSession extends DebugSession {
 
   // ---- breakpoints --------------------------------------------------------------------------
 
-  /** Re-arms DR0-3 from the breakpoint table; tells the client about breakpoints that changed state. */
+  /**
+   * Re-arms DR0-3 (and the int3s beyond them) from the breakpoint table; tells the client
+   * about breakpoints that changed state. Planned while stopped: what is mapped decides
+   * which code breakpoints get the debug registers (breakpoints.ts hardwarePlan).
+   */
   private async arm(exceptGroup?: Breakpoint[]): Promise<void> {
     const machine = this.machine;
+    const vcpu = this.vcpu!;
     if (!machine || machine.ended) return;
-    const plan = this.breakpoints.hardwarePlan();
+    const { plan, result } = await vcpu.withStopped(async () => {
+      await vcpu.sregs().catch(() => undefined);
+      const code = vcpu.paging && guestCode(machine.memory, vcpu.paging);
+      const plan = this.breakpoints.hardwarePlan({ software: machine.int3.delivered, mapped: (a) => code?.physical(a) !== undefined });
+      const result = await machine.armHardware(plan.requests);
+      this.software.set(plan.requests.flatMap((r, i) => (r.kind === 'execute' && result.software[i] ? [r.address] : [])));
+      return { plan, result };
+    });
     this.debugreg = assignHwSlots(plan.requests).debugreg;
-    const result = await this.vcpu!.withStopped(() => machine.armHardware(plan.requests));
     const changed = this.breakpoints.applyArmResult(plan, result);
     for (const b of changed) if (!exceptGroup?.includes(b)) this.sendEvent(new BreakpointEvent('changed', this.toDap(b)));
+  }
+
+  /** Resuming from one of our int3s' addresses: execute the guest's instruction there first, lifted. */
+  private async stepOffSoftware(): Promise<StopReason | undefined> {
+    const vcpu = this.vcpu!;
+    if (this.software.addresses.length === 0) return undefined;
+    if (this.software.isOurs((await vcpu.regs()).rip)) {
+      const stop = await vcpu.step();
+      if (stop.reason !== 'step') return stop;
+    }
+    await vcpu.sregs();   // the paging the int3s are planted through
+    return undefined;
+  }
+
+  private plantSoftware(): void {
+    const paging = this.vcpu?.paging;
+    if (this.software.addresses.length === 0 || !paging || !this.machine) return;
+    // An address not mapped yet stays pending: a later resume plants it once its page is there.
+    this.software.plant(guestCode(this.machine.memory, paging));
+  }
+
+  private liftSoftware(): void {
+    if (!this.software.isPlanted || !this.machine) return;
+    this.software.restore(guestCode(this.machine.memory, { cr0: 0n, cr3: 0n, cr4: 0n, efer: 0n }));
   }
 
   private toDap(b: Breakpoint): DebugProtocol.Breakpoint {
@@ -638,7 +719,7 @@ export class KvmDebugSession extends DebugSession {
     let label = name;
     const sym = this.symbols?.table.lookup(name);
     if (!args.asAddress && sym) {
-      address = sym.address;
+      address = this.symbols!.toRuntime(sym.address);
       size = Number(sym.size) || 4;
     } else {
       try { address = parseRef(name).address; } catch { /* not an address */ }
@@ -674,7 +755,7 @@ export class KvmDebugSession extends DebugSession {
     const good: { filterId: string; condition?: string }[] = [];
     for (const f of requested) {
       try {
-        if (f.condition?.trim()) parseRanges(f.condition, f.filterId === 'pio' ? 'port' : 'address', f.filterId === 'pio' ? 0xffff : Number.MAX_SAFE_INTEGER);
+        checkCondition(f.filterId, f.condition);
         good.push(f);
         results.push({ verified: true });
       } catch (e) {
@@ -682,11 +763,7 @@ export class KvmDebugSession extends DebugSession {
       }
     }
     const spec = exitSpecFor(good);
-    const merged: ExitBreakpointSpec = {
-      pio: [...(this.launchExitSpec.pio ?? []), ...(spec.pio ?? [])],
-      mmio: [...(this.launchExitSpec.mmio ?? []), ...(spec.mmio ?? [])],
-      shutdown: !!(this.launchExitSpec.shutdown || spec.shutdown),
-    };
+    const merged = mergeExitSpecs(this.launchExitSpec, spec);
     try {
       if (this.machine && !this.machine.ended) await this.vcpu!.withStopped(() => this.machine!.setExitBreakpoints(merged));
     } catch (e) {

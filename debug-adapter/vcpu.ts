@@ -1,19 +1,35 @@
 /**
- * Run control of one vCPU for the adapter: running/stopped state, the
- * register snapshot of the current stop (fetched once a stop), and
- * "stop briefly to change something" for requests that arrive while the
- * guest runs (breakpoints set in a running session). Never blocks: every
+ * Run control of the machine for the adapter, all-stop (as VS Code shows
+ * it: allThreadsStopped): running/stopped state, the vCPU the current stop
+ * is about (its registers, stack and memory view are what the UI shows),
+ * the register snapshot of that stop (fetched once a stop), and "stop
+ * briefly to change something" for requests that arrive while the guest
+ * runs (breakpoints set in a running session). Never blocks: every
  * operation is a promise on the Machine's messages.
  */
 import type { Machine } from '../vmm/machine/machine';
+import { AllStop } from '../vmm/machine/all-stop';
 import type { StopReason } from '../vmm/machine/protocol';
 import type { Regs, Sregs } from '../native/types';
 import type { PagingState } from '../vmm/debug/page-walk';
 
 export type VcpuState = 'stopped' | 'running' | 'ended';
 
+/** What the session does around every resume and stop (software breakpoints: plant, lift). */
+export interface RunHooks {
+  /** Before resuming, while stopped (may single-step the current vCPU); a stop it returns is the run's stop. */
+  prepare?(): Promise<StopReason | undefined>;
+  /** Synchronously right before the vCPUs resume: nothing else can run in between. */
+  resuming?(): void;
+  /** Synchronously at every machine stop, before anyone is told of it. */
+  stopped?(): void;
+}
+
 export class VcpuControl {
   state: VcpuState = 'stopped';
+  /** The vCPU of the current stop (the one that stopped first); 0 until something stops. */
+  id = 0;
+  private readonly allStop: AllStop;
   private regsCache?: Promise<Regs>;
   private sregsCache?: Promise<Sregs>;
   /** Last known paging state (kept while running, for physical reads by virtual address). */
@@ -21,10 +37,14 @@ export class VcpuControl {
   private waiter?: (s: StopReason | undefined) => void;
   /** Set while an internal pause holds the vCPU; resolves when it may run again. */
   internalHold?: Promise<void>;
+  hooks: RunHooks = {};
 
-  constructor(readonly machine: Machine, readonly id = 0) {
-    machine.on('stopped', (stop: StopReason) => {
+  constructor(readonly machine: Machine) {
+    this.allStop = new AllStop(machine);
+    this.allStop.on('stop', (vcpu: number, stop: StopReason) => {
       this.state = 'stopped';
+      this.hooks.stopped?.();
+      if (vcpu !== this.id) { this.id = vcpu; this.invalidate(); }
       const w = this.waiter;
       this.waiter = undefined;
       w?.(stop);
@@ -37,8 +57,21 @@ export class VcpuControl {
     });
   }
 
+  /** The DAP thread id of the current stop's vCPU (threads are vCPU index + 1). */
+  get threadId(): number {
+    return this.id + 1;
+  }
+
   get name(): string {
     return `vCPU ${this.id} (${this.state})`;
+  }
+
+  /** One DAP thread per vCPU, named with its state. */
+  threads(): { id: number; name: string }[] {
+    return Array.from({ length: this.machine.cpus }, (_, v) => ({
+      id: v + 1,
+      name: `vCPU ${v} (${this.machine.ended ? 'ended' : this.machine.vcpuState(v)})`,
+    }));
   }
 
   private invalidate(): void {
@@ -47,34 +80,39 @@ export class VcpuControl {
   }
 
   regs(): Promise<Regs> {
-    return (this.regsCache ??= this.machine.getRegs());
+    return (this.regsCache ??= this.machine.getRegs(this.id));
   }
 
   async sregs(): Promise<Sregs> {
-    const s = await (this.sregsCache ??= this.machine.getSregs());
+    const s = await (this.sregsCache ??= this.machine.getSregs(this.id));
     this.paging = { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer };
     return s;
   }
 
   async setRegs(regs: Partial<Regs>): Promise<void> {
-    await this.machine.setRegs(regs);
+    await this.machine.setRegs(regs, this.id);
     this.invalidate();
   }
 
-  /** Resumes and resolves with the next stop (undefined: the VM ended). */
-  run(): Promise<StopReason | undefined> {
-    if (this.state === 'ended') return Promise.resolve(undefined);
+  /** Resumes every vCPU and resolves with the next stop of the machine (undefined: the VM ended). */
+  async run(): Promise<StopReason | undefined> {
+    if (this.state === 'ended') return undefined;
+    const early = await this.hooks.prepare?.();
+    if (early) return early;
+    if ((this.state as VcpuState) === 'ended') return undefined;
     this.invalidate();
     const p = new Promise<StopReason | undefined>((r) => { this.waiter = r; });
+    this.hooks.resuming?.();
     this.state = 'running';
-    this.machine.resume();
+    this.allStop.resume();
     return p;
   }
 
+  /** One instruction on the current vCPU; the others stay stopped. */
   async step(): Promise<StopReason> {
     this.invalidate();
     try {
-      return await this.machine.step();
+      return await this.machine.step(this.id);
     } finally {
       this.invalidate();
     }
@@ -82,7 +120,7 @@ export class VcpuControl {
 
   /** A user's pause: the pending run() resolves with reason 'pause'. */
   pause(): void {
-    if (this.state === 'running') void this.machine.pause();
+    if (this.state === 'running') this.allStop.interrupt();
   }
 
   /**
@@ -96,7 +134,12 @@ export class VcpuControl {
     const hold = new Promise<void>((r) => { release = r; });
     this.internalHold = hold;
     try {
-      await this.machine.pause();
+      // Every vCPU stops (all-stop); the VM ending meanwhile also ends the wait.
+      await new Promise<void>((resolve) => {
+        this.allStop.once('stop', () => resolve());
+        void this.machine.whenEnded().then(() => resolve());
+        this.allStop.interrupt();
+      });
       return await fn();
     } finally {
       if (this.internalHold === hold) this.internalHold = undefined;

@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
 import { configurationFor, describeCandidate, detectKernels, obviousChoice, staleBuild, type KernelCandidate } from './detect';
 import { kvmProblem } from './host';
+import { runBuildTask } from './build-task';
 
 export class KvmConfigurationProvider implements vscode.DebugConfigurationProvider {
   constructor(private readonly log: vscode.OutputChannel) {}
@@ -44,7 +45,7 @@ export class KvmConfigurationProvider implements vscode.DebugConfigurationProvid
     return config;
   }
 
-  private async pickKernel(folder: vscode.WorkspaceFolder | undefined): Promise<vscode.DebugConfiguration | undefined> {
+  private async pickKernel(folder: vscode.WorkspaceFolder | undefined, rebuilt = false): Promise<vscode.DebugConfiguration | undefined> {
     const root = folder?.uri.fsPath ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
     if (!root) {
       void vscode.window.showErrorMessage('kvmdbg: open the folder of your kernel (a Linux tree or your kernel project) and press F5 again.', 'Open Folder')
@@ -63,7 +64,8 @@ export class KvmConfigurationProvider implements vscode.DebugConfigurationProvid
       const choice = await vscode.window.showErrorMessage(
         `kvmdbg: no kernel found in ${root} (looked at ${d.scanned} files for vmlinux + arch/x86/boot/bzImage, PVH, multiboot or x86-64 ELF kernels): build it, or pick the file.`,
         'Pick a kernel file...', 'Run Build Task');
-      if (choice === 'Run Build Task') void vscode.commands.executeCommand('workbench.action.tasks.build');
+      // Built: look again (once), and boot what the build made.
+      if (choice === 'Run Build Task') return (await runBuildTask(this.log)) && !rebuilt ? this.pickKernel(folder, true) : undefined;
       if (choice !== 'Pick a kernel file...') return undefined;
       const uris = await vscode.window.showOpenDialog({ canSelectMany: false, defaultUri: vscode.Uri.file(root), title: 'The kernel to boot' });
       if (!uris?.[0]) return undefined;
@@ -75,10 +77,8 @@ export class KvmConfigurationProvider implements vscode.DebugConfigurationProvid
     if (stale) {
       const c = await vscode.window.showWarningMessage(`kvmdbg: ${stale}.`, 'Run Build Task', 'Boot Anyway');
       if (c === 'Run Build Task') {
-        await vscode.commands.executeCommand('workbench.action.tasks.build');
-        return undefined;
-      }
-      if (c !== 'Boot Anyway') return undefined;
+        if (!await runBuildTask(this.log)) return undefined;
+      } else if (c !== 'Boot Anyway') return undefined;
     }
     void vscode.window.showInformationMessage(`kvmdbg found ${sentence}.`);
     const cfg = configurationFor(chosen, root);

@@ -11,6 +11,8 @@ export interface RawKvm {
   supportedCpuid(): CpuidEntry[];
   msrIndexList(): number[];
   createVm(): RawVm;
+  /** A Vm over a duplicate of `fd` (another thread's VM fd). */
+  adoptVm(fd: number): RawVm;
   close(): void;
 }
 
@@ -26,6 +28,7 @@ export interface RawVm {
   enableCap(cap: number, args: bigint[]): void;
   /** exitView: a Uint8Array over a SharedArrayBuffer of exitBufferSize bytes. */
   createVcpu(id: number, exitView: Uint8Array): RawVcpu;
+  fd(): number;
   close(): void;
 }
 
@@ -70,4 +73,6 @@ export interface RawBinding {
   readonly exitInterrupted: number;
   readonly kickSignal: number;
   readonly kvmApiVersion: number;
+  /** KVM_X86_SET_MSR_FILTER on the VM fd (native/src/msr_filter.cc). */
+  setMsrFilter(vmFd: number, flags: number, ranges: { flags: number; base: number; nmsrs: number; bitmap: Uint8Array }[]): void;
 }

@@ -15,6 +15,8 @@ export enum Cap {
   MP_STATE = 14,
   SYNC_MMU = 16,
   SET_GUEST_DEBUG = 23,
+  /** The kvm_guest_debug.control bits this KVM accepts (e.g. BLOCKIRQ, Linux 5.15+). */
+  SET_GUEST_DEBUG2 = 195,
   IRQ_ROUTING = 25,
   PIT2 = 33,
   PIT_STATE2 = 35,
@@ -32,6 +34,7 @@ export enum Cap {
   IMMEDIATE_EXIT = 136,
   GET_MSR_FEATURES = 153,
   X86_USER_SPACE_MSR = 188,
+  EXIT_HYPERCALL = 201,
   SYSTEM_EVENT_DATA = 215,
 }
 
@@ -90,4 +93,8 @@ export enum GuestDebugFlag {
   SINGLESTEP = 0x2,
   USE_SW_BP = 0x10000,
   USE_HW_BP = 0x20000,
+  /** No interrupt is injected while single-stepping (Linux 5.15+, see Cap.SET_GUEST_DEBUG2). */
+  BLOCKIRQ = 0x100000,
+  /** Queue a #BP for the guest (a guest's own int3 handed back after a software-breakpoint exit). */
+  INJECT_BP = 0x80000,
 }

@@ -22,6 +22,9 @@ const IO: number = ExitReason.IO;
 const MMIO: number = ExitReason.MMIO;
 const HLT: number = ExitReason.HLT;
 const INTR: number = ExitReason.INTR;
+/** sizeof kvm_run.hypercall and kvm_run.msr: the addon copies them into the data area and back. */
+const HYPERCALL_SIZE = 72;
+const MSR_SIZE = 24;
 
 const systemEventNames: Record<number, 'shutdown' | 'reset' | 'crash'> = {
   [SystemEventType.SHUTDOWN]: 'shutdown',
@@ -88,12 +91,12 @@ export class ExitDecoder {
         return { kind: 'systemEvent', type: systemEventNames[rawType] ?? 'other', rawType, data: this.words(u32[L.EXIT_B / 4]) };
       }
       case ExitReason.HYPERCALL:
-        return { kind: 'hypercall', nr: this.x(L.EXIT_X0), args: this.words(6) };
+        return { kind: 'hypercall', nr: this.x(L.EXIT_X0), args: this.words(6), reply: this.data(HYPERCALL_SIZE) };
       case ExitReason.X86_RDMSR:
       case ExitReason.X86_WRMSR:
         return {
           kind: reason === ExitReason.X86_RDMSR ? 'rdmsr' : 'wrmsr',
-          index: u32[L.EXIT_A / 4], reason: u32[L.EXIT_B / 4], data: this.x(L.EXIT_X0),
+          index: u32[L.EXIT_A / 4], reason: u32[L.EXIT_B / 4], data: this.x(L.EXIT_X0), reply: this.data(MSR_SIZE),
         };
       default:
         if (reason === this.interruptedCode) return this.interrupted;

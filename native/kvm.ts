@@ -54,6 +54,16 @@ export class Kvm {
     return new Vm(this.raw.createVm());
   }
 
+  /**
+   * A Vm over a duplicate of another thread's VM fd (`vm.fd` there), so that
+   * each vCPU thread creates its own vCPU on the same VM. The duplicate is
+   * this Vm's own: closing it leaves the other thread's Vm open. Guest RAM
+   * stays mapped by the Vm that set it.
+   */
+  adoptVm(fd: number): Vm {
+    return new Vm(this.raw.adoptVm(fd));
+  }
+
   /** Closes /dev/kvm. VMs already created stay usable. */
   close(): void {
     this.raw.close();

@@ -47,6 +47,10 @@ export interface GuestDebug {
   softwareBreakpoints?: boolean;
   /** DR0-3/DR7 below (KVM_GUESTDBG_USE_HW_BP). */
   hardwareBreakpoints?: boolean;
+  /** Queue a #BP for the guest now (KVM_GUESTDBG_INJECT_BP): hands a guest's own int3 back. */
+  injectBreakpoint?: boolean;
+  /** No interrupt injection while single-stepping (KVM_GUESTDBG_BLOCKIRQ). */
+  blockInterrupts?: boolean;
   /** DR0..DR7 as KVM takes them (debugreg[4..5] unused); absent = zeros. */
   debugreg?: bigint[];
 }
@@ -79,8 +83,10 @@ export type VcpuExit =
   /** KVM_RUN returned EINTR: a kick (or another signal) interrupted it. */
   | { kind: 'interrupted' }
   | { kind: 'irqWindowOpen' }
-  | { kind: 'hypercall'; nr: bigint; args: bigint[] }
-  | { kind: 'rdmsr' | 'wrmsr'; index: number; data: bigint; reason: number }
+  /** `reply` is kvm_run.hypercall as KVM gave it; the u64 at 56 (ret) goes back on the next run(). */
+  | { kind: 'hypercall'; nr: bigint; args: bigint[]; reply: Uint8Array }
+  /** `reply` is kvm_run.msr: byte 0 (error: 1 = #GP) and the u64 at 16 (data read) go back on the next run(). */
+  | { kind: 'rdmsr' | 'wrmsr'; index: number; data: bigint; reason: number; reply: Uint8Array }
   | { kind: 'unknown'; reason: number };
 
 export type VcpuExitKind = VcpuExit['kind'];

@@ -115,10 +115,17 @@ export class Vcpu {
       if (d.singleStep) control |= GuestDebugFlag.SINGLESTEP;
       if (d.softwareBreakpoints) control |= GuestDebugFlag.USE_SW_BP;
       if (d.hardwareBreakpoints) control |= GuestDebugFlag.USE_HW_BP;
+      if (d.blockInterrupts) control |= GuestDebugFlag.BLOCKIRQ;
+      if (d.injectBreakpoint) control |= GuestDebugFlag.INJECT_BP;
     }
     const regs = d.debugreg ?? [];
     if (regs.length > 8) throw new RangeError('debugreg has 8 entries (DR0..DR7)');
     this.raw.setGuestDebug(control, regs);
+  }
+
+  /** True when KVM_SET_GUEST_DEBUG accepts `flag` (KVM_CAP_SET_GUEST_DEBUG2 lists them; absent = the original four). */
+  supportsGuestDebug(flag: GuestDebugFlag): boolean {
+    return (this.vm.checkExtension(Cap.SET_GUEST_DEBUG2) & flag) !== 0;
   }
 
   /** KVM_TRANSLATE: a guest virtual address through this vCPU's current paging mode. */

@@ -16,6 +16,11 @@ export class Vm {
   /** @internal created by Kvm.createVm() */
   constructor(private readonly raw: RawVm) {}
 
+  /** The VM fd's number, for Kvm.adoptVm on another thread. */
+  get fd(): number {
+    return this.raw.fd();
+  }
+
   /** KVM_CHECK_EXTENSION on the VM fd (answers can differ from the system fd's). Cached. */
   checkExtension(cap: Cap): number {
     let v = this.caps.get(cap);

@@ -12,6 +12,14 @@
 //    each side's own overhead per exit = (total - time inside KVM_RUN) / exits.
 // 2. A whole boot of test/guests/build/pvh64.elf through the Machine API:
 //    exits and wall time per boot (informative).
+// 3. Debuggers (issues 6 and 4), on pvh64.elf (64 MiB) stopped at fib, in
+//    sessions that alternate between the three pairs, all in this run:
+//      gdb -> QEMU's gdbstub (qemu-system-x86_64 -enable-kvm -S): the peer;
+//      gdb -> kvmdbg's GDB stub (bench/gdb-rsp.ts);
+//      DAP -> kvmdbg's debug adapter, as VS Code drives it (bench/dap-steps.ts).
+//    16 MiB memory reads (gdb `dump binary memory` / one DAP readMemory) and
+//    instruction steps (gdb `stepi` / DAP stepIn granularity instruction +
+//    threads + stackTrace + scopes + variables); medians and ratios to the peer.
 //
 // Where: directly on /dev/kvm when this host has a usable one, else the
 // script re-runs itself inside the project's KVM sandbox (test/sandbox/run,
@@ -36,11 +44,25 @@ function option(name, fallback) {
   if (!Number.isInteger(v) || v < 0) fail(`--${name} wants a non-negative integer, got '${argv[i + 1] ?? ''}'`);
   return v;
 }
+const SECTIONS = ['pio', 'boot', 'debuggers'];
+const only = (() => {
+  const i = argv.indexOf('--only');
+  if (i < 0) return SECTIONS;
+  const list = (argv[i + 1] ?? '').split(',').filter(Boolean);
+  const bad = list.filter((x) => !SECTIONS.includes(x));
+  if (list.length === 0 || bad.length) fail(`--only wants a comma-separated list of ${SECTIONS.join(', ')}, got '${argv[i + 1] ?? ''}'`);
+  return list;
+})();
 if (argv.includes('--help') || argv.includes('-h')) {
-  console.log('usage: npm run bench [-- --exits N] [--reps N] [--boots N]\n'
-    + '  --exits N  timed PIO exits per repetition (default 1000000 on real KVM, 30000 in the sandbox)\n'
-    + '  --reps N   repetitions of each side, alternating C and TS (default 5)\n'
-    + '  --boots N  pvh64.elf boots through the Machine API (default 3; 0 skips)');
+  console.log('usage: npm run bench [-- --exits N] [--reps N] [--boots N] [--dbg-reps N] [--steps N] [--mem-mib N] [--mem-reads N] [--only LIST]\n'
+    + '  --exits N     timed PIO exits per repetition (default 1000000 on real KVM, 30000 in the sandbox)\n'
+    + '  --reps N      repetitions of each side, alternating C and TS (default 5)\n'
+    + '  --boots N     pvh64.elf boots through the Machine API (default 3; 0 skips)\n'
+    + '  --dbg-reps N  debugger sessions of each pair (gdb->QEMU, gdb->kvmdbg, DAP->kvmdbg), alternating (default 3)\n'
+    + '  --steps N     instruction steps per debugger session (default 2000 on real KVM, 300 in the sandbox)\n'
+    + '  --mem-mib N   MiB per debugger memory read (default 16)\n'
+    + '  --mem-reads N memory reads per debugger session (default 3 on real KVM, 1 in the sandbox)\n'
+    + '  --only LIST   run only these sections: pio,boot,debuggers (default all)');
   process.exit(0);
 }
 
@@ -121,41 +143,55 @@ const median = (xs) => {
 };
 
 console.log(`\nkvmdbg bench: node ${process.version}, ${where}`);
-console.log(`PIO exit round trip: guest \`mov dx,0x500; again: out dx,al; jmp again\`, ${exits} timed exits `
-  + `(after a warm-up: C exits/10, TS max(exits/10, 2000) for the JIT) per repetition, ${reps} repetitions each, alternating C and TS\n`);
-const c = [];
-const ts = [];
-const fmt = (ns) => ns >= 10000 ? `${(ns / 1000).toFixed(1)} µs` : `${ns.toFixed(0)} ns`;
-for (let i = 0; i < reps; i++) {
-  for (const [name, fn, out] of i % 2 === 0 ? [['C ', runC, c], ['TS', runTs, ts]] : [['TS', runTs, ts], ['C ', runC, c]]) {
-    const p = perExit(fn());
-    out.push(p);
-    console.log(`  rep ${i + 1} ${name}: ${fmt(p.total).padStart(9)} per exit, ${fmt(p.inKvm).padStart(9)} in KVM_RUN, ${fmt(p.own).padStart(9)} own`);
-  }
-}
+const round = (x) => Math.round(x);
+const json = { bench: 'kvmdbg', where: sandboxed ? 'sandbox-emulated' : 'kvm', node: process.version };
 
-const med = (list, k) => median(list.map((p) => p[k]));
-const C = { total: med(c, 'total'), inKvm: med(c, 'inKvm'), own: med(c, 'own') };
-const T = { total: med(ts, 'total'), inKvm: med(ts, 'inKvm'), own: med(ts, 'own') };
-const ratio = T.total / C.total;
-const ownGoalNs = 1000;
-const row = (name, v, extra) => `| ${name.padEnd(34)} | ${fmt(v.total).padStart(10)} | ${fmt(v.inKvm).padStart(10)} | ${fmt(v.own).padStart(10)} | ${extra.padEnd(16)} |`;
-console.log('\nMedians, per exit:');
-console.log(`| ${'side'.padEnd(34)} | ${'end to end'.padStart(10)} | ${'in KVM_RUN'.padStart(10)} | ${'own'.padStart(10)} | ${'ratio to C'.padEnd(16)} |`);
-console.log(`|${'-'.repeat(36)}|${'-'.repeat(12)}|${'-'.repeat(12)}|${'-'.repeat(12)}|${'-'.repeat(18)}|`);
-console.log(row('C: bench/pio-loop.c (gcc -O2)', C, '1.00x'));
-console.log(row('TS: Vcpu.run+VcpuRunner+Bus+device', T, `${ratio.toFixed(2)}x`));
-console.log(`\nOur own overhead per exit: ${fmt(T.own)} (C loop: ${fmt(C.own)}; ours minus C: ${fmt(T.own - C.own)}, ${(T.own / C.own).toFixed(1)}x C's); goal <= 1 µs on real KVM.`);
-console.log(`End to end TS/C: ${ratio.toFixed(2)}x; goal <= 1.30x on a host with real KVM.`);
-if (sandboxed) {
-  console.log('These ran EMULATED (QEMU TCG + nested SVM): KVM_RUN and our own code are both many times slower than on\n'
-    + 'hardware, by different factors, so neither the absolute times nor the end-to-end ratio transfer to real KVM.\n'
-    + 'Compare the own-overheads (time outside KVM_RUN, both sides emulated alike): ours against the C loop\'s.');
+// ---- PIO exit round trip -------------------------------------------------------
+if (only.includes('pio')) {
+  console.log(`PIO exit round trip: guest \`mov dx,0x500; again: out dx,al; jmp again\`, ${exits} timed exits `
+    + `(after a warm-up: C exits/10, TS max(exits/10, 2000) for the JIT) per repetition, ${reps} repetitions each, alternating C and TS\n`);
+  const c = [];
+  const ts = [];
+  const fmt = (ns) => ns >= 10000 ? `${(ns / 1000).toFixed(1)} µs` : `${ns.toFixed(0)} ns`;
+  for (let i = 0; i < reps; i++) {
+    for (const [name, fn, out] of i % 2 === 0 ? [['C ', runC, c], ['TS', runTs, ts]] : [['TS', runTs, ts], ['C ', runC, c]]) {
+      const p = perExit(fn());
+      out.push(p);
+      console.log(`  rep ${i + 1} ${name}: ${fmt(p.total).padStart(9)} per exit, ${fmt(p.inKvm).padStart(9)} in KVM_RUN, ${fmt(p.own).padStart(9)} own`);
+    }
+  }
+
+  const med = (list, k) => median(list.map((p) => p[k]));
+  const C = { total: med(c, 'total'), inKvm: med(c, 'inKvm'), own: med(c, 'own') };
+  const T = { total: med(ts, 'total'), inKvm: med(ts, 'inKvm'), own: med(ts, 'own') };
+  const ratio = T.total / C.total;
+  const ownGoalNs = 1000;
+  const row = (name, v, extra) => `| ${name.padEnd(34)} | ${fmt(v.total).padStart(10)} | ${fmt(v.inKvm).padStart(10)} | ${fmt(v.own).padStart(10)} | ${extra.padEnd(16)} |`;
+  console.log('\nMedians, per exit:');
+  console.log(`| ${'side'.padEnd(34)} | ${'end to end'.padStart(10)} | ${'in KVM_RUN'.padStart(10)} | ${'own'.padStart(10)} | ${'ratio to C'.padEnd(16)} |`);
+  console.log(`|${'-'.repeat(36)}|${'-'.repeat(12)}|${'-'.repeat(12)}|${'-'.repeat(12)}|${'-'.repeat(18)}|`);
+  console.log(row('C: bench/pio-loop.c (gcc -O2)', C, '1.00x'));
+  console.log(row('TS: Vcpu.run+VcpuRunner+Bus+device', T, `${ratio.toFixed(2)}x`));
+  console.log(`\nOur own overhead per exit: ${fmt(T.own)} (C loop: ${fmt(C.own)}; ours minus C: ${fmt(T.own - C.own)}, ${(T.own / C.own).toFixed(1)}x C's); goal <= 1 µs on real KVM.`);
+  console.log(`End to end TS/C: ${ratio.toFixed(2)}x; goal <= 1.30x on a host with real KVM.`);
+  if (sandboxed) {
+    console.log('These ran EMULATED (QEMU TCG + nested SVM): KVM_RUN and our own code are both many times slower than on\n'
+      + 'hardware, by different factors, so neither the absolute times nor the end-to-end ratio transfer to real KVM.\n'
+      + 'Compare the own-overheads (time outside KVM_RUN, both sides emulated alike): ours against the C loop\'s.');
+  }
+  json.pio = {
+    exits, reps,
+    c: { nsPerExit: round(C.total), inKvmRunNsPerExit: round(C.inKvm), ownNsPerExit: round(C.own) },
+    ts: { nsPerExit: round(T.total), inKvmRunNsPerExit: round(T.inKvm), ownNsPerExit: round(T.own) },
+    ratioTsToC: Number(ratio.toFixed(3)),
+    ownRatioTsToC: Number((T.own / C.own).toFixed(1)),
+    goals: { ownNsPerExitMax: ownGoalNs, ratioMax: 1.3, meaningful: sandboxed ? 'own overheads and ratios only (emulated)' : 'all' },
+  };
 }
 
 // ---- whole boot ----------------------------------------------------------------
 const bootsOut = [];
-if (boots > 0) {
+if (only.includes('boot') && boots > 0) {
   const kernel = join('test', 'guests', 'build', 'pvh64.elf');
   if (!existsSync(kernel)) fail(`${kernel} is missing: run npm run build`);
   console.log(`\nWhole boot of ${kernel} through the Machine API (informative), ${boots} boot(s):`);
@@ -176,21 +212,26 @@ if (boots > 0) {
   const bm = { exits: median(bootsOut.map((b) => b.exits)), wallMs: median(bootsOut.map((b) => b.wallMs)), runMs: median(bootsOut.map((b) => b.runMs)) };
   console.log(`  median: ${bm.exits} exits, ${bm.wallMs.toFixed(1)} ms per boot create-to-end, ${bm.runMs.toFixed(1)} ms running `
     + `(${(bm.runMs * 1e6 / bm.exits / 1000).toFixed(1)} µs per exit all in)`);
+  json.boot = {
+    kernel: 'test/guests/build/pvh64.elf', boots: bootsOut.length,
+    exits: bm.exits, wallMs: Number(bm.wallMs.toFixed(1)), runMs: Number(bm.runMs.toFixed(1)),
+  };
 }
 
-const round = (x) => Math.round(x);
-const json = {
-  bench: 'pio-exit', where: sandboxed ? 'sandbox-emulated' : 'kvm', node: process.version, exits, reps,
-  c: { nsPerExit: round(C.total), inKvmRunNsPerExit: round(C.inKvm), ownNsPerExit: round(C.own) },
-  ts: { nsPerExit: round(T.total), inKvmRunNsPerExit: round(T.inKvm), ownNsPerExit: round(T.own) },
-  ratioTsToC: Number(ratio.toFixed(3)),
-  ownRatioTsToC: Number((T.own / C.own).toFixed(1)),
-  goals: { ownNsPerExitMax: ownGoalNs, ratioMax: 1.3, meaningful: sandboxed ? 'own overheads and ratios only (emulated)' : 'all' },
-  boot: bootsOut.length ? {
-    kernel: 'test/guests/build/pvh64.elf', boots: bootsOut.length,
-    exits: median(bootsOut.map((b) => b.exits)),
-    wallMs: Number(median(bootsOut.map((b) => b.wallMs)).toFixed(1)),
-    runMs: Number(median(bootsOut.map((b) => b.runMs)).toFixed(1)),
-  } : undefined,
-};
+// ---- debuggers: gdb -> QEMU, gdb -> kvmdbg, DAP -> kvmdbg -------------------------
+if (only.includes('debuggers')) {
+  const { runDebuggerBench } = require('../out/bench/gdb-compare.js');
+  try {
+    json.debuggers = await runDebuggerBench({
+      reps: Math.max(1, option('dbg-reps', 3)),
+      steps: Math.max(1, option('steps', sandboxed ? 300 : 2000)),
+      bytes: Math.max(1, option('mem-mib', 16)) * 1024 * 1024,
+      reads: Math.max(1, option('mem-reads', sandboxed ? 1 : 3)),
+      sandboxed, scratch: join(root, 'test-output', 'bench'),
+    });
+  } catch (e) {
+    fail(`the debugger benchmark failed: ${e.message}`);
+  }
+}
+
 console.log('\nBENCH ' + JSON.stringify(json));

@@ -45,6 +45,11 @@ if (!process.env.KVMDBG_SKIP_BUILD) {
 if (want('unit')) run('node', ['--test', ...testFiles('out/test/unit')], 'unit tier (no KVM)');
 
 if (want('kvm')) {
+  // The small Linux the KVM tier boots and debugs: built on this host (not
+  // emulated), cached outside the tree; its directory travels in the environment.
+  run('node', ['scripts/build-linux.mjs'], 'kvmdbg\'s small Linux (cached after the first build)');
+  const dir = spawnSync('node', ['scripts/build-linux.mjs', '--print-dir'], { encoding: 'utf8' }).stdout.trim();
+  process.env.KVMDBG_SMALL_LINUX = dir;
   const host = await import('../out/vmm/host/kvm-host.js');
   const files = testFiles('out/test/kvm');
   const kvm = host.kvmProblem();

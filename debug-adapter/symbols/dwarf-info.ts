@@ -4,6 +4,11 @@
  * (low_pc/high_pc, high_pc as an address or an offset). Everything else is
  * skipped by form size; an unknown form ends that unit with a problem
  * sentence (its size is unknowable), the other units still count.
+ *
+ * Lazily: at load only each unit's header and first DIE are read (name,
+ * comp_dir, stmt_list, pc range); a unit's subprograms are read the first
+ * time an address inside it is asked about. A kernel has thousands of units
+ * and tens of MiB of DIEs; a stop needs a few units.
  */
 import { ByteReader, DwarfError, describeError, stringAt } from './dwarf-reader';
 import { FormContext, FormValue, readForm } from './forms';
@@ -57,15 +62,26 @@ export interface DebugInfoInput {
   debugLineStr?: Uint8Array;
   debugStrOffsets?: Uint8Array;
   debugAddr?: Uint8Array;
+  /** Walk every unit at the first query up to this much .debug_info (default 1 MiB; tests set 0 to exercise the lazy path). */
+  eagerLimit?: number;
 }
 
 export interface DebugInfo {
   units: CompileUnit[];
-  /** Sorted by lowPc. */
-  subprograms: Subprogram[];
+  /** Sorted by lowPc. Reading it walks every unit (tests, stripped symbol tables); queries use subprogramAt. */
+  readonly subprograms: Subprogram[];
   versions: Set<number>;
   problems: string[];
+  /** @internal The subprograms of units (by index), walked on first use. */
+  unitSubprograms(unit: number): Subprogram[];
+  /** @internal Unit indices by DW_AT_stmt_list. */
+  unitByStmtList: Map<number, number>;
+  /** @internal True when every unit is walked at the first query (small files). */
+  eager: boolean;
 }
+
+/** Up to this much .debug_info, the first query walks every unit (what a small kernel costs anyway). */
+const EAGER_LIMIT = 1 << 20;
 
 interface AttrSpec { name: number; form: number; implicitConst: bigint }
 interface Abbrev { tag: number; hasChildren: boolean; attrs: AttrSpec[] }
@@ -92,10 +108,41 @@ function readAbbrevs(data: Uint8Array, offset: number): Map<number, Abbrev> {
   }
 }
 
-/** Walks every unit. Never throws. */
+interface UnitWindow { offset: number; start: number; end: number; offsetSize: 4 | 8 }
+
+/** Reads every unit's header and first DIE. Never throws. */
 export function parseDebugInfo(input: DebugInfoInput): DebugInfo {
-  const info: DebugInfo = { units: [], subprograms: [], versions: new Set(), problems: [] };
   const abbrevCache = new Map<number, Map<number, Abbrev> | Error>();
+  const windows: UnitWindow[] = [];
+  const perUnit = new Map<number, Subprogram[]>();
+  let all: Subprogram[] | undefined;
+  const info: DebugInfo = {
+    units: [], versions: new Set(), problems: [], unitByStmtList: new Map(), eager: input.debugInfo.length <= (input.eagerLimit ?? EAGER_LIMIT),
+    get subprograms(): Subprogram[] {
+      if (!all) {
+        const list: Subprogram[] = [];
+        for (let i = 0; i < info.units.length; i++) list.push(...info.unitSubprograms(i));
+        all = list.sort((a, b) => (a.lowPc < b.lowPc ? -1 : a.lowPc > b.lowPc ? 1 : 0));
+      }
+      return all;
+    },
+    unitSubprograms(index: number): Subprogram[] {
+      let list = perUnit.get(index);
+      if (list) return list;
+      list = [];
+      const w = windows[index];
+      try {
+        walkUnit(new ByteReader(input.debugInfo, w.start, w.end, `.debug_info unit at 0x${w.offset.toString(16)}`), w.offset, w.offsetSize,
+          input, abbrevCache, info, { unitIndex: index, subprograms: list });
+      } catch (e) {
+        const msg = describeError(e);
+        if (info.problems.length < 100) info.problems.push(msg.startsWith('.debug_info') ? msg : `.debug_info unit at 0x${w.offset.toString(16)}: ${msg}`);
+      }
+      list.sort((a, b) => (a.lowPc < b.lowPc ? -1 : a.lowPc > b.lowPc ? 1 : 0));
+      perUnit.set(index, list);
+      return list;
+    },
+  };
   const r = new ByteReader(input.debugInfo, 0, input.debugInfo.length, '.debug_info');
   while (r.remaining > 0) {
     const unitOffset = r.pos;
@@ -109,20 +156,32 @@ export function parseDebugInfo(input: DebugInfoInput): DebugInfo {
       info.problems.push(`${describeError(e)}; the rest of .debug_info is ignored`);
       break;
     }
+    const window = { offset: unitOffset, start: unit.pos, end: unit.end, offsetSize };
     try {
-      walkUnit(unit, unitOffset, offsetSize, input, abbrevCache, info);
+      const before = info.units.length;
+      walkUnit(unit, unitOffset, offsetSize, input, abbrevCache, info, undefined);
+      if (info.units.length > before) {
+        windows.push(window);
+        const cu = info.units[before];
+        if (cu.stmtList !== undefined && !info.unitByStmtList.has(cu.stmtList)) info.unitByStmtList.set(cu.stmtList, before);
+      }
     } catch (e) {
       const msg = describeError(e);
       info.problems.push(msg.startsWith('.debug_info') ? msg : `.debug_info unit at 0x${unitOffset.toString(16)}: ${msg}`);
     }
   }
-  info.subprograms.sort((a, b) => (a.lowPc < b.lowPc ? -1 : a.lowPc > b.lowPc ? 1 : 0));
   return info;
 }
 
+/**
+ * Walks one unit. Without `full`: only the first DIE, which adds the unit to
+ * `info.units` (the load pass). With it: every DIE, collecting the unit's
+ * subprograms into `full.subprograms` (the unit is already in the list).
+ */
 function walkUnit(
   u: ByteReader, unitOffset: number, offsetSize: 4 | 8, input: DebugInfoInput,
   abbrevCache: Map<number, Map<number, Abbrev> | Error>, info: DebugInfo,
+  full: { unitIndex: number; subprograms: Subprogram[] } | undefined,
 ): void {
   const version = u.u16();
   if (version < 2 || version > 5) throw new DwarfError(`${u.what}: DWARF version ${version} is not supported (2-5 are)`);
@@ -154,7 +213,8 @@ function walkUnit(
   const ctx: FormContext = { version, addressSize, offsetSize, debugStr: input.debugStr, debugLineStr: input.debugLineStr };
 
   const cu: CompileUnit = { offset: unitOffset, version };
-  const unitIndex = info.units.length;
+  const unitIndex = full ? full.unitIndex : info.units.length;
+  const out = full?.subprograms ?? [];
   let strOffsetsBase: number | undefined;
   let addrBase: number | undefined;
   const names = new Map<number, string>();
@@ -208,8 +268,9 @@ function walkUnit(
         const s = get(DW_AT_stmt_list); if (s?.kind === 'number') cu.stmtList = Number(s.value);
         const range = pcRange(get(DW_AT_low_pc), get(DW_AT_high_pc), resolveAddress);
         if (range) { cu.lowPc = range[0]; cu.highPc = range[1]; }
-        info.units.push(cu);
+        if (!full) info.units.push(cu);
       }
+      if (!full) return;
     }
     const nameValue = get(DW_AT_name) ?? get(DW_AT_linkage_name);
     const name = nameValue && resolveString(nameValue);
@@ -217,7 +278,7 @@ function walkUnit(
     if (abbrev.tag === DW_TAG_subprogram) {
       const range = pcRange(get(DW_AT_low_pc), get(DW_AT_high_pc), resolveAddress);
       if (range && range[1] > range[0]) {
-        if (name !== undefined) info.subprograms.push({ name, lowPc: range[0], highPc: range[1], unit: unitIndex });
+        if (name !== undefined) out.push({ name, lowPc: range[0], highPc: range[1], unit: unitIndex });
         else {
           const origin = get(DW_AT_abstract_origin) ?? get(DW_AT_specification);
           if (origin?.kind === 'ref') pending.push({ origin: origin.value, lowPc: range[0], highPc: range[1] });
@@ -229,7 +290,7 @@ function walkUnit(
   // Out-of-line copies of inline functions name their abstract instance.
   for (const p of pending) {
     const name = names.get(p.origin);
-    if (name !== undefined) info.subprograms.push({ name, lowPc: p.lowPc, highPc: p.highPc, unit: unitIndex });
+    if (name !== undefined) out.push({ name, lowPc: p.lowPc, highPc: p.highPc, unit: unitIndex });
   }
   if (first) throw new DwarfError(`${u.what}: unit has no DIEs`);
 }
@@ -244,9 +305,8 @@ function pcRange(
   return hi === undefined ? undefined : [lo, hi];
 }
 
-/** The subprogram whose [lowPc, highPc) contains `address`, innermost (latest start) first. */
-export function subprogramAt(info: DebugInfo, address: bigint): Subprogram | undefined {
-  const s = info.subprograms;
+/** The innermost (latest start) subprogram of a sorted list containing `address`. */
+function search(s: readonly Subprogram[], address: bigint): Subprogram | undefined {
   let lo = 0;
   let hi = s.length - 1;
   let found = -1;
@@ -256,4 +316,28 @@ export function subprogramAt(info: DebugInfo, address: bigint): Subprogram | und
   }
   for (let i = found; i >= 0 && i > found - 64; i--) if (address < s[i].highPc) return s[i];
   return undefined;
+}
+
+/**
+ * The subprogram whose [lowPc, highPc) contains `address`, innermost first.
+ * Only the units that can hold it are walked: those whose line programs
+ * cover the address (`stmtLists`, from the line table) and those whose own
+ * pc range does; a small file is walked whole.
+ */
+export function subprogramAt(info: DebugInfo, address: bigint, stmtLists: readonly number[] = []): Subprogram | undefined {
+  if (info.eager) return search(info.subprograms, address);
+  const units = new Set<number>();
+  for (const off of stmtLists) {
+    const u = info.unitByStmtList.get(off);
+    if (u !== undefined) units.add(u);
+  }
+  info.units.forEach((cu, i) => {
+    if (cu.lowPc !== undefined && cu.highPc !== undefined && cu.lowPc <= address && address < cu.highPc) units.add(i);
+  });
+  let best: Subprogram | undefined;
+  for (const u of units) {
+    const sp = search(info.unitSubprograms(u), address);
+    if (sp && (!best || sp.lowPc > best.lowPc)) best = sp;
+  }
+  return best;
 }

@@ -45,6 +45,14 @@ export interface FunctionInfo {
   end: bigint;
 }
 
+/**
+ * x86-64 Linux's kernel-image mapping (__START_KERNEL_map, 1 GiB): the
+ * addresses a KASLR slide moves. Others (per-CPU offsets, modules, user
+ * space, a non-Linux kernel's low addresses) are never rebased.
+ */
+export const SLIDABLE_START = 0xffff_ffff_8000_0000n;
+export const SLIDABLE_END = 0xffff_ffff_c000_0000n;
+
 export class Symbols {
   /** One line for the user: what was found, e.g. "pvh64.elf: DWARF 5 line tables for 12 files, CFI for 40 functions, 230 symbols". */
   summary = '';
@@ -53,16 +61,41 @@ export class Symbols {
   /** Details of damaged sections, for a log. */
   readonly problems: string[] = [];
   bits: 32 | 64 = 64;
+  /** The tables below hold link-time addresses; every query here takes and returns run-time ones (see `slide`). */
   lines: LineTable = parseLineTables({ debugLine: new Uint8Array(0) });
   cfi: CallFrameInfo = parseCallFrameInfo({ bits: 64 });
   table: SymbolTable = SymbolTable.empty();
   info?: DebugInfo;
+  /** The file's bytes at a link-time address (.rodata), for checks against guest memory (KASLR detection). */
+  linkedBytes: (address: bigint, length: number) => Uint8Array | undefined = () => undefined;
+  /** How far the running kernel is from its link addresses (KASLR); 0 = as linked. Set with rebase(). */
+  private slideBy = 0n;
 
   constructor(readonly name: string) {}
 
+  get slide(): bigint { return this.slideBy; }
+
+  /** From now on, kernel-image addresses (SLIDABLE_START..END when linked) are `slide` away at run time. */
+  rebase(slide: bigint): void {
+    this.slideBy = slide;
+  }
+
+  /** A run-time address as linked (unchanged outside the slid kernel image). */
+  toLinked(address: bigint): bigint {
+    if (this.slideBy === 0n || address < SLIDABLE_START || address >= SLIDABLE_END) return address;
+    const a = address - this.slideBy;
+    return a >= SLIDABLE_START && a < SLIDABLE_END ? a : address;
+  }
+
+  /** A link-time address where it is at run time. */
+  toRuntime(address: bigint): bigint {
+    if (this.slideBy === 0n || address < SLIDABLE_START || address >= SLIDABLE_END) return address;
+    return BigInt.asUintN(64, address + this.slideBy);
+  }
+
   /** Addresses where `line` of `file` begins (every one; see LineTable.addressesForLine). */
   addressesForLine(file: string, line: number): bigint[] {
-    return guard(() => this.lines.addressesForLine(file, line), []);
+    return guard(() => this.lines.addressesForLine(file, line).map((a) => this.toRuntime(a)), []);
   }
 
   /**
@@ -76,51 +109,71 @@ export class Symbols {
       if (!r) return undefined;
       const perFunction = new Map<string, bigint>();
       for (const a of r.addresses) {
-        const f = this.functionAt(a);
+        const f = this.linkedFunctionAt(a);
         const key = f ? `${f.name}@${f.start}` : `@${a}`;
         const have = perFunction.get(key);
         if (have === undefined || a < have) perFunction.set(key, a);
       }
-      return { line: r.line, addresses: [...perFunction.values()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) };
+      return { line: r.line, addresses: [...perFunction.values()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((a) => this.toRuntime(a)) };
     }, undefined);
   }
 
   lineForAddress(address: bigint): SourceLocation | undefined {
-    return guard(() => this.lines.lineForAddress(address), undefined);
+    return guard(() => {
+      const loc = this.lines.lineForAddress(this.toLinked(address));
+      return loc && this.slideBy !== 0n ? { ...loc, address: this.toRuntime(loc.address) } : loc;
+    }, undefined);
   }
 
   lineRange(address: bigint): [bigint, bigint] | undefined {
-    return guard(() => this.lines.lineRange(address), undefined);
+    return guard(() => {
+      const r = this.lines.lineRange(this.toLinked(address));
+      return r && [this.toRuntime(r[0]), this.toRuntime(r[1])];
+    }, undefined);
   }
 
   symbolize(address: bigint): Symbolized | undefined {
-    return guard(() => this.table.symbolize(address), undefined);
+    return guard(() => {
+      const s = this.table.symbolize(this.toLinked(address));
+      if (!s || this.slideBy === 0n) return s;
+      return { ...s, symbol: { ...s.symbol, address: this.toRuntime(s.symbol.address) } };
+    }, undefined);
   }
 
   /** The function containing `address`: DWARF subprogram first, then a sized symbol. */
   functionAt(address: bigint): FunctionInfo | undefined {
     return guard(() => {
-      const sp = this.info && subprogramAt(this.info, address);
-      if (sp) return { name: sp.name, start: sp.lowPc, end: sp.highPc };
-      const s = this.table.symbolize(address);
-      if (s && s.symbol.size > 0n) return { name: s.name, start: s.symbol.address, end: s.symbol.address + s.symbol.size };
-      return undefined;
+      const f = this.linkedFunctionAt(this.toLinked(address));
+      return f && this.slideBy !== 0n ? { name: f.name, start: this.toRuntime(f.start), end: this.toRuntime(f.end) } : f;
     }, undefined);
+  }
+
+  private linkedFunctionAt(address: bigint): FunctionInfo | undefined {
+    const sp = this.info && subprogramAt(this.info, address, this.lines.unitsAt(address));
+    if (sp) return { name: sp.name, start: sp.lowPc, end: sp.highPc };
+    const s = this.table.symbolize(address);
+    if (s && s.symbol.size > 0n) return { name: s.name, start: s.symbol.address, end: s.symbol.address + s.symbol.size };
+    return undefined;
   }
 
   /** A function breakpoint: the address of a symbol, or of a DWARF subprogram, by name. */
   addressOf(name: string): bigint | undefined {
-    return guard(() => this.table.lookup(name)?.address ?? this.info?.subprograms.find((s) => s.name === name)?.lowPc, undefined);
+    return guard(() => {
+      // DWARF names only when the symbol table has none (walking every unit of a kernel for a typo would take seconds).
+      const a = this.table.lookup(name)?.address ?? (this.table.size === 0 ? this.info?.subprograms.find((s) => s.name === name)?.lowPc : undefined);
+      return a === undefined ? undefined : this.toRuntime(a);
+    }, undefined);
   }
 
   unwindRow(pc: bigint): UnwindRow | undefined {
-    return guard(() => this.cfi.unwindRow(pc), undefined);
+    return guard(() => this.cfi.unwindRow(this.toLinked(pc)), undefined);
   }
 
   /** The frames of a stopped vCPU (CFI, then frame pointers); never throws, never loops. */
   unwind(registers: RegisterSnapshot, readMemory: ReadMemory, maxFrames?: number): UnwindResult {
+    const cfi = this.slideBy === 0n ? this.cfi : { unwindRow: (pc: bigint) => this.cfi.unwindRow(this.toLinked(pc)) };
     return guard(
-      () => unwindStack(registers, { bits: this.bits, readMemory, cfi: this.cfi, maxFrames }),
+      () => unwindStack(registers, { bits: this.bits, readMemory, cfi, maxFrames }),
       { frames: [{ pc: registers.pc, sp: registers.sp, fp: registers.fp, method: 'registers' as const }], stopReason: 'the unwinder failed' },
     );
   }
@@ -178,6 +231,13 @@ function fillFromObject(syms: Symbols, obj: ObjectFile, options: LoadOptions): v
     }
   };
 
+  syms.linkedBytes = (address, length) => guard(() => {
+    const ro = obj.section('.rodata');
+    if (!ro || address < ro.addr || address - ro.addr + BigInt(length) > BigInt(ro.data.length)) return undefined;
+    const at = Number(address - ro.addr);
+    return ro.data.subarray(at, at + length);
+  }, undefined);
+
   step('symbol table', () => {
     syms.table = SymbolTable.fromElf(obj.symbols());
     if (syms.table.size === 0 && options.systemMap) syms.table = SymbolTable.fromSystemMap(options.systemMap);
@@ -216,7 +276,7 @@ function fillFromObject(syms: Symbols, obj: ObjectFile, options: LoadOptions): v
 
   // The summary and what the user loses.
   const parts: string[] = [];
-  const files = guard(() => syms.lines.sourceFiles().length, 0);
+  const files = guard(() => syms.lines.fileCount, 0);
   if (files > 0) {
     const versions = [...syms.lines.versions].sort().join('/');
     parts.push(`DWARF ${versions} line tables for ${files} file${files === 1 ? '' : 's'}`);

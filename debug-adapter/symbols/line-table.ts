@@ -4,6 +4,12 @@
  * which line covers an address (stack frames, stops), and the address range
  * of the current line (stepping).
  *
+ * Loading reads each unit's header (its files) and runs its program once
+ * keeping only each sequence's address range; the rows of a unit are made
+ * the first time a query needs that unit (by address, or by a file its
+ * header names). A kernel's tables hold millions of rows; a stop or a
+ * breakpoint needs a handful of units.
+ *
  * A damaged unit is skipped with a problem sentence; the units before it
  * (and, when its length is intact, after it) still count. Nothing here
  * throws out of parseLineTables or the LineTable queries.
@@ -70,6 +76,29 @@ interface Span {
   blockEnd: bigint;
 }
 
+/**
+ * One unit of .debug_line. Its header (directories, files) is read at load;
+ * its program is run once at load without keeping rows, to learn which
+ * addresses it covers, and again, keeping rows, the first time a query needs
+ * it: a kernel's line tables hold millions of rows, a debugger needs a few units.
+ */
+interface Unit {
+  header: Header;
+  /** Absolute offsets of the line program in .debug_line. */
+  bodyStart: number;
+  bodyEnd: number;
+  /** Offset of the unit in .debug_line (what DW_AT_stmt_list says). */
+  offset: number;
+  sequences?: LineRow[][];
+  spans?: Span[];
+  maxSpanLength: bigint;
+}
+
+/** The address range of one sequence and the unit it belongs to. */
+interface Range { start: bigint; end: bigint; unit: number }
+
+const cmpBig = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
+
 export class LineTable {
   /** Full source paths, deduplicated; rows refer to them by index. */
   readonly files: string[] = [];
@@ -79,59 +108,74 @@ export class LineTable {
   units = 0;
   /** One sentence per damaged unit. */
   readonly problems: string[] = [];
-  /** Sequences of rows, each ending with an end_sequence row. */
-  readonly sequences: LineRow[][] = [];
   private readonly fileIndex = new Map<string, number>();
-  private spans: Span[] = [];
-  private maxSpanLength = 0n;
+  /** Path components of each file, last first, for suffix matching (built on first use). */
+  private fileTails: string[][] = [];
+  private readonly unitList: Unit[] = [];
+  /** Units whose header lists each file. */
+  private readonly fileUnits = new Map<number, Set<number>>();
+  private ranges: Range[] = [];
+  private maxRangeLength = 0n;
+  private data: Uint8Array = new Uint8Array(0);
 
   /** @internal */
-  addFile(path: string): number {
+  addFile(path: string, unit?: number): number {
     let i = this.fileIndex.get(path);
     if (i === undefined) {
       i = this.files.length;
       this.files.push(path);
       this.fileIndex.set(path, i);
     }
+    if (unit !== undefined) {
+      let set = this.fileUnits.get(i);
+      if (!set) this.fileUnits.set(i, (set = new Set()));
+      set.add(unit);
+    }
     return i;
   }
 
-  /** @internal Builds the address index after all sequences are in. */
+  /** @internal A unit whose header was read and whose program was scanned. */
+  addUnit(data: Uint8Array, unit: Unit, ranges: Range[]): void {
+    this.data = data;
+    this.unitList.push(unit);
+    for (const r of ranges) this.ranges.push(r);
+  }
+
+  /** @internal The next unit's index (for addFile). */
+  get nextUnit(): number { return this.unitList.length; }
+
+  /** @internal Builds the address index after all units are in. */
   finish(): void {
-    const spans: Span[] = [];
-    for (const seq of this.sequences) {
-      const local: Span[] = [];
-      let i = 0;
-      while (i < seq.length - 1) {
-        // Several rows at one address: the first statement row names the location.
-        const address = seq[i].address;
-        let pick = -1;
-        let j = i;
-        while (j < seq.length - 1 && seq[j].address === address) {
-          if (pick < 0 && seq[j].isStmt) pick = j;
-          j++;
-        }
-        if (pick < 0) pick = i;
-        const end = seq[j].address;
-        if (end > address) {
-          const r = seq[pick];
-          local.push({ start: address, end, file: r.file, line: r.line, column: r.column, blockStart: address, blockEnd: end });
-        }
-        i = j;
-      }
-      for (let k = 0; k < local.length;) {
-        let m = k;
-        while (m + 1 < local.length && local[m + 1].file === local[k].file && local[m + 1].line === local[k].line && local[m + 1].start === local[m].end) m++;
-        for (let n = k; n <= m; n++) { local[n].blockStart = local[k].start; local[n].blockEnd = local[m].end; }
-        k = m + 1;
-      }
-      spans.push(...local);
-    }
-    spans.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    this.ranges.sort((a, b) => cmpBig(a.start, b.start));
     let max = 0n;
-    for (const s of spans) if (s.end - s.start > max) max = s.end - s.start;
-    this.spans = spans;
-    this.maxSpanLength = max;
+    for (const r of this.ranges) if (r.end - r.start > max) max = r.end - r.start;
+    this.maxRangeLength = max;
+  }
+
+  /** The rows of one unit, run on first use (a damaged program keeps its complete sequences). */
+  private unitSequences(index: number): LineRow[][] {
+    const u = this.unitList[index];
+    if (!u.sequences) {
+      const seqs: LineRow[][] = [];
+      try {
+        runProgram(new ByteReader(this.data, u.bodyStart, u.bodyEnd, `.debug_line unit at 0x${u.offset.toString(16)}`), u.header, this, index,
+          { row: true, sequence: (rows) => { seqs.push(rows); } });
+      } catch {
+        // Reported when the unit was scanned at load.
+      }
+      u.sequences = seqs;
+      const { spans, max } = buildSpans(seqs);
+      u.spans = spans;
+      u.maxSpanLength = max;
+    }
+    return u.sequences;
+  }
+
+  /** Sequences of rows, each ending with an end_sequence row (every unit: runs them all). */
+  get sequences(): LineRow[][] {
+    const out: LineRow[][] = [];
+    for (let i = 0; i < this.unitList.length; i++) out.push(...this.unitSequences(i));
+    return out;
   }
 
   get rowCount(): number {
@@ -140,7 +184,10 @@ export class LineTable {
     return n;
   }
 
-  /** Source files that have at least one row. */
+  /** Files named by the units' headers (a cheap count for summaries). */
+  get fileCount(): number { return this.fileUnits.size; }
+
+  /** Source files that have at least one row (runs every unit). */
   sourceFiles(): string[] {
     const used = new Set<number>();
     for (const seq of this.sequences) for (const r of seq) used.add(r.file);
@@ -153,19 +200,50 @@ export class LineTable {
     if (query === '' || query === '.') return [];
     const exact = this.fileIndex.get(query);
     if (exact !== undefined) return [exact];
-    const q = query.split('/').filter((c) => c !== '');
+    const q = query.split('/').filter((c) => c !== '').reverse();
     const absolute = query.startsWith('/');
+    for (let i = this.fileTails.length; i < this.files.length; i++) this.fileTails.push(this.files[i].split('/').filter((x) => x !== '').reverse());
     let best = 0;
     let out: number[] = [];
-    this.files.forEach((path, index) => {
-      const c = path.split('/').filter((x) => x !== '');
+    this.fileTails.forEach((c, index) => {
+      if (c[0] !== q[0]) return;
       let k = 0;
-      while (k < q.length && k < c.length && q[q.length - 1 - k] === c[c.length - 1 - k]) k++;
+      while (k < q.length && k < c.length && q[k] === c[k]) k++;
       // A relative query must match as a whole suffix; an absolute one (a
       // workspace elsewhere than the build directory) by its longest tail.
       if (k === 0 || (!absolute && k < q.length)) return;
       if (k > best) { best = k; out = [index]; } else if (k === best) out.push(index);
     });
+    return out;
+  }
+
+  /**
+   * For each line in [first, last] of the files, the addresses where a
+   * statement row begins it (a row whose predecessor in its sequence is on
+   * another line). Only the units whose headers name the files are run.
+   */
+  private lineStarts(files: Set<number>, first: number, last: number): Map<number, Set<bigint>> {
+    const out = new Map<number, Set<bigint>>();
+    const units = new Set<number>();
+    for (const f of files) for (const u of this.fileUnits.get(f) ?? []) units.add(u);
+    for (const u of [...units].sort((a, b) => a - b)) {
+      for (const seq of this.unitSequences(u)) {
+        // A run is consecutive rows on one line; its first statement row begins the line.
+        let runHasStmt = false;
+        for (let i = 0; i < seq.length - 1; i++) {
+          const r = seq[i];
+          const p = i > 0 ? seq[i - 1] : undefined;
+          if (!p || p.line !== r.line || p.file !== r.file) runHasStmt = false;
+          if (!r.isStmt) continue;
+          if (!runHasStmt && r.line >= first && r.line <= last && files.has(r.file)) {
+            let set = out.get(r.line);
+            if (!set) out.set(r.line, (set = new Set()));
+            set.add(r.address);
+          }
+          runHasStmt = true;
+        }
+      }
+    }
     return out;
   }
 
@@ -178,20 +256,7 @@ export class LineTable {
     try {
       const files = new Set(this.matchFiles(file));
       if (files.size === 0) return [];
-      const out = new Set<bigint>();
-      for (const seq of this.sequences) {
-        // A run is consecutive rows on one line; its first statement row begins the line.
-        let runHasStmt = false;
-        for (let i = 0; i < seq.length - 1; i++) {
-          const r = seq[i];
-          const p = i > 0 ? seq[i - 1] : undefined;
-          if (!p || p.line !== r.line || p.file !== r.file) runHasStmt = false;
-          if (!r.isStmt) continue;
-          if (!runHasStmt && r.line === line && files.has(r.file)) out.add(r.address);
-          runHasStmt = true;
-        }
-      }
-      return [...out].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      return [...(this.lineStarts(files, line, line).get(line) ?? [])].sort(cmpBig);
     } catch {
       return [];
     }
@@ -203,25 +268,45 @@ export class LineTable {
    * lines), as debuggers do for blank lines, comments and declarations.
    */
   resolveLine(file: string, line: number, maxForward = 50): { line: number; addresses: bigint[] } | undefined {
-    for (let l = line; l <= line + maxForward; l++) {
-      const addresses = this.addressesForLine(file, l);
-      if (addresses.length > 0) return { line: l, addresses };
+    try {
+      const files = new Set(this.matchFiles(file));
+      if (files.size === 0) return undefined;
+      const starts = this.lineStarts(files, line, line + maxForward);
+      for (let l = line; l <= line + maxForward; l++) {
+        const a = starts.get(l);
+        if (a && a.size > 0) return { line: l, addresses: [...a].sort(cmpBig) };
+      }
+      return undefined;
+    } catch {
+      return undefined;
     }
-    return undefined;
   }
 
-  private spanAt(address: bigint): Span | undefined {
-    const s = this.spans;
+  /** The .debug_line offsets (DW_AT_stmt_list) of the units whose sequences cover `address`. */
+  unitsAt(address: bigint): number[] {
+    const r = this.ranges;
     let lo = 0;
-    let hi = s.length - 1;
+    let hi = r.length - 1;
     let found = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if (s[mid].start <= address) { found = mid; lo = mid + 1; } else hi = mid - 1;
+      if (r[mid].start <= address) { found = mid; lo = mid + 1; } else hi = mid - 1;
     }
-    // Overlapping sequences are rare; look back only as far as the longest span reaches.
-    for (let i = found; i >= 0 && address - s[i].start < this.maxSpanLength; i--) {
-      if (address < s[i].end) return s[i];
+    const out: number[] = [];
+    // Ranges of different units may overlap (a sequence at address 0 in each unit of an object file): look back as far as the longest reaches.
+    for (let i = found; i >= 0 && address - r[i].start <= this.maxRangeLength; i--) {
+      if (address < r[i].end && !out.includes(r[i].unit)) out.push(r[i].unit);
+    }
+    return out.sort((a, b) => a - b).map((u) => this.unitList[u].offset);
+  }
+
+  private spanAt(address: bigint): Span | undefined {
+    for (const offset of this.unitsAt(address)) {
+      const index = this.unitList.findIndex((u) => u.offset === offset);
+      this.unitSequences(index);
+      const u = this.unitList[index];
+      const sp = findSpan(u.spans ?? [], u.maxSpanLength, address);
+      if (sp) return sp;
     }
     return undefined;
   }
@@ -241,6 +326,58 @@ export class LineTable {
     const sp = this.spanAt(address);
     return sp && [sp.blockStart, sp.blockEnd];
   }
+}
+
+/** The spans of a unit's sequences, sorted by address, and the longest one's length. */
+function buildSpans(sequences: readonly LineRow[][]): { spans: Span[]; max: bigint } {
+  const spans: Span[] = [];
+  for (const seq of sequences) {
+    const local: Span[] = [];
+    let i = 0;
+    while (i < seq.length - 1) {
+      // Several rows at one address: the first statement row names the location.
+      const address = seq[i].address;
+      let pick = -1;
+      let j = i;
+      while (j < seq.length - 1 && seq[j].address === address) {
+        if (pick < 0 && seq[j].isStmt) pick = j;
+        j++;
+      }
+      if (pick < 0) pick = i;
+      const end = seq[j].address;
+      if (end > address) {
+        const r = seq[pick];
+        local.push({ start: address, end, file: r.file, line: r.line, column: r.column, blockStart: address, blockEnd: end });
+      }
+      i = j;
+    }
+    for (let k = 0; k < local.length;) {
+      let m = k;
+      while (m + 1 < local.length && local[m + 1].file === local[k].file && local[m + 1].line === local[k].line && local[m + 1].start === local[m].end) m++;
+      for (let n = k; n <= m; n++) { local[n].blockStart = local[k].start; local[n].blockEnd = local[m].end; }
+      k = m + 1;
+    }
+    for (const sp of local) spans.push(sp);
+  }
+  spans.sort((a, b) => cmpBig(a.start, b.start));
+  let max = 0n;
+  for (const s of spans) if (s.end - s.start > max) max = s.end - s.start;
+  return { spans, max };
+}
+
+function findSpan(s: readonly Span[], maxSpanLength: bigint, address: bigint): Span | undefined {
+  let lo = 0;
+  let hi = s.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (s[mid].start <= address) { found = mid; lo = mid + 1; } else hi = mid - 1;
+  }
+  // Overlapping sequences are rare; look back only as far as the longest span reaches.
+  for (let i = found; i >= 0 && address - s[i].start < maxSpanLength; i--) {
+    if (address < s[i].end) return s[i];
+  }
+  return undefined;
 }
 
 /** Posix-normalised path with forward slashes ("C:\\a\\b" -> "C:/a/b"). */
@@ -269,7 +406,11 @@ interface Header {
   addressSize: number;
 }
 
-/** Parses every unit of .debug_line. Never throws: damage is reported in `problems`. */
+/**
+ * Reads every unit header of .debug_line and scans every line program for
+ * the address ranges it covers (no rows kept: units run again on demand).
+ * Never throws: damage is reported in `problems`.
+ */
 export function parseLineTables(input: LineTableInput): LineTable {
   const table = new LineTable();
   const data = input.debugLine;
@@ -287,16 +428,25 @@ export function parseLineTables(input: LineTableInput): LineTable {
       table.problems.push(`${describeError(e)}; the rest of .debug_line is ignored`);
       break;
     }
+    const index = table.nextUnit;
+    const ranges: { start: bigint; end: bigint; unit: number }[] = [];
+    let header: Header | undefined;
+    let start = 0;
     try {
-      const header = readHeader(unit, offsetSize, input, unitOffset, table);
+      header = readHeader(unit, offsetSize, input, unitOffset, table, index);
       table.versions.add(header.version);
-      runProgram(unit, header, table);
+      start = unit.pos;
+      runProgram(unit, header, table, index, {
+        row: false,
+        range: (lo, hi) => { ranges.push({ start: lo, end: hi, unit: index }); },
+      });
       table.units++;
     } catch (e) {
       // The complete sequences of a unit whose program is cut short are kept.
       const msg = describeError(e);
       table.problems.push(msg.startsWith('.debug_line') ? msg : `.debug_line unit at 0x${unitOffset.toString(16)}: ${msg}`);
     }
+    if (header) table.addUnit(data, { header, bodyStart: start, bodyEnd: unit.end, offset: unitOffset, maxSpanLength: 0n }, ranges);
   }
   try {
     table.finish();
@@ -306,7 +456,7 @@ export function parseLineTables(input: LineTableInput): LineTable {
   return table;
 }
 
-function readHeader(u: ByteReader, offsetSize: 4 | 8, input: LineTableInput, unitOffset: number, table: LineTable): Header {
+function readHeader(u: ByteReader, offsetSize: 4 | 8, input: LineTableInput, unitOffset: number, table: LineTable, unitIndex: number): Header {
   const version = u.u16();
   if (version < 2 || version > 5) throw new DwarfError(`${u.what}: line table version ${version} is not supported (DWARF 2-5 are)`);
   let addressSize: number = input.addressSize ?? 8;
@@ -337,7 +487,7 @@ function readHeader(u: ByteReader, offsetSize: 4 | 8, input: LineTableInput, uni
     const fileEntries = readEntries(h, ctx);
     fileEntries.forEach((e, i) => {
       const dir = dirs[e.dir ?? 0] ?? '';
-      fileIndex.set(i, table.addFile(joinPath(dir, e.path ?? `<file ${i}>`)));
+      fileIndex.set(i, table.addFile(joinPath(dir, e.path ?? `<file ${i}>`), unitIndex));
     });
   } else {
     dirs = [compDir];
@@ -352,7 +502,7 @@ function readHeader(u: ByteReader, offsetSize: 4 | 8, input: LineTableInput, uni
       const dir = h.uleb();
       h.uleb(); // mtime
       h.uleb(); // length
-      fileIndex.set(n, table.addFile(joinPath(dirs[dir] ?? '', name)));
+      fileIndex.set(n, table.addFile(joinPath(dirs[dir] ?? '', name), unitIndex));
     }
   }
   u.seek(h.end);
@@ -384,50 +534,84 @@ function readEntries(h: ByteReader, ctx: FormContext): { path?: string; dir?: nu
   return out;
 }
 
-function runProgram(u: ByteReader, h: Header, table: LineTable): void {
+/** What a run of a line program produces: rows by sequence, or only each sequence's address range. */
+interface ProgramSink {
+  row: boolean;
+  sequence?: (rows: LineRow[]) => void;
+  range?: (start: bigint, end: bigint) => void;
+}
+
+/** Larger address offsets than this are folded into the bigint base (keeps the number math exact). */
+const FOLD = 2 ** 48;
+
+/**
+ * Runs a line program. The address is a bigint base (DW_LNE_set_address)
+ * plus a number offset, so the common opcodes do number math only; bigints
+ * are made for rows only when rows are kept.
+ */
+function runProgram(u: ByteReader, h: Header, table: LineTable, unitIndex: number, sink: ProgramSink): void {
   const mask = h.addressSize === 4 ? 0xffffffffn : 0xffffffffffffffffn;
-  const minInst = BigInt(h.minInstLength);
+  const minInst = h.minInstLength;
+  // A run may add files (DW_LNE_define_file, unknown file numbers): its own copy of the header's map.
+  const fileMap = new Map(h.fileIndex);
   const fileOf = (n: number): number => {
-    const f = h.fileIndex.get(n);
+    const f = fileMap.get(n);
     if (f !== undefined) return f;
-    const added = table.addFile(`<unknown file ${n}>`);
-    h.fileIndex.set(n, added);
+    const added = table.addFile(`<unknown file ${n}>`, unitIndex);
+    fileMap.set(n, added);
     return added;
   };
-  let address = 0n;
+  let base = 0n;
+  let off = 0;
   let opIndex = 0;
   let file = 1;
   let line = 1;
   let column = 0;
   let isStmt = h.defaultIsStmt;
   let seq: LineRow[] = [];
+  let count = 0;
+  let first = 0n;
   const reset = (): void => {
-    address = 0n; opIndex = 0; file = 1; line = 1; column = 0; isStmt = h.defaultIsStmt;
+    base = 0n; off = 0; opIndex = 0; file = 1; line = 1; column = 0; isStmt = h.defaultIsStmt;
   };
-  reset();
+  const fold = (): void => { base = (base + BigInt(off)) & mask; off = 0; };
   const emit = (endSequence: boolean): void => {
-    seq.push({ address, file: fileOf(file), line, column, isStmt, endSequence });
+    if (sink.row) {
+      seq.push({ address: (base + BigInt(off)) & mask, file: fileOf(file), line, column, isStmt, endSequence });
+    } else {
+      fileOf(file);
+      if (count === 0) first = (base + BigInt(off)) & mask;
+    }
+    count++;
     if (endSequence) {
-      if (seq.length >= 2) table.sequences.push(seq);
+      if (count >= 2) {
+        if (sink.row) sink.sequence!(seq);
+        else {
+          const last = (base + BigInt(off)) & mask;
+          sink.range!(first < last ? first : last, first < last ? last : first);
+        }
+      }
       seq = [];
+      count = 0;
       reset();
     }
   };
-  const advance = (operationAdvance: bigint): void => {
+  const advance = (operationAdvance: number): void => {
     if (h.maxOpsPerInst === 1) {
-      address = (address + minInst * operationAdvance) & mask;
+      off += minInst * operationAdvance;
     } else {
-      const ops = BigInt(h.maxOpsPerInst);
-      const total = BigInt(opIndex) + operationAdvance;
-      address = (address + minInst * (total / ops)) & mask;
-      opIndex = Number(total % ops);
+      const total = opIndex + operationAdvance;
+      off += minInst * Math.floor(total / h.maxOpsPerInst);
+      opIndex = total % h.maxOpsPerInst;
     }
+    if (off > FOLD) fold();
   };
+  reset();
   while (u.remaining > 0) {
     const op = u.u8();
     if (op >= h.opcodeBase) {
       const adj = op - h.opcodeBase;
-      advance(BigInt(Math.floor(adj / h.lineRange)));
+      advance(Math.floor(adj / h.lineRange));
       line += h.lineBase + (adj % h.lineRange);
       emit(false);
       continue;
@@ -442,26 +626,38 @@ function runProgram(u: ByteReader, h: Header, table: LineTable): void {
         if (sub === DW_LNE_end_sequence) emit(true);
         else if (sub === DW_LNE_set_address) {
           const n = ext.remaining;
-          address = n === 1 || n === 2 || n === 4 || n === 8 ? ext.unsigned(n) & mask : address;
+          if (n === 1 || n === 2 || n === 4 || n === 8) { base = ext.unsigned(n) & mask; off = 0; }
           opIndex = 0;
         } else if (sub === DW_LNE_define_file) {
           const name = ext.cstr();
           const dir = ext.uleb();
-          const n = Math.max(0, ...h.fileIndex.keys()) + 1;
-          h.fileIndex.set(n, table.addFile(joinPath(h.dirs[dir] ?? '', name)));
+          const n = Math.max(0, ...fileMap.keys()) + 1;
+          fileMap.set(n, table.addFile(joinPath(h.dirs[dir] ?? '', name), unitIndex));
         }
         // DW_LNE_set_discriminator and vendor extensions: skipped by length.
         break;
       }
       case DW_LNS_copy: emit(false); break;
-      case DW_LNS_advance_pc: advance(u.ulebBig()); break;
+      case DW_LNS_advance_pc: {
+        const v = u.ulebBig();
+        if (v < BigInt(FOLD) && h.maxOpsPerInst === 1) advance(Number(v));
+        else if (h.maxOpsPerInst === 1) { fold(); base = (base + BigInt(minInst) * v) & mask; }
+        else {
+          const ops = BigInt(h.maxOpsPerInst);
+          const total = BigInt(opIndex) + v;
+          fold();
+          base = (base + BigInt(minInst) * (total / ops)) & mask;
+          opIndex = Number(total % ops);
+        }
+        break;
+      }
       case DW_LNS_advance_line: line += u.sleb(); break;
       case DW_LNS_set_file: file = u.uleb(); break;
       case DW_LNS_set_column: column = u.uleb(); break;
       case DW_LNS_negate_stmt: isStmt = !isStmt; break;
       case DW_LNS_set_basic_block: break;
-      case DW_LNS_const_add_pc: advance(BigInt(Math.floor((255 - h.opcodeBase) / h.lineRange))); break;
-      case DW_LNS_fixed_advance_pc: address = (address + BigInt(u.u16())) & mask; opIndex = 0; break;
+      case DW_LNS_const_add_pc: advance(Math.floor((255 - h.opcodeBase) / h.lineRange)); break;
+      case DW_LNS_fixed_advance_pc: off += u.u16(); opIndex = 0; if (off > FOLD) fold(); break;
       case DW_LNS_set_prologue_end: case DW_LNS_set_epilogue_begin: break;
       case DW_LNS_set_isa: u.uleb(); break;
       default:

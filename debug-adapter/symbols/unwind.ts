@@ -37,7 +37,8 @@ export interface StackFrame {
 export interface UnwindOptions {
   bits: 32 | 64;
   readMemory: ReadMemory;
-  cfi?: CallFrameInfo;
+  /** Only unwindRow is used: a rebased view (KASLR) can stand in for the parsed CFI. */
+  cfi?: Pick<CallFrameInfo, 'unwindRow'>;
   /** At most this many frames (default 64, at most 4096). */
   maxFrames?: number;
 }

@@ -8,6 +8,7 @@
 #include "instance.h"
 #include "kick.h"
 #include "kvm.h"
+#include "msr_filter.h"
 #include "shared_view.h"
 #include "vcpu.h"
 #include "vm.h"
@@ -51,6 +52,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("exitInterrupted", Napi::Number::New(env, exitbuf::kInterrupted));
   exports.Set("kickSignal", Napi::Number::New(env, kick::Signal()));
   exports.Set("kvmApiVersion", Napi::Number::New(env, KVM_API_VERSION));
+  RegisterMsrFilter(env, exports);
   return exports;
 }
 

@@ -105,13 +105,17 @@ Decoded Decode(kvm_run* run, size_t mmapSize, uint8_t* buf) {
       Put<uint64_t>(buf, kX1, run->hypercall.ret);
       Put<uint32_t>(buf, kA, run->hypercall.longmode);
       PutWords(buf, run->hypercall.args, 6);
-      break;
+      // The answer (ret) goes back into kvm_run.hypercall before the next KVM_RUN.
+      std::memcpy(buf + kData, &run->hypercall, sizeof run->hypercall);
+      return Decoded{reason, reinterpret_cast<uint8_t*>(&run->hypercall), sizeof run->hypercall, false, {}};
     case KVM_EXIT_X86_RDMSR:
     case KVM_EXIT_X86_WRMSR:
       Put<uint32_t>(buf, kA, run->msr.index);
       Put<uint32_t>(buf, kB, run->msr.reason);
       Put<uint64_t>(buf, kX0, run->msr.data);
-      break;
+      // The answer (error, and data for a read) goes back into kvm_run.msr before the next KVM_RUN.
+      std::memcpy(buf + kData, &run->msr, sizeof run->msr);
+      return Decoded{reason, reinterpret_cast<uint8_t*>(&run->msr), sizeof run->msr, false, {}};
     default:
       break;
   }

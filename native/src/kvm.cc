@@ -47,6 +47,7 @@ Napi::Function Kvm::Define(Napi::Env env) {
                          InstanceMethod<&Kvm::SupportedCpuid>("supportedCpuid"),
                          InstanceMethod<&Kvm::MsrIndexList>("msrIndexList"),
                          InstanceMethod<&Kvm::CreateVm>("createVm"),
+                         InstanceMethod<&Kvm::AdoptVm>("adoptVm"),
                          InstanceMethod<&Kvm::Close>("close"),
                      });
 }
@@ -161,6 +162,26 @@ Napi::Value Kvm::CreateVm(const Napi::CallbackInfo& info) {
     vmfd = ioctl(fd, KVM_CREATE_VM, 0);
   } while (vmfd < 0 && errno == EINTR);
   if (vmfd < 0) ThrowIoctl(env, "KVM_CREATE_VM", errno);
+  VmInit init{vmfd, static_cast<size_t>(mmapSize)};
+  return Instance::Get(env)->vmClass.New({Napi::External<VmInit>::New(env, &init)});
+}
+
+// (fd): a Vm over a duplicate of another thread's VM fd, so that a worker can
+// create its own vCPU on the same VM (Node objects cannot cross threads; fd
+// numbers can). The duplicate is checked to be a KVM VM fd.
+Napi::Value Kvm::AdoptVm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = Fd(env);
+  int source = static_cast<int>(ToU32(info[0], "VM fd"));
+  int mmapSize = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+  if (mmapSize < 0) ThrowIoctl(env, "KVM_GET_VCPU_MMAP_SIZE", errno);
+  int vmfd = fcntl(source, F_DUPFD_CLOEXEC, 0);
+  if (vmfd < 0) ThrowKvm(env, "fd " + std::to_string(source) + " cannot be shared: " + ErrnoText(errno), "dup", errno);
+  if (ioctl(vmfd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) < 0) {
+    int err = errno;
+    close(vmfd);
+    ThrowKvm(env, "fd " + std::to_string(source) + " is not a KVM VM", "KVM_CHECK_EXTENSION", err);
+  }
   VmInit init{vmfd, static_cast<size_t>(mmapSize)};
   return Instance::Get(env)->vmClass.New({Napi::External<VmInit>::New(env, &init)});
 }

@@ -19,6 +19,7 @@ class Kvm : public Napi::ObjectWrap<Kvm> {
   Napi::Value SupportedCpuid(const Napi::CallbackInfo& info);
   Napi::Value MsrIndexList(const Napi::CallbackInfo& info);
   Napi::Value CreateVm(const Napi::CallbackInfo& info);
+  Napi::Value AdoptVm(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   int fd_ = -1;

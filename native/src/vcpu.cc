@@ -112,8 +112,14 @@ uint32_t Vcpu::EnterRun(Napi::Env env) {
   kick::Enter(kickEntry_);
   // Only the ioctl is timed: the kick bracket is our own overhead.
   uint64_t t0 = timing_ ? NowNs() : 0;
-  int r = ioctl(fd_, KVM_RUN, 0);
-  int err = errno;
+  int r;
+  int err;
+  // EAGAIN: an AP left the wait-for-SIPI state (INIT received) without an
+  // exit for us; KVM wants KVM_RUN again, as QEMU and kvmtool do.
+  do {
+    r = ioctl(fd_, KVM_RUN, 0);
+    err = errno;
+  } while (r < 0 && err == EAGAIN);
   if (timing_) {
     nsInRun_ += NowNs() - t0;
     runs_++;

@@ -32,6 +32,7 @@ Napi::Function Vm::Define(Napi::Env env) {
                          InstanceMethod<&Vm::CheckExtension>("checkExtension"),
                          InstanceMethod<&Vm::EnableCap>("enableCap"),
                          InstanceMethod<&Vm::CreateVcpu>("createVcpu"),
+                         InstanceMethod<&Vm::FdNumber>("fd"),
                          InstanceMethod<&Vm::Close>("close"),
                      });
 }
@@ -176,6 +177,10 @@ Napi::Value Vm::CreateVcpu(const Napi::CallbackInfo& info) {
       {Napi::External<VcpuInit>::New(env, &init), Value(), info[1]});
   liveVcpus_++;
   return vcpu;
+}
+
+Napi::Value Vm::FdNumber(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), Fd(info.Env()));
 }
 
 Napi::Value Vm::Close(const Napi::CallbackInfo& info) {

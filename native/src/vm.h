@@ -35,6 +35,7 @@ class Vm : public Napi::ObjectWrap<Vm> {
   Napi::Value CheckExtension(const Napi::CallbackInfo& info);
   Napi::Value EnableCap(const Napi::CallbackInfo& info);
   Napi::Value CreateVcpu(const Napi::CallbackInfo& info);
+  Napi::Value FdNumber(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   int fd_ = -1;

@@ -3,45 +3,31 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
+import { ROOT, kernelPath, symbol } from './helpers/guests';
+import { withGdb, type GdbRunOptions } from './helpers/gdb';
 
-const root = join(__dirname, '..', '..', '..');
-const kernel = (name: string) => join(root, 'test', 'guests', 'build', `${name}.elf`);
+const kernel = (name: 'pvh64' | 'multiboot32') => kernelPath(name);
+const MAIN_C = join(ROOT, 'test', 'guests', 'kernel', 'main.c');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
+/** The 1-based line of main.c that contains `text`. */
+function lineOf(text: string): number {
+  const i = readFileSync(MAIN_C, 'utf8').split('\n').findIndex((l) => l.includes(text));
+  if (i < 0) throw new Error(`main.c has no line with ${JSON.stringify(text)}`);
+  return i + 1;
 }
 
 interface VmOptions {
   /** More `kvmdbg run` arguments (--gdb-arch). */
   vmArgs?: string[];
-  /** gdb commands before `target remote`; default: load the kernel ELF (`gdb KERNEL`). */
+  /** gdb commands before `target remote`; given, gdb loads no ELF (default: `gdb KERNEL`). */
   prelude?: string[];
+  onOutput?: GdbRunOptions['onOutput'];
 }
 
-async function withVm(name: string, cmdline: string, gdbCommands: string[], options: VmOptions = {}) {
-  const port = await freePort();
-  const vm = spawn(process.execPath, [join(root, 'bin', 'kvmdbg.js'), 'run', '--kernel', kernel(name), '--memory', '64M',
-    '--cmdline', cmdline, '--gdb', String(port), '--wait-gdb', ...(options.vmArgs ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  vm.stdout.on('data', (b) => { out += b; });
-  vm.stderr.on('data', (b) => { err += b; });
-  const exited = new Promise<number>((r) => vm.on('exit', (code) => r(code ?? -1)));
-  // The server is up once kvmdbg says where to attach.
-  for (let i = 0; i < 600 && !err.includes('target remote'); i++) await new Promise((r) => setTimeout(r, 100));
-  assert.match(err, /gdb: target remote 127\.0\.0\.1:\d+/);
-  const args = ['-batch', '-nx', ...(options.prelude ? [] : [kernel(name)])];
-  for (const c of [...(options.prelude ?? []), `target remote 127.0.0.1:${port}`, ...gdbCommands]) args.push('-ex', c);
-  const gdb = spawnSync('gdb', args, { encoding: 'utf8', timeout: 240_000 });
-  return { gdb: gdb.stdout + gdb.stderr, vm, exited, output: () => out, stderr: () => err };
+async function withVm(name: 'pvh64' | 'multiboot32', cmdline: string, gdbCommands: string[], options: VmOptions = {}) {
+  return withGdb(kernel(name), cmdline, gdbCommands, { ...options, elfless: !!options.prelude });
 }
 
 test('gdb: break on a C function, registers, memory, stepi, monitor, detach leaves the VM running', { timeout: 300_000 }, async () => {
@@ -101,4 +87,63 @@ test('gdb --gdb-arch x86-64 on a 32-bit kernel: the x86-64 layout for a loader t
   assert.match(r.gdb, /^rip\s+0x10[0-9a-f]{4}\s+0x10[0-9a-f]{4}$/m, r.gdb);
   assert.match(r.gdb, /Inferior 1 \(Remote target\) detached/, r.gdb);
   assert.equal(await r.exited, 0, r.stderr());
+});
+
+test('gdb: next over source lines (calls run to their return), step into a call, monitor help/errors, detach with a breakpoint still set: the VM completes', { timeout: 300_000 }, async () => {
+  const l103 = lineOf('kprintf("memory: %llu KiB');
+  const l104 = lineOf('kprintf("fib(20)');
+  const l105 = lineOf('compute_checksum(checksum_data, sizeof');
+  const l106 = lineOf('\tport_io_test();');
+  const r = await withVm('pvh64', '', [
+    `break main.c:${l103}`, 'continue',
+    'next', 'next', 'next', 'info line *$pc',
+    'step', 'bt 1',
+    'monitor help', 'monitor walk 0x100000000000', 'monitor bogus',
+    'break machine_finish', 'detach',
+  ]);
+  assert.match(r.gdb, new RegExp(`Breakpoint 1, .*main\\.c:${l103}\\n`), r.gdb);
+  // Each `next` prints the line it stopped at: 103 -> 104 (over kprintf) -> 105 (over fib(20), 21891 calls) -> 106.
+  assert.match(r.gdb, new RegExp(`^${l104}\\s+kprintf\\("fib\\(20\\)`, 'm'), r.gdb);
+  assert.match(r.gdb, new RegExp(`^${l105}\\s+kprintf\\("checksum`, 'm'), r.gdb);
+  assert.match(r.gdb, new RegExp(`^${l106}\\s+port_io_test\\(\\);`, 'm'), r.gdb);
+  assert.match(r.gdb, new RegExp(`Line ${l106} of "kernel/main\\.c" starts at address`), r.gdb);
+  assert.match(r.gdb, /^port_io_test \(\) at kernel\/main\.c:5\d\n/m, 'step enters port_io_test');
+  assert.match(r.gdb, /^#0\s+port_io_test \(\) at kernel\/main\.c:5\d/m, r.gdb);
+  assert.match(r.gdb, /kvmdbg monitor commands:\n\s+exits .*\n\s+walk ADDRESS/, r.gdb);
+  assert.match(r.gdb, /0x100000000000 does not translate \(4-level paging\)/, r.gdb);
+  assert.match(r.gdb, /error: unknown monitor command 'bogus'/, r.gdb);
+  assert.match(r.gdb, /Inferior 1 \(Remote target\) detached/, r.gdb);
+  // The stub removed what gdb had left inserted: the guest runs past machine_finish to its end.
+  assert.equal(await r.exited, 0, r.stderr());
+  assert.match(r.output(), /fib\(20\) = 6765\nchecksum = 0xa7ecfaa9\n[\s\S]*done\n$/);
+});
+
+test('gdb: Ctrl-C (SIGINT to gdb in `continue`) stops a spinning guest in spin_loop, twice; kill ends the VM', { timeout: 300_000 }, async () => {
+  const spinLoop = symbol('pvh64', 'spin_loop');
+  let continued = 0;
+  let interrupts = 0;
+  // gdb's stdout to a pipe is not flushed while it waits in `continue`: a Python hook on gdb's
+  // continue event writes straight to fd 2 once gdb has resumed the target (sent vCont;c).
+  const hook = 'python import gdb, os; gdb.events.cont.connect(lambda e: os.write(2, b"kvmdbg-test: resumed\\n"))';
+  const r = await withVm('pvh64', 'spin', [hook, 'continue', 'p spin_counter', 'info symbol $pc', 'continue', 'p spin_counter', 'p/x $pc', 'kill'], {
+    onOutput: (gdb, soFar) => {
+      const n = soFar.split('kvmdbg-test: resumed').length - 1;
+      if (n > continued) {
+        continued = n;
+        // gdb waits for the stop reply: Ctrl-C in its terminal is SIGINT, which gdb turns into the 0x03 byte.
+        setTimeout(() => { interrupts++; gdb.kill('SIGINT'); }, 1500);
+      }
+    },
+  });
+  assert.equal(interrupts, 2);
+  assert.equal(r.gdb.match(/Program received signal SIGINT, Interrupt\./g)?.length, 2, r.gdb);
+  const counters = [...r.gdb.matchAll(/^\$(\d) = (\d+)$/gm)].map((m) => Number(m[2]));
+  assert.equal(counters.length, 2, r.gdb);
+  assert.ok(counters[0] > 0 && counters[1] > counters[0], `spin_counter grows while the guest runs: ${counters}`);
+  assert.match(r.gdb, /^spin_loop(?: \+ \d+)? in section \.text$/m, r.gdb);
+  const pc = Number(/^\$3 = (0x[0-9a-f]+)$/m.exec(r.gdb)?.[1]);
+  assert.ok(pc >= spinLoop && pc < spinLoop + 16, `pc 0x${pc.toString(16)} in spin_loop (0x${spinLoop.toString(16)})`);
+  assert.match(r.gdb, /\[Inferior 1 \(Remote target\) killed\]/, r.gdb);
+  assert.notEqual(await r.exited, 0, 'kill ends the VM');
+  assert.match(r.stderr(), /killed by gdb/);
 });

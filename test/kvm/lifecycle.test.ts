@@ -7,8 +7,8 @@
 //  - guest faults end in a clear end, never a hang (triple fault through the
 //    Machine API; the CLI's triple fault and SIGTERM/SIGINT of a guest spinning
 //    with interrupts off are in cli.test.ts).
-// Knobs: KVMDBG_LIFECYCLE_CYCLES (in-process, default 100; 40 in the sandbox),
-// KVMDBG_LIFECYCLE_PROCS (fresh processes, default 20; 8 in the sandbox),
+// Knobs: KVMDBG_LIFECYCLE_CYCLES (in-process, default 100),
+// KVMDBG_LIFECYCLE_PROCS (fresh processes, default 100),
 // KVMDBG_KILL_SEEDS (default "1,2,3,4").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,10 +18,10 @@ import { Machine } from '../../vmm/machine/machine';
 import { BOOT_MS, MEMORY_64M, defaultOutput, kernelPath, within } from './helpers/guests';
 import { processesWith, runCli, startCli } from './helpers/cli';
 import { rng } from '../unit/helpers/fuzz-budget';
+import { hostUsage } from './helpers/leaks';
 
-const IN_SANDBOX = process.env.KVM_SANDBOX === '1';
-const CYCLES = Number(process.env.KVMDBG_LIFECYCLE_CYCLES ?? (IN_SANDBOX ? 40 : 100));
-const PROCS = Number(process.env.KVMDBG_LIFECYCLE_PROCS ?? (IN_SANDBOX ? 8 : 20));
+const CYCLES = Number(process.env.KVMDBG_LIFECYCLE_CYCLES ?? 100);
+const PROCS = Number(process.env.KVMDBG_LIFECYCLE_PROCS ?? 100);
 const KILL_SEEDS = (process.env.KVMDBG_KILL_SEEDS ?? '1,2,3,4').split(',').map(Number);
 
 const listDir = (d: string): Set<string> => { try { return new Set(readdirSync(d)); } catch { return new Set(); } };
@@ -99,7 +99,7 @@ test(`${CYCLES} Machine create/resume/stop cycles in one process: no growth in f
   (globalThis as { gc?: () => void }).gc?.();
   const after = usage();
   const line = `lifecycle: ${CYCLES} cycles in ${((Date.now() - t0) / 1000).toFixed(1)} s: fds ${before.fds} -> ${after.fds}, `
-    + `threads ${before.threads} -> ${after.threads}, RSS ${(before.rssKiB / 1024).toFixed(1)} -> ${(after.rssKiB / 1024).toFixed(1)} MiB`;
+    + `(${((Date.now() - t0) / CYCLES).toFixed(0)} ms a cycle): threads ${before.threads} -> ${after.threads}, RSS ${(before.rssKiB / 1024).toFixed(1)} -> ${(after.rssKiB / 1024).toFixed(1)} MiB`;
   console.log(line);
   assert.ok(after.fds <= before.fds + 2, `fds grew: ${line}`);
   assert.ok(after.threads <= before.threads + 2, `threads grew: ${line}`);
@@ -108,6 +108,8 @@ test(`${CYCLES} Machine create/resume/stop cycles in one process: no growth in f
 });
 
 test(`${PROCS} CLI runs in fresh processes: each powers off with status 0, nothing left running`, { timeout: 3_600_000 }, async () => {
+  const temps = tempEntries();
+  const host0 = hostUsage();
   const t0 = Date.now();
   for (let i = 0; i < PROCS; i++) {
     const marker = `marker${randomBytes(6).toString('hex')}`;
@@ -116,7 +118,13 @@ test(`${PROCS} CLI runs in fresh processes: each powers off with status 0, nothi
     assert.deepEqual([r.status, r.signal, r.stderr], [0, null, '']);
     assert.deepEqual(processesWith(marker), []);
   }
-  console.log(`lifecycle: ${PROCS} fresh kvmdbg processes in ${((Date.now() - t0) / 1000).toFixed(1)} s, all status 0, none left`);
+  const host1 = hostUsage();
+  const line = `lifecycle: ${PROCS} fresh kvmdbg processes in ${((Date.now() - t0) / 1000).toFixed(1)} s (${((Date.now() - t0) / PROCS).toFixed(0)} ms each), `
+    + `all status 0, none left; host processes ${host0.processes} -> ${host1.processes}, MemAvailable ${(host0.memAvailableKiB / 1024).toFixed(0)} -> ${(host1.memAvailableKiB / 1024).toFixed(0)} MiB`;
+  console.log(line);
+  assert.deepEqual([...tempEntries()].filter((e) => !temps.has(e)), [], 'no temp files');
+  assert.ok(host1.processes <= host0.processes + 2, `processes left: ${line}`);
+  assert.ok(host0.memAvailableKiB - host1.memAvailableKiB < 256 * 1024, `host memory not returned: ${line}`);
 });
 
 test('a triple fault through the Machine API (pvh64 `triple`) ends the VM with a clear end, no hang', async () => {

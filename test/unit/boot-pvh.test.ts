@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadKernel } from '../../vmm/boot/detect';
 import { SI } from '../../vmm/boot/start-info';
+import { ACPI_BASE } from '../../vmm/acpi/tables';
 import { TSS_ADDR } from '../../vmm/boot/layout';
 import { GuestMemory } from '../../vmm/memory/guest-memory';
 import { buildElf, concat, multibootHeader, pattern, pvhNote } from './helpers/elf-builder';
@@ -68,7 +69,8 @@ test('hvm_start_info: version 1 fields, module list, memory map', () => {
   assert.equal(memory.readU32(s + SI.version), 1);
   assert.equal(memory.readU32(s + SI.flags), 0);
   assert.equal(memory.readU32(s + SI.nrModules), 2);
-  assert.equal(memory.readU64(s + SI.rsdpPaddr), 0n);
+  assert.equal(memory.readU64(s + SI.rsdpPaddr), BigInt(ACPI_BASE), 'Linux\'s PVH entry finds the ACPI tables through rsdp_paddr');
+  assert.equal(Buffer.from(memory.read(ACPI_BASE, 8)).toString('latin1'), 'RSD PTR ');
   assert.equal(memory.readCString(Number(memory.readU64(s + SI.cmdlinePaddr))), 'console=hvc0 quiet');
 
   const mods = Number(memory.readU64(s + SI.modlistPaddr));

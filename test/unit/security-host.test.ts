@@ -5,15 +5,19 @@
  *    (spawn/execFile with argument arrays only: no exec(), no shell: true);
  *  - files are opened only by the modules that open what the user named
  *    (kernel, initrd, symbols, disk) and nothing writes files or temp files;
- *  - a host without a usable KVM device gets one sentence, never a trace.
+ *  - a host without a usable KVM device (missing, not KVM, unreadable for this
+ *    user) or with KVM out of resources (EMFILE, ENOMEM, EBUSY) gets one
+ *    sentence that says what to do, never a trace.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startGdbServer } from '../../vmm/gdb/server';
 import { FakeTarget } from './helpers/gdb-fake-target';
+import { explainHostFailure } from '../../vmm/host/kvm-errors';
+import { KvmError } from '../../native/errors';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
@@ -77,6 +81,7 @@ test('files are opened only by the modules that open what the user named; nothin
     'debug-adapter/launch-config.ts': 'launch.json paths: existence and the ELF magic',
     'debug-adapter/session.ts': 'the System.map named in launch.json',
     'debug-adapter/symbols/index.ts': 'the symbols ELF named in launch.json (or the kernel)',
+    'debug-adapter/symbols/system-map.ts': 'the System.map named in launch.json (systemMap)',
   };
   const OPEN = /\b(readFileSync|readFile|openSync|open|createReadStream|createWriteStream|writeFileSync|writeFile|appendFileSync|appendFile|mkdtempSync|mkdtemp|copyFileSync|renameSync|unlinkSync|rmSync)\s*\(/g;
   const WRITE = /\b(createWriteStream|writeFileSync|writeFile|appendFileSync|appendFile|mkdtempSync|mkdtemp|copyFileSync|renameSync|unlinkSync|rmSync|tmpdir)\s*\(/;
@@ -119,4 +124,52 @@ test('a KVM device that is not KVM (/dev/null): one line, no stack trace', () =>
   assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
   assert.match(r.stderr, /^kvmdbg: .*KVM/);
   assert.doesNotMatch(r.stderr, /^\s+at /m);
+});
+
+// ---- KVM busy or out of resources: one sentence with what to do (vmm/host/kvm-errors.ts) ----
+
+test('host failures people can act on get advice (EMFILE, ENFILE, ENOMEM, EBUSY, ENOSPC), from the addon or from Node; others keep their message', () => {
+  const cases: [Error, RegExp][] = [
+    // the native addon's sentences (native/src/kvm.cc, errors.cc), as they cross the vCPU thread's boundary
+    [new Error('KVM is not available on this host: opening /dev/kvm failed: EMFILE (Too many open files)'),
+      /^kvmdbg could not start the VM: this process has too many open files \(opening the KVM device: EMFILE\); close other VMs or debug sessions, or raise the limit \(ulimit -n 4096\), and try again$/],
+    [new KvmError('KVM_CREATE_VM failed: EMFILE (Too many open files)', 'KVM_CREATE_VM', 24, 'EMFILE'), /too many open files \(KVM_CREATE_VM: EMFILE\).*ulimit -n/],
+    [new Error('KVM_CREATE_VCPU failed: EMFILE (Too many open files)'), /too many open files \(KVM_CREATE_VCPU: EMFILE\)/],
+    // Node's, seen with prlimit --nofile in test/kvm/faults.test.ts
+    [new Error('Worker initialization failure: EMFILE'), /too many open files \(starting the vCPU thread: EMFILE\)/],
+    [Object.assign(new Error("EMFILE: too many open files, open '/x/dist/vcpu-worker.js'"), { code: 'EMFILE' }), /too many open files \(opening \/x\/dist\/vcpu-worker\.js: EMFILE\)/],
+    [new Error('KVM_CREATE_VM failed: ENFILE (Too many open files in system)'), /the host has too many open files .*fs\.file-max/],
+    [new Error('KVM_CREATE_VM failed: ENOMEM (Cannot allocate memory)'), /out of memory for it \(KVM_CREATE_VM: ENOMEM\).*less memory \(--memory/],
+    [new Error('KVM is not available on this host: opening /dev/kvm failed: EBUSY (Device or resource busy)'), /^KVM is busy \(opening the KVM device: EBUSY\): another hypervisor \(VirtualBox, VMware\)/],
+    [new Error('KVM_CREATE_VCPU failed: ENOSPC (No space left on device)'), /fewer vCPUs/],
+  ];
+  for (const [err, want] of cases) {
+    const e = explainHostFailure(err) as Error & { code?: string; cause?: unknown };
+    assert.match(e.message, want, err.message);
+    assert.equal(e.message.split('\n').length, 1);
+    assert.equal(e.cause, err);
+    assert.equal(explainHostFailure(e), e, 'advice is not advised twice');
+  }
+  for (const same of [new KvmError('KVM_RUN failed: EFAULT (Bad address)', 'KVM_RUN', 14, 'EFAULT'), new Error('not KVM'),
+    new Error('--disk /dev/sdb: the file cannot be opened (EBUSY: resource busy or locked)')]) {
+    assert.equal(explainHostFailure(same), same, same.message);
+  }
+});
+
+test('an unreadable KVM device, as a user without permission: one sentence naming the kvm group (setpriv to nobody)', () => {
+  const probe = spawnSync('setpriv', ['--version'], { encoding: 'utf8' });
+  assert.equal(probe.status, 0, 'setpriv (util-linux) is needed to run kvmdbg as another user: apt-get install util-linux');
+  const dir = join(ROOT, 'test-output', 'kvm-perm');
+  mkdirSync(dir, { recursive: true });
+  const device = join(dir, 'kvm');
+  writeFileSync(device, '');
+  chmodSync(device, 0o000);
+  const asNobody = existsSync(join(ROOT, 'bin', 'kvmdbg.js')) && process.getuid?.() === 0
+    ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath]] as const
+    : [process.execPath, []] as const;
+  const r = spawnSync(asNobody[0], [...asNobody[1], join(ROOT, 'bin', 'kvmdbg.js'), 'run', '--no-sandbox', '--kernel', join(ROOT, 'test', 'guests', 'build', 'pvh64.elf')],
+    { encoding: 'utf8', timeout: 60_000, env: { ...process.env, KVMDBG_KVM_DEVICE: device } });
+  assert.equal(r.stderr, `kvmdbg: permission denied opening ${device}: add your user to the kvm group (sudo usermod -aG kvm $USER), then log in again\n`);
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, '');
 });

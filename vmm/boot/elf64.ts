@@ -13,7 +13,7 @@
  * - RIP = e_entry (virtual), RSP = BOOT_STACK_TOP (16-byte aligned, 20 KiB below it),
  *   RFLAGS = 0x2 (interrupts off).
  * - RDI = physical address of an hvm_start_info block, exactly as PVH
- *   builds it (command line, memory map, modules), RSI = 0.
+ *   builds it (command line, memory map, modules, the ACPI RSDP), RSI = 0.
  */
 import { BootError, BootInfo } from './boot-state';
 import { longModeState } from './cpu';
@@ -25,6 +25,7 @@ import { LoadKernelOptions } from './options';
 import { alignDown2M, alignUp2M, isCanonical, LARGE_PAGE, PageTables } from './page-tables';
 import { prepareBoot } from './prepare';
 import { writeStartInfo } from './start-info';
+import { writeAcpiTables } from '../acpi/tables';
 import { FOUR_GIB, GuestMemory } from '../memory/guest-memory';
 
 const GIB = 2 ** 30;
@@ -43,7 +44,8 @@ export function loadElf64(opts: LoadKernelOptions, parsed?: ElfFile): BootInfo {
   const tables = buildPageTables(kernelPath, memory, image.segments);
   const modules = placeModules(memory, image.end, opts.modules);
   const cmdlineAddr = putCmdline(ctx.strings, kernelPath, opts.cmdline);
-  const startInfo = writeStartInfo(memory, { kernelPath, cmdlineAddr, modules, map: ctx.map, strings: ctx.strings });
+  const rsdpAddr = writeAcpiTables(memory, opts.cpus ?? 1, opts.virtio ?? []);
+  const startInfo = writeStartInfo(memory, { kernelPath, cmdlineAddr, modules, map: ctx.map, strings: ctx.strings, rsdpAddr });
   const physEntry = physicalEntry(kernelPath, image, entry);
   return {
     protocol: 'elf64',

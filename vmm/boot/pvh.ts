@@ -4,6 +4,15 @@
  * address and enter there in 32-bit protected mode, paging off, with EBX
  * pointing at hvm_start_info (docs/misc/pvh.pandoc in Xen). CS is 0x10 and
  * the data segments 0x18, TR a 32-bit busy TSS, all backed by our GDT.
+ *
+ * Linux's vmlinux is such an ELF (CONFIG_PVH): its PT_LOADs are linked at
+ * 0xffffffff81000000... (p_vaddr) but say where they belong physically
+ * (p_paddr, 0x1000000...), and its per-CPU segment has p_vaddr 0: only the
+ * physical addresses mean anything before the kernel's own paging, so
+ * that is where we put them. Linux takes the initrd from module 0, the e820
+ * map from the memory map, the command line, and the ACPI tables (the MADT
+ * for its CPUs, the DSDT for the virtio devices, the FADT for power-off)
+ * from rsdp_paddr.
  */
 import { BootError, BootInfo } from './boot-state';
 import { protectedModeState } from './cpu';
@@ -14,6 +23,7 @@ import { loadElfSegments, physicalEntry } from './load-elf';
 import { LoadKernelOptions } from './options';
 import { prepareBoot } from './prepare';
 import { writeStartInfo } from './start-info';
+import { writeAcpiTables } from '../acpi/tables';
 
 export const XEN_ELFNOTE_PHYS32_ENTRY = 18;
 
@@ -46,7 +56,8 @@ export function loadPvh(opts: LoadKernelOptions, parsed?: ElfFile): BootInfo {
     BigInt(entry), 'PVH entry point');
   const modules = placeModules(memory, image.end, opts.modules);
   const cmdlineAddr = putCmdline(ctx.strings, kernelPath, opts.cmdline);
-  const startInfo = writeStartInfo(memory, { kernelPath, cmdlineAddr, modules, map: ctx.map, strings: ctx.strings });
+  const rsdpAddr = writeAcpiTables(memory, opts.cpus ?? 1, opts.virtio ?? []);
+  const startInfo = writeStartInfo(memory, { kernelPath, cmdlineAddr, modules, map: ctx.map, strings: ctx.strings, rsdpAddr });
   return {
     protocol: 'pvh',
     cpu: protectedModeState(entry, { rbx: BigInt(startInfo) }),

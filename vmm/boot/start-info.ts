@@ -26,6 +26,8 @@ export interface StartInfoInput {
   modules: readonly PlacedModule[];
   map: readonly MemoryMapEntry[];
   strings: BootStrings;
+  /** Where the ACPI RSDP is (0: none); Linux's PVH entry reads it from here. */
+  rsdpAddr?: number;
 }
 
 /** Writes start_info at BOOT_INFO_ADDR and returns that address. */
@@ -60,7 +62,7 @@ export function writeStartInfo(memory: GuestMemory, input: StartInfoInput): numb
   memory.writeU32(s + SI.nrModules, modules.length);
   memory.writeU64(s + SI.modlistPaddr, modules.length ? MODLIST_ADDR : 0);
   memory.writeU64(s + SI.cmdlinePaddr, input.cmdlineAddr);
-  memory.writeU64(s + SI.rsdpPaddr, 0);
+  memory.writeU64(s + SI.rsdpPaddr, input.rsdpAddr ?? 0);
   memory.writeU64(s + SI.memmapPaddr, MEMMAP_ADDR);
   memory.writeU32(s + SI.memmapEntries, map.length);
   return s;

@@ -12,7 +12,7 @@ options:
   --initrd FILE      passed as the first boot module
   --cmdline STR      kernel command line
   --memory SIZE      guest RAM, e.g. 64M, 2G (default 256M)
-  --cpus N           vCPUs (default 1)
+  --cpus N           vCPUs, each on its own thread (default 1; up to this host's CPU count)
   --disk FILE[,ro]   a raw disk image as a virtio-blk disk (/dev/vda, vdb, ... in order);
                      ,ro makes it read-only. Repeatable
   --no-debug-exit    remove the isa-debug-exit port 0xF4

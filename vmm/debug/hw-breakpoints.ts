@@ -8,7 +8,8 @@ export type WatchAccess = 'write' | 'readWrite';
 export type HwLength = 1 | 2 | 4 | 8;
 
 export type HwRequest =
-  | { kind: 'execute'; address: bigint }
+  /** `software`: beyond the four slots, an int3 may take it (the host delivers #BP exits). */
+  | { kind: 'execute'; address: bigint; software?: boolean }
   | { kind: 'watch'; address: bigint; length: HwLength; access: WatchAccess };
 
 export interface HwAssignment {
@@ -17,6 +18,8 @@ export interface HwAssignment {
   slot?: number;
   /** Why it could not be armed (one sentence). */
   problem?: string;
+  /** No slot left, but an int3 planted at the address stands in (software-breakpoints.ts). */
+  software?: boolean;
 }
 
 export const HW_SLOTS = 4;
@@ -52,6 +55,7 @@ export function assignHwSlots(requests: readonly HwRequest[]): { assignments: Hw
     const problem = problemOf(request);
     if (problem) return { request, problem };
     if (next >= HW_SLOTS) {
+      if (request.kind === 'execute' && request.software) return { request, software: true };
       return { request, problem: 'all 4 hardware debug registers (DR0-DR3) are in use' };
     }
     const slot = next++;

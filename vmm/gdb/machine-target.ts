@@ -5,6 +5,7 @@
  * behave alike.
  */
 import type { Machine } from '../machine/machine';
+import { AllStop, type VcpuAction } from '../machine/all-stop';
 import type { StopReason, VmEnd } from '../machine/protocol';
 import type { HwLength, HwRequest } from '../debug/hw-breakpoints';
 import { readVirtual, writeVirtual } from '../debug/virtual-memory';
@@ -17,54 +18,110 @@ const SIGINT = 2;
 const SIGTRAP = 5;
 const hex = (v: bigint | number) => '0x' + v.toString(16);
 
+/** What gdb reads again and again while the vCPU stays stopped (each is a round trip to the vCPU thread). */
+interface StoppedState {
+  regs?: Promise<Regs>;
+  sregs?: Promise<Sregs>;
+  kernelGsBase?: Promise<bigint>;
+  fpu?: Promise<Fpu>;
+}
+
 export class MachineGdbTarget implements GdbTarget {
   private readonly listeners: ((s: GdbStop) => void)[] = [];
   private stop?: GdbStop;
+  /**
+   * Register state of the current stop, per vCPU: after a stepi gdb sends g
+   * and several m packets (each m needs the paging registers), so one read
+   * per stop is kept until the vCPUs run or gdb writes a register.
+   */
+  private cache = new Map<number, StoppedState>();
   /** Breakpoints and watchpoints gdb asked for, in the order it asked. */
   private hw: { type: BreakpointType; request: HwRequest }[] = [];
+  /** All-stop over the vCPUs (gdb's default mode): one stop of the whole machine per report. */
+  private readonly allStop: AllStop;
 
   constructor(private readonly machine: Machine) {
-    machine.on('stopped', (reason: StopReason) => this.report(toStopKind(reason)));
+    this.allStop = new AllStop(machine);
+    this.allStop.on('stop', (vcpu: number, reason: StopReason) => this.report(toStopKind(reason), vcpu));
     machine.on('ended', (end: VmEnd) => this.report({ kind: 'exited', status: end.status & 0xff }));
     if (!machine.running && !machine.ended) this.stop = { vcpu: 0, stop: { kind: 'signal', signal: SIGTRAP } };
   }
 
-  private report(stop: StopKind): void {
-    this.stop = { vcpu: 0, stop };
+  private report(stop: StopKind, vcpu = this.stop?.vcpu ?? 0): void {
+    this.stop = { vcpu, stop };
+    this.cache.clear();
+    if (stop.kind !== 'exited') this.prefetch(vcpu);
     for (const l of this.listeners) l(this.stop);
   }
 
-  vcpus(): number[] { return [0]; }
-  currentStop(): GdbStop | undefined { return this.machine.running ? undefined : this.stop; }
+  /**
+   * gdb answers every stop reply with `g` (and m reads that need the paging
+   * registers): ask the vCPU thread now, so its answers travel while the
+   * stop reply does. A failed read is not kept (cached() drops it).
+   */
+  private prefetch(vcpu: number): void {
+    this.readRegisters(vcpu).catch(() => {});
+    this.readFpu(vcpu).catch(() => {});
+  }
+
+  /** `read` once per stop and vCPU. */
+  private cached<K extends keyof StoppedState>(vcpu: number, key: K, read: () => NonNullable<StoppedState[K]>): NonNullable<StoppedState[K]> {
+    let entry = this.cache.get(vcpu);
+    if (!entry) this.cache.set(vcpu, entry = {});
+    const have = entry[key];
+    if (have) return have as NonNullable<StoppedState[K]>;
+    const p = read();
+    const e = entry;
+    e[key] = p;
+    p.catch(() => { if (e[key] === p) delete e[key]; });
+    return p;
+  }
+
+  private sregs(vcpu: number): Promise<Sregs> { return this.cached(vcpu, 'sregs', () => this.machine.getSregs(vcpu)); }
+
+  vcpus(): number[] { return Array.from({ length: this.machine.cpus }, (_, v) => v); }
+  currentStop(): GdbStop | undefined { return this.allStop.running ? undefined : this.stop; }
   onStop(listener: (s: GdbStop) => void): void { this.listeners.push(listener); }
-  threadInfo(vcpu: number): string { return `vCPU ${vcpu} (${this.machine.running ? 'running' : 'stopped'})`; }
+  threadInfo(vcpu: number): string { return `vCPU ${vcpu} (${this.machine.ended ? 'ended' : this.machine.vcpuState(vcpu)})`; }
 
-  async readRegisters(): Promise<{ regs: Regs; sregs: Sregs; fsBase: bigint; gsBase: bigint; kernelGsBase: bigint }> {
-    const [regs, sregs, msrs] = await Promise.all([this.machine.getRegs(), this.machine.getSregs(), this.machine.getMsrs([MSR_KERNEL_GS_BASE])]);
-    return { regs, sregs, fsBase: sregs.fs.base, gsBase: sregs.gs.base, kernelGsBase: msrs[0]?.value ?? 0n };
+  async readRegisters(vcpu: number): Promise<{ regs: Regs; sregs: Sregs; fsBase: bigint; gsBase: bigint; kernelGsBase: bigint }> {
+    const [regs, sregs, kernelGsBase] = await Promise.all([
+      this.cached(vcpu, 'regs', () => this.machine.getRegs(vcpu)),
+      this.sregs(vcpu),
+      this.cached(vcpu, 'kernelGsBase', async () => (await this.machine.getMsrs([MSR_KERNEL_GS_BASE], vcpu))[0]?.value ?? 0n),
+    ]);
+    return { regs, sregs, fsBase: sregs.fs.base, gsBase: sregs.gs.base, kernelGsBase };
   }
 
-  async writeRegisters(_vcpu: number, regs: Partial<Regs>, sregs?: Partial<Sregs>): Promise<void> {
-    await this.machine.setRegs(regs);
-    if (sregs) await this.machine.setSregs(sregs);
+  async writeRegisters(vcpu: number, regs: Partial<Regs>, sregs?: Partial<Sregs>): Promise<void> {
+    this.cache.delete(vcpu);
+    try {
+      await this.machine.setRegs(regs, vcpu);
+      if (sregs) await this.machine.setSregs(sregs, vcpu);
+    } finally {
+      this.cache.delete(vcpu);
+    }
   }
 
-  readFpu(): Promise<Fpu> { return this.machine.getFpu(); }
-  writeFpu(_vcpu: number, fpu: Fpu): Promise<void> { return this.machine.setFpu(fpu); }
+  readFpu(vcpu: number): Promise<Fpu> { return this.cached(vcpu, 'fpu', () => this.machine.getFpu(vcpu)); }
+  async writeFpu(vcpu: number, fpu: Fpu): Promise<void> {
+    delete this.cache.get(vcpu)?.fpu;
+    try { await this.machine.setFpu(fpu, vcpu); } finally { delete this.cache.get(vcpu)?.fpu; }
+  }
 
-  private async paging(): Promise<PagingState> {
-    const s = await this.machine.getSregs();
+  private async paging(vcpu = 0): Promise<PagingState> {
+    const s = await this.sregs(vcpu);
     return { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer };
   }
 
-  async readMemory(_vcpu: number, address: bigint, length: number): Promise<{ data: Uint8Array; readable: number }> {
-    const r = readVirtual(this.machine.memory, await this.paging(), address, length);
+  async readMemory(vcpu: number, address: bigint, length: number): Promise<{ data: Uint8Array; readable: number }> {
+    const r = readVirtual(this.machine.memory, await this.paging(vcpu), address, length);
     const firstUnreadable = r.readable.indexOf(0);
     return { data: r.data, readable: firstUnreadable < 0 ? length : firstUnreadable };
   }
 
-  async writeMemory(_vcpu: number, address: bigint, data: Uint8Array): Promise<number> {
-    return writeVirtual(this.machine.memory, await this.paging(), address, data).written;
+  async writeMemory(vcpu: number, address: bigint, data: Uint8Array): Promise<number> {
+    return writeVirtual(this.machine.memory, await this.paging(vcpu), address, data).written;
   }
 
   /**
@@ -94,21 +151,20 @@ export class MachineGdbTarget implements GdbTarget {
   }
 
   resume(actions: Map<number, 'continue' | 'step' | 'stop'>): void {
-    const action = actions.get(0);
-    if (action === 'step') {
-      this.machine.step().then((reason) => this.report(toStopKind(reason)), () => {});
-    } else if (action === 'continue') {
-      this.stop = undefined;
-      this.machine.resume();
-    }
+    const run = new Map<number, VcpuAction>();
+    for (const [v, a] of actions) if (a !== 'stop') run.set(v, a);
+    if (run.size === 0) return;
+    this.stop = undefined;
+    this.cache.clear();
+    this.allStop.resume(run);
   }
 
   interrupt(): void {
-    if (this.machine.running) void this.machine.pause();
+    if (this.allStop.running) this.allStop.interrupt();
     else if (this.stop) this.report({ kind: 'signal', signal: SIGINT });
   }
 
-  detach(): void { this.machine.resume(); }
+  detach(): void { this.cache.clear(); this.allStop.resume(); }
   kill(): void { void this.machine.stop('killed by gdb'); }
 
   async monitor(command: string): Promise<string> {
@@ -122,7 +178,7 @@ export class MachineGdbTarget implements GdbTarget {
         if (!args[0]) throw new Error('usage: monitor walk VIRTUAL-ADDRESS');
         let va: bigint;
         try { va = BigInt(args[0]); } catch { throw new Error(`monitor walk: '${args[0]}' is not an address`); }
-        const w = walk(this.machine.memory, await this.paging(), va);
+        const w = walk(this.machine.memory, await this.paging(this.stop?.vcpu ?? 0), va);
         const levels = w.levels.map((l) => `  ${l.name.padEnd(6)} [${l.index}] at ${hex(l.entryAddress)} = ${hex(l.entry)}`
           + ` ${l.flags.present ? 'P' : '-'}${l.flags.writable ? 'W' : '-'}${l.flags.user ? 'U' : '-'}${l.flags.pageSize ? ' PS' : ''}${l.flags.noExecute ? ' NX' : ''}`);
         const head = w.ok

@@ -12,8 +12,13 @@
  * packet handler unescapes the part that is binary (unescapeBinary).
  */
 
-/** Largest packet we accept (and advertise as PacketSize). gdb never sends more than 16 KiB of memory per packet. */
-export const DEFAULT_MAX_PACKET = 0x4000;
+/**
+ * Largest packet we accept and advertise as PacketSize. gdb sizes its m
+ * reads by it (half of it, in hex): 256 KiB packets read 128 KiB per round
+ * trip, where QEMU's 4 KiB packets read 2 KiB; the round trips, not the
+ * bytes, are what a large `dump memory` or a memory view waits for.
+ */
+export const DEFAULT_MAX_PACKET = 0x40000;
 
 export const INTERRUPT_BYTE = 0x03;
 const DOLLAR = 0x24;
@@ -151,7 +156,9 @@ export function expandRunLength(raw: Uint8Array, max = Number.MAX_SAFE_INTEGER):
  * `X*n` with n-29 repeats, skipping the counts that would produce `#` or `$`.
  */
 export function compressRunLength(data: Uint8Array): Uint8Array {
-  const out: number[] = [];
+  // Never longer than the input: a run is replaced only when that saves bytes.
+  const out = new Uint8Array(data.length);
+  let j = 0;
   let i = 0;
   while (i < data.length) {
     const c = data[i];
@@ -161,14 +168,16 @@ export function compressRunLength(data: Uint8Array): Uint8Array {
     // Counts 6 and 7 would be '#' and '$'; emit fewer repeats instead.
     if (repeats === 6 || repeats === 7) repeats = 5;
     if (repeats >= 3 && c !== STAR && c !== HASH && c !== DOLLAR) {
-      out.push(c, STAR, repeats + 29);
+      out[j++] = c;
+      out[j++] = STAR;
+      out[j++] = repeats + 29;
       i += repeats + 1;
     } else {
-      out.push(c);
+      out[j++] = c;
       i += 1;
     }
   }
-  return Uint8Array.from(out);
+  return out.subarray(0, j);
 }
 
 /** Frame a payload (already escaped if binary) as `$payload#cs`. */
@@ -217,20 +226,14 @@ export function unescapeBinary(data: Uint8Array): Uint8Array | undefined {
   return Uint8Array.from(out);
 }
 
-const HEX = '0123456789abcdef';
-
 export function toHex(data: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < data.length; i++) s += HEX[data[i] >> 4] + HEX[data[i] & 15];
-  return s;
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('hex');
 }
 
 /** Parse an even-length hex string; undefined if it is not one. */
 export function fromHex(s: string): Uint8Array | undefined {
   if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) return undefined;
-  const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.substr(i * 2, 2), 16);
-  return out;
+  return new Uint8Array(Buffer.from(s, 'hex'));
 }
 
 /** Parse an unsigned hex number of at most 16 digits (64 bits); undefined if malformed. */

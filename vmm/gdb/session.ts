@@ -25,7 +25,7 @@ export interface SessionOptions {
   /** The session is over (after D, k or vKill): close the connection once the pending output is written. */
   close?(): void;
   log?(message: string): void;
-  /** PacketSize we advertise and the largest packet we accept (default 0x4000). */
+  /** PacketSize we advertise and the largest packet we accept (default DEFAULT_MAX_PACKET, 256 KiB). */
   packetSize?: number;
   /** Run-length encode replies (default true). */
   compress?: boolean;
@@ -235,8 +235,8 @@ export class GdbSession {
   // ---- registers ----
 
   private async readState(vcpu: number): Promise<RegisterState> {
-    const r = await this.target.readRegisters(vcpu);
-    const fpu = this.target.readFpu ? await this.target.readFpu(vcpu) : undefined;
+    // Both at once: each is a round trip to the vCPU's thread.
+    const [r, fpu] = await Promise.all([this.target.readRegisters(vcpu), this.target.readFpu?.(vcpu)]);
     return { ...r, fpu };
   }
 
@@ -495,7 +495,8 @@ export class GdbSession {
       output = `error: ${e instanceof Error ? e.message : String(e)}\n`;
     }
     const bytes = Buffer.from(output, 'utf8');
-    const chunk = Math.max(64, Math.floor(this.packetSize / 2) - 16);
+    // Console text in pieces of at most 4 KiB (gdb prints each as it comes).
+    const chunk = Math.max(64, Math.min(4096, Math.floor(this.packetSize / 2) - 16));
     for (let i = 0; i < bytes.length; i += chunk) this.sendPacket('O' + toHex(bytes.subarray(i, i + chunk)));
     return 'OK';
   }

@@ -36,3 +36,22 @@ export class ExitStats {
     return out;
   }
 }
+
+/** The whole machine's counts: each vCPU thread counts into its own ExitStats (no shared increments). */
+export class ExitStatsSum {
+  constructor(readonly parts: readonly ExitStats[]) {}
+
+  get total(): number {
+    let n = 0;
+    for (const p of this.parts) n += p.total;
+    return n;
+  }
+
+  snapshot(): Partial<Record<VcpuExitKind, number>> {
+    const out: Partial<Record<VcpuExitKind, number>> = {};
+    for (const p of this.parts) {
+      for (const [k, n] of Object.entries(p.snapshot()) as [VcpuExitKind, number][]) out[k] = (out[k] ?? 0) + n;
+    }
+    return out;
+  }
+}

@@ -1,31 +1,36 @@
 /**
  * A virtual machine as seen from the main thread. Guest RAM is a
- * SharedArrayBuffer both threads see; the vCPU runs KVM_RUN on its own
- * worker thread and handles its exits there (ARCHITECTURE rules 2, 3). This
- * side never blocks: it sends commands, kicks the vCPU through the addon,
- * and turns the worker's events and the console ring into EventEmitter events:
- *   'output' (Uint8Array)  guest console bytes, batched
- *   'stopped' (StopReason) the vCPU stopped (pause, step, breakpoint)
- *   'ended' (VmEnd)        the VM is over; the worker is gone
- *   'log' (level, message) guest errors and notes from the devices
+ * SharedArrayBuffer every thread sees; each vCPU runs KVM_RUN on its own
+ * worker thread and handles its exits there (ARCHITECTURE rules 2, 3; the
+ * devices live on vCPU 0's thread, the others reach them through
+ * device-mailbox.ts). This side never blocks: it sends commands, kicks vCPUs
+ * through the addon, and turns the workers' events and the console ring into
+ * EventEmitter events:
+ *   'output' (Uint8Array)              guest console bytes, batched
+ *   'stopped' (StopReason, rip, vcpu)  one vCPU stopped (pause, step, breakpoint)
+ *   'ended' (VmEnd)                    the VM is over; every vCPU thread is gone
+ *   'log' (level, message)             guest errors and notes from the devices
+ * Per-vCPU operations take the vCPU index last (default 0); resume() and
+ * pause() without one act on every vCPU. Whatever ends the VM on any vCPU
+ * (power-off, reset, triple fault) ends all of them.
  */
 import { EventEmitter } from 'node:events';
-import { Worker } from 'node:worker_threads';
-import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { GuestMemory, pcRamRegions, sharedBufferSizeFor } from '../memory/guest-memory';
 import { loadKernel } from '../boot/detect';
 import type { BootInfo } from '../boot/boot-state';
 import { readUserFile } from './user-files';
 import { virtioLayout, type VirtioSlot } from '../virtio/layout';
 import { checkDiskFile } from '../virtio/disk-check';
+import { explainHostFailure } from '../host/kvm-errors';
 import { SharedRing } from './shared-ring';
-import { ExitStats } from './exit-stats';
+import { ExitStats, ExitStatsSum } from './exit-stats';
 import { ExitRing } from './exit-ring';
-import {
-  CONTROL_INPUT, CONTROL_PAUSE, CONTROL_STOP,
-  type Command, type DeviceSnapshot, type Event, type MachineOptions, type ReplyOf, type StopReason, type VmEnd, type WorkerInit,
-} from './protocol';
-import { kick, pageAlignedOffset } from '../../native';
+import { CONTROL_INPUT, type DeviceSnapshot, type MachineOptions, type StopReason, type VmEnd, type WorkerInit } from './protocol';
+import { pageAlignedOffset } from '../../native';
+import { VcpuThread, type VcpuRequest, type VcpuRunState } from './vcpu-thread';
+import { createMailbox, VM_ENDING } from './device-mailbox';
+import { MAX_CPUS } from '../acpi/madt';
 import type { Fpu, GuestDebug, MsrEntry, Regs, Sregs, Translation } from '../../native/types';
 import type { HwRequest } from '../debug/hw-breakpoints';
 import type { ExitBreakpointSpec } from '../debug/exit-filters';
@@ -40,25 +45,24 @@ export interface MachineConfig extends Partial<MachineOptions> {
 
 export const DEFAULT_MEMORY = 256 * 1024 * 1024;
 
-type State = 'starting' | 'stopped' | 'running' | 'ended';
+/** The most vCPUs a machine may have here: the host's CPUs (and what the MADT can describe). */
+export function maxCpus(): number {
+  return Math.min(availableParallelism(), MAX_CPUS);
+}
 
 export class Machine extends EventEmitter {
   readonly memory: GuestMemory;
   readonly boot: BootInfo;
-  readonly exits: ExitStats;
-  /** The last 64 exits, written by the vCPU thread (no RIP: see exit-ring.ts). */
+  /** Exit counts of all vCPUs (each counts its own). */
+  readonly exits: ExitStatsSum;
+  /** The last 64 exits of vCPU 0, written by its thread (no RIP: see exit-ring.ts). */
   readonly exitRing: ExitRing;
-  private state: State = 'starting';
-  private worker!: Worker;
-  private kickToken = -1;
-  private readonly control: Int32Array;
+  private readonly threads: VcpuThread[];
   private readonly consoleOut: SharedRing;
   private readonly consoleIn: SharedRing;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
-  private stopWaiters: ((s: StopReason) => void)[] = [];
+  private readonly vmState = new Int32Array(new SharedArrayBuffer(4));
+  private ending?: VmEnd;
   private end?: VmEnd;
-  private stopMessage?: string;
   /** Whether this host delivers int3 as a debug exit (probed at start; ARCHITECTURE rule 6). */
   int3: Int3Probe = { delivered: false, note: 'not probed yet' };
   private readonly endPromise: Promise<VmEnd>;
@@ -68,17 +72,25 @@ export class Machine extends EventEmitter {
     super();
     this.memory = memory;
     this.boot = boot;
-    this.exits = new ExitStats();
     this.exitRing = new ExitRing();
-    this.control = new Int32Array(new SharedArrayBuffer(4));
     this.consoleOut = SharedRing.create(1 << 16);
     this.consoleIn = SharedRing.create(1 << 12);
     this.endPromise = new Promise((r) => { this.resolveEnd = r; });
+    this.threads = Array.from({ length: options.cpus }, (_, id) => new VcpuThread(id, {
+      stopped: (stop, rip) => this.emit('stopped', stop, rip, id),
+      ended: (end) => void this.endVm(end),
+      log: (level, message) => this.emit('log', level, message),
+      exit: (error) => void this.endVm(error
+        ? { status: 70, kind: 'crash', message: `the thread of vCPU ${id} crashed: ${error.message}` }
+        : { status: 70, kind: 'crash', message: `the thread of vCPU ${id} ended unexpectedly` }),
+    }));
+    this.exits = new ExitStatsSum(this.threads.map(() => new ExitStats()));
   }
 
   /**
-   * Loads the kernel into a fresh VM and starts its vCPU thread, stopped at
-   * the entry point. Bad files and missing KVM reject with one sentence.
+   * Loads the kernel into a fresh VM and starts its vCPU threads, all
+   * stopped: vCPU 0 at the entry point, the others waiting for the guest's
+   * INIT/SIPI. Bad files and missing KVM reject with one sentence.
    */
   static async create(config: MachineConfig): Promise<Machine> {
     const options: MachineOptions = {
@@ -87,7 +99,10 @@ export class Machine extends EventEmitter {
       debugExit: config.debugExit ?? true,
       disks: (config.disks ?? []).map((d) => ({ path: d.path, readOnly: d.readOnly })),
     };
-    if (options.cpus !== 1) throw new Error(`--cpus ${options.cpus}: kvmdbg runs one vCPU for now (SMP is not implemented yet)`);
+    const most = maxCpus();
+    if (!Number.isInteger(options.cpus) || options.cpus < 1 || options.cpus > most) {
+      throw new Error(`--cpus ${options.cpus}: this host can run 1 to ${most} vCPUs (one thread each, up to its ${availableParallelism()} CPUs)`);
+    }
     const kernel = readUserFile(config.kernel, 'kernel');
     for (const d of options.disks) checkDiskFile(d);
     const virtio = virtioLayout(options.disks);
@@ -96,41 +111,36 @@ export class Machine extends EventEmitter {
     const memory = new GuestMemory(buffer, pcRamRegions(options.memoryBytes, pageAlignedOffset(buffer)));
     const boot = loadKernel({ kernelPath: config.kernel, kernel, memory, cmdline: config.cmdline ?? '', modules, cpus: options.cpus, virtio });
     const machine = new Machine(options, memory, boot, virtio);
-    await machine.startWorker();
+    try {
+      await machine.startThreads();
+    } catch (e) {
+      await machine.endVm({ status: 70, kind: 'crash', message: (e as Error).message });
+      throw explainHostFailure(e);
+    }
     return machine;
   }
 
-  private startWorker(): Promise<void> {
-    const init: WorkerInit = {
-      vcpuId: 0,
+  private async startThreads(): Promise<void> {
+    const mailboxes = this.threads.map((_, i) => (i === 0 ? new SharedArrayBuffer(0) : createMailbox()));
+    const common: Omit<WorkerInit, 'control' | 'vcpuId'> = {
       options: this.options,
       memory: { buffer: this.memory.buffer, regions: [...this.memory.regions] },
       boot: this.boot,
       virtio: this.virtio,
       consoleOut: this.consoleOut.buffer,
       consoleIn: this.consoleIn.buffer,
-      control: this.control.buffer as SharedArrayBuffer,
-      stats: this.exits.buffer,
-      exitRing: this.exitRing.buffer,
+      stats: new SharedArrayBuffer(0),
+      mailboxes,
+      vmState: this.vmState.buffer as SharedArrayBuffer,
     };
-    this.worker = new Worker(join(__dirname, 'vcpu-worker.js'), { workerData: init });
     this.pumpConsole();
-    return new Promise((resolve, reject) => {
-      this.worker.on('message', (e: Event) => {
-        if (e.type === 'ready') { this.kickToken = e.kickToken; this.int3 = e.int3; this.state = 'stopped'; resolve(); }
-        else if (e.type === 'initFailed') { reject(new Error(e.message)); }
-        else this.onEvent(e);
-      });
-      this.worker.on('error', (err) => {
-        reject(err);
-        this.finish({ status: 70, kind: 'crash', message: `the vCPU thread crashed: ${err.message}` });
-      });
-      this.worker.on('exit', () => {
-        this.finish(this.stopMessage !== undefined
-          ? { status: 130, kind: 'stopped', message: this.stopMessage }
-          : { status: 70, kind: 'crash', message: 'the vCPU thread ended unexpectedly' });
-      });
-    });
+    const [bsp, ...aps] = this.threads;
+    const ready = await bsp.start({ ...common, stats: this.exits.parts[0].buffer, exitRing: this.exitRing.buffer });
+    this.int3 = ready.int3;
+    if (aps.length === 0) return;
+    // APs create their vCPUs on vCPU 0's VM (fd numbers cross threads; Node objects do not).
+    const ap = { vmFd: ready.vmFd!, deviceControl: bsp.control.buffer as SharedArrayBuffer, deviceKickToken: bsp.kickToken };
+    await Promise.all(aps.map((t) => t.start({ ...common, stats: this.exits.parts[t.id].buffer, ap })));
   }
 
   private async pumpConsole(): Promise<void> {
@@ -141,122 +151,111 @@ export class Machine extends EventEmitter {
     }
   }
 
-  private onEvent(e: Event): void {
-    switch (e.type) {
-      case 'stopped': {
-        this.state = 'stopped';
-        const waiters = this.stopWaiters;
-        this.stopWaiters = [];
-        for (const w of waiters) w(e.stop);
-        this.emit('stopped', e.stop, e.rip);
-        break;
-      }
-      case 'ended': this.finish(e.end); break;
-      case 'reply': {
-        const p = this.pending.get(e.id);
-        this.pending.delete(e.id);
-        if (e.error !== undefined) p?.reject(new Error(e.error)); else p?.resolve(e.result);
-        break;
-      }
-      case 'log': this.emit('log', e.level, e.message); break;
-    }
+  /** Ends the VM once: every vCPU thread is asked to stop (a stuck one is terminated); then 'ended'. */
+  private async endVm(end: VmEnd): Promise<void> {
+    if (this.ending) return;
+    this.ending = end;
+    Atomics.store(this.vmState, VM_ENDING, 1);
+    await Promise.all(this.threads.map((t) => t.stop()));
+    this.finish(end);
   }
 
   private finish(end: VmEnd): void {
     if (this.end) return;
     this.end = end;
-    this.state = 'ended';
     // Flush what the guest printed last before anyone hears it ended.
     const rest = this.consoleOut.drain();
     if (rest.length > 0) this.emit('output', rest);
     this.consoleOut.close();
-    for (const p of this.pending.values()) p.reject(new Error(`the VM has ended: ${end.message}`));
-    this.pending.clear();
+    for (const t of this.threads) t.failPending(end.message);
     this.emit('ended', end);
     this.resolveEnd(end);
   }
 
-  get running(): boolean { return this.state === 'running'; }
+  /** How many vCPUs the machine has. */
+  get cpus(): number { return this.threads.length; }
+  /** True while any vCPU runs. */
+  get running(): boolean { return this.threads.some((t) => t.state === 'running'); }
   get ended(): VmEnd | undefined { return this.end; }
+  /** One vCPU's state. */
+  vcpuState(vcpu: number): VcpuRunState { return this.thread(vcpu).state; }
 
   /** Resolves when the VM is over (guest power-off, debug exit, crash or stop()). */
   whenEnded(): Promise<VmEnd> { return this.endPromise; }
 
-  private post(cmd: Command): void { this.worker.postMessage(cmd); }
-
-  private request<K extends keyof ReplyOf>(cmd: Extract<Command, { type: K }> extends infer C ? Omit<C, 'id'> : never): Promise<ReplyOf[K]> {
-    if (this.state === 'ended') return Promise.reject(new Error(`the VM has ended: ${this.end?.message}`));
-    if (this.state === 'running') return Promise.reject(new Error('the vCPU is running: pause it first'));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.post({ ...(cmd as object), id } as Command);
-    });
+  private thread(vcpu: number): VcpuThread {
+    const t = this.threads[vcpu];
+    if (!t) throw new RangeError(`there is no vCPU ${vcpu} (this VM has ${this.threads.length})`);
+    return t;
   }
 
-  /** Lets the vCPU run until something stops it. */
-  resume(): void {
-    if (this.state !== 'stopped') return;
-    this.state = 'running';
-    this.post({ type: 'continue' });
+  private on1(vcpu: number, cmd: VcpuRequest): Promise<any> {
+    if (this.ending) return Promise.reject(new Error(`the VM has ended: ${this.ending.message}`));
+    try {
+      return this.thread(vcpu).request(cmd as never);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
-  private signal(bit: number): void {
-    Atomics.or(this.control, 0, bit);
-    if (this.kickToken >= 0) kick(this.kickToken);
+  /** Applies a per-vCPU setting on every vCPU (breakpoints are the machine's); resolves with vCPU 0's answer. */
+  private async onAll(cmd: VcpuRequest): Promise<any> {
+    const results = await Promise.all(this.threads.map((_, i) => this.on1(i, cmd)));
+    return results[0];
   }
 
-  /** Stops a running vCPU wherever it is (even spinning with interrupts off). */
-  pause(): Promise<StopReason> {
-    if (this.state !== 'running') return Promise.resolve({ reason: 'pause' });
-    const stopped = new Promise<StopReason>((r) => this.stopWaiters.push(r));
-    this.signal(CONTROL_PAUSE);
-    return stopped;
+  /** Lets one vCPU (or every stopped one) run until something stops it. */
+  resume(vcpu?: number): void {
+    if (this.ending) return;
+    if (vcpu === undefined) for (const t of this.threads) t.resume();
+    else this.thread(vcpu).resume();
   }
 
-  /** Executes one guest instruction. */
-  step(): Promise<StopReason> { return this.request<'step'>({ type: 'step' }); }
-  getRegs(): Promise<Regs> { return this.request<'getRegs'>({ type: 'getRegs' }); }
-  getSregs(): Promise<Sregs> { return this.request<'getSregs'>({ type: 'getSregs' }); }
-  setRegs(regs: Partial<Regs>): Promise<void> { return this.request<'setRegs'>({ type: 'setRegs', regs }); }
-  setSregs(sregs: Partial<Sregs>): Promise<void> { return this.request<'setSregs'>({ type: 'setSregs', sregs }); }
-  getFpu(): Promise<Fpu> { return this.request<'getFpu'>({ type: 'getFpu' }); }
-  setFpu(fpu: Fpu): Promise<void> { return this.request<'setFpu'>({ type: 'setFpu', fpu }); }
+  /** Stops one running vCPU (or all) wherever it is (even spinning with interrupts off). */
+  async pause(vcpu?: number): Promise<StopReason> {
+    if (vcpu !== undefined) return this.thread(vcpu).pause();
+    await Promise.all(this.threads.map((t) => t.pause()));
+    return { reason: 'pause' };
+  }
+
+  /** Executes one guest instruction on one vCPU (the others stay as they are). */
+  step(vcpu = 0): Promise<StopReason> { return this.on1(vcpu, { type: 'step' }); }
+  getRegs(vcpu = 0): Promise<Regs> { return this.on1(vcpu, { type: 'getRegs' }); }
+  getSregs(vcpu = 0): Promise<Sregs> { return this.on1(vcpu, { type: 'getSregs' }); }
+  setRegs(regs: Partial<Regs>, vcpu = 0): Promise<void> { return this.on1(vcpu, { type: 'setRegs', regs }); }
+  setSregs(sregs: Partial<Sregs>, vcpu = 0): Promise<void> { return this.on1(vcpu, { type: 'setSregs', sregs }); }
+  getFpu(vcpu = 0): Promise<Fpu> { return this.on1(vcpu, { type: 'getFpu' }); }
+  setFpu(fpu: Fpu, vcpu = 0): Promise<void> { return this.on1(vcpu, { type: 'setFpu', fpu }); }
   /** The MSRs KVM lets us read, in order, up to the first it refuses. */
-  getMsrs(indices: number[]): Promise<MsrEntry[]> { return this.request<'getMsrs'>({ type: 'getMsrs', indices }); }
-  setGuestDebug(debug: GuestDebug): Promise<void> { return this.request<'setGuestDebug'>({ type: 'setGuestDebug', debug }); }
-  /** Replaces the hardware breakpoints and watchpoints (DR0-3). */
-  armHardware(requests: HwRequest[]): Promise<ArmResult> { return this.request<'armHardware'>({ type: 'armHardware', requests }); }
-  /** Which VM exits stop the vCPU before their device handles them. */
-  setExitBreakpoints(spec: ExitBreakpointSpec): Promise<void> { return this.request<'setExitBreakpoints'>({ type: 'setExitBreakpoints', spec }); }
-  translate(gva: bigint): Promise<Translation> { return this.request<'translate'>({ type: 'translate', gva }); }
+  getMsrs(indices: number[], vcpu = 0): Promise<MsrEntry[]> { return this.on1(vcpu, { type: 'getMsrs', indices }); }
+  setGuestDebug(debug: GuestDebug, vcpu = 0): Promise<void> { return this.on1(vcpu, { type: 'setGuestDebug', debug }); }
+  /** Replaces the hardware breakpoints and watchpoints (DR0-3) of every vCPU (all must be stopped). */
+  armHardware(requests: HwRequest[]): Promise<ArmResult> { return this.onAll({ type: 'armHardware', requests }); }
+  /** Which VM exits stop a vCPU before their device handles them (every vCPU; all must be stopped). */
+  setExitBreakpoints(spec: ExitBreakpointSpec): Promise<void> {
+    for (const t of this.threads) t.haltWatch.setEnabled(!!spec.hlt);
+    return this.onAll({ type: 'setExitBreakpoints', spec });
+  }
+  /** Whether single steps may enter interrupt handlers; resolves true when steps really block interrupts. */
+  setStepIntoInterrupts(into: boolean): Promise<boolean> { return this.onAll({ type: 'setStepIntoInterrupts', into }); }
+  translate(gva: bigint, vcpu = 0): Promise<Translation> { return this.on1(vcpu, { type: 'translate', gva }); }
   /** Time spent inside KVM_RUN (needs setTiming(true)), to separate our own per-exit cost. */
-  runStats(): Promise<{ runs: number; nsInKvmRun: number }> { return this.request<'runStats'>({ type: 'runStats' }); }
-  setTiming(on: boolean): Promise<void> { return this.request<'setTiming'>({ type: 'setTiming', on }); }
-  /** The board's devices and their state (the vCPU must be stopped: the devices live on its thread). */
-  devices(): Promise<DeviceSnapshot[]> { return this.request<'devices'>({ type: 'devices' }); }
+  runStats(vcpu = 0): Promise<{ runs: number; nsInKvmRun: number }> { return this.on1(vcpu, { type: 'runStats' }); }
+  setTiming(on: boolean, vcpu = 0): Promise<void> { return this.on1(vcpu, { type: 'setTiming', on }); }
+  /** The board's devices and their state (vCPU 0 must be stopped: the devices live on its thread). */
+  devices(): Promise<DeviceSnapshot[]> { return this.on1(0, { type: 'devices' }); }
 
   /** Host input for the guest's serial console. */
   sendInput(bytes: Uint8Array): void {
-    if (this.state === 'ended') return;
+    if (this.ending) return;
     this.consoleIn.write(bytes, 0);
-    this.signal(CONTROL_INPUT);
+    this.threads[0].signal(CONTROL_INPUT);
   }
 
-  /** Ends the VM (as Ctrl-C does) and resolves when its thread is gone. */
+  /** Ends the VM (as Ctrl-C does) and resolves when every vCPU thread is gone. */
   async stop(message = 'stopped by the user'): Promise<VmEnd> {
     if (this.end) return this.end;
-    this.stopMessage = message;
-    if (this.state === 'starting') {
-      await this.worker.terminate();
-      return this.endPromise;
-    }
-    this.signal(CONTROL_STOP);
-    this.post({ type: 'stop' });
-    // A vCPU that does not come back within seconds is torn down hard.
-    const timer = setTimeout(() => void this.worker.terminate(), 5000);
-    const end = await this.endPromise;
-    clearTimeout(timer);
-    return end;
+    await this.endVm({ status: 130, kind: 'stopped', message });
+    return this.endPromise;
   }
 }

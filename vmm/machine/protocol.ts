@@ -22,6 +22,7 @@ export interface MachineOptions {
 }
 
 export interface WorkerInit {
+  /** 0: the boot vCPU, which also owns the VM and the board's devices; others are APs. */
   vcpuId: number;
   options: MachineOptions;
   memory: { buffer: SharedArrayBuffer; regions: RamRegion[] };
@@ -30,10 +31,18 @@ export interface WorkerInit {
   virtio: VirtioSlot[];
   consoleOut: SharedArrayBuffer;
   consoleIn: SharedArrayBuffer;
+  /** This vCPU's control word (CONTROL_*). */
   control: SharedArrayBuffer;
+  /** This vCPU's exit counters (exit-stats.ts). */
   stats: SharedArrayBuffer;
-  /** The last exits (exit-ring.ts). */
-  exitRing: SharedArrayBuffer;
+  /** The last exits (exit-ring.ts); vCPU 0 only for now (the VM-exits view shows vCPU 0's). */
+  exitRing?: SharedArrayBuffer;
+  /** Every AP's device mailbox (device-mailbox.ts), indexed by vCPU id (index 0 unused). */
+  mailboxes: SharedArrayBuffer[];
+  /** VM-wide state every thread sees (device-mailbox.ts VM_ENDING). */
+  vmState: SharedArrayBuffer;
+  /** APs only: how to reach the VM and vCPU 0 (whose thread owns both). */
+  ap?: { vmFd: number; deviceControl: SharedArrayBuffer; deviceKickToken: number };
 }
 
 /** One device of the board as a devices view shows it (plain data: it crosses threads). */
@@ -48,6 +57,8 @@ export interface DeviceSnapshot {
 export const CONTROL_PAUSE = 1;
 export const CONTROL_INPUT = 2;
 export const CONTROL_STOP = 4;
+/** vCPU 0 only: an AP waits in its device mailbox (device-mailbox.ts). */
+export const CONTROL_DEVICE = 8;
 
 /** Why a vCPU stopped running and returned to its command loop. */
 export type StopReason =
@@ -84,6 +95,7 @@ export type Command =
   | { type: 'setGuestDebug'; id: number; debug: GuestDebug }
   | { type: 'armHardware'; id: number; requests: HwRequest[] }
   | { type: 'setExitBreakpoints'; id: number; spec: ExitBreakpointSpec }
+  | { type: 'setStepIntoInterrupts'; id: number; into: boolean }
   | { type: 'translate'; id: number; gva: bigint }
   | { type: 'runStats'; id: number }
   | { type: 'setTiming'; id: number; on: boolean }
@@ -91,7 +103,8 @@ export type Command =
   | { type: 'stop' };
 
 export type Event =
-  | { type: 'ready'; kickToken: number; int3: Int3Probe }
+  /** vmFd: the VM fd (vCPU 0 only) that APs adopt to create their vCPUs. */
+  | { type: 'ready'; kickToken: number; int3: Int3Probe; vmFd?: number }
   | { type: 'initFailed'; message: string }
   | { type: 'stopped'; stop: StopReason; rip: bigint }
   | { type: 'ended'; end: VmEnd }
@@ -101,7 +114,7 @@ export type Event =
 export type ReplyOf = {
   step: StopReason; getRegs: Regs; getSregs: Sregs; setRegs: void; setSregs: void; setGuestDebug: void;
   getFpu: Fpu; setFpu: void; getMsrs: MsrEntry[];
-  armHardware: ArmResult; setExitBreakpoints: void;
+  armHardware: ArmResult; setExitBreakpoints: void; setStepIntoInterrupts: boolean;
   translate: Translation; runStats: { runs: number; nsInKvmRun: number }; setTiming: void;
   devices: DeviceSnapshot[];
 };

@@ -8,10 +8,12 @@ import type { Vcpu } from '../../native';
 import type { GuestDebug, VcpuExit } from '../../native/types';
 import { describeExit, ExitFilter, snapshotExit, type ExitBreakpointSpec } from '../debug/exit-filters';
 import { VcpuDebug } from '../debug/vcpu-debug';
-import type { Bus } from '../bus/bus';
+import { completeHypercall, completeMsrAccess } from '../debug/msr-access';
+import { GuestDebugFlag, MpState } from '../../native/constants';
+import type { MmioBus, PioBus } from './device-mailbox';
 import type { ExitStats } from './exit-stats';
 import type { ExitRing } from './exit-ring';
-import { CONTROL_INPUT, CONTROL_PAUSE, CONTROL_STOP, type StopReason, type VmEnd } from './protocol';
+import { CONTROL_DEVICE, CONTROL_INPUT, CONTROL_PAUSE, CONTROL_STOP, type StopReason, type VmEnd } from './protocol';
 
 /** What made run() return to the caller. */
 export type RunOutcome =
@@ -22,6 +24,8 @@ export type RunOutcome =
 export interface RunnerHooks {
   /** Host input arrived (CONTROL_INPUT): move it into the UART. */
   pollInput(): void;
+  /** vCPU 0 only: an AP waits for a device access (CONTROL_DEVICE, device-mailbox.ts). */
+  serveDevices?(): void;
 }
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
@@ -35,20 +39,26 @@ export class VcpuRunner {
 
   constructor(
     private readonly vcpu: Vcpu,
-    private readonly pio: Bus,
-    private readonly mmio: Bus,
+    /** The board's buses on vCPU 0; on an AP, buses that forward to vCPU 0. */
+    private readonly pio: PioBus,
+    private readonly mmio: MmioBus,
     private readonly control: Int32Array,
     private readonly stats: ExitStats,
     private readonly hooks: RunnerHooks,
     /** The last exits for the VM-exits view (optional: tests and benchmarks run without). */
     private readonly ring?: ExitRing,
   ) {
-    this.debug = new VcpuDebug((d) => this.vcpu.setGuestDebug(d));
+    this.debug = new VcpuDebug((d) => this.vcpu.setGuestDebug(d), vcpu.supportsGuestDebug(GuestDebugFlag.BLOCKIRQ));
   }
 
   /** Devices call this (through MachineControl) to end the VM. */
   requestEnd(end: VmEnd): void {
     this.endRequest ??= end;
+  }
+
+  /** A device's request to end the VM, not yet acted on (vCPU 0 serving an AP while stopped). */
+  get endRequested(): VmEnd | undefined {
+    return this.endRequest;
   }
 
   /** Raw guest-debug setting, bypassing breakpoint bookkeeping (tests, probes). */
@@ -95,8 +105,10 @@ export class VcpuRunner {
         this.ring?.record(exit);
         // A kick during a step is not a pause: the step finishes first.
         if (exit.kind === 'interrupted') {
-          this.takeControl(CONTROL_INPUT);
+          this.takeAsyncWork();
           if (this.takeControl(CONTROL_STOP)) return { kind: 'stop-requested' };
+          // A pause during a step that blocks interrupts: a HLT may wait for one for ever, so let them in.
+          if (this.takeControl(CONTROL_PAUSE)) this.vcpu.setGuestDebug({ ...this.debug.guestDebug(true, withBreakpoints), blockInterrupts: false });
           continue;
         }
         const outcome = this.handle(exit, true);
@@ -108,8 +120,15 @@ export class VcpuRunner {
   }
 
   private stopAtExit(exit: VcpuExit): RunOutcome {
-    this.pendingExit = exit;
-    return { kind: 'stopped', stop: { reason: 'exit', exit: snapshotExit(exit), description: describeExit(exit) } };
+    // A halt has happened (nothing to hand to a device); the others wait for resume.
+    if (exit.kind !== 'hlt') this.pendingExit = exit;
+    const rip = exit.kind === 'io' || exit.kind === 'mmio' || exit.kind === 'shutdown' ? undefined : this.rip();
+    return { kind: 'stopped', stop: { reason: 'exit', exit: snapshotExit(exit), description: describeExit(exit, rip) } };
+  }
+
+  /** After a kick: is the vCPU sitting in HLT? (halt-watch.ts: KVM handles HLT itself with the in-kernel LAPIC.) */
+  private halted(): boolean {
+    try { return this.vcpu.getMpState() === MpState.HALTED; } catch { return false; }
   }
 
   /** Lets the device see the exit we stopped at, before the guest runs on. */
@@ -126,9 +145,13 @@ export class VcpuRunner {
   }
 
   private takeControl(bit: number): boolean {
-    const had = (Atomics.and(this.control, 0, ~bit) & bit) !== 0;
-    if (had && bit === CONTROL_INPUT) this.hooks.pollInput();
-    return had;
+    return (Atomics.and(this.control, 0, ~bit) & bit) !== 0;
+  }
+
+  /** Work another thread kicked us for that does not leave the run loop: console input, APs' device accesses. */
+  private takeAsyncWork(): void {
+    if (this.takeControl(CONTROL_INPUT)) this.hooks.pollInput();
+    if (this.takeControl(CONTROL_DEVICE)) this.hooks.serveDevices?.();
   }
 
   /** Handles one exit; an outcome when the vCPU must leave its loop (incl. a device ending the VM). */
@@ -144,12 +167,28 @@ export class VcpuRunner {
       case 'io': this.portIo(exit); return undefined;
       case 'mmio': this.mmioAccess(exit); return undefined;
       case 'interrupted':
-        this.takeControl(CONTROL_INPUT);
+        this.takeAsyncWork();
         if (this.takeControl(CONTROL_STOP)) return { kind: 'stop-requested' };
         if (this.takeControl(CONTROL_PAUSE)) return { kind: 'stopped', stop: { reason: 'pause' } };
+        if (!stepping && this.exitFilter.stopOnHlt && this.halted()) return this.stopAtExit({ kind: 'hlt' });
         return undefined;
-      case 'debug':
-        return { kind: 'stopped', stop: this.debug.classify(exit, stepping) ?? { reason: 'debug', exit: { ...exit } } };
+      case 'debug': {
+        const stop = this.debug.classify(exit, stepping);
+        // A guest's own int3 (not one of ours) goes back to the guest as its #BP.
+        if (!stop && exit.exception === 3 && this.debug.hasSoftwareBreakpoints) {
+          this.vcpu.setGuestDebug({ ...this.debug.guestDebug(stepping), injectBreakpoint: true });
+          return undefined;
+        }
+        return { kind: 'stopped', stop: stop ?? { reason: 'debug', exit: { ...exit } } };
+      }
+      case 'rdmsr':
+      case 'wrmsr':
+        // Only MSRs a breakpoint watches exit (msr-filter.ts); those not stopped at are done here.
+        completeMsrAccess(this.vcpu, exit);
+        return undefined;
+      case 'hypercall':
+        completeHypercall(exit);
+        return undefined;
       case 'hlt':
         // Only without an in-kernel irqchip; with it KVM waits for interrupts itself.
         return undefined;

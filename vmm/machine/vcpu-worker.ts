@@ -1,11 +1,13 @@
 /**
- * A vCPU thread. It owns the KVM objects and the board's devices, runs
- * KVM_RUN and handles every exit itself; the main thread talks to it with
- * commands (protocol.ts), kicks it through the addon, and shares guest RAM,
- * the console rings, the control word and the exit counters.
+ * A vCPU thread. It runs KVM_RUN on its own vCPU and handles every exit
+ * itself; the main thread talks to it with commands (protocol.ts), kicks it
+ * through the addon, and shares guest RAM, the console rings, the control
+ * word and the exit counters. vCPU 0's thread also creates the VM and owns
+ * the board's devices; an AP's thread adopts the VM fd to create its own
+ * vCPU and reaches the devices through its mailbox (device-mailbox.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Kvm, Vcpu, Vm } from '../../native';
+import { Kvm, type Vcpu, type Vm } from '../../native';
 import type { DeviceLog } from '../bus/device';
 import { GuestMemory } from '../memory/guest-memory';
 import { ExitStats } from './exit-stats';
@@ -15,7 +17,11 @@ import { ExitRing } from './exit-ring';
 import { COM1_BASE, COM1_IRQ } from '../devices/serial';
 import { describePciConfig } from '../devices/pci';
 import { VcpuRunner, type RunOutcome } from './vcpu-runner';
-import { createBootVcpu, createVm } from './vm-setup';
+import { createApVcpu, createBootVcpu, createVm } from './vm-setup';
+import { MailboxServer, RemoteBuses, VM_ENDING } from './device-mailbox';
+import { KVM_DEVICE } from '../host/kvm-host';
+import { CONTROL_DEVICE } from './protocol';
+import { VmExitControls } from '../debug/msr-filter';
 import { probeInt3 } from '../debug/int3-probe';
 import type { Command, DeviceSnapshot, Event, WorkerInit } from './protocol';
 
@@ -27,7 +33,11 @@ let kvm: Kvm | undefined;
 let vm: Vm | undefined;
 let vcpu: Vcpu | undefined;
 let runner: VcpuRunner;
+/** MSR breakpoints as a KVM MSR filter (VM-wide; every vCPU's thread installs the same one). */
+let msrFilter: VmExitControls | undefined;
 let board: PcBoard;
+const control = new Int32Array(init.control);
+const vmState = new Int32Array(init.vmState);
 
 function shutdown(): never {
   try { vcpu?.close(); vm?.close(); kvm?.close(); } catch { /* the process is going anyway */ }
@@ -35,6 +45,12 @@ function shutdown(): never {
 }
 
 function start(): void {
+  if (init.ap) startAp(init.ap);
+  else startBoot();
+}
+
+/** vCPU 0: the VM, the board, the boot state; then APs' device accesses whenever it is not running. */
+function startBoot(): void {
   const log: DeviceLog = {
     guestError: (message) => post({ type: 'log', level: 'guest-error', message }),
     info: (message) => post({ type: 'log', level: 'info', message }),
@@ -55,14 +71,49 @@ function start(): void {
     console: (byte) => { consoleOut.push(byte); },
     virtio: { slots: init.virtio, memory: new GuestMemory(init.memory.buffer, init.memory.regions) },
   });
-  vcpu = createBootVcpu(kvm, vm, init.vcpuId, init.boot.cpu);
-  runner = new VcpuRunner(vcpu, board.pio, board.mmio, new Int32Array(init.control), new ExitStats(init.stats), {
+  vcpu = createBootVcpu(kvm, vm, init.vcpuId, init.boot.cpu, init.options.cpus);
+  const server = new MailboxServer(init.mailboxes.slice(1), board.pio, board.mmio);
+  runner = new VcpuRunner(vcpu, board.pio, board.mmio, control, new ExitStats(init.stats), {
     pollInput: () => {
       const bytes = consoleIn.drain();
       if (bytes.length > 0) board.uart.receive(bytes);
     },
-  }, new ExitRing(init.exitRing));
-  post({ type: 'ready', kickToken: vcpu.kickToken, int3: probeInt3(kvm) });
+    serveDevices: () => { server.serve(); },
+  }, init.exitRing && new ExitRing(init.exitRing));
+  post({ type: 'ready', kickToken: vcpu.kickToken, int3: probeInt3(kvm), vmFd: vm.fd });
+  if (init.options.cpus > 1) void serveWhileIdle(server);
+}
+
+/**
+ * While vCPU 0 is stopped (or between commands) its event loop answers the
+ * APs: they raise CONTROL_DEVICE and notify the control word. While it runs,
+ * the run loop answers them on the kick instead (VcpuRunner.serveDevices).
+ */
+async function serveWhileIdle(server: MailboxServer): Promise<void> {
+  for (;;) {
+    const word = Atomics.load(control, 0);
+    if (word & CONTROL_DEVICE) {
+      Atomics.and(control, 0, ~CONTROL_DEVICE);
+      server.serve();
+      // An AP's access can end the VM (ACPI power-off, i8042 reset) while vCPU 0 is stopped.
+      const end = runner.endRequested;
+      if (end) { Atomics.store(vmState, VM_ENDING, 1); post({ type: 'ended', end }); shutdown(); }
+      continue;
+    }
+    const wait = Atomics.waitAsync(control, 0, word);
+    if (wait.async) await wait.value;
+  }
+}
+
+/** An AP: its own vCPU on vCPU 0's VM; devices through the mailbox. */
+function startAp(ap: NonNullable<WorkerInit['ap']>): void {
+  kvm = new Kvm(KVM_DEVICE);
+  vm = kvm.adoptVm(ap.vmFd);
+  vcpu = createApVcpu(kvm, vm, init.vcpuId, init.options.cpus);
+  const remote = new RemoteBuses(init.mailboxes[init.vcpuId], new Int32Array(ap.deviceControl), ap.deviceKickToken, vmState);
+  runner = new VcpuRunner(vcpu, remote.pio, remote.mmio, control, new ExitStats(init.stats), { pollInput() {} });
+  // The int3 probe is the machine's, made once by vCPU 0.
+  post({ type: 'ready', kickToken: vcpu.kickToken, int3: { delivered: false, note: 'probed by vCPU 0' } });
 }
 
 /** A plain snapshot of the board's devices for the devices view (reads have no side effects). */
@@ -87,6 +138,7 @@ function devices(): DeviceSnapshot[] {
 function conclude(outcome: RunOutcome) {
   if (outcome.kind === 'stop-requested') shutdown();
   if (outcome.kind === 'ended') {
+    Atomics.store(vmState, VM_ENDING, 1);
     post({ type: 'ended', end: outcome.end });
     shutdown();
   }
@@ -119,11 +171,12 @@ port.on('message', (cmd: Command) => {
     case 'getMsrs': reply(cmd.id, () => v.getMsrs(cmd.indices)); break;
     case 'setGuestDebug': reply(cmd.id, () => runner.setGuestDebug(cmd.debug)); break;
     case 'armHardware': reply(cmd.id, () => runner.debug.arm(cmd.requests)); break;
-    case 'setExitBreakpoints': reply(cmd.id, () => runner.setExitBreakpoints(cmd.spec)); break;
+    case 'setExitBreakpoints': reply(cmd.id, () => { runner.setExitBreakpoints(cmd.spec); (msrFilter ??= new VmExitControls(vm!)).apply(cmd.spec); }); break;
+    case 'setStepIntoInterrupts': reply(cmd.id, () => runner.debug.setStepIntoInterrupts(cmd.into)); break;
     case 'translate': reply(cmd.id, () => v.translate(cmd.gva)); break;
     case 'runStats': reply(cmd.id, () => v.runStats()); break;
     case 'setTiming': reply(cmd.id, () => v.setTiming(cmd.on, true)); break;
-    case 'devices': reply(cmd.id, devices); break;
+    case 'devices': reply(cmd.id, () => { if (!board) throw new Error('the devices live on vCPU 0'); return devices(); }); break;
     case 'stop': shutdown();
   }
 });

@@ -8,6 +8,7 @@ import type { CpuidEntry, Sregs } from '../../native/types';
 import type { BootCpuState } from '../boot/boot-state';
 import type { RamRegion } from '../memory/guest-memory';
 import { KVM_DEVICE } from '../host/kvm-host';
+import { withTopology } from './cpu-topology';
 
 /** Just below 4 GiB, where KVM on Intel needs three pages for the real-mode TSS and one for the identity map. */
 const TSS_ADDR = 0xfffb_d000;
@@ -44,7 +45,8 @@ const CPUID_1_ECX_TSC_DEADLINE = 1 << 24;
 
 /**
  * The host's CPUID as KVM supports it, adjusted as user space must: vCPU
- * `id` sees its own APIC id, and the hypervisor bit is set so the guest
+ * `id` sees its own APIC id and a topology of `cpus` cores in one package
+ * (cpu-topology.ts), and the hypervisor bit is set so the guest
  * looks at KVM's signature leaves (0x40000000: "KVMKVMKVM", kvmclock).
  * KVM leaves the TSC-deadline bit to user space (it is the in-kernel
  * LAPIC's feature, KVM_CAP_TSC_DEADLINE_TIMER): with it Linux programs its
@@ -52,26 +54,40 @@ const CPUID_1_ECX_TSC_DEADLINE = 1 << 24;
  * PIT, a calibration that fails under nested emulation ("APIC timer
  * disabled due to verification failure").
  */
-export function guestCpuid(kvm: Kvm, id: number): CpuidEntry[] {
+export function guestCpuid(kvm: Kvm, id: number, cpus = 1): CpuidEntry[] {
   const tscDeadline = kvm.checkExtension(Cap.TSC_DEADLINE_TIMER) > 0 ? CPUID_1_ECX_TSC_DEADLINE : 0;
-  return kvm.supportedCpuid().map((e) => {
+  const entries = kvm.supportedCpuid().map((e) => {
     const entry = { ...e };
-    if (entry.function === 1) {
-      entry.ebx = ((entry.ebx & 0x00ffffff) | (id << 24)) >>> 0;
-      entry.ecx = (entry.ecx | CPUID_1_ECX_HYPERVISOR | tscDeadline) >>> 0;
-    }
-    if (entry.function === 0xb || entry.function === 0x1f) entry.edx = id;
+    if (entry.function === 1) entry.ecx = (entry.ecx | CPUID_1_ECX_HYPERVISOR | tscDeadline) >>> 0;
     return entry;
   });
+  return withTopology(entries, id, cpus);
 }
 
-export function createBootVcpu(kvm: Kvm, vm: Vm, id: number, boot: BootCpuState): Vcpu {
+export function createBootVcpu(kvm: Kvm, vm: Vm, id: number, boot: BootCpuState, cpus = 1): Vcpu {
   const vcpu = vm.createVcpu(id);
-  vcpu.setCpuid2(guestCpuid(kvm, id));
+  vcpu.setCpuid2(guestCpuid(kvm, id, cpus));
   routeLegacyInterrupts(vcpu);
   const sregs: Partial<Sregs> = { ...vcpu.getSregs(), ...definedOnly(boot.sregs) };
   vcpu.setSregs(sregs);
   vcpu.setRegs({ rflags: 2n, ...boot.regs });
+  return vcpu;
+}
+
+/**
+ * An application processor: CPUID only. With the in-kernel irqchip KVM
+ * starts every vCPU but the BSP (id 0) waiting for INIT/SIPI
+ * (KVM_MP_STATE_UNINITIALIZED), and the guest's INIT resets its registers
+ * and local APIC anyway; the guest's own SIPI brings it to life.
+ */
+export function createApVcpu(kvm: Kvm, vm: Vm, id: number, cpus: number): Vcpu {
+  const vcpu = vm.createVcpu(id);
+  try {
+    vcpu.setCpuid2(guestCpuid(kvm, id, cpus));
+  } catch (e) {
+    vcpu.close();
+    throw e;
+  }
   return vcpu;
 }
 

@@ -73,6 +73,8 @@ export interface MmioTransportOptions {
 }
 
 const hex = (n: number) => '0x' + n.toString(16);
+/** Guest errors (and info lines) a device logs before it only counts them. */
+export const MAX_LOGGED = 20;
 
 export class VirtioMmioDevice implements Device {
   readonly name: string;
@@ -92,6 +94,18 @@ export class VirtioMmioDevice implements Device {
   private irqLevel = false;
   /** Guest errors logged so far (a storm of them is counted, not logged). */
   private errors = 0;
+  private infos = 0;
+  /**
+   * The log the backend gets: its lines count against the same limits as the
+   * transport's own, so a guest that sends bad requests in a loop cannot
+   * flood the user's terminal (found by test/unit/fuzz-virtio.test.ts).
+   */
+  private readonly backendLog: DeviceLog = {
+    guestError: (message) => this.guestError(message),
+    info: (message) => {
+      if (++this.infos <= MAX_LOGGED) this.log.info(`${this.name}: ${message}${this.infos === MAX_LOGGED ? ' (further messages are not logged)' : ''}`);
+    },
+  };
 
   constructor(o: MmioTransportOptions) {
     this.name = o.name;
@@ -265,7 +279,7 @@ export class VirtioMmioDevice implements Device {
     if ((this.status & (STATUS.DRIVER_OK | STATUS.FEATURES_OK)) !== (STATUS.DRIVER_OK | STATUS.FEATURES_OK) || this.needsReset || !q.ready) return;
     let used = false;
     try {
-      used = this.backend.process(q, { features: this.driverFeatures, log: this.log });
+      used = this.backend.process(q, { features: this.driverFeatures, log: this.backendLog });
     } catch (e) {
       this.fail(e);
       return;
@@ -296,8 +310,8 @@ export class VirtioMmioDevice implements Device {
 
   private guestError(message: string): void {
     this.errors++;
-    if (this.errors <= 20) {
-      this.log.guestError(`${this.name}: ${message}${this.errors === 20 ? ' (further errors are not logged)' : ''}`);
+    if (this.errors <= MAX_LOGGED) {
+      this.log.guestError(`${this.name}: ${message}${this.errors === MAX_LOGGED ? ' (further errors are not logged)' : ''}`);
     }
   }
 }

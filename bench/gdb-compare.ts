@@ -1,0 +1,104 @@
+/**
+ * The debugger section of `npm run bench` (issues 6 and 4): sessions of
+ * gdb -> QEMU's gdbstub (the peer), gdb -> kvmdbg's stub and DAP -> kvmdbg's
+ * adapter, alternating, in one run; prints every session, then medians and
+ * ratios to the peer. Asserts no timing: it throws only when a side failed
+ * to run or the sides disagree on where N steps from fib end (then they did
+ * not measure the same thing).
+ */
+import { mkdirSync } from 'node:fs';
+import { median } from './gdb-peers';
+import { MEM_BYTES, gdbSample, summarize, type GdbSample } from './gdb-rsp';
+import { DAP_READ_CHUNK, dapSample, type DapSample } from './dap-steps';
+
+export interface DebuggerBenchOptions {
+  reps: number;
+  steps: number;
+  sandboxed: boolean;
+  /** Directory for gdb scripts. */
+  scratch: string;
+  /** Memory reads per session (default 2). */
+  reads?: number;
+  /** Bytes per read (default 16 MiB). */
+  bytes?: number;
+}
+
+const f1 = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const ratio = (x: number) => `${x.toFixed(2)}x`;
+
+export async function runDebuggerBench(o: DebuggerBenchOptions): Promise<Record<string, unknown>> {
+  mkdirSync(o.scratch, { recursive: true });
+  const reads = o.reads ?? 2;
+  const bytes = o.bytes ?? MEM_BYTES;
+  const MiB = bytes / 1048576;
+  console.log(`\nDebuggers (issues 6 and 4): test/guests pvh64.elf, 64 MiB, stopped at the first instruction of fib; `
+    + `per session ${reads} reads of ${MiB} MiB from 0x100000 and ${o.steps} instruction steps; ${o.reps} session(s) per pair, rotating order.`);
+  console.log('  gdb:  `dump binary memory` and `stepi` (timed by gdb\'s Python, gdb start-up excluded)');
+  console.log(`  DAP:  readMemory requests of ${DAP_READ_CHUNK / 1048576} MiB; stepIn granularity instruction + threads + stackTrace(20) + scopes + variables(first scope)\n`);
+  const gdb: GdbSample[] = [];
+  const dap: DapSample[] = [];
+  const pairs: (() => Promise<void>)[] = [
+    async () => {
+      const s = await gdbSample('qemu', { dumps: reads, steps: o.steps, scratch: o.scratch, bytes });
+      gdb.push(s);
+      line('gdb -> QEMU gdbstub', MiB, s.memSec, s.stepSec, s.steps, s.pc);
+    },
+    async () => {
+      const s = await gdbSample('kvmdbg', { dumps: reads, steps: o.steps, scratch: o.scratch, bytes });
+      gdb.push(s);
+      line('gdb -> kvmdbg stub', MiB, s.memSec, s.stepSec, s.steps, s.pc);
+    },
+    async () => {
+      const s = await dapSample({ steps: o.steps, reads, bytes });
+      dap.push(s);
+      line('DAP -> kvmdbg adapter', MiB, s.memSec, s.stepSec, s.steps, s.pc);
+      console.log(`  ${''.padEnd(22)} per step: ${Object.entries(s.phases).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')}`);
+    },
+  ];
+  for (let r = 0; r < o.reps; r++) {
+    for (let k = 0; k < pairs.length; k++) await pairs[(r + k) % pairs.length]();
+  }
+
+  const pcs = new Set([...gdb.map((s) => s.pc), ...dap.map((s) => s.pc)]);
+  if (pcs.size !== 1) throw new Error(`the sides ended ${o.steps} steps from fib at different places: ${[...pcs].map((p) => '0x' + p.toString(16)).join(', ')}`);
+
+  const c = summarize(gdb);
+  const d = {
+    memMiBps: median(dap.flatMap((s) => s.memSec.map((t) => MiB / t))),
+    stepsPerSec: median(dap.map((s) => s.steps / s.stepSec)),
+  };
+  const row = (name: string, v: { memMiBps: number; stepsPerSec: number }) =>
+    `| ${name.padEnd(34)} | ${f1(v.memMiBps).padStart(10)} | ${ratio(v.memMiBps / c.qemu.memMiBps).padStart(9)} | ${f1(v.stepsPerSec).padStart(10)} | ${ratio(v.stepsPerSec / c.qemu.stepsPerSec).padStart(9)} |`;
+  console.log('\nMedians (higher is better; ratios to gdb -> QEMU gdbstub measured in this run):');
+  console.log(`| ${'client -> server'.padEnd(34)} | ${'MiB/s'.padStart(10)} | ${'ratio'.padStart(9)} | ${'steps/s'.padStart(10)} | ${'ratio'.padStart(9)} |`);
+  console.log(`|${'-'.repeat(36)}|${'-'.repeat(12)}|${'-'.repeat(11)}|${'-'.repeat(12)}|${'-'.repeat(11)}|`);
+  console.log(row('gdb -> QEMU gdbstub (peer)', c.qemu));
+  console.log(row('gdb -> kvmdbg GDB stub (issue 6)', c.kvmdbg));
+  console.log(row('DAP -> kvmdbg adapter (issue 4)', d));
+  const stepRatio = d.stepsPerSec / c.qemu.stepsPerSec;
+  const memRatio = d.memMiBps / c.qemu.memMiBps;
+  console.log(`\nIssue 6: gdb against kvmdbg vs against QEMU: memory ${ratio(c.kvmdbg.memMiBps / c.qemu.memMiBps)}, stepi ${ratio(c.kvmdbg.stepsPerSec / c.qemu.stepsPerSec)}.`);
+  console.log(`Issue 4: DAP instruction steps (with the requests VS Code sends) vs gdb stepi through QEMU: ${ratio(stepRatio)} (goal >= 5x); `
+    + `${MiB} MiB readMemory vs gdb dump memory through QEMU: ${ratio(memRatio)} (goal >= 20x).`);
+  if (o.sandboxed) {
+    console.log('EMULATED (the KVM sandbox): QEMU-with-KVM and kvmdbg both run nested under TCG here; their ratios are the\n'
+      + 'comparison, not the absolute rates. Both sides pay the same emulated KVM exits per step.');
+  }
+  const r3 = (x: number) => Number(x.toFixed(3));
+  return {
+    guest: 'test/guests/build/pvh64.elf', memBytes: bytes, steps: o.steps, reps: o.reps, readsPerSession: reads,
+    qemuGdb: { memMiBps: r3(c.qemu.memMiBps), stepsPerSec: r3(c.qemu.stepsPerSec) },
+    kvmdbgGdb: { memMiBps: r3(c.kvmdbg.memMiBps), stepsPerSec: r3(c.kvmdbg.stepsPerSec) },
+    kvmdbgDap: { memMiBps: r3(d.memMiBps), stepsPerSec: r3(d.stepsPerSec) },
+    ratios: {
+      gdbMemKvmdbgToQemu: r3(c.kvmdbg.memMiBps / c.qemu.memMiBps), gdbStepKvmdbgToQemu: r3(c.kvmdbg.stepsPerSec / c.qemu.stepsPerSec),
+      dapStepToQemuGdb: r3(stepRatio), dapMemToQemuGdb: r3(memRatio),
+    },
+    goals: { dapStepToQemuGdbMin: 5, dapMemToQemuGdbMin: 20 },
+  };
+}
+
+function line(name: string, MiB: number, memSec: number[], stepSec: number, steps: number, pc: number): void {
+  const mem = memSec.map((t) => `${f1(MiB / t)} MiB/s`).join(', ');
+  console.log(`  ${name.padEnd(22)} read ${mem}; ${steps} steps in ${stepSec.toFixed(2)} s = ${f1(steps / stepSec)}/s; ends at 0x${pc.toString(16)}`);
+}

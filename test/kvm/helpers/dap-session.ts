@@ -1,0 +1,74 @@
+// A DebugClient session against the real adapter process (out/debug-adapter/main.js),
+// for the Linux debugging tests: start, launch with a configuration phase,
+// wait for stops and console text, stack frames, and a clean end.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { ROOT, within } from './guests';
+
+export const ADAPTER = join(ROOT, 'out', 'debug-adapter', 'main.js');
+
+export interface DapSession {
+  dc: DebugClient;
+  /** The guest's console (category stdout). */
+  stdout(): string;
+  /** The adapter's own sentences (console, important). */
+  console(): string;
+  timeout: number;
+}
+
+export async function startDap(timeout: number): Promise<DapSession> {
+  const dc = new DebugClient('node', ADAPTER, 'kvm', undefined, !!process.env.KVMDBG_DAP_STDERR);
+  dc.defaultTimeout = timeout;
+  await dc.start();
+  let out = '';
+  let con = '';
+  dc.on('output', (e: DebugProtocol.OutputEvent) => {
+    if (e.body.category === 'stdout') out += e.body.output; else con += e.body.output;
+  });
+  return { dc, stdout: () => out, console: () => con, timeout };
+}
+
+/** initialize + launch; `configure` runs between 'initialized' and configurationDone (set breakpoints there). */
+export async function launchDap(s: DapSession, args: Record<string, unknown>, configure: () => Promise<unknown> = async () => {}): Promise<void> {
+  await within(Promise.all([
+    s.dc.initializeRequest({ adapterID: 'kvm', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' })
+      .then(() => s.dc.launchRequest(args as DebugProtocol.LaunchRequestArguments)),
+    s.dc.waitForEvent('initialized', s.timeout).then(configure).then(() => s.dc.configurationDoneRequest()),
+  ]), s.timeout, 'launch');
+}
+
+export async function nextStop(s: DapSession, what: string): Promise<DebugProtocol.StoppedEvent> {
+  return within(s.dc.waitForEvent('stopped', s.timeout), s.timeout, what) as Promise<DebugProtocol.StoppedEvent>;
+}
+
+export async function frames(s: DapSession): Promise<DebugProtocol.StackFrame[]> {
+  return (await s.dc.stackTraceRequest({ threadId: 1 })).body.stackFrames;
+}
+
+/** Polls `text()` until `pattern` matches (the guest's console, the adapter's notes). */
+export async function waitForText(text: () => string, pattern: RegExp | string, ms: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  const hit = (): boolean => (typeof pattern === 'string' ? text().includes(pattern) : pattern.test(text()));
+  while (!hit()) {
+    if (Date.now() - t0 > ms) assert.fail(`${what}: not there after ${ms / 1000} s; last output:\n${text().slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export async function rip(s: DapSession): Promise<bigint> {
+  const top = (await frames(s))[0];
+  const scopes = (await s.dc.scopesRequest({ frameId: top.id })).body.scopes;
+  const sc = scopes.find((x) => x.name === 'RIP / RFLAGS');
+  assert.ok(sc, `a RIP / RFLAGS scope in ${scopes.map((x) => x.name).join(', ')}`);
+  const vars = (await s.dc.variablesRequest({ variablesReference: sc.variablesReference })).body.variables;
+  const v = vars.find((x) => x.name === 'rip');
+  assert.ok(v, 'rip');
+  return BigInt(v.value.split(' ')[0]);
+}
+
+export async function finishDap(s: DapSession): Promise<void> {
+  await s.dc.disconnectRequest({ terminateDebuggee: true }).catch(() => {});
+  await s.dc.stop().catch(() => {});
+}

@@ -1,0 +1,148 @@
+// KVM tier: SMP. Debian's packaged kernel on two vCPUs, each on its own
+// thread: through the CLI (/proc/cpuinfo shows 2, ACPI power-off ends with
+// status 0), through the Machine API (one vCPU paused while the other runs,
+// each vCPU's own registers, a power-off performed by the AP ends
+// everything), and through the debug adapter (DAP `threads` lists both).
+// Run in a sandbox with two CPUs (test/sandbox/run -c 2): `--cpus` is capped
+// at the host's CPU count, so on one CPU these tests fail and say so.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { Machine } from '../../vmm/machine/machine';
+import { Console, ROOT, within } from './helpers/guests';
+import { buildInitramfs, consoleContext, debianKernel, LINUX_TIMEOUT_MS, runCli, testOutput } from './helpers/linux-initramfs';
+
+const T = LINUX_TIMEOUT_MS;
+const KERNEL_TEXT = 0xffff_ffff_8000_0000n;
+/** panic=-1: a panic ends the VM at once instead of hanging until the timeout. */
+const CMDLINE = 'console=ttyS0 panic=-1';
+
+function needTwoCpus(): void {
+  assert.ok(availableParallelism() >= 2, `SMP tests need a host with at least 2 CPUs (this one has ${availableParallelism()}): run them in test/sandbox/run -c 2`);
+}
+
+test('Debian\'s kernel with --cpus 2 brings both CPUs online and powers off with status 0', { timeout: T + 10_000 }, async () => {
+  needTwoCpus();
+  const initrd = buildInitramfs({
+    dir: testOutput('smp-cli'),
+    init: ['echo "KVMDBG-SMP cpus: $(grep -c ^processor /proc/cpuinfo) online: $(cat /sys/devices/system/cpu/online)"', 'poweroff -f'],
+  });
+  const r = await runCli(['run', '--kernel', debianKernel(), '--initrd', initrd, '--cmdline', CMDLINE, '--memory', '256M', '--cpus', '2', '-v']);
+  const context = consoleContext(r);
+  assert.match(r.stdout, /KVMDBG-SMP cpus: 2 online: 0-1\r?\n/, `/proc/cpuinfo should list 2 processors, both online${context}`);
+  assert.match(r.stdout, /smp: Brought up 1 node, 2 CPUs/, `the kernel should bring up both CPUs${context}`);
+  assert.match(r.stderr, /guest powered off/, `the VM should end by ACPI power-off${context}`);
+  assert.equal(r.status, 0, `exit status${context}`);
+  console.log(`# 2 vCPUs: start to power-off in ${(r.ms / 1000).toFixed(1)} s`);
+});
+
+test('--cpus above the host\'s CPU count is refused with one sentence', async () => {
+  const r = await runCli(['run', '--kernel', debianKernel(), '--cpus', String(availableParallelism() + 1)]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`--cpus ${availableParallelism() + 1}: this host can run 1 to ${availableParallelism()} vCPUs`));
+});
+
+test('Machine API: pause vCPU 1 while vCPU 0 runs, read each vCPU\'s registers, resume; a power-off done by the AP ends every thread', { timeout: 2 * T }, async () => {
+  needTwoCpus();
+  const initrd = buildInitramfs({
+    dir: testOutput('smp-machine'),
+    init: [
+      // The console's IRQ and the ticker stay on CPU 0, so it keeps printing while vCPU 1 is
+      // paused (an interrupt routed to a paused CPU waits for it, as on any machine).
+      'echo 1 > /proc/irq/4/smp_affinity || echo "KVMDBG-IRQ-AFFINITY-FAILED"',
+      'echo "SMP-READY $(grep -c ^processor /proc/cpuinfo)"',
+      'taskset 1 sh -c \'i=0; while true; do echo "tick-$i"; i=$((i+1)); sleep 0.1; done\' &',
+      'read go',
+      'echo "POWERING-OFF-ON-CPU1"',
+      'poweroff -f',
+    ],
+  });
+  // reboot=s1: Linux performs power-off (and reboot) on CPU 1, so the ACPI
+  // PM1a write that ends the VM is the AP's, through its device mailbox.
+  const machine = await within(Machine.create({ kernel: debianKernel(), initrd, cmdline: `${CMDLINE} reboot=s1`, memoryBytes: 256 << 20, cpus: 2 }), T, 'creating the VM');
+  const out = new Console(machine);
+  // Waits for console text; a VM that ends meanwhile fails at once with its reason.
+  const see = (text: string, ms: number) => Promise.race([
+    out.waitFor(text, ms),
+    machine.whenEnded().then((e) => { throw new Error(`the VM ended (${e.message}) before printing ${JSON.stringify(text)}:\n${out.text.slice(-3000)}`); }),
+  ]);
+  try {
+    assert.equal(machine.cpus, 2);
+    assert.deepEqual([machine.vcpuState(0), machine.vcpuState(1)], ['stopped', 'stopped'], 'both start stopped');
+    const stops: { vcpu: number; reason: string }[] = [];
+    machine.on('stopped', (s, _rip, vcpu: number) => stops.push({ vcpu, reason: s.reason }));
+    machine.resume();
+    await see('SMP-READY 2', T);
+    await see('tick-2\r\n', T);
+
+    const paused = await within(machine.pause(1), 60_000, 'pausing vCPU 1');
+    assert.equal(paused.reason, 'pause');
+    assert.deepEqual([machine.vcpuState(0), machine.vcpuState(1)], ['running', 'stopped'], 'only vCPU 1 stopped');
+    assert.deepEqual(stops, [{ vcpu: 1, reason: 'pause' }], 'one stopped event, naming vCPU 1');
+    const ap = await machine.getRegs(1);
+    assert.ok(ap.rip >= KERNEL_TEXT, `vCPU 1 runs the kernel: RIP ${ap.rip.toString(16)}`);
+    await assert.rejects(machine.getRegs(0), /vCPU 0 is running/, 'a running vCPU\'s registers are refused');
+    // vCPU 0 keeps going: the ticker prints on.
+    const ticks = (out.text.match(/tick-\d+/g) ?? []).length;
+    await see(`tick-${ticks + 2}\r\n`, 60_000);
+
+    await within(machine.pause(0), 60_000, 'pausing vCPU 0');
+    assert.equal(machine.running, false);
+    const [bsp, ap2] = [await machine.getRegs(0), await machine.getRegs(1)];
+    assert.deepEqual(ap2, ap, 'vCPU 1 did not move while paused');
+    assert.ok(bsp.rip >= KERNEL_TEXT || bsp.rip < 0x8000_0000_0000n, `vCPU 0 RIP ${bsp.rip.toString(16)}`);
+    assert.notEqual(bsp.rsp, ap.rsp, 'each vCPU has its own registers (its own stack)');
+
+    machine.resume();
+    assert.deepEqual([machine.vcpuState(0), machine.vcpuState(1)], ['running', 'running']);
+    const after = (out.text.match(/tick-\d+/g) ?? []).length;
+    await see(`tick-${after + 1}\r\n`, 60_000);
+
+    const apIoBefore = machine.exits.parts[1].snapshot().io ?? 0;
+    machine.sendInput(Buffer.from('go\n'));
+    const end = await within(machine.whenEnded(), T, 'the power-off');
+    assert.deepEqual([end.kind, end.status], ['poweroff', 0], `${end.message}\n${out.text.slice(-3000)}`);
+    assert.ok(out.text.includes('POWERING-OFF-ON-CPU1'));
+    assert.ok((machine.exits.parts[1].snapshot().io ?? 0) > apIoBefore, 'vCPU 1 did port I/O on its way to power-off (through vCPU 0\'s devices)');
+    assert.deepEqual([machine.vcpuState(0), machine.vcpuState(1)], ['ended', 'ended'], 'every vCPU thread is gone when \'ended\' fires');
+  } finally {
+    await machine.stop('test over');
+  }
+});
+
+test('DAP: `threads` lists one thread per vCPU', { timeout: T + 10_000 }, async () => {
+  needTwoCpus();
+  const initrd = buildInitramfs({ dir: testOutput('smp-dap'), init: ['echo SMP-DAP-READY', 'read go', 'poweroff -f'] });
+  const dc = new DebugClient('node', join(ROOT, 'out', 'debug-adapter', 'main.js'), 'kvm', undefined, !!process.env.KVMDBG_DAP_STDERR);
+  dc.defaultTimeout = T;
+  await dc.start();
+  let out = '';
+  dc.on('output', (e: DebugProtocol.OutputEvent) => { out += e.body.output; });
+  try {
+    await within(Promise.all([
+      dc.initializeRequest({ adapterID: 'kvm', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' })
+        .then(() => dc.launchRequest({ kernel: debianKernel(), initrd, cmdline: CMDLINE, memory: '256M', cpus: 2 } as DebugProtocol.LaunchRequestArguments)),
+      dc.waitForEvent('initialized', T).then(() => dc.configurationDoneRequest()),
+    ]), T, 'launch');
+    const deadline = Date.now() + T;
+    while (!out.includes('SMP-DAP-READY') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    assert.ok(out.includes('SMP-DAP-READY'), `the guest's init never ran:\n${out.slice(-3000)}`);
+    const threads = (await dc.threadsRequest()).body.threads;
+    assert.equal(threads.length, 2, JSON.stringify(threads));
+    assert.deepEqual(threads.map((t) => t.id), [1, 2]);
+    assert.match(threads[0].name, /vCPU 0/);
+    assert.match(threads[1].name, /vCPU 1/);
+    // Pause stops the whole machine; the stopped event names a vCPU's thread.
+    const [stop] = await Promise.all([dc.waitForEvent('stopped', T), dc.pauseRequest({ threadId: 1 })]);
+    assert.ok([1, 2].includes(stop.body.threadId), JSON.stringify(stop.body));
+    assert.equal(stop.body.allThreadsStopped, true);
+    const names = (await dc.threadsRequest()).body.threads.map((t) => t.name);
+    assert.ok(names.every((n) => /stopped/.test(n)), `both vCPUs are stopped: ${names}`);
+  } finally {
+    await dc.disconnectRequest({ terminateDebuggee: true }).catch(() => {});
+    await dc.stop();
+  }
+});

@@ -1,0 +1,150 @@
+/**
+ * The main thread's side of one vCPU worker: its run state, its control word
+ * and kick token, and its pending requests. Never blocks: commands are
+ * messages, a pause is a control bit plus a kick. The Machine owns one per
+ * vCPU and turns their events into its own.
+ */
+import { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
+import { kick } from '../../native';
+import { HaltWatch } from '../debug/halt-watch';
+import { CONTROL_PAUSE, CONTROL_STOP, type Command, type Event, type ReplyOf, type StopReason, type WorkerInit } from './protocol';
+
+/** A command that expects a reply, without its id. */
+export type VcpuRequest = Extract<Command, { id: number }> extends infer C ? (C extends unknown ? Omit<C, 'id'> : never) : never;
+
+export type VcpuRunState = 'starting' | 'stopped' | 'running' | 'ended';
+
+export interface VcpuThreadEvents {
+  stopped(stop: StopReason, rip: bigint): void;
+  /** The worker reported the end of the VM (power-off, triple fault, ...). */
+  ended(e: Extract<Event, { type: 'ended' }>['end']): void;
+  log(level: 'info' | 'guest-error', message: string): void;
+  /** The worker thread is gone; `error` when it crashed. */
+  exit(error?: Error): void;
+}
+
+export class VcpuThread {
+  state: VcpuRunState = 'starting';
+  kickToken = -1;
+  readonly control: Int32Array;
+  private worker?: Worker;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  private stopWaiters: ((s: StopReason) => void)[] = [];
+  private gone = false;
+  private readonly goneWaiters: (() => void)[] = [];
+  /** The HLT breakpoint's periodic kick while running (halt-watch.ts). */
+  readonly haltWatch = new HaltWatch(() => { if (this.kickToken >= 0) kick(this.kickToken); });
+
+  constructor(readonly id: number, private readonly events: VcpuThreadEvents) {
+    this.control = new Int32Array(new SharedArrayBuffer(4));
+  }
+
+  /** Starts the worker; resolves with its 'ready' event. */
+  start(init: Omit<WorkerInit, 'control' | 'vcpuId'>): Promise<Extract<Event, { type: 'ready' }>> {
+    const data: WorkerInit = { ...init, vcpuId: this.id, control: this.control.buffer as SharedArrayBuffer };
+    const worker = new Worker(join(__dirname, 'vcpu-worker.js'), { workerData: data });
+    this.worker = worker;
+    return new Promise((resolve, reject) => {
+      worker.on('message', (e: Event) => {
+        if (e.type === 'ready') { this.kickToken = e.kickToken; this.state = 'stopped'; resolve(e); }
+        else if (e.type === 'initFailed') reject(new Error(this.id === 0 ? e.message : `vCPU ${this.id}: ${e.message}`));
+        else this.onEvent(e);
+      });
+      worker.on('error', (err) => {
+        reject(err);
+        this.exited(err);
+      });
+      worker.on('exit', () => {
+        reject(new Error(`the thread of vCPU ${this.id} ended while starting`));
+        this.exited();
+      });
+    });
+  }
+
+  private exited(error?: Error): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.state = 'ended';
+    this.haltWatch.stopped();
+    this.failPending(error?.message ?? 'its thread ended');
+    this.events.exit(error);
+    for (const w of this.goneWaiters.splice(0)) w();
+  }
+
+  private onEvent(e: Event): void {
+    switch (e.type) {
+      case 'stopped': {
+        this.state = 'stopped';
+        this.haltWatch.stopped();
+        for (const w of this.stopWaiters.splice(0)) w(e.stop);
+        this.events.stopped(e.stop, e.rip);
+        break;
+      }
+      case 'ended': this.state = 'ended'; this.haltWatch.stopped(); this.events.ended(e.end); break;
+      case 'reply': {
+        const p = this.pending.get(e.id);
+        this.pending.delete(e.id);
+        if (e.error !== undefined) p?.reject(new Error(e.error)); else p?.resolve(e.result);
+        break;
+      }
+      case 'log': this.events.log(e.level, e.message); break;
+    }
+  }
+
+  failPending(why: string): void {
+    for (const p of this.pending.values()) p.reject(new Error(`the VM has ended: ${why}`));
+    this.pending.clear();
+  }
+
+  get isGone(): boolean { return this.gone; }
+
+  /** Resolves once the worker thread has exited. */
+  whenGone(): Promise<void> {
+    return this.gone ? Promise.resolve() : new Promise((r) => this.goneWaiters.push(r));
+  }
+
+  request<R extends VcpuRequest>(cmd: R): Promise<R['type'] extends keyof ReplyOf ? ReplyOf[R['type']] : never> {
+    if (this.state === 'ended') return Promise.reject(new Error('the VM has ended'));
+    if (this.state === 'running') return Promise.reject(new Error(`vCPU ${this.id} is running: pause it first`));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker!.postMessage({ ...(cmd as object), id } as Command);
+    });
+  }
+
+  resume(): void {
+    if (this.state !== 'stopped') return;
+    this.state = 'running';
+    this.worker!.postMessage({ type: 'continue' } satisfies Command);
+    this.haltWatch.running();
+  }
+
+  signal(bit: number): void {
+    Atomics.or(this.control, 0, bit);
+    if (this.kickToken >= 0) kick(this.kickToken);
+  }
+
+  /** Stops the vCPU wherever it is; resolves at once when it is not running. */
+  pause(): Promise<StopReason> {
+    if (this.state !== 'running') return Promise.resolve({ reason: 'pause' });
+    const stopped = new Promise<StopReason>((r) => this.stopWaiters.push(r));
+    this.signal(CONTROL_PAUSE);
+    return stopped;
+  }
+
+  /** Asks the thread to end (it closes its vCPU); hard-terminates it after `graceMs`. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (this.gone) return;
+    if (!this.worker) { this.exited(); return; }  // never started (an earlier vCPU failed to)
+    const worker = this.worker;
+    if (this.state === 'starting') { await worker.terminate(); return this.whenGone(); }
+    this.signal(CONTROL_STOP);
+    worker.postMessage({ type: 'stop' } satisfies Command);
+    const timer = setTimeout(() => void worker.terminate(), graceMs);
+    await this.whenGone();
+    clearTimeout(timer);
+  }
+}
