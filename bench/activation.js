@@ -50,14 +50,18 @@ async function measure(server, ws, resultsFile) {
       let picked = false;
       for (let i = 0; i < 30 && !picked; i++) {
         await page.keyboard.press('Control+P');
-        const input = page.locator('.quick-input-widget input');
-        await input.waitFor({ state: 'visible' });
-        await input.fill('debug ');
-        const row = page.locator('.quick-input-list .monaco-list-row', { hasText: SUBJECTS[name].pick }).first();
-        picked = await row.click({ timeout: 5000 }).then(() => true, () => false);
+        const input = page.locator('.quick-input-widget input.input');
+        if (await input.waitFor({ state: 'visible', timeout: 10_000 }).then(() => true, () => false)) {
+          await input.fill('debug ');
+          const row = page.locator('.quick-input-list .monaco-list-row', { hasText: SUBJECTS[name].pick }).first();
+          picked = await row.click({ timeout: 5000 }).then(() => true, () => false);
+        }
         if (!picked) { await page.keyboard.press('Escape'); await page.waitForTimeout(2000); }
       }
-      if (!picked) throw new Error(`Quick Open "debug " never listed ${SUBJECTS[name].pick}`);
+      if (!picked) {
+        await page.screenshot({ path: resultsFile.replace(/\.jsonl$/, '') + '-failed.png' });
+        throw new Error(`Quick Open "debug " never listed ${SUBJECTS[name].pick}`);
+      }
       await page.waitForTimeout(3000); // the provider's configurations (or none) are listed: nothing is started
       await page.keyboard.press('Escape');
       await page.waitForTimeout(500);
@@ -90,7 +94,7 @@ function report(resultsFile) {
   const k = median(rows.map((r) => r.kvmdbg)), p = median(rows.map((r) => r['js-debug']));
   const ratios = rows.map((r) => r.kvmdbg / r['js-debug']);
   console.log(`Extension activation in code-server's extension host (code loading + activate(), as "Show Running Extensions" reports), ${rows.length} cold windows:`);
-  console.log(`  kvmdbg                 median ${k} ms   (${rows.map((r) => r.kvmdbg).join(', ')})`);
+  console.log(`  kvmdbg                    median ${k} ms   (${rows.map((r) => r.kvmdbg).join(', ')})`);
   console.log(`  js-debug (peer, built in) median ${p} ms   (${rows.map((r) => r['js-debug']).join(', ')})`);
   console.log(`  ratio kvmdbg / js-debug: median ${median(ratios).toFixed(2)} (per window: ${ratios.map((r) => r.toFixed(2)).join(', ')})`);
 }

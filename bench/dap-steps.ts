@@ -30,8 +30,9 @@ export interface DapSample {
   bytes: number;
   stepSec: number;
   steps: number;
-  /** RIP after the steps (must match gdb's $pc after as many stepi from the same place). */
+  /** RIP and RSP after the steps (must match gdb's $pc and $rsp after as many stepi from the same place). */
   pc: number;
+  sp: number;
   /** Milliseconds per step spent in each request (the step: stepIn until the stopped event). */
   phases: Record<'step' | 'threads' | 'stackTrace' | 'scopes' | 'variables', number>;
 }
@@ -88,6 +89,7 @@ export async function dapSample(opts: { steps: number; reads: number; bytes?: nu
       if (n !== bytes) throw new Error(`readMemory returned ${n} bytes, not ${bytes}`);
     }
 
+    let vars: DebugProtocol.Variable[] = [];
     const phases = { step: 0, threads: 0, stackTrace: 0, scopes: 0, variables: 0 };
     let mark = process.hrtime.bigint();
     const lap = (k: keyof typeof phases) => { const n = process.hrtime.bigint(); phases[k] += Number(n - mark) / 1e6; mark = n; };
@@ -103,7 +105,7 @@ export async function dapSample(opts: { steps: number; reads: number; bytes?: nu
       lap('stackTrace');
       const scopes = (await dc.scopesRequest({ frameId: frames[0].id })).body.scopes;
       lap('scopes');
-      await dc.variablesRequest({ variablesReference: scopes[0].variablesReference });
+      vars = (await dc.variablesRequest({ variablesReference: scopes[0].variablesReference })).body.variables;
       lap('variables');
     }
     const stepSec = Number(process.hrtime.bigint() - t) / 1e9;
@@ -111,7 +113,10 @@ export async function dapSample(opts: { steps: number; reads: number; bytes?: nu
     const frames = (await dc.stackTraceRequest({ threadId: 1, startFrame: 0, levels: 1 })).body.stackFrames;
     const ip = frames[0].instructionPointerReference ?? '';
     const pc = Number(BigInt(ip.replace(/^v:/, '')));
-    return { memSec, bytes, stepSec, steps: opts.steps, pc, phases };
+    const rsp = vars.find((v) => v.name === 'rsp');
+    if (!rsp) throw new Error(`the first scope has no rsp: ${vars.map((v) => v.name).join(', ')}`);
+    const sp = Number(BigInt(rsp.value.split(' ')[0]));
+    return { memSec, bytes, stepSec, steps: opts.steps, pc, sp, phases };
   } finally {
     await dc.disconnectRequest({ terminateDebuggee: true }).catch(() => {});
     await dc.stop().catch(() => {});

@@ -41,17 +41,17 @@ export async function runDebuggerBench(o: DebuggerBenchOptions): Promise<Record<
     async () => {
       const s = await gdbSample('qemu', { dumps: reads, steps: o.steps, scratch: o.scratch, bytes });
       gdb.push(s);
-      line('gdb -> QEMU gdbstub', MiB, s.memSec, s.stepSec, s.steps, s.pc);
+      line('gdb -> QEMU gdbstub', MiB, s.memSec, s.stepSec, s.steps, s.pc, s.sp);
     },
     async () => {
       const s = await gdbSample('kvmdbg', { dumps: reads, steps: o.steps, scratch: o.scratch, bytes });
       gdb.push(s);
-      line('gdb -> kvmdbg stub', MiB, s.memSec, s.stepSec, s.steps, s.pc);
+      line('gdb -> kvmdbg stub', MiB, s.memSec, s.stepSec, s.steps, s.pc, s.sp);
     },
     async () => {
       const s = await dapSample({ steps: o.steps, reads, bytes });
       dap.push(s);
-      line('DAP -> kvmdbg adapter', MiB, s.memSec, s.stepSec, s.steps, s.pc);
+      line('DAP -> kvmdbg adapter', MiB, s.memSec, s.stepSec, s.steps, s.pc, s.sp);
       console.log(`  ${''.padEnd(22)} per step: ${Object.entries(s.phases).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')}`);
     },
   ];
@@ -59,8 +59,9 @@ export async function runDebuggerBench(o: DebuggerBenchOptions): Promise<Record<
     for (let k = 0; k < pairs.length; k++) await pairs[(r + k) % pairs.length]();
   }
 
-  const pcs = new Set([...gdb.map((s) => s.pc), ...dap.map((s) => s.pc)]);
-  if (pcs.size !== 1) throw new Error(`the sides ended ${o.steps} steps from fib at different places: ${[...pcs].map((p) => '0x' + p.toString(16)).join(', ')}`);
+  // RSP too: fib's recursion comes back to the same RIP every few instructions, one frame deeper each time.
+  const ends = new Set([...gdb, ...dap].map((s) => `rip 0x${s.pc.toString(16)} rsp 0x${s.sp.toString(16)}`));
+  if (ends.size !== 1) throw new Error(`the sides ended ${o.steps} steps from fib at different places: ${[...ends].join('; ')}`);
 
   const c = summarize(gdb);
   const d = {
@@ -98,7 +99,7 @@ export async function runDebuggerBench(o: DebuggerBenchOptions): Promise<Record<
   };
 }
 
-function line(name: string, MiB: number, memSec: number[], stepSec: number, steps: number, pc: number): void {
+function line(name: string, MiB: number, memSec: number[], stepSec: number, steps: number, pc: number, sp: number): void {
   const mem = memSec.map((t) => `${f1(MiB / t)} MiB/s`).join(', ');
-  console.log(`  ${name.padEnd(22)} read ${mem}; ${steps} steps in ${stepSec.toFixed(2)} s = ${f1(steps / stepSec)}/s; ends at 0x${pc.toString(16)}`);
+  console.log(`  ${name.padEnd(22)} read ${mem}; ${steps} steps in ${stepSec.toFixed(2)} s = ${f1(steps / stepSec)}/s; ends at rip 0x${pc.toString(16)} rsp 0x${sp.toString(16)}`);
 }

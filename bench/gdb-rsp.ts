@@ -26,8 +26,9 @@ export interface GdbSample {
   bytes: number;
   stepSec: number;
   steps: number;
-  /** $pc after the steps. */
+  /** $pc and $rsp after the steps. */
   pc: number;
+  sp: number;
 }
 
 /** The gdb script after `target remote`: stop in fib, time the dumps and the steps, print BENCH-RESULT. */
@@ -49,6 +50,7 @@ for i in range(${opts.steps}):
     gdb.execute('stepi', to_string=True)
 res['step'] = time.perf_counter() - t
 res['pc'] = int(gdb.parse_and_eval('$pc')) & 0xffffffffffffffff
+res['sp'] = int(gdb.parse_and_eval('$rsp')) & 0xffffffffffffffff
 print('BENCH-RESULT ' + json.dumps(res))
 end
 kill`;
@@ -62,11 +64,11 @@ export async function gdbSample(peer: 'kvmdbg' | 'qemu', opts: { dumps: number; 
   const dumpFile = join(tmpdir(), `kvmdbg-bench-${process.pid}-${peer}.bin`);
   try {
     const r = await runGdb(vm, KERNEL, benchScript({ dumps: opts.dumps, steps: opts.steps, dumpFile, bytes }), join(opts.scratch, `gdb-${peer}.gdb`));
-    const res = r.results[0] as unknown as { mem: number[]; step: number; pc: number } | undefined;
+    const res = r.results[0] as unknown as { mem: number[]; step: number; pc: number; sp: number } | undefined;
     if (!res) throw new Error(`gdb against ${peer} printed no result; gdb said:\n${r.output}\nthe VM said:\n${vm.output()}`);
     const size = existsSync(dumpFile) ? statSync(dumpFile).size : -1;
     if (size !== bytes) throw new Error(`gdb against ${peer} dumped ${size} bytes, not ${bytes}:\n${r.output}`);
-    return { peer, memSec: res.mem, bytes, stepSec: res.step, steps: opts.steps, pc: res.pc };
+    return { peer, memSec: res.mem, bytes, stepSec: res.step, steps: opts.steps, pc: res.pc, sp: res.sp };
   } finally {
     rmSync(dumpFile, { force: true });
     await vm.stop();

@@ -16,7 +16,9 @@ import type { StopReason, VmEnd } from '../vmm/machine/protocol';
 import type { ExitBreakpointSpec } from '../vmm/debug/exit-filters';
 import { assignHwSlots } from '../vmm/debug/hw-breakpoints';
 import { guestCode, SoftwareBreakpoints } from '../vmm/debug/software-breakpoints';
-import type { Regs } from '../native/types';
+import { parseVectors, vectorLabel } from '../vmm/debug/idt';
+import { describeVectorStop, IDT_PAUSE_EVERY, IDT_POLL_MS, VectorBreakpoints } from './vector-breakpoints';
+import type { Regs, Sregs } from '../native/types';
 import { loadSymbols, Symbols } from './symbols';
 import { loadSystemMap } from './symbols/system-map';
 import { LaunchConfigError, looksLikeLinux, validateLaunchArgs, withNoKaslr, type LaunchConfig } from './launch-config';
@@ -52,6 +54,15 @@ export class KvmDebugSession extends DebugSession {
   private readonly breakpoints = new BreakpointTable();
   /** int3s beyond DR0-3 (hosts with #BP exits): planted on every resume, lifted at every stop. */
   private readonly software = new SoftwareBreakpoints();
+  /** Guest exception vectors (the 'vector' filter): breakpoints on their IDT handlers. */
+  private readonly vectors = new VectorBreakpoints();
+  private launchVectors: number[] = [];
+  /** The last stop at an exception handler, in words (exceptionInfo). */
+  private vectorStop?: { description: string; details: string };
+  private idtTimer?: ReturnType<typeof setTimeout>;
+  private idtLooks = 0;
+  /** The system registers the handlers were last looked up with (IDTR, GDTR, CPU mode). */
+  private idtSregs?: Sregs;
   private debugreg: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
   private launchExitSpec: ExitBreakpointSpec = {};
   private variableHandles = new Handles<RegisterNode[]>();
@@ -212,12 +223,10 @@ export class KvmDebugSession extends DebugSession {
       this.kaslr = kaslrTrackerFor(symbols);
     }
     try {
-      this.launchExitSpec = config.exitBreakpoints.pio || config.exitBreakpoints.mmio || config.exitBreakpoints.shutdown
-        ? exitSpecFor([
-          ...(config.exitBreakpoints.pio ? [{ filterId: 'pio', condition: config.exitBreakpoints.pio }] : []),
-          ...(config.exitBreakpoints.mmio ? [{ filterId: 'mmio', condition: config.exitBreakpoints.mmio }] : []),
-          ...(config.exitBreakpoints.shutdown ? [{ filterId: 'shutdown' }] : []),
-        ]) : {};
+      const on = Object.entries(config.exitBreakpoints).filter(([, v]) => v !== false)
+        .map(([filterId, v]) => ({ filterId, condition: typeof v === 'string' ? v : undefined }));
+      this.launchExitSpec = on.some((f) => f.filterId !== 'vector') ? exitSpecFor(on) : {};
+      for (const f of on) if (f.filterId === 'vector') this.launchVectors = parseVectors(f.condition);
     } catch (e) {
       return this.fail(response, `launch.json: "exitBreakpoints": ${(e as Error).message}`);
     }
@@ -229,7 +238,11 @@ export class KvmDebugSession extends DebugSession {
     const machine = this.machine;
     this.note(`kvmdbg: ${machine.int3.note}`);
     this.vcpu = new VcpuControl(machine);
-    this.vcpu.hooks = { prepare: () => this.stepOffSoftware(), resuming: () => this.plantSoftware(), stopped: () => this.liftSoftware() };
+    this.vcpu.hooks = {
+      prepare: async () => { await this.refreshVectors(); return this.stepOffSoftware(); },
+      resuming: () => { this.plantSoftware(); this.watchIdt(); },
+      stopped: () => { this.liftSoftware(); clearTimeout(this.idtTimer); },
+    };
     this.kvm.attach(machine, this.vcpu);
     this.view = new GuestMemoryView(machine.memory, () => this.vcpu?.paging);
     machine.on('output', (bytes: Uint8Array) => this.console.push(bytes));
@@ -237,6 +250,8 @@ export class KvmDebugSession extends DebugSession {
     machine.on('ended', (end: VmEnd) => this.onEnded(end));
     await this.vcpu.sregs().catch(() => undefined);
     if (Object.keys(this.launchExitSpec).length > 0) await machine.setExitBreakpoints(this.launchExitSpec);
+    this.vectors.vectors = [...this.launchVectors];
+    await this.refreshVectors();
     const blocks = await machine.setStepIntoInterrupts(config.stepIntoInterrupts);
     if (!config.stepIntoInterrupts && !blocks) this.note('kvmdbg: this KVM cannot hold interrupts back during a single step (KVM_GUESTDBG_BLOCKIRQ needs Linux 5.15): a step may enter an interrupt handler');
 
@@ -305,6 +320,7 @@ export class KvmDebugSession extends DebugSession {
     try {
       const stop = await this.runUntilReportable();
       if (stop) await this.checkKaslr();
+      if (stop) await this.atStop(stop);
       if (stop) this.reportStop(stop);
     } catch (e) {
       this.note(`continue: ${(e as Error).message}`, 'important');
@@ -342,6 +358,7 @@ export class KvmDebugSession extends DebugSession {
       case 'step': reason = 'step'; break;
       case 'pause': reason = 'pause'; break;
       case 'breakpoint':
+        if (hit[0]?.kind === 'exception') { reason = 'exception'; text = this.vectorStop?.description ?? vectorLabel(hit[0].vector ?? 0); break; }
         reason = hit[0]?.kind === 'function' ? 'function breakpoint' : hit[0]?.kind === 'instruction' ? 'instruction breakpoint' : 'breakpoint';
         break;
       case 'watchpoint': reason = 'data breakpoint'; break;
@@ -352,7 +369,10 @@ export class KvmDebugSession extends DebugSession {
     const ev = new StoppedEvent(reason, this.vcpu?.threadId ?? THREAD_ID, text) as DebugProtocol.StoppedEvent;
     ev.body.allThreadsStopped = true;
     if (stop.reason === 'exit') ev.body.description = 'Paused on a VM exit';
-    if (hit.length > 0) ev.body.hitBreakpointIds = hit.map((b) => b.id);
+    if (reason === 'exception' && stop.reason === 'breakpoint') ev.body.description = 'Paused on a guest exception';
+    // Exception-vector breakpoints are the client's filter, not breakpoints it knows by id.
+    const ids = hit.filter((b) => b.kind !== 'exception').map((b) => b.id);
+    if (ids.length > 0) ev.body.hitBreakpointIds = ids;
     this.sendEvent(ev);
   }
 
@@ -410,7 +430,7 @@ export class KvmDebugSession extends DebugSession {
     try {
       const outcome = await how(await this.stepper());
       if (outcome.kind === 'done') this.reportStop({ reason: 'step' });
-      else if (outcome.kind === 'stopped') this.reportStop(outcome.stop);
+      else if (outcome.kind === 'stopped') { await this.atStop(outcome.stop); this.reportStop(outcome.stop); }
       else if (outcome.kind === 'failed') this.reportStop({ reason: 'step' }, outcome.message);
     } catch (e) {
       if ((this.vcpu?.state as string) !== 'ended') this.reportStop({ reason: 'step' }, `step: ${(e as Error).message}`);
@@ -616,7 +636,56 @@ export class KvmDebugSession extends DebugSession {
     });
     this.debugreg = assignHwSlots(plan.requests).debugreg;
     const changed = this.breakpoints.applyArmResult(plan, result);
-    for (const b of changed) if (!exceptGroup?.includes(b)) this.sendEvent(new BreakpointEvent('changed', this.toDap(b)));
+    for (const b of changed) if (!exceptGroup?.includes(b) && b.kind !== 'exception') this.sendEvent(new BreakpointEvent('changed', this.toDap(b)));
+  }
+
+  /**
+   * Looks the exception vectors' handlers up in the guest's IDT now (vector-breakpoints.ts);
+   * re-arms when one changed. With the vCPUs stopped (pausing them briefly when they run).
+   */
+  private async refreshVectors(): Promise<void> {
+    const vcpu = this.vcpu;
+    if (!vcpu || !this.machine || this.machine.ended) return;
+    if (this.vectors.vectors.length === 0 && !this.breakpoints.all().some((b) => b.kind === 'exception')) return;
+    await vcpu.withStopped(async () => {
+      const sregs = this.idtSregs = await vcpu.sregs().catch(() => undefined);
+      const specs = this.vectors.specs(sregs, (a, n) => this.view!.readExact({ space: 'v', address: a }, n));
+      if (!this.vectors.changed(specs)) return;
+      this.breakpoints.replace('exception', specs);
+      await this.arm();
+    });
+  }
+
+  /** While the guest runs with exception vectors on: look at its IDT every IDT_POLL_MS. */
+  private watchIdt(): void {
+    clearTimeout(this.idtTimer);
+    if (this.vectors.vectors.length === 0) return;
+    this.idtTimer = setTimeout(() => {
+      if (this.vcpu?.state !== 'running' || this.vcpu.internalHold) return;
+      // Cheap look (no pause): the gates in memory under the last IDTR; a changed one, or every Nth look, pauses.
+      const cheap = this.idtSregs && ++this.idtLooks % IDT_PAUSE_EVERY !== 0
+        && !this.vectors.differs(this.vectors.specs(this.idtSregs, (a, n) => this.view!.readExact({ space: 'v', address: a }, n)));
+      if (cheap) this.watchIdt();
+      else void this.refreshVectors().catch(() => undefined);
+    }, IDT_POLL_MS);
+    this.idtTimer.unref?.();
+  }
+
+  /** At a stop the user will see: describe a stop at an exception handler, then look at the IDT again. */
+  private async atStop(stop: StopReason): Promise<void> {
+    this.vectorStop = undefined;
+    try {
+      const bp = stop.reason === 'breakpoint' ? this.breakpoints.matching(stop).find((b) => b.kind === 'exception') : undefined;
+      if (bp?.vector !== undefined && stop.reason === 'breakpoint') {
+        const [regs, sregs] = await Promise.all([this.vcpu!.regs(), this.vcpu!.sregs()]);
+        const sym = this.symbols?.symbolize(stop.address);
+        const name = sym ? (sym.offset === 0n ? sym.name : `${sym.name}+${hex(sym.offset)}`) : undefined;
+        this.vectorStop = describeVectorStop(bp.vector, stop.address, regs, sregs, (a, n) => this.view!.readExact({ space: 'v', address: a }, n), name);
+      }
+      await this.refreshVectors();
+    } catch (e) {
+      this.note(`exception vectors: ${(e as Error).message}`);
+    }
   }
 
   /** Resuming from one of our int3s' addresses: execute the guest's instruction there first, lifted. */
@@ -764,11 +833,20 @@ export class KvmDebugSession extends DebugSession {
     }
     const spec = exitSpecFor(good);
     const merged = mergeExitSpecs(this.launchExitSpec, spec);
+    const vectors = new Set(this.launchVectors);
+    for (const f of good) if (f.filterId === 'vector') for (const v of parseVectors(f.condition)) vectors.add(v);
+    this.vectors.vectors = [...vectors];
     try {
       if (this.machine && !this.machine.ended) await this.vcpu!.withStopped(() => this.machine!.setExitBreakpoints(merged));
+      await this.refreshVectors();
     } catch (e) {
       return this.fail(response, `VM-exit breakpoints: ${(e as Error).message}`);
     }
+    // The vector filter says which handlers are not found (yet) or not armed.
+    const pending = this.breakpoints.all().filter((b) => b.kind === 'exception' && !b.verified).map((b) => b.message).filter(Boolean);
+    requested.forEach((f, i) => {
+      if (f.filterId === 'vector' && results[i].verified && pending.length > 0) results[i].message = pending.join('; ');
+    });
     response.body = { breakpoints: results };
     this.sendResponse(response);
   }
@@ -788,6 +866,11 @@ export class KvmDebugSession extends DebugSession {
       response.body = {
         exceptionId: filterOf(stop.exit), description: stop.description, breakMode: 'always',
         details: { message: exitDetails(stop.exit), typeName: 'VM exit', fullTypeName: `VM exit: ${stop.exit.kind}` },
+      };
+    } else if (stop?.reason === 'breakpoint' && this.vectorStop) {
+      response.body = {
+        exceptionId: 'vector', description: this.vectorStop.description, breakMode: 'always',
+        details: { message: this.vectorStop.details, typeName: 'guest exception', fullTypeName: this.vectorStop.description.split(' handler')[0] },
       };
     } else if (stop?.reason === 'debug') {
       response.body = {

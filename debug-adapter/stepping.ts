@@ -52,9 +52,11 @@ export class Stepper {
 
   /** Executes one instruction; `over` runs a call to its return. */
   async instruction(over: boolean): Promise<StepOutcome> {
+    // Only stepping over needs the instruction (is it a call?): decoding costs more than the step.
+    if (!over) return this.single();
     const regs = await this.host.regs();
     const insn = this.host.decode(this.mask(regs.rip));
-    if (over && isCall(insn)) return this.overCall(regs, insn!);
+    if (isCall(insn)) return this.overCall(regs, insn!);
     return this.single();
   }
 

@@ -45,6 +45,7 @@ export class VcpuControl {
       this.state = 'stopped';
       this.hooks.stopped?.();
       if (vcpu !== this.id) { this.id = vcpu; this.invalidate(); }
+      this.prefetch();
       const w = this.waiter;
       this.waiter = undefined;
       w?.(stop);
@@ -77,6 +78,17 @@ export class VcpuControl {
   private invalidate(): void {
     this.regsCache = undefined;
     this.sregsCache = undefined;
+  }
+
+  /**
+   * After every stop the client asks for the stack and the registers at
+   * once: start both reads (round trips to the vCPU thread) now, while the
+   * stopped event travels. A failed read fails its callers as it would have.
+   */
+  private prefetch(): void {
+    if (this.machine.ended) return;
+    this.regs().catch(() => {});
+    this.sregs().catch(() => {});
   }
 
   regs(): Promise<Regs> {
@@ -115,6 +127,8 @@ export class VcpuControl {
       return await this.machine.step(this.id);
     } finally {
       this.invalidate();
+      // Whoever stepped reads RIP next (line stepping after every instruction, the UI's stack trace).
+      if (!this.machine.ended) this.regs().catch(() => {});
     }
   }
 

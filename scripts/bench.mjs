@@ -58,8 +58,8 @@ if (argv.includes('--help') || argv.includes('-h')) {
     + '  --exits N     timed PIO exits per repetition (default 1000000 on real KVM, 30000 in the sandbox)\n'
     + '  --reps N      repetitions of each side, alternating C and TS (default 5)\n'
     + '  --boots N     pvh64.elf boots through the Machine API (default 3; 0 skips)\n'
-    + '  --dbg-reps N  debugger sessions of each pair (gdb->QEMU, gdb->kvmdbg, DAP->kvmdbg), alternating (default 3)\n'
-    + '  --steps N     instruction steps per debugger session (default 2000 on real KVM, 300 in the sandbox)\n'
+    + '  --dbg-reps N  debugger sessions of each pair (gdb->QEMU, gdb->kvmdbg, DAP->kvmdbg), rotating (default 3; 2 in the sandbox)\n'
+    + '  --steps N     instruction steps per debugger session (default 2000 on real KVM, 100 in the sandbox)\n'
     + '  --mem-mib N   MiB per debugger memory read (default 16)\n'
     + '  --mem-reads N memory reads per debugger session (default 3 on real KVM, 1 in the sandbox)\n'
     + '  --only LIST   run only these sections: pio,boot,debuggers (default all)');
@@ -223,8 +223,8 @@ if (only.includes('debuggers')) {
   const { runDebuggerBench } = require('../out/bench/gdb-compare.js');
   try {
     json.debuggers = await runDebuggerBench({
-      reps: Math.max(1, option('dbg-reps', 3)),
-      steps: Math.max(1, option('steps', sandboxed ? 300 : 2000)),
+      reps: Math.max(1, option('dbg-reps', sandboxed ? 2 : 3)),
+      steps: Math.max(1, option('steps', sandboxed ? 100 : 2000)),
       bytes: Math.max(1, option('mem-mib', 16)) * 1024 * 1024,
       reads: Math.max(1, option('mem-reads', sandboxed ? 1 : 3)),
       sandboxed, scratch: join(root, 'test-output', 'bench'),

@@ -3,7 +3,8 @@
 // (boot fuzzer: rounds per image; the others scale their defaults by ROUNDS/1000) and
 // KVMDBG_FUZZ_SEED (a fresh random seed unless given, printed so a failure reproduces) are set.
 // Targets: boot loaders (bzImage, ELF, multiboot, PVH), DWARF/CFI sections, GDB remote packets
-// (decoder and session), DAP messages (the real adapter process), and any test/unit/fuzz-*.test.ts.
+// (decoder and session), DAP messages (the real adapter process), virtqueues (fuzz-virtio: virtio-mmio,
+// virtio-blk on a real image, virtio-rng), and any other test/unit/fuzz-*.test.ts.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { randomInt } from 'node:crypto';

@@ -86,8 +86,12 @@ const EAGER_LIMIT = 1 << 20;
 interface AttrSpec { name: number; form: number; implicitConst: bigint }
 interface Abbrev { tag: number; hasChildren: boolean; attrs: AttrSpec[] }
 
-/** Parses the abbreviation table at `offset`. */
-function readAbbrevs(data: Uint8Array, offset: number): Map<number, Abbrev> {
+/**
+ * Parses the abbreviation table at `offset`; with `only`, just that code's
+ * entry (the others are skipped without being built: at load only each
+ * unit's first DIE is read, and a kernel has a table per unit).
+ */
+function readAbbrevs(data: Uint8Array, offset: number, only?: number): Map<number, Abbrev> {
   const r = new ByteReader(data, 0, data.length, '.debug_abbrev');
   r.seek(offset);
   const table = new Map<number, Abbrev>();
@@ -96,6 +100,15 @@ function readAbbrevs(data: Uint8Array, offset: number): Map<number, Abbrev> {
     if (code === 0) return table;
     const tag = r.uleb();
     const hasChildren = r.u8() !== 0;
+    if (only !== undefined && code !== only) {
+      for (;;) {
+        const name = r.uleb();
+        const form = r.uleb();
+        if (form === 0x21) r.slebBig();
+        if (name === 0 && form === 0) break;
+      }
+      continue;
+    }
     const attrs: AttrSpec[] = [];
     for (;;) {
       const name = r.uleb();
@@ -105,6 +118,7 @@ function readAbbrevs(data: Uint8Array, offset: number): Map<number, Abbrev> {
       attrs.push({ name, form, implicitConst });
     }
     table.set(code, { tag, hasChildren, attrs });
+    if (only !== undefined) return table;
   }
 }
 
@@ -202,12 +216,15 @@ function walkUnit(
   info.versions.add(version);
   let abbrevs = abbrevCache.get(abbrevOffset);
   if (!abbrevs) {
+    // The load pass reads one DIE: only its abbreviation is needed (not cached: the table is partial).
+    let only: number | undefined;
+    if (!full) { const at = u.pos; only = u.uleb(); u.seek(at); }
     try {
-      abbrevs = readAbbrevs(input.debugAbbrev, abbrevOffset);
+      abbrevs = readAbbrevs(input.debugAbbrev, abbrevOffset, only);
     } catch (e) {
       abbrevs = new Error(`abbreviations at 0x${abbrevOffset.toString(16)}: ${describeError(e)}`);
     }
-    abbrevCache.set(abbrevOffset, abbrevs);
+    if (full) abbrevCache.set(abbrevOffset, abbrevs);
   }
   if (abbrevs instanceof Error) throw new DwarfError(`${u.what}: ${abbrevs.message}`);
   const ctx: FormContext = { version, addressSize, offsetSize, debugStr: input.debugStr, debugLineStr: input.debugLineStr };

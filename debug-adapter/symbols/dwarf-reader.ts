@@ -122,6 +122,17 @@ export class ByteReader {
 
   /** SLEB128 that must fit a safe JS number. */
   sleb(): number {
+    // Number math for the common short values (line advances: millions in a kernel); bigints past 6 bytes.
+    const start = this.pos;
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 6; i++) {
+      const b = this.u8();
+      result += (b & 0x7f) * mul;
+      mul *= 128;
+      if ((b & 0x80) === 0) return b & 0x40 ? result - mul : result;
+    }
+    this.pos = start;
     const v = this.slebBig();
     if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
       throw new DwarfError(`${this.what}: SLEB128 before offset 0x${this.pos.toString(16)} is too large`);

@@ -120,7 +120,8 @@ export class Symbols {
 
   lineForAddress(address: bigint): SourceLocation | undefined {
     return guard(() => {
-      const loc = this.lines.lineForAddress(this.toLinked(address));
+      const linked = this.toLinked(address);
+      const loc = this.lines.lineForAddress(linked, this.linkedFunctionAt(linked)?.start === linked);
       return loc && this.slideBy !== 0n ? { ...loc, address: this.toRuntime(loc.address) } : loc;
     }, undefined);
   }

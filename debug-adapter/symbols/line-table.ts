@@ -15,7 +15,7 @@
  * throws out of parseLineTables or the LineTable queries.
  */
 import { posix } from 'node:path';
-import { ByteReader, DwarfError, describeError } from './dwarf-reader';
+import { ByteReader, DwarfError, describeError, stringAt } from './dwarf-reader';
 import { FormContext, readForm } from './forms';
 
 const DW_LNS_copy = 1;
@@ -34,6 +34,7 @@ const DW_LNE_end_sequence = 1;
 const DW_LNE_set_address = 2;
 const DW_LNE_define_file = 3;
 const DW_LNCT_path = 1;
+const DW_FORM_line_strp = 0x1f;
 const DW_LNCT_directory_index = 2;
 
 /** One row of the line-number matrix; `file` indexes LineTable.files. */
@@ -74,6 +75,9 @@ interface Span {
   /** The merged range of neighbouring spans with the same file and line. */
   blockStart: bigint;
   blockEnd: bigint;
+  /** The last statement row of the same file at `start` (see buildSpans). */
+  lastLine: number;
+  lastColumn: number;
 }
 
 /**
@@ -117,6 +121,32 @@ export class LineTable {
   private ranges: Range[] = [];
   private maxRangeLength = 0n;
   private data: Uint8Array = new Uint8Array(0);
+  /** @internal Load-time caches: a kernel's units repeat the same strings and paths thousands of times. */
+  readonly stringCache = new Map<number, string>();
+  /** @internal Resolved directory -> entry name -> file index. */
+  readonly pathCache = new Map<string, Map<string, number>>();
+  private readonly dirCache = new Map<string, Map<string, string>>();
+
+  /** @internal `dir` under `base`, joined and normalised once per pair (every unit of a kernel lists the same include directories). */
+  dirIn(base: string, dir: string): string {
+    let byDir = this.dirCache.get(base);
+    if (!byDir) this.dirCache.set(base, (byDir = new Map()));
+    let joined = byDir.get(dir);
+    if (joined === undefined) byDir.set(dir, (joined = joinPath(base, dir)));
+    return joined;
+  }
+
+  /** @internal The file index of `name` in directory `dir` (joined and normalised once per pair), listed for `unit`. */
+  fileIn(dir: string, name: string, unit: number): number {
+    let byName = this.pathCache.get(dir);
+    if (!byName) this.pathCache.set(dir, (byName = new Map()));
+    let i = byName.get(name);
+    if (i === undefined) byName.set(name, (i = this.addFile(joinPath(dir, name))));
+    let set = this.fileUnits.get(i);
+    if (!set) this.fileUnits.set(i, (set = new Set()));
+    set.add(unit);
+    return i;
+  }
 
   /** @internal */
   addFile(path: string, unit?: number): number {
@@ -311,10 +341,17 @@ export class LineTable {
     return undefined;
   }
 
-  /** The file and line of the row covering `address`, or undefined outside every sequence. */
-  lineForAddress(address: bigint): SourceLocation | undefined {
+  /**
+   * The file and line of the row covering `address`, or undefined outside
+   * every sequence. Where several rows share the address, `functionEntry`
+   * (the caller knows a function starts there) picks the first ('{'), else
+   * the last of that file (the statement about to run).
+   */
+  lineForAddress(address: bigint, functionEntry = false): SourceLocation | undefined {
     const sp = this.spanAt(address);
-    return sp && { file: this.files[sp.file], line: sp.line, column: sp.column, address: sp.start };
+    if (!sp) return undefined;
+    const first = functionEntry || address !== sp.start;
+    return { file: this.files[sp.file], line: first ? sp.line : sp.lastLine, column: first ? sp.column : sp.lastColumn, address: sp.start };
   }
 
   /**
@@ -335,7 +372,10 @@ function buildSpans(sequences: readonly LineRow[][]): { spans: Span[]; max: bigi
     const local: Span[] = [];
     let i = 0;
     while (i < seq.length - 1) {
-      // Several rows at one address: the first statement row names the location.
+      // Several rows at one address (DWARF 5 location views: declarations and
+      // the next statement share it). The first statement row names a function's
+      // entry ('{'); elsewhere the last statement row of that same file does (the
+      // statement about to run, as gdb says), not an inlined callee's header line.
       const address = seq[i].address;
       let pick = -1;
       let j = i;
@@ -344,10 +384,15 @@ function buildSpans(sequences: readonly LineRow[][]): { spans: Span[]; max: bigi
         j++;
       }
       if (pick < 0) pick = i;
+      let last = pick;
+      for (let k = pick + 1; k < j; k++) if (seq[k].isStmt && seq[k].file === seq[pick].file) last = k;
       const end = seq[j].address;
       if (end > address) {
         const r = seq[pick];
-        local.push({ start: address, end, file: r.file, line: r.line, column: r.column, blockStart: address, blockEnd: end });
+        local.push({
+          start: address, end, file: r.file, line: r.line, column: r.column, blockStart: address, blockEnd: end,
+          lastLine: seq[last].line, lastColumn: seq[last].column,
+        });
       }
       i = j;
     }
@@ -480,14 +525,14 @@ function readHeader(u: ByteReader, offsetSize: 4 | 8, input: LineTableInput, uni
   let dirs: string[];
   if (version >= 5) {
     const ctx: FormContext = { version, addressSize, offsetSize, debugStr: input.debugStr, debugLineStr: input.debugLineStr };
-    const dirEntries = readEntries(h, ctx);
+    const dirEntries = readEntries(h, ctx, table.stringCache);
     dirs = dirEntries.map((e) => e.path ?? '');
     if (dirs.length > 0 && !dirs[0].startsWith('/') && compDir) dirs[0] = joinPath(compDir, dirs[0]);
-    for (let i = 1; i < dirs.length; i++) dirs[i] = joinPath(dirs[0], dirs[i]);
-    const fileEntries = readEntries(h, ctx);
+    for (let i = 1; i < dirs.length; i++) dirs[i] = table.dirIn(dirs[0], dirs[i]);
+    const fileEntries = readEntries(h, ctx, table.stringCache);
     fileEntries.forEach((e, i) => {
       const dir = dirs[e.dir ?? 0] ?? '';
-      fileIndex.set(i, table.addFile(joinPath(dir, e.path ?? `<file ${i}>`), unitIndex));
+      fileIndex.set(i, table.fileIn(dir, e.path ?? `<file ${i}>`, unitIndex));
     });
   } else {
     dirs = [compDir];
@@ -513,7 +558,7 @@ function readHeader(u: ByteReader, offsetSize: 4 | 8, input: LineTableInput, uni
 }
 
 /** DWARF 5 directory or file entries, described by their own format list. */
-function readEntries(h: ByteReader, ctx: FormContext): { path?: string; dir?: number }[] {
+function readEntries(h: ByteReader, ctx: FormContext, strings: Map<number, string>): { path?: string; dir?: number }[] {
   const formatCount = h.u8();
   const formats: [number, number][] = [];
   for (let i = 0; i < formatCount; i++) formats.push([h.uleb(), h.uleb()]);
@@ -524,6 +569,17 @@ function readEntries(h: ByteReader, ctx: FormContext): { path?: string; dir?: nu
     const start = h.pos;
     const e: { path?: string; dir?: number } = {};
     for (const [type, form] of formats) {
+      if (type === DW_LNCT_path && form === DW_FORM_line_strp && ctx.debugLineStr) {
+        // The same .debug_line_str offsets recur in every unit: decode each once.
+        const at = h.offset(ctx.offsetSize);
+        let str = strings.get(at);
+        if (str === undefined) {
+          str = stringAt(ctx.debugLineStr, at);
+          if (str !== undefined) strings.set(at, str);
+        }
+        if (str !== undefined) e.path = str;
+        continue;
+      }
       const v = readForm(h, form, ctx);
       if (type === DW_LNCT_path && v.kind === 'string') e.path = v.value;
       else if (type === DW_LNCT_directory_index && v.kind === 'number') e.dir = Number(v.value & 0xffffffffn);
@@ -578,9 +634,8 @@ function runProgram(u: ByteReader, h: Header, table: LineTable, unitIndex: numbe
   const emit = (endSequence: boolean): void => {
     if (sink.row) {
       seq.push({ address: (base + BigInt(off)) & mask, file: fileOf(file), line, column, isStmt, endSequence });
-    } else {
-      fileOf(file);
-      if (count === 0) first = (base + BigInt(off)) & mask;
+    } else if (count === 0) {
+      first = (base + BigInt(off)) & mask;
     }
     count++;
     if (endSequence) {
@@ -618,23 +673,29 @@ function runProgram(u: ByteReader, h: Header, table: LineTable, unitIndex: numbe
     }
     switch (op) {
       case 0: {
+        // Extended opcodes are read in place (no sub-reader: a kernel has one per sequence and per discriminator).
         const len = u.uleb();
         if (len === 0) break;
-        const ext = u.sub(len);
-        u.seek(ext.end);
-        const sub = ext.u8();
-        if (sub === DW_LNE_end_sequence) emit(true);
+        const end = u.pos + len;
+        if (end > u.end) u.skip(len);
+        const sub = u.u8();
+        if (sub === DW_LNE_end_sequence) { u.seek(end); emit(true); }
         else if (sub === DW_LNE_set_address) {
-          const n = ext.remaining;
-          if (n === 1 || n === 2 || n === 4 || n === 8) { base = ext.unsigned(n) & mask; off = 0; }
+          const n = end - u.pos;
+          if (n === 1 || n === 2 || n === 4 || n === 8) { base = u.unsigned(n) & mask; off = 0; }
           opIndex = 0;
+          u.seek(end);
         } else if (sub === DW_LNE_define_file) {
+          const ext = new ByteReader(u.data, u.pos, end, u.what);
+          u.seek(end);
           const name = ext.cstr();
           const dir = ext.uleb();
           const n = Math.max(0, ...fileMap.keys()) + 1;
           fileMap.set(n, table.addFile(joinPath(h.dirs[dir] ?? '', name), unitIndex));
+        } else {
+          // DW_LNE_set_discriminator and vendor extensions: skipped by length.
+          u.seek(end);
         }
-        // DW_LNE_set_discriminator and vendor extensions: skipped by length.
         break;
       }
       case DW_LNS_copy: emit(false); break;

@@ -11,12 +11,12 @@
 //  - the adapter SIGKILLed at random points (during boot, while running, while
 //    stopped at a breakpoint): nothing of it is left running (no process, no
 //    thread: /proc), no temp file.
-// Knobs: KVMDBG_ADAPTER_CYCLES (default 100), KVMDBG_ADAPTER_PROCS (default 100),
+// Knobs: KVMDBG_ADAPTER_CYCLES (default 100), KVMDBG_ADAPTER_PROCS (default 20: a fresh adapter costs a Node start and module loading on top of the VM; 100 fresh `kvmdbg run` processes are in lifecycle.test.ts),
 // KVMDBG_KILL_SEEDS (default "1,2,3").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
@@ -26,7 +26,7 @@ import { rng } from '../unit/helpers/fuzz-budget';
 
 const ADAPTER = join(ROOT, 'out', 'debug-adapter', 'main.js');
 const CYCLES = Number(process.env.KVMDBG_ADAPTER_CYCLES ?? 100);
-const PROCS = Number(process.env.KVMDBG_ADAPTER_PROCS ?? 100);
+const PROCS = Number(process.env.KVMDBG_ADAPTER_PROCS ?? 20);
 const KILL_SEEDS = (process.env.KVMDBG_KILL_SEEDS ?? '1,2,3').split(',').map(Number);
 const T = BOOT_MS;
 /** The four points a cycle ends at (cycle i ends at POINTS[i % 4]). */
@@ -46,6 +46,9 @@ function freePort(): Promise<number> {
 
 /** initialize + launch pvh64 `spin` (runs until stopped), driven to `point`. */
 async function session(dc: DebugClient, point: Point): Promise<void> {
+  // Listen before launching: a stop on entry comes right after the launch response.
+  const stopped = point === 'entry' || point === 'breakpoint' ? dc.waitForEvent('stopped', T) : undefined;
+  stopped?.catch(() => {});
   const launched = Promise.all([
     dc.initializeRequest({ adapterID: 'kvm', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' })
       .then(() => dc.launchRequest({ kernel: kernelPath('pvh64'), memory: '64M', cmdline: point === 'breakpoint' ? '' : 'spin', stopOnEntry: point === 'entry' } as DebugProtocol.LaunchRequestArguments)),
@@ -57,16 +60,25 @@ async function session(dc: DebugClient, point: Point): Promise<void> {
   if (point === 'after-launch') { await within(launched, T, 'launch'); return; }
   await within(launched, T, 'launch');
   if (point === 'entry' || point === 'breakpoint') {
-    const ev = await within(dc.waitForEvent('stopped', T), T, `stopped (${point})`) as DebugProtocol.StoppedEvent;
+    const ev = await within(stopped!, T, `stopped (${point})`) as DebugProtocol.StoppedEvent;
     assert.equal(ev.body.reason, point === 'entry' ? 'entry' : 'function breakpoint');
   } else {
     await new Promise((r) => setTimeout(r, 150));
   }
 }
 
+/**
+ * Drops the client's side (socket or child process) without another request: DebugClient.stop()
+ * sends a disconnect first, which a finished or killed adapter never answers (and nothing would
+ * keep the test's event loop alive while it waits).
+ */
+function closeClient(dc: DebugClient): void {
+  (dc as unknown as { stopAdapter(): void }).stopAdapter();
+}
+
 async function endSession(dc: DebugClient): Promise<void> {
   await within(dc.disconnectRequest({ terminateDebuggee: true }), T, 'disconnect');
-  await dc.stop();
+  closeClient(dc);
 }
 
 test(`${CYCLES} launch/disconnect cycles in one adapter process (--server): no growth in fds, threads or RSS beyond noise`, { timeout: 3_600_000 }, async () => {
@@ -75,10 +87,17 @@ test(`${CYCLES} launch/disconnect cycles in one adapter process (--server): no g
   let stderr = '';
   adapter.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
   try {
-    await within(new Promise<void>((resolve) => {
-      const check = () => (stderr.includes('waiting for debug protocol') ? resolve() : setTimeout(check, 20));
-      check();
-    }), T, 'the adapter to listen');
+    // The library prints "waiting for debug protocol" before it calls listen(): wait for a connection to succeed.
+    await within((async () => {
+      for (;;) {
+        const ok = await new Promise<boolean>((resolve) => {
+          const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+          s.on('error', () => resolve(false));
+        });
+        if (ok) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })(), T, `the adapter to listen on ${port} (stderr: ${stderr})`);
     const cycle = async (i: number) => {
       const dc = new DebugClient('node', ADAPTER, 'kvm');
       dc.defaultTimeout = T;
@@ -120,7 +139,7 @@ test(`${PROCS} launch/disconnect cycles in fresh adapter processes: each exits, 
     await session(dc, POINTS[i % POINTS.length]);
     await within(dc.disconnectRequest({ terminateDebuggee: true }), T, 'disconnect');
     assert.equal(await within(exited, 30_000, `adapter process ${i} to exit after disconnect`), 0);
-    await dc.stop();
+    closeClient(dc);
     assert.deepEqual(await waitGone([child.pid!, ...descendants(child.pid!)]), []);
   }
   await new Promise((r) => setTimeout(r, 500));
@@ -161,7 +180,7 @@ for (const seed of KILL_SEEDS) {
       const kids = descendants(pid);
       child.kill('SIGKILL');
       assert.deepEqual(await waitGone([pid, ...kids]), [], 'the adapter and its children are gone');
-      await dc.stop().catch(() => {});
+      closeClient(dc);
       console.log(`adapter SIGKILL ${point} after ${delay} ms: ${threads} threads then; left: ${alive(pid) ? 'the adapter!' : 'nothing'}`);
       assert.ok(!alive(pid));
       assert.deepEqual(descendants(pid), []);

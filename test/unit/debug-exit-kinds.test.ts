@@ -32,8 +32,9 @@ test('MSR conditions: numbers, names, directions, ranges; one-sentence errors', 
   checkCondition('pio', '0x3f8');
 });
 
-test('the filters offered are exactly the ones the machine implements', () => {
-  assert.deepEqual(EXIT_FILTERS.map((f) => f.filter), ['pio', 'mmio', 'shutdown', 'msr', 'hlt', 'hypercall']);
+test('the filters offered are exactly the ones the machine implements, plus exception vectors (the adapter\'s IDT handler breakpoints)', () => {
+  assert.deepEqual(EXIT_FILTERS.map((f) => f.filter), ['pio', 'mmio', 'shutdown', 'msr', 'hlt', 'hypercall', 'vector']);
+  assert.deepEqual(exitSpecFor([{ filterId: 'vector', condition: '#PF' }]), {}, 'no machine exit for vectors');
   const spec = exitSpecFor([{ filterId: 'msr', condition: 'EFER' }, { filterId: 'hlt' }, { filterId: 'hypercall' }]);
   assert.deepEqual(spec, { msr: [{ first: 0xc0000080, last: 0xc0000080, direction: undefined }], hlt: true, hypercall: true });
   assert.deepEqual(exitSpecFor([{ filterId: 'msr' }]).msr, [{ first: 0, last: 0xffffffff }]);

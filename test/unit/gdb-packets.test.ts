@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  PacketDecoder, checksum, compressRunLength, encodePacket, escapeBinary, expandRunLength, unescapeBinary, type DecodedEvent,
+  PacketDecoder, checksum, compressRunLength, compressRunLengthText, encodePacket, escapeBinary, expandRunLength, unescapeBinary, type DecodedEvent,
 } from '../../vmm/gdb/packets';
 import { fuzzRounds, fuzzSeed } from './helpers/fuzz-budget';
 
@@ -97,6 +97,23 @@ test('compressRunLength round-trips and never emits # or $ as a count', () => {
     assert.deepEqual(packets(evs), [s]);
   }
   assert.ok(compressRunLength(b('0'.repeat(64))).length < 10);
+});
+
+test('compressRunLengthText (strings, by regular expression) encodes exactly as compressRunLength (bytes)', () => {
+  let seed = 11;
+  const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
+  const alphabet = '0af*#$}\x00\xff';
+  for (let n = 0; n < 500; n++) {
+    const parts: string[] = [];
+    const len = rnd() % 24;
+    for (let i = 0; i < len; i++) parts.push(alphabet[rnd() % alphabet.length].repeat(1 + (rnd() % 130)));
+    const s = parts.join('');
+    assert.equal(Buffer.from(compressRunLengthText(s), 'latin1').toString('hex'), Buffer.from(compressRunLength(Buffer.from(s, 'latin1'))).toString('hex'), JSON.stringify(s));
+  }
+  for (let run = 1; run <= 200; run++) {
+    const s = 'x' + '7'.repeat(run) + 'y';
+    assert.equal(Buffer.from(compressRunLengthText(s), 'latin1').toString('hex'), Buffer.from(compressRunLength(b(s))).toString('hex'), `run of ${run}`);
+  }
 });
 
 test('binary escapes: # $ } * become } + (byte ^ 0x20)', () => {

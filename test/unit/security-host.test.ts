@@ -47,9 +47,9 @@ test('the GDB stub binds 127.0.0.1 when no host is given', async () => {
   }
 });
 
-test('no child_process call in vmm/ or debug-adapter/ uses a shell', () => {
+test('no child_process call in vmm/, debug-adapter/ or extension/ uses a shell (no command line is built from launch.json strings)', () => {
   let users = 0;
-  for (const p of PRODUCT) {
+  for (const p of [...PRODUCT, ...sources('extension')]) {
     const src = code(p);
     const imp = /import\s*\{([^}]*)\}\s*from\s*['"](?:node:)?child_process['"]/.exec(src);
     if (/require\(\s*['"](?:node:)?child_process['"]\s*\)|import\s+\*\s+as\s+\w+\s+from\s+['"](?:node:)?child_process['"]/.test(src)) {
@@ -132,7 +132,7 @@ test('host failures people can act on get advice (EMFILE, ENFILE, ENOMEM, EBUSY,
   const cases: [Error, RegExp][] = [
     // the native addon's sentences (native/src/kvm.cc, errors.cc), as they cross the vCPU thread's boundary
     [new Error('KVM is not available on this host: opening /dev/kvm failed: EMFILE (Too many open files)'),
-      /^kvmdbg could not start the VM: this process has too many open files \(opening the KVM device: EMFILE\); close other VMs or debug sessions, or raise the limit \(ulimit -n 4096\), and try again$/],
+      /^the VM could not start: this process has too many open files \(opening the KVM device: EMFILE\); close other VMs or debug sessions, or raise the limit \(ulimit -n 4096\), and try again$/],
     [new KvmError('KVM_CREATE_VM failed: EMFILE (Too many open files)', 'KVM_CREATE_VM', 24, 'EMFILE'), /too many open files \(KVM_CREATE_VM: EMFILE\).*ulimit -n/],
     [new Error('KVM_CREATE_VCPU failed: EMFILE (Too many open files)'), /too many open files \(KVM_CREATE_VCPU: EMFILE\)/],
     // Node's, seen with prlimit --nofile in test/kvm/faults.test.ts

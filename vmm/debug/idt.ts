@@ -137,7 +137,7 @@ export function pageFaultCause(code: bigint): string {
 }
 
 /** One line for a stop at an exception handler: "#PF (vector 14) handler 0x... : fault at 0x..., CR2 0x..., error code 0x2 (...)". */
-export function describeException(gate: Gate, frame: ExceptionFrame | undefined, cr2: bigint | undefined, handlerName?: string): string {
+export function describeException(gate: Pick<Gate, 'vector' | 'handler'>, frame: ExceptionFrame | undefined, cr2: bigint | undefined, handlerName?: string): string {
   const parts = [`${vectorLabel(gate.vector)} handler ${hex(gate.handler)}${handlerName ? ` <${handlerName}>` : ''}`];
   const details: string[] = [];
   if (frame) details.push(`${gate.vector < 32 && gate.vector !== 3 && gate.vector !== 4 ? 'from' : 'return to'} ${hex(frame.returnAddress)}`);

@@ -37,9 +37,10 @@ export type DecodedEvent =
   | { type: 'error'; reason: string; nak: boolean };
 
 export function checksum(data: Uint8Array): number {
+  // No mask per byte: 2^53 / 255 bytes before the sum could lose precision.
   let s = 0;
-  for (let i = 0; i < data.length; i++) s = (s + data[i]) & 0xff;
-  return s;
+  for (let i = 0; i < data.length; i++) s += data[i];
+  return s & 0xff;
 }
 
 function hexValue(c: number): number {
@@ -180,10 +181,24 @@ export function compressRunLength(data: Uint8Array): Uint8Array {
   return out.subarray(0, j);
 }
 
+/**
+ * compressRunLength for a latin1 string, by a regular expression (compiled
+ * to native code) instead of a loop over bytes: memory replies are up to
+ * 256 KiB of hex. Same encoding: runs of 4..98, counts 6 and 7 shortened to 5.
+ */
+export function compressRunLengthText(text: string): string {
+  return text.replace(/([^*#$])\1{3,97}/gs, (run: string, c: string) => {
+    const repeats = run.length - 1;
+    if (repeats === 6 || repeats === 7) return c + '*' + String.fromCharCode(5 + 29) + c.repeat(repeats - 5);
+    return c + '*' + String.fromCharCode(repeats + 29);
+  });
+}
+
 /** Frame a payload (already escaped if binary) as `$payload#cs`. */
 export function encodePacket(payload: Uint8Array | string, options: { compress?: boolean } = {}): Uint8Array {
-  let body = typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload;
-  if (options.compress) body = compressRunLength(body);
+  let body: Uint8Array;
+  if (typeof payload === 'string') body = Buffer.from(options.compress ? compressRunLengthText(payload) : payload, 'latin1');
+  else body = options.compress ? compressRunLength(payload) : payload;
   const out = new Uint8Array(body.length + 4);
   out[0] = DOLLAR;
   out.set(body, 1);

@@ -22,13 +22,13 @@ type Code = typeof CODES[number];
 export function hostAdvice(code: Code, detail: string): string {
   switch (code) {
     case 'EMFILE':
-      return `kvmdbg could not start the VM: this process has too many open files (${detail}); `
+      return `the VM could not start: this process has too many open files (${detail}); `
         + 'close other VMs or debug sessions, or raise the limit (ulimit -n 4096), and try again';
     case 'ENFILE':
-      return `kvmdbg could not start the VM: the host has too many open files (${detail}); `
+      return `the VM could not start: the host has too many open files (${detail}); `
         + 'close other programs or VMs, or raise fs.file-max, and try again';
     case 'ENOMEM':
-      return `kvmdbg could not start the VM: the host is out of memory for it (${detail}); `
+      return `the VM could not start: the host is out of memory for it (${detail}); `
         + 'close other VMs or give this one less memory (--memory, or "memory" in launch.json), and try again';
     case 'EBUSY':
       return `KVM is busy (${detail}): another hypervisor (VirtualBox, VMware) may hold the CPU's virtualization; close it and try again`;
@@ -54,7 +54,7 @@ function detailOf(e: Error, code: Code): string {
 }
 
 /** Marks the sentences this module made, so that a second pass leaves them alone. */
-const ADVISED = /^(kvmdbg could not start the VM|KVM is busy|KVM refused another)/;
+const ADVISED = /^(the VM could not start: |KVM is busy |KVM refused another)/;
 
 /**
  * The error to show for a failure while starting a VM: a new Error with the

@@ -4,9 +4,12 @@ import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
 const listDir = (d: string): string[] => { try { return readdirSync(d); } catch { return []; } };
 
-/** Everything in /tmp, /var/tmp and /dev/shm (where a temp file of ours could be). */
+/**
+ * Everything in /tmp and /dev/shm (where a temp file of ours could be; os.tmpdir() is /tmp here).
+ * Not /var/tmp: inside the sandbox it is the host's, where other sandboxes come and go.
+ */
 export function tempEntries(): Set<string> {
-  return new Set(['/tmp', '/var/tmp', '/dev/shm'].flatMap((d) => listDir(d).map((e) => `${d}/${e}`)));
+  return new Set(['/tmp', '/dev/shm'].flatMap((d) => listDir(d).map((e) => `${d}/${e}`)));
 }
 
 /** Entries of tempEntries() that were not in `before`. */

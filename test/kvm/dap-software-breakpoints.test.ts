@@ -1,0 +1,49 @@
+// KVM tier: software (int3) breakpoints through DAP. Four instruction
+// breakpoints the guest never reaches take DR0-DR3; a fifth, on
+// step_sequence, is an int3 where the host delivers #BP exits: planted on
+// resume, hit, lifted, stepped off, and the guest computes what it always
+// does. Where the host does not (inside the KVM sandbox: nested SVM hands
+// int3 to the guest), the fifth says so and the software path is a todo.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { BOOT_MS, hex, kernelPath, symbol, within } from './helpers/guests';
+import { finishDap, frames, launchDap, nextStop, startDap } from './helpers/dap-session';
+
+const IN_SANDBOX = process.env.KVM_SANDBOX === '1';
+
+test('pvh64: a fifth code breakpoint is an int3 where #BP exits arrive (hit, then the guest finishes unchanged), else unverified with the reason', async (t) => {
+  const s = await startDap(BOOT_MS);
+  try {
+    let bps: DebugProtocol.Breakpoint[] = [];
+    await launchDap(s, { kernel: kernelPath('pvh64'), memory: '64M' }, async () => {
+      const never = [0x7000, 0x7001, 0x7002, 0x7003].map((a) => ({ instructionReference: `v:${hex(a)}` }));
+      const first = await s.dc.customRequest('setInstructionBreakpoints', { breakpoints: never }) as DebugProtocol.SetInstructionBreakpointsResponse;
+      assert.deepEqual(first.body.breakpoints.map((b) => b.verified), [true, true, true, true]);
+      bps = (await s.dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'step_sequence' }] })).body.breakpoints;
+    });
+    const delivered = /int3 gives debug exits on this host/.test(s.console());
+    if (IN_SANDBOX) assert.equal(delivered, false, `the sandbox's nested SVM does not deliver int3 (probe: ${s.console()})`);
+    if (!delivered) {
+      assert.equal(bps[0].verified, false);
+      assert.match(bps[0].message ?? '', /all 4 hardware debug registers .* needs a software \(int3\) breakpoint, which this host cannot deliver/);
+      t.todo('the int3 path is not verifiable on this host: its KVM hands int3 to the guest instead of exiting (the probe said so)');
+      return;
+    }
+    assert.equal(bps[0].verified, true, bps[0].message);
+    const hit = await nextStop(s, 'the int3 on step_sequence');
+    assert.equal(hit.body.reason, 'function breakpoint');
+    const top = (await frames(s))[0];
+    assert.equal(top.instructionPointerReference, `v:${hex(symbol('pvh64', 'step_sequence'))}`);
+    // Lifted while stopped: memory shows the guest's own first byte, not 0xCC.
+    const mem = await s.dc.customRequest('readMemory', { memoryReference: top.instructionPointerReference, count: 1 }) as DebugProtocol.ReadMemoryResponse;
+    assert.notEqual(Buffer.from(mem.body!.data!, 'base64')[0], 0xcc);
+    // Still set: resuming steps the guest's instruction off the int3's address, then plants it again.
+    const done = within(s.dc.waitForEvent('terminated', BOOT_MS), BOOT_MS, 'the guest finishing');
+    await s.dc.continueRequest({ threadId: 1 });
+    await done;
+    assert.match(s.stdout(), /step result = 0x1234abcd/);
+  } finally {
+    await finishDap(s);
+  }
+});
