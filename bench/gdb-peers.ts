@@ -106,7 +106,9 @@ export interface GdbRun { output: string; results: Record<string, number>[]; sta
  * text after `target remote`; its Python prints `BENCH-RESULT {json}` lines.
  */
 export function runGdb(peer: GdbPeer, elf: string, body: string, scriptPath: string, timeoutMs = 600_000): Promise<GdbRun> {
-  writeFileSync(scriptPath, ['set pagination off', 'set confirm off', `target remote 127.0.0.1:${peer.port}`, body, ''].join('\n'));
+  // remotetimeout: gdb's default 2 s per character is too short in the emulated sandbox (a late
+  // reply desynchronises gdb's replies from its requests); the same for both peers.
+  writeFileSync(scriptPath, ['set pagination off', 'set confirm off', 'set remotetimeout 60', `target remote 127.0.0.1:${peer.port}`, body, ''].join('\n'));
   return new Promise((resolve, reject) => {
     const p = spawn('gdb', ['-batch', '-nx', elf, '-x', scriptPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -458,6 +458,7 @@ export class KvmDebugSession extends DebugSession {
       const { regs, sregs } = await this.snapshot();
       const bits = bitnessOf(sregs) === 64 ? 64 : 32;
       const { frames } = stackFrames({ regs, bits, symbols: this.symbols, readMemory: (a, n) => this.view!.readExact({ space: 'v', address: a }, n) });
+      this.preferBreakpointLine(frames[0]);
       const start = args.startFrame ?? 0;
       const end = args.levels ? start + args.levels : frames.length;
       response.body = {
@@ -482,6 +483,20 @@ export class KvmDebugSession extends DebugSession {
     } catch (e) {
       this.fail(response, `stack trace: ${(e as Error).message}`);
     }
+  }
+
+  /**
+   * Optimised code puts several lines at one address (pvh64's compute_checksum:
+   * lines 39, 40 and 41 all start at its first instruction), and the line table
+   * alone cannot say which one the stop is "on". Stopped by a source breakpoint
+   * at that address, the line is the one the user set it on.
+   */
+  private preferBreakpointLine(top: { file?: string; line?: number; column?: number } | undefined): void {
+    const stop = this.lastStop;
+    if (!top?.file || stop?.reason !== 'breakpoint') return;
+    const bp = this.breakpoints.all().find((b) => b.kind === 'source' && b.line !== undefined && b.path
+      && basename(b.path) === basename(top.file!) && b.addresses.includes(stop.address));
+    if (bp && bp.line !== top.line) { top.line = bp.line; top.column = 1; }
   }
 
   protected override async scopesRequest(response: DebugProtocol.ScopesResponse): Promise<void> {
@@ -663,10 +678,14 @@ export class KvmDebugSession extends DebugSession {
     this.idtTimer = setTimeout(() => {
       if (this.vcpu?.state !== 'running' || this.vcpu.internalHold) return;
       // Cheap look (no pause): the gates in memory under the last IDTR; a changed one, or every Nth look, pauses.
-      const cheap = this.idtSregs && ++this.idtLooks % IDT_PAUSE_EVERY !== 0
-        && !this.vectors.differs(this.vectors.specs(this.idtSregs, (a, n) => this.view!.readExact({ space: 'v', address: a }, n)));
-      if (cheap) this.watchIdt();
-      else void this.refreshVectors().catch(() => undefined);
+      try {
+        const cheap = this.idtSregs && ++this.idtLooks % IDT_PAUSE_EVERY !== 0
+          && !this.vectors.differs(this.vectors.specs(this.idtSregs, (a, n) => this.view!.readExact({ space: 'v', address: a }, n)));
+        if (cheap) this.watchIdt();
+        else void this.refreshVectors().catch((e: Error) => this.note(`exception vectors: ${e.message}`));
+      } catch (e) {
+        this.note(`exception vectors: ${(e as Error).message}`);
+      }
     }, IDT_POLL_MS);
     this.idtTimer.unref?.();
   }

@@ -66,7 +66,7 @@ if (want('kvm')) {
     }
     console.log('\nNo usable /dev/kvm on this host: running the KVM tier inside the project\'s KVM sandbox '
       + '(test/sandbox/run: QEMU software CPU with nested SVM; everything there is emulated and slow).');
-    run(host.sandboxScript(), ['-m', '6144', '-c', '2', '--', 'node', '--test', '--test-concurrency=1', ...files],
+    run(host.sandboxScript(), ['-m', '6144', '-c', '2', '-t', '4800', '--', 'node', '--test', '--test-concurrency=1', ...files],
       'KVM tier inside the sandbox');
   }
 }

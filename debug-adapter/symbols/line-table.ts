@@ -350,7 +350,7 @@ export class LineTable {
   lineForAddress(address: bigint, functionEntry = false): SourceLocation | undefined {
     const sp = this.spanAt(address);
     if (!sp) return undefined;
-    const first = functionEntry || address !== sp.start;
+    const first = functionEntry;
     return { file: this.files[sp.file], line: first ? sp.line : sp.lastLine, column: first ? sp.column : sp.lastColumn, address: sp.start };
   }
 

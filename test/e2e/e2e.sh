@@ -75,7 +75,7 @@ case ${E2E_INNER:-} in
   if [[ ! -s $OUT/server.env ]]; then cat "$OUT/sandbox.log" >&2; echo "kvmdbg e2e: code-server did not come up in the sandbox" >&2; exit 1; fi
   source "$OUT/server.env"
   e2e_log "code-server answers inside the sandbox after $(( $(date +%s) - start )) s; running the UI test here"
-  rc=0; E2E_EXTHOST_READY_S=${E2E_EXTHOST_READY_S:-600} ui_test "http://127.0.0.1:$PORT" "$WS_A" "$WS_B" || rc=$?
+  rc=0; E2E_EXTHOST_READY_S=${E2E_EXTHOST_READY_S:-600} E2E_BUDGET_S=${E2E_BUDGET_S:-900} ui_test "http://127.0.0.1:$PORT" "$WS_A" "$WS_B" || rc=$?
   stop_sandbox; trap - EXIT
   grep -v '^c$' "$OUT/sandbox.log" | sed 's/^/[sandbox] /' | tail -20
   e2e_log "done rc=$rc in $(( $(date +%s) - start )) s"; exit $rc

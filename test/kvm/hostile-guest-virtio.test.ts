@@ -22,9 +22,10 @@ import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { BOOT_MS, GUEST_DIR, ROOT, defaultOutput, kernelPath } from './helpers/guests';
 import { STACK_LINE, runCli } from './helpers/cli';
+import { budget, seeds } from './helpers/soak-budget';
 
-const OPS = Number(process.env.KVMDBG_VQHAMMER_OPS ?? 2000);
-const SEEDS = (process.env.KVMDBG_VQHAMMER_SEEDS ?? '1,2').split(',').map(Number);
+const OPS = budget('KVMDBG_VQHAMMER_OPS', 2000, 20000);
+const SEEDS = seeds('KVMDBG_VQHAMMER_SEEDS', '1', '1,2,3,4');
 const VQHAMMER = join(GUEST_DIR, 'vqhammer64.elf');
 const SECTORS = 2048;
 const TAIL = 100; // bytes after the last whole sector: not visible to the guest

@@ -9,9 +9,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { BOOT_MS, GUEST_DIR, defaultOutput, kernelPath } from './helpers/guests';
 import { STACK_LINE, runCli } from './helpers/cli';
+import { budget, seeds } from './helpers/soak-budget';
 
-const OPS = Number(process.env.KVMDBG_HAMMER_OPS ?? 20000);
-const SEEDS = (process.env.KVMDBG_HAMMER_SEEDS ?? '1,2').split(',').map(Number);
+const OPS = budget('KVMDBG_HAMMER_OPS', 20000, 200000);
+const SEEDS = seeds('KVMDBG_HAMMER_SEEDS', '1,2', '1,2,3,4');
 const HAMMER = join(GUEST_DIR, 'hammer64.elf');
 /** stderr may name each misbehaving port/page/device once; far fewer lines than operations. */
 const MAX_STDERR_LINES = 200;

@@ -23,11 +23,12 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { BOOT_MS, ROOT, kernelPath, within } from './helpers/guests';
 import { alive, descendants, fmtUsage, hostUsage, newTempEntries, tempEntries, usage, waitGone } from './helpers/leaks';
 import { rng } from '../unit/helpers/fuzz-budget';
+import { budget, seeds } from './helpers/soak-budget';
 
 const ADAPTER = join(ROOT, 'out', 'debug-adapter', 'main.js');
-const CYCLES = Number(process.env.KVMDBG_ADAPTER_CYCLES ?? 100);
-const PROCS = Number(process.env.KVMDBG_ADAPTER_PROCS ?? 20);
-const KILL_SEEDS = (process.env.KVMDBG_KILL_SEEDS ?? '1,2,3').split(',').map(Number);
+const CYCLES = budget('KVMDBG_ADAPTER_CYCLES', 12, 100);
+const PROCS = budget('KVMDBG_ADAPTER_PROCS', 3, 100);
+const KILL_SEEDS = seeds('KVMDBG_KILL_SEEDS', '1', '1,2,3');
 const T = BOOT_MS;
 /** The four points a cycle ends at (cycle i ends at POINTS[i % 4]). */
 const POINTS = ['after-launch', 'running', 'entry', 'breakpoint'] as const;

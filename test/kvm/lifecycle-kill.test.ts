@@ -19,8 +19,9 @@ import { BOOT_MS, GUEST_DIR, ROOT, hex, kernelPath, symbol, within } from './hel
 import { startCli } from './helpers/cli';
 import { descendants, newTempEntries, openFiles, tempEntries, waitGone } from './helpers/leaks';
 import { rng } from '../unit/helpers/fuzz-budget';
+import { budget, seeds } from './helpers/soak-budget';
 
-const KILL_SEEDS = (process.env.KVMDBG_KILL_SEEDS ?? '1,2,3').split(',').map(Number);
+const KILL_SEEDS = seeds('KVMDBG_KILL_SEEDS', '1', '1,2,3');
 const VQHAMMER = join(GUEST_DIR, 'vqhammer64.elf');
 const SECTORS = 256;
 const TAIL = 77;

@@ -19,10 +19,11 @@ import { BOOT_MS, MEMORY_64M, defaultOutput, kernelPath, within } from './helper
 import { processesWith, runCli, startCli } from './helpers/cli';
 import { rng } from '../unit/helpers/fuzz-budget';
 import { hostUsage } from './helpers/leaks';
+import { budget, seeds } from './helpers/soak-budget';
 
-const CYCLES = Number(process.env.KVMDBG_LIFECYCLE_CYCLES ?? 100);
-const PROCS = Number(process.env.KVMDBG_LIFECYCLE_PROCS ?? 100);
-const KILL_SEEDS = (process.env.KVMDBG_KILL_SEEDS ?? '1,2,3,4').split(',').map(Number);
+const CYCLES = budget('KVMDBG_LIFECYCLE_CYCLES', 20, 100);
+const PROCS = budget('KVMDBG_LIFECYCLE_PROCS', 5, 100);
+const KILL_SEEDS = seeds('KVMDBG_KILL_SEEDS', '1,2', '1,2,3,4');
 
 const listDir = (d: string): Set<string> => { try { return new Set(readdirSync(d)); } catch { return new Set(); } };
 const tempEntries = (): Set<string> => new Set([...[...listDir('/tmp')].map((e) => `/tmp/${e}`), ...[...listDir('/dev/shm')].map((e) => `/dev/shm/${e}`)]);
@@ -98,8 +99,8 @@ test(`${CYCLES} Machine create/resume/stop cycles in one process: no growth in f
   await new Promise((r) => setTimeout(r, 500)); // worker threads finish exiting
   (globalThis as { gc?: () => void }).gc?.();
   const after = usage();
-  const line = `lifecycle: ${CYCLES} cycles in ${((Date.now() - t0) / 1000).toFixed(1)} s: fds ${before.fds} -> ${after.fds}, `
-    + `(${((Date.now() - t0) / CYCLES).toFixed(0)} ms a cycle): threads ${before.threads} -> ${after.threads}, RSS ${(before.rssKiB / 1024).toFixed(1)} -> ${(after.rssKiB / 1024).toFixed(1)} MiB`;
+  const line = `lifecycle: ${CYCLES} cycles in ${((Date.now() - t0) / 1000).toFixed(1)} s (${((Date.now() - t0) / CYCLES).toFixed(0)} ms a cycle): `
+    + `fds ${before.fds} -> ${after.fds}, threads ${before.threads} -> ${after.threads}, RSS ${(before.rssKiB / 1024).toFixed(1)} -> ${(after.rssKiB / 1024).toFixed(1)} MiB`;
   console.log(line);
   assert.ok(after.fds <= before.fds + 2, `fds grew: ${line}`);
   assert.ok(after.threads <= before.threads + 2, `threads grew: ${line}`);

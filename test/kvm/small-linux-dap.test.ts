@@ -21,7 +21,7 @@ import { buildInitramfs, consoleContext, debianKernel, insmodLines, LINUX_TIMEOU
 import { smallLinux } from './helpers/small-linux';
 import { finishDap, frames, launchDap, nextStop, rip, startDap, waitForText } from './helpers/dap-session';
 
-const T = 240_000;
+const T = 400_000;
 const CMDLINE = 'console=ttyS0 panic=-1';
 /** Debian's kernel prints ~40 KB at boot, one emulated port write a byte: `quiet` keeps the sandbox boots short. */
 const DEBIAN_CMDLINE = `${CMDLINE} quiet`;
@@ -153,7 +153,8 @@ test('Debian\'s kernel with a System.map: a function breakpoint on start_kernel 
     const ev = await stop;
     assert.equal(ev.body.reason, 'function breakpoint', s.console());
     assert.equal(await rip(s), want);
-    assert.equal((await frames(s))[0].name, 'start_kernel');
+    // Names only (no source): the frame reads `System.map-...!start_kernel+0x0` and opens in the disassembly view.
+    assert.match((await frames(s))[0].name, /!start_kernel\+0x0$/);
     assert.match(s.console(), /the kernel runs at the addresses .* was linked at \(no KASLR slide\)/);
   } finally {
     await finishDap(s);
@@ -196,7 +197,7 @@ test('Debian\'s kernel with "kaslr" kept: the slide is found at a stop, said, an
     await s.dc.continueRequest({ threadId: 1 });
     assert.equal((await hit).body.reason, 'function breakpoint');
     assert.equal(await rip(s), linked + slide);
-    assert.equal((await frames(s))[0].name, '__x64_sys_write');
+    assert.match((await frames(s))[0].name, /!__x64_sys_write\+0x0$/);
     console.log(`# KASLR slide 0x${slide.toString(16)} found and rebased`);
   } finally {
     await finishDap(s);

@@ -63,6 +63,8 @@ test('port and MMIO accesses of an AP are performed by the device thread, values
     mmio.readBytes(0xd0000000, b);
     return { inb, inl, unmapped, mmio: [...b] };`);
   done = true;
+  // A pending waitAsync does not keep Node's event loop alive once the worker is gone: wake it.
+  Atomics.notify(control, 0);
   await serving;
   assert.deepEqual(result, { inb: 0x5a, inl: 0x5a, unmapped: 0xffff, mmio: [0x78, 0x56, 0x34, 0x12] });
   assert.deepEqual(uart.writes, [[1, 1, 0x41]]);
