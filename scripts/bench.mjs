@@ -44,7 +44,7 @@ function option(name, fallback) {
   if (!Number.isInteger(v) || v < 0) fail(`--${name} wants a non-negative integer, got '${argv[i + 1] ?? ''}'`);
   return v;
 }
-const SECTIONS = ['pio', 'boot', 'debuggers'];
+const SECTIONS = ['pio', 'boot', 'debuggers', 'symbols'];
 const only = (() => {
   const i = argv.indexOf('--only');
   if (i < 0) return SECTIONS;
@@ -62,7 +62,7 @@ if (argv.includes('--help') || argv.includes('-h')) {
     + '  --steps N     instruction steps per debugger session (default 2000 on real KVM, 100 in the sandbox)\n'
     + '  --mem-mib N   MiB per debugger memory read (default 16)\n'
     + '  --mem-reads N memory reads per debugger session (default 3 on real KVM, 1 in the sandbox)\n'
-    + '  --only LIST   run only these sections: pio,boot,debuggers (default all)');
+    + '  --only LIST   run only these sections: pio,boot,debuggers,symbols (default all)');
   process.exit(0);
 }
 
@@ -97,6 +97,11 @@ if (!inner && !process.env.KVMDBG_SKIP_BUILD) {
   run('node', ['scripts/build.mjs'], 'build');
 }
 if (!inner || stale(C_BINARY, C_SOURCE)) compileC();
+if (!inner && only.includes('symbols') && !process.env.KVMDBG_SMALL_LINUX) {
+  // The small Linux (cached after its first build) is the large vmlinux the symbols section loads.
+  run('node', ['scripts/build-linux.mjs'], 'kvmdbg\'s small Linux');
+  process.env.KVMDBG_SMALL_LINUX = spawnSync('node', ['scripts/build-linux.mjs', '--print-dir'], { encoding: 'utf8' }).stdout.trim();
+}
 
 const { sandboxed } = runWhereKvmIs({
   script: relative(root, fileURLToPath(import.meta.url)), argv, fail,
@@ -232,6 +237,12 @@ if (only.includes('debuggers')) {
   } catch (e) {
     fail(`the debugger benchmark failed: ${e.message}`);
   }
+}
+
+// ---- symbols: loading the small Linux's vmlinux vs gdb on the same file -------
+if (only.includes('symbols')) {
+  // bench/symbols.ts finds the vmlinux through KVMDBG_SMALL_LINUX (set on the host, before a sandbox re-run).
+  run('node', ['out/bench/symbols.js', '--reps', String(Math.max(1, option('reps', 3)))], 'the symbol-loading benchmark');
 }
 
 console.log('\nBENCH ' + JSON.stringify(json));

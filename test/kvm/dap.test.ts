@@ -1,8 +1,9 @@
 // KVM tier: the debug adapter as VS Code sees it. Each test spawns the real
 // adapter process (node out/debug-adapter/main.js) and speaks DAP to it
 // through @vscode/debugadapter-testsupport's DebugClient, on our test kernels.
-// Breakpoints here are hardware (DR0-3): inside the KVM sandbox int3 does not
-// exit (kvm-sandbox/README.md), and the adapter has no software breakpoints yet.
+// Breakpoints here are hardware (DR0-3) up to four; a fifth is an int3 only
+// where the start-up probe found that int3 gives debug exits (never inside the
+// KVM sandbox, kvm-sandbox/README.md): test/kvm/dap-software-breakpoints.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -84,7 +85,8 @@ async function readMem(s: Session, ref: string, count: number): Promise<{ data: 
 }
 
 async function finish(s: Session): Promise<void> {
-  await s.dc.disconnectRequest({ terminateDebuggee: true }).catch(() => {});
+  // One disconnect: DebugClient.stop() sends it and then kills the adapter. A second one raced the
+  // adapter's own exit 100 ms after the first (EPIPE, or a request never answered).
   await s.dc.stop().catch(() => {});
 }
 
@@ -190,16 +192,19 @@ test('source breakpoint in fib: stack, condition, step in / out / over, instruct
   }
 });
 
-test('function and instruction breakpoints: EAX at the end of step_sequence is 0x1234abcd; a fifth hardware breakpoint is unverified', async () => {
+test('function and instruction breakpoints: EAX at the end of step_sequence is 0x1234abcd; a fifth is an int3 only where the host delivers them', async () => {
   const s = await start();
   try {
+    const console: string[] = [];
+    s.dc.on('output', (e: DebugProtocol.OutputEvent) => console.push(e.body.output));
     const stop = stopped(s, 'function breakpoint on step_sequence');
     let bps: DebugProtocol.Breakpoint[] = [];
     await launch(s, {}, async () => {
       bps = (await s.dc.setFunctionBreakpointsRequest({ breakpoints: ['step_sequence', 'spin_forever', 'count_ticks', 'machine_finish', 'serial_getc'].map((name) => ({ name })) })).body.breakpoints;
     });
-    assert.deepEqual(bps.map((b) => b.verified), [true, true, true, true, false]);
-    assert.match(bps[4].message ?? '', /all 4 hardware debug registers/);
+    const int3 = console.join('').includes('int3 gives debug exits on this host');
+    assert.deepEqual(bps.map((b) => b.verified), [true, true, true, true, int3], `the probe said: ${console.join('')}`);
+    if (!int3) assert.match(bps[4].message ?? '', /all 4 hardware debug registers/);
     assert.equal((await stop).body.reason, 'function breakpoint');
     const start = BigInt(symbol('pvh64', 'step_sequence'));
     assert.equal(await reg(s, 'rip'), start);
