@@ -18,31 +18,12 @@ import { Machine } from '../../vmm/machine/machine';
 import { BOOT_MS, MEMORY_64M, defaultOutput, kernelPath, within } from './helpers/guests';
 import { processesWith, runCli, startCli } from './helpers/cli';
 import { rng } from '../unit/helpers/fuzz-budget';
-import { hostUsage } from './helpers/leaks';
+import { descendants, hostUsage, tempEntries } from './helpers/leaks';
 import { budget, seeds } from './helpers/soak-budget';
 
 const CYCLES = budget('KVMDBG_LIFECYCLE_CYCLES', 20, 100);
 const PROCS = budget('KVMDBG_LIFECYCLE_PROCS', 5, 100);
 const KILL_SEEDS = seeds('KVMDBG_KILL_SEEDS', '1,2', '1,2,3,4');
-
-const listDir = (d: string): Set<string> => { try { return new Set(readdirSync(d)); } catch { return new Set(); } };
-const tempEntries = (): Set<string> => new Set([...[...listDir('/tmp')].map((e) => `/tmp/${e}`), ...[...listDir('/dev/shm')].map((e) => `/dev/shm/${e}`)]);
-
-/** Descendants of `pid` still alive (by /proc/<n>/stat ppid). */
-function children(pid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      parent.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch { /* gone */ }
-  }
-  const out: number[] = [];
-  const walk = (p: number): void => { for (const [c, pp] of parent) if (pp === p) { out.push(c); walk(c); } };
-  walk(pid);
-  return out;
-}
 
 for (const seed of KILL_SEEDS) {
   test(`SIGKILL of \`kvmdbg run\` at a random point of a boot (seed ${seed}): nothing left running, no temp files`, async () => {
@@ -54,7 +35,7 @@ for (const seed of KILL_SEEDS) {
     const run = startCli(['run', '--kernel', kernelPath('pvh64'), '--memory', '64M', '--cmdline', `spin ${marker}`], { keepStdinOpen: true });
     const pid = run.child.pid!;
     await new Promise((r) => setTimeout(r, delay));
-    const kids = children(pid);
+    const kids = descendants(pid);
     run.child.kill('SIGKILL');
     const r = await within(run.done, 30_000, 'the killed kvmdbg to be reaped');
     assert.equal(r.signal, 'SIGKILL');
@@ -65,7 +46,7 @@ for (const seed of KILL_SEEDS) {
     }
     console.log(`SIGKILL after ${delay} ms (stdout so far ${JSON.stringify(r.stdout.slice(0, 40))}): children then ${JSON.stringify(kids)}`);
     assert.deepEqual(processesWith(marker), [], 'no process with our marker left');
-    assert.deepEqual(children(pid), [], 'no child of the killed process left');
+    assert.deepEqual(descendants(pid), [], 'no child of the killed process left');
     const added = [...tempEntries()].filter((e) => !before.has(e));
     assert.deepEqual(added, [], 'no temp files left behind');
   });
