@@ -190,7 +190,8 @@ test('Machine API: a 64-bit code segment with L and D both set (set with KVM_SET
 
 // ---- DAP -------------------------------------------------------------------------------------------
 
-interface Dap { dc: DebugClient; console(): string }
+/** `ended`: the exited and terminated events, recorded from the start (a guest that faults at once may end before anyone waits). */
+interface Dap { dc: DebugClient; console(): string; event(name: 'exited' | 'terminated'): Promise<DebugProtocol.Event> }
 
 async function dap(kernel: string, cmdline: string, stopOnEntry = false): Promise<Dap> {
   const dc = new DebugClient('node', ADAPTER, 'kvm');
@@ -198,17 +199,23 @@ async function dap(kernel: string, cmdline: string, stopOnEntry = false): Promis
   await dc.start();
   let con = '';
   dc.on('output', (e: DebugProtocol.OutputEvent) => { con += e.body.output; });
+  const seen = new Map<string, DebugProtocol.Event>();
+  for (const name of ['exited', 'terminated']) dc.on(name, (e: DebugProtocol.Event) => seen.set(name, e));
+  const event = (name: 'exited' | 'terminated'): Promise<DebugProtocol.Event> => {
+    const got = seen.get(name);
+    return got ? Promise.resolve(got) : within(dc.waitForEvent(name, T), T, `a ${name} event`);
+  };
   await within(Promise.all([
     dc.initializeRequest({ adapterID: 'kvm', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' })
       .then(() => dc.launchRequest({ kernel, memory: '64M', cmdline, stopOnEntry } as DebugProtocol.LaunchRequestArguments)),
     dc.waitForEvent('initialized', T).then(() => dc.configurationDoneRequest()),
   ]), T, 'launch');
-  return { dc, console: () => con };
+  return { dc, console: () => con, event };
 }
 
 async function endsClearly(s: Dap, what: RegExp): Promise<void> {
-  const exited = await within(s.dc.waitForEvent('exited', T), T, 'an exited event') as DebugProtocol.ExitedEvent;
-  await within(s.dc.waitForEvent('terminated', T), T, 'a terminated event');
+  const exited = await s.event('exited') as DebugProtocol.ExitedEvent;
+  await s.event('terminated');
   assert.notEqual(exited.body.exitCode, 0);
   assert.match(s.console(), what);
 }
