@@ -67,6 +67,10 @@ for (const name of ['pvh64', 'multiboot32'] as const) {
       machine.resume();
       await console.waitFor('spinning\n', BOOT_MS);
       assert.equal(console.text, banner(name) + 'spinning\n');
+      // The console shows 'spinning' as the guest's last OUT returns, a few instructions before
+      // spin_loop: wait until the loop has counted, so the pause lands inside it.
+      const counting = Date.now() + 60_000;
+      while (machine.memory.readU32(counter) === 0 && Date.now() < counting) await new Promise((r) => setTimeout(r, 5));
 
       const first = await within(machine.pause(), 30_000, 'pause() of a guest spinning with interrupts off');
       assert.equal(first.reason, 'pause');
