@@ -142,7 +142,7 @@ test('DAP: `threads` lists one thread per vCPU', { timeout: T + 10_000 }, async 
     const names = (await dc.threadsRequest()).body.threads.map((t) => t.name);
     assert.ok(names.every((n) => /stopped/.test(n)), `both vCPUs are stopped: ${names}`);
   } finally {
-    await dc.disconnectRequest({ terminateDebuggee: true }).catch(() => {});
+    // dc.stop() sends the one disconnect: a second would wait for an adapter that has already exited.
     await dc.stop();
   }
 });
