@@ -19,20 +19,12 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { ElfFile } from '../vmm/boot/elf';
 import { readFileSync } from 'node:fs';
 import { GUEST_MEMORY, ROOT } from './gdb-peers';
-import { KERNEL, MEM_BYTES, MEM_START } from './gdb-rsp';
+import { KERNEL, MEM_BYTES, MEM_START, type DebuggerSample } from './gdb-rsp';
 
 const ADAPTER = join(ROOT, 'out', 'debug-adapter', 'main.js');
 const TIMEOUT = 120_000;
 
-export interface DapSample {
-  /** Seconds per readMemory of `bytes`. */
-  memSec: number[];
-  bytes: number;
-  stepSec: number;
-  steps: number;
-  /** RIP and RSP after the steps (must match gdb's $pc and $rsp after as many stepi from the same place). */
-  pc: number;
-  sp: number;
+export interface DapSample extends DebuggerSample {
   /** Milliseconds per step spent in each request (the step: stepIn until the stopped event). */
   phases: Record<'step' | 'threads' | 'stackTrace' | 'scopes' | 'variables', number>;
 }

@@ -19,16 +19,20 @@ export const KERNEL = join(ROOT, 'test', 'guests', 'build', 'pvh64.elf');
 export const MEM_START = 0x100000;
 export const MEM_BYTES = 16 * 1024 * 1024;
 
-export interface GdbSample {
-  peer: GdbPeer['name'];
-  /** Seconds per dump of `bytes` (one per dump). */
+/** What one debugger session measured, gdb's or the DAP client's. */
+export interface DebuggerSample {
+  /** Seconds per read of `bytes` (a gdb dump or a run of DAP readMemory requests). */
   memSec: number[];
   bytes: number;
   stepSec: number;
   steps: number;
-  /** $pc and $rsp after the steps. */
+  /** The PC and RSP after the steps: every side must end where the others do. */
   pc: number;
   sp: number;
+}
+
+export interface GdbSample extends DebuggerSample {
+  peer: GdbPeer['name'];
 }
 
 /** The gdb script after `target remote`: stop in fib, time the dumps and the steps, print BENCH-RESULT. */

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { Decoder, DecoderOptions, FlowControl, Mnemonic } from 'iced-x86';
 import { Machine } from '../../vmm/machine/machine';
 import type { StopReason } from '../../vmm/machine/protocol';
-import { BOOT_MS, Console, MEMORY_64M, defaultOutput, ended, hex, kernelPath, symbol, within, type TestKernel } from './helpers/guests';
+import { BOOT_MS, defaultOutput, ended, hex, symbol, within } from './helpers/guests';
+import { boot, resumeUntilStopped } from './helpers/machine';
 
 /** The instructions of step_sequence before its `ret` (test/guests/kernel/step{32,64}.S). */
 const SEQUENCE_LENGTH = 21;
@@ -22,18 +23,6 @@ const SANDBOX_INT3 = 'software breakpoints are not testable inside the KVM sandb
 // Where int3 does not exit (the sandbox's nested SVM) the software path is an expected failure, said so.
 const IN_SANDBOX = process.env.KVM_SANDBOX === '1';
 
-async function boot(name: TestKernel): Promise<{ machine: Machine; console: Console }> {
-  const machine = await within(Machine.create({ kernel: kernelPath(name), cmdline: '', memoryBytes: MEMORY_64M }), BOOT_MS, `creating a VM for ${name}`);
-  return { machine, console: new Console(machine) };
-}
-
-/** Resumes and waits for the next 'stopped' event; fails if the VM ends instead. */
-async function resumeUntilStopped(machine: Machine, what: string): Promise<{ stop: StopReason; rip: bigint }> {
-  const stopped = new Promise<{ stop: StopReason; rip: bigint }>((resolve) => machine.once('stopped', (stop, rip) => resolve({ stop, rip })));
-  const endedFirst = machine.whenEnded().then((end) => { throw new Error(`${what}: the VM ended instead (${end.kind}: ${end.message})`); });
-  machine.resume();
-  return within(Promise.race([stopped, endedFirst]), BOOT_MS, what);
-}
 
 /** Decodes the instruction at `rip` straight from guest memory (physical == virtual in the test kernels). */
 function decodeAt(machine: Machine, bitness: 32 | 64, rip: bigint): { length: number; text: string; flow: FlowControl } {

@@ -3,29 +3,18 @@
 // kernel: found by a kick and the vCPU's mp_state) — on the pvh64 test kernel.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Machine } from '../../vmm/machine/machine';
 import type { StopReason } from '../../vmm/machine/protocol';
-import { BOOT_MS, Console, MEMORY_64M, defaultOutput, ended, hex, kernelPath, symbol, within } from './helpers/guests';
+import { BOOT_MS, defaultOutput, ended, hex, symbol } from './helpers/guests';
+import { boot, resumeUntilStopped } from './helpers/machine';
 
 const EFER = 0xc000_0080;
 const EFER_LME = 0x100n;
 
-async function boot(): Promise<{ machine: Machine; console: Console }> {
-  const machine = await within(Machine.create({ kernel: kernelPath('pvh64'), cmdline: '', memoryBytes: MEMORY_64M }), BOOT_MS, 'creating a VM for pvh64');
-  return { machine, console: new Console(machine) };
-}
-
-async function resumeUntilStopped(machine: Machine, what: string): Promise<{ stop: StopReason; rip: bigint }> {
-  const stopped = new Promise<{ stop: StopReason; rip: bigint }>((resolve) => machine.once('stopped', (stop, rip) => resolve({ stop, rip })));
-  const endedFirst = machine.whenEnded().then((end) => { throw new Error(`${what}: the VM ended instead (${end.kind}: ${end.message})`); });
-  machine.resume();
-  return within(Promise.race([stopped, endedFirst]), BOOT_MS, what);
-}
 
 const shown = (v: unknown): string => JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? hex(x) : x instanceof Uint8Array ? `<${x.length} bytes>` : x));
 
 test('pvh64: an MSR breakpoint on EFER stops before the PVH stub\'s RDMSR and WRMSR; both complete correctly; the guest finishes', async () => {
-  const { machine, console } = await boot();
+  const { machine, console } = await boot('pvh64');
   try {
     await machine.setExitBreakpoints({ msr: [{ first: EFER, last: EFER }] });
 
@@ -61,7 +50,7 @@ test('pvh64: an MSR breakpoint on EFER stops before the PVH stub\'s RDMSR and WR
 });
 
 test('pvh64: an MSR breakpoint on writes only lets the RDMSR through and stops at the WRMSR', async () => {
-  const { machine } = await boot();
+  const { machine } = await boot('pvh64');
   try {
     await machine.setExitBreakpoints({ msr: [{ first: EFER, last: EFER, direction: 'out' }] });
     const { stop } = await resumeUntilStopped(machine, 'running to the WRMSR of EFER');
@@ -75,7 +64,7 @@ test('pvh64: an MSR breakpoint on writes only lets the RDMSR through and stops a
 const HALT_FOREVER = [0xfa, 0xf4, 0xeb, 0xfd];
 
 test('pvh64: the HLT breakpoint stops a vCPU sitting in HLT (in-kernel LAPIC: found by a kick and mp_state HALTED)', async () => {
-  const { machine } = await boot();
+  const { machine } = await boot('pvh64');
   try {
     const target = BigInt(symbol('pvh64', 'step_sequence'));
     assert.deepEqual((await machine.armHardware([{ kind: 'execute', address: target }])).armed, [true]);

@@ -4,14 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Machine } from '../../vmm/machine/machine';
 import {
-  BOOT_MS, Console, MEMORY_64M, TEST_KERNELS, banner, defaultOutput, ended, hex, kernelPath, symbol, within,
-  type TestKernel,
+  BOOT_MS, MEMORY_64M, TEST_KERNELS, banner, defaultOutput, ended, hex, kernelPath, symbol, within,
 } from './helpers/guests';
-
-async function boot(name: TestKernel, cmdline = ''): Promise<{ machine: Machine; console: Console }> {
-  const machine = await within(Machine.create({ kernel: kernelPath(name), cmdline, memoryBytes: MEMORY_64M }), BOOT_MS, `creating a VM for ${name}`);
-  return { machine, console: new Console(machine) };
-}
+import { boot } from './helpers/machine';
 
 for (const name of TEST_KERNELS) {
   test(`${name}: boots through the API, prints its exact default output, powers off with status 0`, async () => {
