@@ -21,7 +21,6 @@ import {
 
 /** How often kvm/state carries a fresh exit rate while the guest runs. */
 export const STATE_INTERVAL_MS = 1000;
-const THREAD_ID = 1;
 
 type Counts = Partial<Record<string, number>>;
 
@@ -157,23 +156,22 @@ export class KvmCustomRequests {
     });
   }
 
-  private checkThread(threadId: unknown): void {
-    if (threadId !== undefined && threadId !== null && threadId !== THREAD_ID) throw new Error(`no vCPU has thread id ${JSON.stringify(threadId)} (this VM has thread ${THREAD_ID})`);
-  }
-
-  /** The stopped vCPU's paging registers, or one sentence saying why not. */
-  private async stoppedSregs(what: string) {
+  /** The system registers of the vCPU `threadId` names (absent: the one in focus), stopped; or one sentence saying why not. */
+  private async stoppedSregs(threadId: unknown, what: string) {
     const vcpu = this.vcpu;
     if (!vcpu || vcpu.state === 'ended') throw new Error('the VM has ended');
+    const named = threadId !== undefined && threadId !== null;
+    if (named && (typeof threadId !== 'number' || !vcpu.hasThread(threadId))) {
+      throw new Error(`no vCPU has thread id ${JSON.stringify(threadId)} (this VM has threads 1 to ${vcpu.machine.cpus})`);
+    }
     if (vcpu.state !== 'stopped') throw new Error(`the VM is running: pause the VM to ${what}`);
-    return vcpu.sregs();
+    return vcpu.sregs(named ? (threadId as number) - 1 : vcpu.id);
   }
 
   private async pageWalk(machine: Machine, args: PageWalkArgs): Promise<PageWalkBody> {
-    this.checkThread(args.threadId);
     const address = parseAddressArg(args.address, '"address"');
     const cr3 = args.cr3 !== undefined && args.cr3 !== null && args.cr3 !== '' ? parseAddressArg(args.cr3, '"cr3"') : undefined;
-    const s = await this.stoppedSregs('walk its page tables');
+    const s = await this.stoppedSregs(args.threadId, 'walk its page tables');
     const paging: PagingState = { cr0: s.cr0, cr3: cr3 ?? s.cr3, cr4: s.cr4, efer: s.efer };
     return pageWalkBody(walk(machine.memory, paging, address));
   }
@@ -189,8 +187,7 @@ export class KvmCustomRequests {
   }
 
   private async descriptorTables(machine: Machine, args: DescriptorTablesArgs): Promise<DescriptorTablesBody> {
-    this.checkThread(args.threadId);
-    const s = await this.stoppedSregs('read its descriptor tables');
+    const s = await this.stoppedSregs(args.threadId, 'read its descriptor tables');
     const paging: PagingState = { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer };
     const read = (address: bigint, length: number) => readVirtual(machine.memory, paging, address, length);
     const long = isLongMode(paging);

@@ -24,17 +24,21 @@ export interface LaunchConfig {
   cmdline: string;
   memoryBytes: number;
   cpus: number;
+  /** Raw disk images for virtio-blk, /dev/vda first. */
+  disks: { path: string; readOnly: boolean }[];
   stopOnEntry: boolean;
   exitBreakpoints: ExitBreakpointDefaults;
   /** Single steps may enter interrupt handlers (default false: they hold interrupts back). */
   stepIntoInterrupts: boolean;
 }
 
-type JsonType = 'string' | 'number' | 'boolean' | 'object';
+type JsonType = 'string' | 'number' | 'boolean' | 'object' | 'array';
 
 export interface LaunchProperty {
   type: JsonType | JsonType[];
   description: string;
+  /** For arrays: what each element may be. */
+  items?: { type: JsonType | JsonType[] };
   default?: unknown;
   required?: boolean;
 }
@@ -47,6 +51,10 @@ export const LAUNCH_SCHEMA: Record<string, LaunchProperty> = {
   cmdline: { type: 'string', default: '', description: 'The kernel command line.' },
   memory: { type: ['string', 'number'], default: '256M', description: 'Guest RAM: a size like "256M" or "2G", or a number of bytes.' },
   cpus: { type: 'number', default: 1, description: 'Number of vCPUs, each on its own thread (up to this host\'s CPU count).' },
+  disks: {
+    type: 'array', items: { type: ['string', 'object'] }, default: [],
+    description: 'Raw disk images the guest sees as virtio-blk disks (/dev/vda, /dev/vdb, ... in order): "disk.img", "disk.img,ro", or { "path": "disk.img", "readOnly": true }.',
+  },
   stopOnEntry: { type: 'boolean', default: false, description: 'Stop at the kernel\'s first instruction.' },
   stepIntoInterrupts: { type: 'boolean', default: false, description: 'Let single steps enter interrupt handlers (a timer tick between two instructions). Default false: while stepping, KVM holds interrupts back (KVM_GUESTDBG_BLOCKIRQ, Linux 5.15+).' },
   exitBreakpoints: {
@@ -105,6 +113,30 @@ function parseMemory(v: unknown): number {
   }
 }
 
+/** "disks": strings like the CLI's --disk (FILE or FILE,ro) or { path, readOnly } objects. */
+function parseDisks(v: unknown): LaunchConfig['disks'] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new LaunchConfigError(`launch.json: "disks" must be a list like ["disk.img", "other.img,ro"], not ${JSON.stringify(v).slice(0, 60)}`);
+  return v.map((d, i) => {
+    let disk: { path: string; readOnly: boolean };
+    if (typeof d === 'string') {
+      const m = /^(.*?)(?:,(ro|rw))?$/.exec(d)!;
+      disk = { path: m[1], readOnly: m[2] === 'ro' };
+    } else if (typeof d === 'object' && d !== null && !Array.isArray(d)) {
+      const o = d as Record<string, unknown>;
+      if (typeof o.path !== 'string') throw new LaunchConfigError(`launch.json: "disks"[${i}] needs a "path" (a string)`);
+      if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new LaunchConfigError(`launch.json: "disks"[${i}].readOnly must be true or false`);
+      disk = { path: o.path, readOnly: o.readOnly === true };
+    } else {
+      throw new LaunchConfigError(`launch.json: "disks"[${i}] must be a file path or { "path": ..., "readOnly": ... }, not ${JSON.stringify(d)}`);
+    }
+    if (disk.path === '') throw new LaunchConfigError(`launch.json: "disks"[${i}] is an empty path`);
+    if (!existsSync(disk.path)) throw new LaunchConfigError(`launch.json: "disks"[${i}]: ${disk.path} does not exist`);
+    if (!statSync(disk.path).isFile()) throw new LaunchConfigError(`launch.json: "disks"[${i}]: ${disk.path} is not a file`);
+    return disk;
+  });
+}
+
 /** Validates raw launch arguments; throws LaunchConfigError with one sentence. */
 export function validateLaunchArgs(raw: unknown): Validated {
   if (typeof raw !== 'object' || raw === null) throw new LaunchConfigError('launch.json: the configuration must be an object');
@@ -135,6 +167,7 @@ export function validateLaunchArgs(raw: unknown): Validated {
   if (cpus > availableParallelism()) {
     throw new LaunchConfigError(`launch.json: "cpus": ${cpus} is more than this host's ${availableParallelism()} CPUs (each vCPU runs on its own thread)`);
   }
+  const disks = parseDisks(args.disks);
   const stopOnEntry = args.stopOnEntry ?? false;
   if (typeof stopOnEntry !== 'boolean') throw new LaunchConfigError(`launch.json: "stopOnEntry" must be true or false, not ${JSON.stringify(stopOnEntry)}`);
   const stepIntoInterrupts = args.stepIntoInterrupts ?? false;
@@ -159,7 +192,7 @@ export function validateLaunchArgs(raw: unknown): Validated {
     exitBreakpoints[k] = v;
   }
   return {
-    config: { kernel, symbols, systemMap, initrd, cmdline, memoryBytes: parseMemory(args.memory), cpus, stopOnEntry, exitBreakpoints, stepIntoInterrupts },
+    config: { kernel, symbols, systemMap, initrd, cmdline, memoryBytes: parseMemory(args.memory), cpus, disks, stopOnEntry, exitBreakpoints, stepIntoInterrupts },
     warnings,
   };
 }

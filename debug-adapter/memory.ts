@@ -67,6 +67,12 @@ export class GuestMemoryView {
     return r.unreadableBytes === 0 ? r.data : undefined;
   }
 
+  /** All `length` virtual bytes through `paging` (another vCPU's page tables), or undefined. */
+  readExactWith(paging: PagingState, address: bigint, length: number): Uint8Array | undefined {
+    const r = readVirtual(this.memory, paging, address, length);
+    return r.unreadableBytes === 0 ? r.data : undefined;
+  }
+
   write(ref: MemoryRef, data: Uint8Array): { written: number; firstFailure?: string } {
     if (ref.space === 'p') {
       if (ref.address >= 1n << 53n) return { written: 0, firstFailure: `physical address ${hex(ref.address)} is not guest RAM` };

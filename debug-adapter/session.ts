@@ -37,6 +37,10 @@ import { evaluate, ExpressionError, type EvalContext } from './expressions';
 import type { HwLength } from '../vmm/debug/hw-breakpoints';
 
 const THREAD_ID = 1;
+/** Stack frame ids carry their vCPU: frame i of vCPU v is v * FRAME_IDS_PER_VCPU + i + 1. */
+const FRAME_IDS_PER_VCPU = 1_000_000;
+const vcpuOfFrame = (frameId: number | undefined): number | undefined =>
+  (frameId !== undefined && Number.isInteger(frameId) && frameId > 0 ? Math.floor((frameId - 1) / FRAME_IDS_PER_VCPU) : undefined);
 /** Requests that read the machine: before a launch they get one clear error. */
 const NEEDS_VM = new Set(['stackTrace', 'scopes', 'readMemory', 'writeMemory', 'disassemble', 'setVariable']);
 const hex = (v: bigint): string => '0x' + v.toString(16);
@@ -65,7 +69,8 @@ export class KvmDebugSession extends DebugSession {
   private idtSregs?: Sregs;
   private debugreg: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
   private launchExitSpec: ExitBreakpointSpec = {};
-  private variableHandles = new Handles<RegisterNode[]>();
+  /** Register groups shown in the Variables view, with the vCPU they belong to (setVariable writes there). */
+  private variableHandles = new Handles<{ vcpu: number; nodes: RegisterNode[] }>();
   private lastStop?: StopReason;
   /** Set while a run, step or stop decision is in progress: one at a time. */
   private busy = false;
@@ -231,7 +236,7 @@ export class KvmDebugSession extends DebugSession {
       return this.fail(response, `launch.json: "exitBreakpoints": ${(e as Error).message}`);
     }
     try {
-      this.machine = await Machine.create({ kernel: config.kernel, initrd: config.initrd, cmdline, memoryBytes: config.memoryBytes, cpus: config.cpus });
+      this.machine = await Machine.create({ kernel: config.kernel, initrd: config.initrd, cmdline, memoryBytes: config.memoryBytes, cpus: config.cpus, disks: config.disks });
     } catch (e) {
       return this.fail(response, (e as Error).message);
     }
@@ -243,6 +248,8 @@ export class KvmDebugSession extends DebugSession {
       resuming: () => { this.plantSoftware(); this.watchIdt(); },
       stopped: () => { this.liftSoftware(); clearTimeout(this.idtTimer); },
     };
+    // A breakpoint hit held back by the all-stop is reported later only if that breakpoint is still set.
+    this.vcpu.stillWanted = (_v, stop) => stop.reason !== 'breakpoint' || this.breakpoints.matching(stop).length > 0;
     this.kvm.attach(machine, this.vcpu);
     this.view = new GuestMemoryView(machine.memory, () => this.vcpu?.paging);
     machine.on('output', (bytes: Uint8Array) => this.console.push(bytes));
@@ -281,9 +288,17 @@ export class KvmDebugSession extends DebugSession {
     };
   }
 
-  private async snapshot(): Promise<CpuSnapshot> {
-    const [regs, sregs] = await Promise.all([this.vcpu!.regs(), this.vcpu!.sregs()]);
+  /** One vCPU's registers at this stop (the focused one by default). */
+  private async snapshot(vcpu = this.vcpu!.id): Promise<CpuSnapshot> {
+    const [regs, sregs] = await Promise.all([this.vcpu!.regs(vcpu), this.vcpu!.sregs(vcpu)]);
     return { regs, sregs, debugreg: this.debugreg };
+  }
+
+  /** The vCPU a request's threadId names (absent: the one in focus); one sentence when it names none. */
+  private vcpuOfThread(threadId: number | undefined): number {
+    if (threadId === undefined || threadId === null) return this.vcpu!.id;
+    if (!this.vcpu!.hasThread(threadId)) throw new Error(`no vCPU has thread id ${JSON.stringify(threadId)} (this VM has threads 1 to ${this.machine!.cpus})`);
+    return threadId - 1;
   }
 
   /** True when a stop is for the user (a breakpoint whose condition holds, a pause, an exit...). */
@@ -423,8 +438,12 @@ export class KvmDebugSession extends DebugSession {
     });
   }
 
-  private async doStep(response: DebugProtocol.Response, how: (s: Stepper) => Promise<StepOutcome>): Promise<void> {
+  /** Steps the thread the client names (it comes into focus: the stop is reported on it); the other vCPUs stay stopped. */
+  private async doStep(response: DebugProtocol.Response, threadId: number | undefined, how: (s: Stepper) => Promise<StepOutcome>): Promise<void> {
     if (this.busy || this.vcpu?.state !== 'stopped') return this.fail(response, 'the vCPU is running: pause it before stepping');
+    let vcpu: number;
+    try { vcpu = this.vcpuOfThread(threadId); } catch (e) { return this.fail(response, `${response.command}: ${(e as Error).message}`); }
+    this.vcpu.focus(vcpu);
     this.busy = true;
     this.sendResponse(response);
     try {
@@ -440,31 +459,34 @@ export class KvmDebugSession extends DebugSession {
   }
 
   protected override nextRequest(response: DebugProtocol.NextResponse, args: DebugProtocol.NextArguments): void {
-    void this.doStep(response, (s) => (args.granularity === 'instruction' ? s.instruction(true) : s.line('over')));
+    void this.doStep(response, args.threadId, (s) => (args.granularity === 'instruction' ? s.instruction(true) : s.line('over')));
   }
 
   protected override stepInRequest(response: DebugProtocol.StepInResponse, args: DebugProtocol.StepInArguments): void {
-    void this.doStep(response, (s) => (args.granularity === 'instruction' ? s.instruction(false) : s.line('in')));
+    void this.doStep(response, args.threadId, (s) => (args.granularity === 'instruction' ? s.instruction(false) : s.line('in')));
   }
 
-  protected override stepOutRequest(response: DebugProtocol.StepOutResponse): void {
-    void this.doStep(response, (s) => s.out());
+  protected override stepOutRequest(response: DebugProtocol.StepOutResponse, args: DebugProtocol.StepOutArguments): void {
+    void this.doStep(response, args.threadId, (s) => s.out());
   }
 
   // ---- stack, scopes, variables -------------------------------------------------------------
 
   protected override async stackTraceRequest(response: DebugProtocol.StackTraceResponse, args: DebugProtocol.StackTraceArguments): Promise<void> {
     try {
-      const { regs, sregs } = await this.snapshot();
+      const vcpu = this.vcpuOfThread(args.threadId);
+      const { regs, sregs } = await this.snapshot(vcpu);
       const bits = bitnessOf(sregs) === 64 ? 64 : 32;
-      const { frames } = stackFrames({ regs, bits, symbols: this.symbols, readMemory: (a, n) => this.view!.readExact({ space: 'v', address: a }, n) });
-      this.preferBreakpointLine(frames[0]);
+      // Another vCPU's stack is read through its own page tables (a user process may be running there).
+      const paging = { cr0: sregs.cr0, cr3: sregs.cr3, cr4: sregs.cr4, efer: sregs.efer };
+      const { frames } = stackFrames({ regs, bits, symbols: this.symbols, readMemory: (a, n) => this.view!.readExactWith(paging, a, n) });
+      if (vcpu === this.vcpu!.id) this.preferBreakpointLine(frames[0]);
       const start = args.startFrame ?? 0;
       const end = args.levels ? start + args.levels : frames.length;
       response.body = {
         totalFrames: frames.length,
         stackFrames: frames.slice(start, end).map((f, i) => {
-          const sf = new StackFrame(start + i + 1, f.name) as DebugProtocol.StackFrame;
+          const sf = new StackFrame(vcpu * FRAME_IDS_PER_VCPU + start + i + 1, f.name) as DebugProtocol.StackFrame;
           sf.instructionPointerReference = f.instructionPointerReference;
           if (f.file) {
             sf.source = new Source(basename(f.file), this.convertDebuggerPathToClient(f.file));
@@ -499,21 +521,23 @@ export class KvmDebugSession extends DebugSession {
     if (bp && bp.line !== top.line) { top.line = bp.line; top.column = 1; }
   }
 
-  protected override async scopesRequest(response: DebugProtocol.ScopesResponse): Promise<void> {
+  protected override async scopesRequest(response: DebugProtocol.ScopesResponse, args: DebugProtocol.ScopesArguments): Promise<void> {
     try {
-      const scopes = registerScopes(await this.snapshot());
-      response.body = { scopes: scopes.map((s) => ({ ...new Scope(s.name, this.variableHandles.create(s.nodes), false), presentationHint: 'registers' })) };
+      const vcpu = vcpuOfFrame(args.frameId) ?? this.vcpu!.id;
+      if (!this.vcpu!.hasThread(vcpu + 1)) throw new Error(`frame ${args.frameId} is not one of this stop's frames`);
+      const scopes = registerScopes(await this.snapshot(vcpu));
+      response.body = { scopes: scopes.map((s) => ({ ...new Scope(s.name, this.variableHandles.create({ vcpu, nodes: s.nodes }), false), presentationHint: 'registers' })) };
       this.sendResponse(response);
     } catch (e) {
       this.fail(response, `registers: ${(e as Error).message}`);
     }
   }
 
-  private toVariable(node: RegisterNode, format?: DebugProtocol.ValueFormat): DebugProtocol.Variable {
+  private toVariable(vcpu: number, node: RegisterNode, format?: DebugProtocol.ValueFormat): DebugProtocol.Variable {
     const value = format?.hex === false && node.raw !== undefined && !node.children ? node.raw.toString(10) : node.value;
     return {
       name: node.name, value,
-      variablesReference: node.children ? this.variableHandles.create(node.children) : 0,
+      variablesReference: node.children ? this.variableHandles.create({ vcpu, nodes: node.children }) : 0,
       memoryReference: node.memoryReference,
       evaluateName: node.writes ? node.name : undefined,
       presentationHint: node.writes ? undefined : { attributes: ['readOnly'] },
@@ -521,19 +545,20 @@ export class KvmDebugSession extends DebugSession {
   }
 
   protected override variablesRequest(response: DebugProtocol.VariablesResponse, args: DebugProtocol.VariablesArguments): void {
-    const nodes = this.variableHandles.get(args.variablesReference) ?? [];
-    response.body = { variables: nodes.map((n) => this.toVariable(n, args.format)) };
+    const group = this.variableHandles.get(args.variablesReference);
+    response.body = { variables: (group?.nodes ?? []).map((n) => this.toVariable(group!.vcpu, n, args.format)) };
     this.sendResponse(response);
   }
 
   protected override async setVariableRequest(response: DebugProtocol.SetVariableResponse, args: DebugProtocol.SetVariableArguments): Promise<void> {
-    const node = (this.variableHandles.get(args.variablesReference) ?? []).find((n) => n.name === args.name);
-    if (!node?.writes) return this.fail(response, `${args.name} cannot be set from here (only general registers, RIP and RFLAGS are writable)`);
+    const group = this.variableHandles.get(args.variablesReference);
+    const node = group?.nodes.find((n) => n.name === args.name);
+    if (!group || !node?.writes) return this.fail(response, `${args.name} cannot be set from here (only general registers, RIP and RFLAGS are writable)`);
     try {
-      const snap = await this.snapshot();
+      const snap = await this.snapshot(group.vcpu);
       const value = evaluate(args.value, this.evalContext(snap));
       const full = mergeWidth(snap.regs[node.writes], value, node.width);
-      await this.vcpu!.setRegs({ [node.writes]: full });
+      await this.vcpu!.setRegs({ [node.writes]: full }, group.vcpu);
       const shown = node.width === 32 ? full & 0xffff_ffffn : full;
       response.body = { value: '0x' + shown.toString(16).padStart(node.width === 32 ? 8 : 16, '0'), memoryReference: formatRef('v', shown) };
       this.sendResponse(response);
@@ -547,7 +572,8 @@ export class KvmDebugSession extends DebugSession {
     try {
       if (!this.vcpu || this.vcpu.state !== 'stopped') throw new ExpressionError('the vCPU is running: pause it to evaluate');
       const text = args.expression.trim();
-      const snap = await this.snapshot();
+      const vcpu = vcpuOfFrame(args.frameId);
+      const snap = await this.snapshot(vcpu !== undefined && this.vcpu.hasThread(vcpu + 1) ? vcpu : this.vcpu.id);
       const v = evaluate(text, this.evalContext(snap));
       const sym = this.symbols?.table.lookup(text);
       let result = args.format?.hex === false ? v.toString(10) : `${hex(v)} (${v.toString(10)})`;

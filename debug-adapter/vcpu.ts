@@ -1,8 +1,9 @@
 /**
  * Run control of the machine for the adapter, all-stop (as VS Code shows
- * it: allThreadsStopped): running/stopped state, the vCPU the current stop
- * is about (its registers, stack and memory view are what the UI shows),
- * the register snapshot of that stop (fetched once a stop), and "stop
+ * it: allThreadsStopped): running/stopped state, the vCPU in focus (the one
+ * that stopped, or the thread the user stepped; its paging is what memory
+ * references go through), each vCPU's registers at this stop (fetched once
+ * a stop, on demand), and "stop
  * briefly to change something" for requests that arrive while the guest
  * runs (breakpoints set in a running session). Never blocks: every
  * operation is a promise on the Machine's messages.
@@ -27,11 +28,12 @@ export interface RunHooks {
 
 export class VcpuControl {
   state: VcpuState = 'stopped';
-  /** The vCPU of the current stop (the one that stopped first); 0 until something stops. */
+  /** The vCPU in focus: the one that stopped first, or the thread the user stepped; 0 until something stops. */
   id = 0;
   private readonly allStop: AllStop;
-  private regsCache?: Promise<Regs>;
-  private sregsCache?: Promise<Sregs>;
+  /** Per vCPU, cleared whenever anything may run. */
+  private readonly regsCache = new Map<number, Promise<Regs>>();
+  private readonly sregsCache = new Map<number, Promise<Sregs>>();
   /** Last known paging state (kept while running, for physical reads by virtual address). */
   paging?: PagingState;
   private waiter?: (s: StopReason | undefined) => void;
@@ -44,7 +46,8 @@ export class VcpuControl {
     this.allStop.on('stop', (vcpu: number, stop: StopReason) => {
       this.state = 'stopped';
       this.hooks.stopped?.();
-      if (vcpu !== this.id) { this.id = vcpu; this.invalidate(); }
+      this.id = vcpu;
+      this.invalidate();
       this.prefetch();
       const w = this.waiter;
       this.waiter = undefined;
@@ -75,9 +78,24 @@ export class VcpuControl {
     }));
   }
 
+  /** Whether another vCPU's stop, held since it hit at the same moment as the reported one, is still worth reporting. */
+  set stillWanted(f: (vcpu: number, stop: StopReason) => boolean) { this.allStop.stillWanted = f; }
+
+  /** True when `threadId` names one of this machine's vCPUs. */
+  hasThread(threadId: number): boolean {
+    return Number.isInteger(threadId) && threadId >= 1 && threadId <= this.machine.cpus;
+  }
+
+  /** Puts `vcpu` in focus (the user stepped or picked its thread): the memory view follows its paging. */
+  focus(vcpu: number): void {
+    if (vcpu === this.id) return;
+    this.id = vcpu;
+    this.paging = undefined;
+  }
+
   private invalidate(): void {
-    this.regsCache = undefined;
-    this.sregsCache = undefined;
+    this.regsCache.clear();
+    this.sregsCache.clear();
   }
 
   /**
@@ -91,18 +109,23 @@ export class VcpuControl {
     this.sregs().catch(() => {});
   }
 
-  regs(): Promise<Regs> {
-    return (this.regsCache ??= this.machine.getRegs(this.id));
+  regs(vcpu = this.id): Promise<Regs> {
+    let p = this.regsCache.get(vcpu);
+    if (!p) this.regsCache.set(vcpu, (p = this.machine.getRegs(vcpu)));
+    return p;
   }
 
-  async sregs(): Promise<Sregs> {
-    const s = await (this.sregsCache ??= this.machine.getSregs(this.id));
-    this.paging = { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer };
+  /** A vCPU's system registers; the focused one's also set the paging memory references go through. */
+  async sregs(vcpu = this.id): Promise<Sregs> {
+    let p = this.sregsCache.get(vcpu);
+    if (!p) this.sregsCache.set(vcpu, (p = this.machine.getSregs(vcpu)));
+    const s = await p;
+    if (vcpu === this.id) this.paging = { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer };
     return s;
   }
 
-  async setRegs(regs: Partial<Regs>): Promise<void> {
-    await this.machine.setRegs(regs, this.id);
+  async setRegs(regs: Partial<Regs>, vcpu = this.id): Promise<void> {
+    await this.machine.setRegs(regs, vcpu);
     this.invalidate();
   }
 
@@ -120,7 +143,7 @@ export class VcpuControl {
     return p;
   }
 
-  /** One instruction on the current vCPU; the others stay stopped. */
+  /** One instruction on the vCPU in focus; the others stay stopped. */
   async step(): Promise<StopReason> {
     this.invalidate();
     try {

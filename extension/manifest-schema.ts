@@ -8,14 +8,18 @@ import { LAUNCH_SCHEMA } from '../debug-adapter/launch-config';
 export interface JsonSchema {
   type?: string | string[];
   required?: string[];
-  properties?: Record<string, { type: string | string[]; description: string; default?: unknown }>;
+  properties?: Record<string, { type: string | string[]; description: string; default?: unknown; items?: { type: string | string[] } }>;
 }
 
 export function launchAttributes(): JsonSchema {
   const properties: NonNullable<JsonSchema['properties']> = {};
   const required: string[] = [];
   for (const [key, p] of Object.entries(LAUNCH_SCHEMA)) {
-    properties[key] = { type: p.type, description: p.description, ...(p.default !== undefined ? { default: p.default } : {}) };
+    properties[key] = {
+      type: p.type, description: p.description,
+      ...(p.items ? { items: p.items } : {}),
+      ...(p.default !== undefined ? { default: p.default } : {}),
+    };
     if (p.required) required.push(key);
   }
   return { required, properties };

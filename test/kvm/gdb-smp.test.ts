@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
-import { runGdb, startGdbVm } from './helpers/gdb';
+import { runGdb, startGdbVm, vmContext } from './helpers/gdb';
 import { buildInitramfs, debianKernel, LINUX_TIMEOUT_MS, testOutput } from './helpers/linux-initramfs';
 
 test('gdb: `info threads` shows both vCPUs of --cpus 2, at entry and after Ctrl-C in the booted kernel', { timeout: LINUX_TIMEOUT_MS + 60_000 }, async () => {
@@ -25,6 +25,7 @@ test('gdb: `info threads` shows both vCPUs of --cpus 2, at entry and after Ctrl-
       'kill',
     ], {
       timeoutMs: LINUX_TIMEOUT_MS,
+      context: () => vmContext(vm),
       // Ctrl-C once the guest's init has run on a kernel with both CPUs up.
       onOutput: (p) => {
         if (watching) return;
@@ -37,7 +38,7 @@ test('gdb: `info threads` shows both vCPUs of --cpus 2, at entry and after Ctrl-
         p.once('close', () => clearInterval(timer));
       },
     });
-    const context = `\n--- gdb ---\n${gdb}\n--- console ---\n${vm.output().slice(-3000)}\n--- kvmdbg ---\n${vm.stderr()}`;
+    const context = `\n--- gdb ---\n${gdb}${vmContext(vm)}`;
     assert.match(vm.output(), /GDB-SMP-READY 2/, `the guest should see 2 CPUs${context}`);
     // At entry (before continue) and again after the interrupt: two threads, one per vCPU.
     const lists = gdb.match(/^\*?\s+1\s+Thread 1 .*vCPU 0.*\n\s+2\s+Thread 2 .*vCPU 1.*$/gm) ?? [];

@@ -9,10 +9,12 @@
 //    process exits after disconnect, none is left, no temp file appears, the
 //    host's process count is back where it was;
 //  - the adapter SIGKILLed at random points (during boot, while running, while
-//    stopped at a breakpoint): nothing of it is left running (no process, no
-//    thread: /proc), no temp file.
-// Knobs: KVMDBG_ADAPTER_CYCLES (default 100), KVMDBG_ADAPTER_PROCS (default 20: a fresh adapter costs a Node start and module loading on top of the VM; 100 fresh `kvmdbg run` processes are in lifecycle.test.ts),
-// KVMDBG_KILL_SEEDS (default "1,2,3").
+//    stopped at a breakpoint, during the guest's disk writes): nothing of it is
+//    left running (no process, no thread: /proc), no temp file, and the disk
+//    image keeps every flushed sector (helpers/disk-kill.ts).
+// Knobs (helpers/soak-budget.ts: CI's short budget / `npm run soak`'s):
+// KVMDBG_ADAPTER_CYCLES (12 / 100), KVMDBG_ADAPTER_PROCS (3 / 100),
+// KVMDBG_KILL_SEEDS ("1" / "1,2,3").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,6 +26,8 @@ import { BOOT_MS, ROOT, kernelPath, within } from './helpers/guests';
 import { alive, descendants, fmtUsage, hostUsage, newTempEntries, tempEntries, usage, waitGone } from './helpers/leaks';
 import { rng } from '../unit/helpers/fuzz-budget';
 import { budget, seeds } from './helpers/soak-budget';
+import { checkDiskAfterKill, DISKWRITE_READY, makeDiskImage, VQHAMMER } from './helpers/disk-kill';
+import { rmSync } from 'node:fs';
 
 const ADAPTER = join(ROOT, 'out', 'debug-adapter', 'main.js');
 const CYCLES = budget('KVMDBG_ADAPTER_CYCLES', 12, 100);
@@ -188,4 +192,35 @@ for (const seed of KILL_SEEDS) {
       assert.deepEqual(newTempEntries(temps), [], 'no temp files left behind');
     });
   }
+}
+
+for (const seed of KILL_SEEDS) {
+  test(`SIGKILL of the adapter during the guest's disk writes ("disks" in launch.json, seed ${seed}): the flushed sectors are intact, nothing else changed, no partial file`, { timeout: 300_000 }, async () => {
+    const { dir, disk } = makeDiskImage(`kill-adapter-disk-${seed}`);
+    const temps = tempEntries();
+    const dc = new DebugClient('node', ADAPTER, 'kvm');
+    dc.defaultTimeout = T;
+    await dc.start();
+    const child = (dc as unknown as { _adapterProcess: ChildProcess })._adapterProcess;
+    const pid = child.pid!;
+    let guestConsole = '';
+    dc.on('output', (e: DebugProtocol.OutputEvent) => { if (e.body.category === 'stdout') guestConsole += e.body.output; });
+    await within(Promise.all([
+      dc.initializeRequest({ adapterID: 'kvm', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' })
+        .then(() => dc.launchRequest({ kernel: VQHAMMER, memory: '64M', cmdline: 'diskwrite', disks: [disk] } as DebugProtocol.LaunchRequestArguments)),
+      dc.waitForEvent('initialized', T).then(() => dc.configurationDoneRequest()),
+    ]), T, 'launch');
+    const deadline = Date.now() + T;
+    while (!guestConsole.includes(DISKWRITE_READY) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(guestConsole.includes(DISKWRITE_READY), `the guest never flushed: ${guestConsole.slice(-500)}`);
+    const delay = Math.floor(rng(seed * 11)() * 2000);
+    await new Promise((r) => setTimeout(r, delay));
+    const kids = descendants(pid);
+    child.kill('SIGKILL');
+    assert.deepEqual(await waitGone([pid, ...kids]), [], 'the adapter and its children are gone');
+    closeClient(dc);
+    assert.deepEqual(newTempEntries(temps), [], 'no temp files left behind');
+    console.log(`adapter disk-write SIGKILL after ${delay} ms: ${checkDiskAfterKill(dir, disk)}`);
+    rmSync(dir, { recursive: true, force: true });
+  });
 }

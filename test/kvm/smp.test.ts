@@ -113,7 +113,7 @@ test('Machine API: pause vCPU 1 while vCPU 0 runs, read each vCPU\'s registers, 
   }
 });
 
-test('DAP: `threads` lists one thread per vCPU', { timeout: T + 10_000 }, async () => {
+test('DAP: one thread per vCPU; each thread\'s own stack and registers; stepping the other thread; a breakpoint both vCPUs run stops on each', { timeout: 2 * T }, async () => {
   needTwoCpus();
   const initrd = buildInitramfs({ dir: testOutput('smp-dap'), init: ['echo SMP-DAP-READY', 'read go', 'poweroff -f'] });
   const dc = new DebugClient('node', join(ROOT, 'out', 'debug-adapter', 'main.js'), 'kvm', undefined, !!process.env.KVMDBG_DAP_STDERR);
@@ -121,6 +121,17 @@ test('DAP: `threads` lists one thread per vCPU', { timeout: T + 10_000 }, async 
   await dc.start();
   let out = '';
   dc.on('output', (e: DebugProtocol.OutputEvent) => { out += e.body.output; });
+  /** A register of a thread's top frame, through stackTrace -> scopes -> variables, as VS Code gets it. */
+  const register = async (threadId: number, name: string): Promise<bigint> => {
+    const frame = (await dc.stackTraceRequest({ threadId, levels: 1 })).body.stackFrames[0];
+    for (const scope of (await dc.scopesRequest({ frameId: frame.id })).body.scopes) {
+      const v = (await dc.variablesRequest({ variablesReference: scope.variablesReference })).body.variables.find((x) => x.name === name);
+      if (v) return BigInt(v.value.split(' ')[0]);
+    }
+    throw new Error(`no register ${name} in thread ${threadId}'s scopes`);
+  };
+  const rip = (threadId: number) => register(threadId, 'rip');
+  const rsp = (threadId: number) => register(threadId, 'rsp');
   try {
     await within(Promise.all([
       dc.initializeRequest({ adapterID: 'kvm', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' })
@@ -141,6 +152,37 @@ test('DAP: `threads` lists one thread per vCPU', { timeout: T + 10_000 }, async 
     assert.equal(stop.body.allThreadsStopped, true);
     const names = (await dc.threadsRequest()).body.threads.map((t) => t.name);
     assert.ok(names.every((n) => /stopped/.test(n)), `both vCPUs are stopped: ${names}`);
+
+    // Each thread shows its own vCPU: both in the kernel, each on its own stack; frame ids do not collide.
+    const stacks = await Promise.all([1, 2].map(async (threadId) => (await dc.stackTraceRequest({ threadId })).body.stackFrames));
+    for (const frames of stacks) assert.ok(frames.length >= 1, 'a stack for each thread');
+    assert.equal(new Set([...stacks[0], ...stacks[1]].map((f) => f.id)).size, stacks[0].length + stacks[1].length, 'frame ids are unique across threads');
+    const [rip1, rip2, rsp1, rsp2] = [await rip(1), await rip(2), await rsp(1), await rsp(2)];
+    for (const r of [rip1, rip2]) assert.ok(r >= KERNEL_TEXT, `both vCPUs are in the kernel: ${r.toString(16)}`);
+    assert.notEqual(rsp1, rsp2, 'each thread has its own registers (its own idle stack)');
+    for (const [i, frames] of stacks.entries()) {
+      assert.equal(BigInt(frames[0].instructionPointerReference!.replace(/^v:/, '')), i === 0 ? rip1 : rip2, 'the top frame is at that thread\'s RIP');
+    }
+    // Stepping the thread that did not stop: that vCPU moves one instruction, the stop names it, the other stays.
+    const other = stop.body.threadId === 1 ? 2 : 1;
+    const before = await rip(other);
+    const otherBefore = await rip(stop.body.threadId);
+    const [stepped] = await Promise.all([dc.waitForEvent('stopped', T), dc.stepInRequest({ threadId: other, granularity: 'instruction' })]);
+    assert.equal(stepped.body.threadId, other, 'the step is reported on the thread that stepped');
+    assert.notEqual(await rip(other), before, 'it moved');
+    assert.equal(await rip(stop.body.threadId), otherBefore, 'the other vCPU did not');
+    // ACPI idle code runs on both vCPUs: an instruction breakpoint there stops each of them in turn.
+    const address = await rip(1);
+    const set = await dc.customRequest('setInstructionBreakpoints', { breakpoints: [{ instructionReference: `v:0x${address.toString(16)}` }] }) as DebugProtocol.SetInstructionBreakpointsResponse;
+    assert.equal(set.body.breakpoints[0].verified, true, JSON.stringify(set.body));
+    const hitBy = new Set<number>();
+    for (let i = 0; i < 12 && hitBy.size < 2; i++) {
+      const [hit] = await Promise.all([dc.waitForEvent('stopped', T), dc.continueRequest({ threadId: 1 })]);
+      assert.equal(hit.body.reason, 'instruction breakpoint', JSON.stringify(hit.body));
+      assert.equal(await rip(hit.body.threadId), address, `thread ${hit.body.threadId} stopped at the breakpoint`);
+      hitBy.add(hit.body.threadId);
+    }
+    assert.deepEqual([...hitBy].sort(), [1, 2], 'both vCPUs stopped at the breakpoint (as each thread)');
   } finally {
     // dc.stop() sends the one disconnect: a second would wait for an adapter that has already exited.
     await dc.stop();

@@ -58,3 +58,18 @@ test('nokaslr is added once, unless the cmdline says kaslr or nokaslr', () => {
   assert.deepEqual(withNoKaslr('kaslr quiet'), { cmdline: 'kaslr quiet' });
   assert.deepEqual(withNoKaslr('nokaslr'), { cmdline: 'nokaslr' });
 });
+
+test('disks: CLI-style strings and { path, readOnly } objects, in order; one sentence for each mistake', () => {
+  const { config } = validateLaunchArgs({ kernel: KERNEL, disks: [README, `${README},ro`, { path: KERNEL, readOnly: true }, { path: KERNEL }] });
+  assert.deepEqual(config.disks, [
+    { path: README, readOnly: false }, { path: README, readOnly: true }, { path: KERNEL, readOnly: true }, { path: KERNEL, readOnly: false },
+  ]);
+  assert.deepEqual(validateLaunchArgs({ kernel: KERNEL }).config.disks, []);
+  assert.throws(() => validateLaunchArgs({ kernel: KERNEL, disks: README }), /"disks" must be a list/);
+  assert.throws(() => validateLaunchArgs({ kernel: KERNEL, disks: ['/no/such/disk.img'] }), /"disks"\[0\]: \/no\/such\/disk.img does not exist/);
+  assert.throws(() => validateLaunchArgs({ kernel: KERNEL, disks: [README, ROOT] }), /"disks"\[1\]: .* is not a file/);
+  assert.throws(() => validateLaunchArgs({ kernel: KERNEL, disks: [{ readOnly: true }] }), /"disks"\[0\] needs a "path"/);
+  assert.throws(() => validateLaunchArgs({ kernel: KERNEL, disks: [{ path: README, readOnly: 'yes' }] }), /readOnly must be true or false/);
+  assert.throws(() => validateLaunchArgs({ kernel: KERNEL, disks: [',ro'] }), /"disks"\[0\] is an empty path/);
+  assert.throws(() => validateLaunchArgs({ kernel: KERNEL, disks: [7] }), /"disks"\[0\] must be a file path/);
+});

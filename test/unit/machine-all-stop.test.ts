@@ -12,10 +12,12 @@ class FakeMachine extends EventEmitter {
   states: ('stopped' | 'running')[];
   ended = undefined;
   log: string[] = [];
-  constructor(readonly cpus: number) { super(); this.states = Array(cpus).fill('stopped'); }
+  constructor(readonly cpus: number) { super(); this.states = Array(cpus).fill('stopped'); this.rips = Array(cpus).fill(0n); }
   get running(): boolean { return this.states.includes('running'); }
   resume(v: number): void { this.log.push(`resume ${v}`); this.states[v] = 'running'; }
-  stopVcpu(v: number, stop: StopReason): void { this.states[v] = 'stopped'; this.emit('stopped', stop, 0n, v); }
+  rips: bigint[];
+  stopVcpu(v: number, stop: StopReason): void { this.states[v] = 'stopped'; this.emit('stopped', stop, this.rips[v], v); }
+  async getRegs(v: number) { return { rip: this.rips[v] }; }
   async pause(v?: number): Promise<StopReason> {
     const which = v === undefined ? this.states.map((_, i) => i) : [v];
     await Promise.all(which.filter((i) => this.states[i] === 'running').map((i) => new Promise<void>((r) => setImmediate(() => { this.stopVcpu(i, { reason: 'pause' }); r(); }))));
@@ -78,4 +80,66 @@ test('a step of an older run does not report into a newer one', async () => {
   m.stopVcpu(1, { reason: 'pause' });
   await settle();
   assert.deepEqual(stops, [[1, 'pause']]);
+});
+
+/** Two vCPUs hit breakpoints at the same moment: vCPU 1's stop comes while vCPU 0's is being collected. */
+async function twoHits(rips: [bigint, bigint]) {
+  const t = setup(2);
+  t.m.rips = [...rips];
+  t.all.resume();
+  t.m.stopVcpu(0, { reason: 'breakpoint', address: rips[0] });
+  t.m.stopVcpu(1, { reason: 'breakpoint', address: rips[1] });
+  await settle();
+  t.m.log.length = 0;
+  return t;
+}
+
+test('a second breakpoint hit at the same moment is not lost: the next resume reports it without running anything', async () => {
+  const { m, all, stops } = await twoHits([0x1000n, 0x2000n]);
+  assert.deepEqual(stops, [[0, 'breakpoint']], 'one stop, the first');
+  all.resume();
+  assert.equal(all.running, true, 'the pending stop is on its way');
+  await settle();
+  assert.deepEqual(stops, [[0, 'breakpoint'], [1, 'breakpoint']]);
+  assert.deepEqual(m.log, [], 'nothing was resumed to report it');
+  assert.equal(all.running, false);
+  all.resume();
+  await settle();
+  assert.deepEqual(m.log, ['resume 0', 'resume 1'], 'with nothing pending, the machine runs');
+});
+
+test('a pending stop is dropped when its vCPU moved (registers set, or stepped) or the debugger no longer wants it', async () => {
+  let t = await twoHits([0x1000n, 0x2000n]);
+  t.m.rips[1] = 0x3000n;   // the user set vCPU 1's RIP meanwhile
+  t.all.resume();
+  await settle();
+  assert.deepEqual(t.stops, [[0, 'breakpoint']]);
+  assert.deepEqual(t.m.log, ['resume 0', 'resume 1']);
+
+  t = await twoHits([0x1000n, 0x2000n]);
+  t.all.resume(new Map([[1, 'step']]));
+  await settle();
+  t.m.log.length = 0;
+  t.all.resume();
+  await settle();
+  assert.deepEqual(t.m.log, ['resume 0', 'resume 1'], 'after a step of vCPU 1 its old stop is gone');
+
+  t = await twoHits([0x1000n, 0x2000n]);
+  t.all.stillWanted = (v, s) => !(v === 1 && s.reason === 'breakpoint' && s.address === 0x2000n);
+  t.all.resume();
+  await settle();
+  assert.deepEqual(t.stops, [[0, 'breakpoint']], 'the breakpoint at 0x2000 was removed');
+  assert.deepEqual(t.m.log, ['resume 0', 'resume 1']);
+});
+
+test('pauses caused by the all-stop are not pending stops', async () => {
+  const { m, all, stops } = setup(3);
+  all.resume();
+  m.stopVcpu(1, { reason: 'watchpoint', address: 0x10n, length: 4, access: 'write' });
+  await settle();
+  assert.deepEqual(stops, [[1, 'watchpoint']]);
+  m.log.length = 0;
+  all.resume();
+  await settle();
+  assert.deepEqual(m.log, ['resume 0', 'resume 1', 'resume 2']);
 });

@@ -62,12 +62,12 @@ export function openDiskFile(path: string, readOnly: boolean): DiskFile {
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' || code === 'EPERM'
       ? `cannot be opened for ${readOnly ? 'reading' : 'reading and writing'} (permission denied${readOnly ? '' : '; add ,ro for a read-only disk'})`
       : code === 'EISDIR' ? 'is a directory, not a disk image' : `cannot be opened (${(e as Error).message})`;
-    throw new Error(`--disk ${path}: the file ${why}`);
+    throw new Error(`disk image ${path}: the file ${why}`);
   }
   const st = fstatSync(fd);
   if (!st.isFile() && !st.isBlockDevice()) {
     closeSync(fd);
-    throw new Error(`--disk ${path}: not a regular file`);
+    throw new Error(`disk image ${path}: not a regular file`);
   }
   const bytes = st.size;
   return {

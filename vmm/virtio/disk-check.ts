@@ -9,5 +9,5 @@ import type { DiskSpec } from './layout';
 export function checkDiskFile(d: DiskSpec): void {
   const f = openDiskFile(d.path, d.readOnly);
   f.close();
-  if (f.bytes < 512) throw new Error(`--disk ${d.path}: the image is ${f.bytes} bytes; a disk needs at least one 512-byte sector`);
+  if (f.bytes < 512) throw new Error(`disk image ${d.path}: the image is ${f.bytes} bytes; a disk needs at least one 512-byte sector`);
 }

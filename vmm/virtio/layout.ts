@@ -30,7 +30,7 @@ export type VirtioSlot =
 /** Disks first (so the first --disk is /dev/vda whatever the probe order), then the rng. */
 export function virtioLayout(disks: readonly DiskSpec[]): VirtioSlot[] {
   if (disks.length > VIRTIO_MAX_DEVICES - 1) {
-    throw new Error(`${disks.length} disks: at most ${VIRTIO_MAX_DEVICES - 1} --disk options are supported`);
+    throw new Error(`${disks.length} disks: at most ${VIRTIO_MAX_DEVICES - 1} disks are supported`);
   }
   const at = (i: number) => ({ base: VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_STRIDE, size: VIRTIO_MMIO_SIZE, gsi: VIRTIO_FIRST_GSI + i });
   const slots: VirtioSlot[] = disks.map((disk, i) => ({ kind: 'blk', ...at(i), disk: { path: disk.path, readOnly: disk.readOnly } }));

@@ -60,6 +60,8 @@ export interface GdbRunOptions {
   /** Called with gdb's process and its output so far whenever it prints. */
   onOutput?: (gdb: ChildProcess, soFar: string) => void;
   timeoutMs?: number;
+  /** More to say when gdb times out (the VM's console and messages). */
+  context?: () => string;
 }
 
 /** gdb -batch -nx [ELF] -ex ... -ex 'target remote' -ex COMMANDS...; resolves with stdout+stderr. */
@@ -72,10 +74,15 @@ export function runGdb(port: number, commands: string[], opts: GdbRunOptions = {
     const on = (d: Buffer) => { out += d; opts.onOutput?.(p, out); };
     p.stdout.on('data', on);
     p.stderr.on('data', on);
-    const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`gdb timed out; its output so far:\n${out}`)); }, opts.timeoutMs ?? 240_000);
+    const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`gdb timed out; its output so far:\n${out}${opts.context?.() ?? ''}`)); }, opts.timeoutMs ?? 240_000);
     p.on('error', (e) => { clearTimeout(timer); reject(e); });
     p.on('close', () => { clearTimeout(timer); resolve(out); });
   });
+}
+
+/** The end of the guest console and kvmdbg's messages, for a failure's message. */
+export function vmContext(vm: GdbVm): string {
+  return `\n--- console (last 3000 characters) ---\n${vm.output().slice(-3000)}\n--- kvmdbg ---\n${vm.stderr()}`;
 }
 
 /** Start a VM, run gdb against it; the VM is left as gdb left it (the caller awaits `exited` or kills it). */
@@ -83,7 +90,7 @@ export async function withGdb(kernel: string, cmdline: string, commands: string[
   opts: GdbRunOptions & { memory?: string; vmArgs?: string[]; elfless?: boolean } = {}) {
   const vm = await startGdbVm(kernel, cmdline, opts);
   try {
-    const gdb = await runGdb(vm.port, commands, { ...opts, elf: opts.elfless ? undefined : (opts.elf ?? kernel) });
+    const gdb = await runGdb(vm.port, commands, { context: () => vmContext(vm), ...opts, elf: opts.elfless ? undefined : (opts.elf ?? kernel) });
     return { gdb, ...vm };
   } catch (e) {
     vm.kill();
