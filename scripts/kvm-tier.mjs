@@ -6,17 +6,27 @@
 // sandbox's limit with nothing named. Here a hung file is killed, named, and
 // the next file runs; whatever a file left running is killed and named too.
 //
-//   node scripts/kvm-tier.mjs [--file-limit SECONDS] FILE...
+// With --results FILE each file's verdict is appended there as a JSON line as
+// soon as it is known: if the sandbox itself dies midway, the caller sees
+// which files are done (scripts/test.mjs reruns the others).
+//
+//   node scripts/kvm-tier.mjs [--file-limit SECONDS] [--results FILE] FILE...
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { summary } from './kvm-tier-summary.mjs';
 
 const args = process.argv.slice(2);
-let fileLimitSeconds = 600;
-if (args[0] === '--file-limit') { fileLimitSeconds = Number(args[1]); args.splice(0, 2); }
+let fileLimitSeconds = 900;
+let resultsFile;
+for (;;) {
+  if (args[0] === '--file-limit') { fileLimitSeconds = Number(args[1]); args.splice(0, 2); }
+  else if (args[0] === '--results') { resultsFile = args[1]; args.splice(0, 2); }
+  else break;
+}
 const files = args;
 if (files.length === 0 || !(fileLimitSeconds > 0)) {
-  console.error('usage: node scripts/kvm-tier.mjs [--file-limit SECONDS] FILE...');
+  console.error('usage: node scripts/kvm-tier.mjs [--file-limit SECONDS] [--results FILE] FILE...');
   process.exit(2);
 }
 
@@ -67,20 +77,16 @@ function runFile(file) {
 const results = [];
 for (const file of files) {
   console.log(`\n--- ${file}`);
-  results.push(await runFile(file));
+  const r = await runFile(file);
+  r.verdict = 'ok';
+  if (r.killed) r.verdict = `HUNG: killed after ${fileLimitSeconds} s`;
+  else if (r.code !== 0) r.verdict = `FAILED (exit ${r.code ?? r.signal})`;
+  // A file that ends with processes of its own still running leaked them (a test's cleanup missed).
+  r.notes = r.left.map((p) => `left running, killed: ${p.pid} ${p.cmd.slice(0, 120)}`);
+  results.push(r);
+  if (resultsFile) appendFileSync(resultsFile, JSON.stringify({ file, verdict: r.verdict, seconds: r.seconds, notes: r.notes }) + '\n');
 }
 
-console.log('\n=== KVM tier: per file');
-let failed = 0;
-for (const r of results) {
-  let verdict = 'ok';
-  if (r.killed) verdict = `HUNG: killed after ${fileLimitSeconds} s`;
-  else if (r.code !== 0) verdict = `FAILED (exit ${r.code ?? r.signal})`;
-  if (verdict !== 'ok') failed++;
-  console.log(`${verdict.padEnd(28)} ${r.seconds.toFixed(0).padStart(5)} s  ${r.file}`);
-  // A file that ends with processes of its own still running leaked them (a test's cleanup missed).
-  for (const p of r.left) console.log(`${''.padEnd(36)}left running, killed: ${p.pid} ${p.cmd.slice(0, 120)}`);
-}
-const total = results.reduce((s, r) => s + r.seconds, 0);
-console.log(`${failed === 0 ? 'all passed' : `${failed} of ${results.length} files failed`}, ${(total / 60).toFixed(1)} min`);
-process.exit(failed === 0 ? 0 : 1);
+console.log(`\n${summary(results)}`);
+process.exit(results.every((r) => r.verdict === 'ok') ? 0 : 1);
+

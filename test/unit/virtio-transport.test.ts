@@ -202,7 +202,7 @@ test('virtio-blk: a request without header or status is dropped, not a crash', (
 });
 
 test('openDiskFile: one sentence for a missing file', () => {
-  assert.throws(() => openDiskFile('/nonexistent/disk.img', false), /--disk \/nonexistent\/disk.img: the file does not exist/);
+  assert.throws(() => openDiskFile('/nonexistent/disk.img', false), /disk image \/nonexistent\/disk.img: the file does not exist/);
 });
 
 test('indirect descriptors are offered by virtio-blk', () => {

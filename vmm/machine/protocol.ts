@@ -106,10 +106,18 @@ export type Event =
   /** vmFd: the VM fd (vCPU 0 only) that APs adopt to create their vCPUs. */
   | { type: 'ready'; kickToken: number; int3: Int3Probe; vmFd?: number }
   | { type: 'initFailed'; message: string }
-  | { type: 'stopped'; stop: StopReason; rip: bigint }
+  | { type: 'stopped'; stop: StopReason; rip: bigint; state?: StateAtStop }
   | { type: 'ended'; end: VmEnd }
-  | { type: 'reply'; id: number; result?: unknown; error?: string }
+  /** A step's reply carries the registers after it (state), as a stop does. */
+  | { type: 'reply'; id: number; result?: unknown; error?: string; state?: StateAtStop }
   | { type: 'log'; level: 'info' | 'guest-error'; message: string };
+
+/**
+ * The registers as a vCPU stopped, sent along with the stop: a debugger asks
+ * for them right after every stop and step, and each ask would otherwise be
+ * a round trip to the vCPU's thread.
+ */
+export interface StateAtStop { regs: Regs; sregs: Sregs }
 
 export type ReplyOf = {
   step: StopReason; getRegs: Regs; getSregs: Sregs; setRegs: void; setSregs: void; setGuestDebug: void;

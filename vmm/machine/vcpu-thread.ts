@@ -8,10 +8,14 @@ import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { kick } from '../../native';
 import { HaltWatch } from '../debug/halt-watch';
-import { CONTROL_PAUSE, CONTROL_STOP, type Command, type Event, type ReplyOf, type StopReason, type WorkerInit } from './protocol';
+import { CONTROL_PAUSE, CONTROL_STOP, type Command, type Event, type ReplyOf, type StateAtStop, type StopReason, type WorkerInit } from './protocol';
 
 /** A command that expects a reply, without its id. */
 export type VcpuRequest = Extract<Command, { id: number }> extends infer C ? (C extends unknown ? Omit<C, 'id'> : never) : never;
+
+/** Requests that leave the general and system registers as they are (the others forget the copy from the last stop). */
+const KEEPS_REGISTERS = new Set<VcpuRequest['type']>(['getRegs', 'getSregs', 'getFpu', 'getMsrs', 'translate', 'runStats', 'setTiming', 'devices',
+  'armHardware', 'setExitBreakpoints', 'setStepIntoInterrupts']);
 
 export type VcpuRunState = 'starting' | 'stopped' | 'running' | 'ended';
 
@@ -32,6 +36,8 @@ export class VcpuThread {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
   private stopWaiters: ((s: StopReason) => void)[] = [];
+  /** The registers as of the last stop or step, until anything may change them (answers getRegs/getSregs). */
+  private atStop?: StateAtStop;
   private gone = false;
   private readonly goneWaiters: (() => void)[] = [];
   /** The HLT breakpoint's periodic kick while running (halt-watch.ts). */
@@ -77,6 +83,7 @@ export class VcpuThread {
     switch (e.type) {
       case 'stopped': {
         this.state = 'stopped';
+        this.atStop = e.state;
         this.haltWatch.stopped();
         for (const w of this.stopWaiters.splice(0)) w(e.stop);
         this.events.stopped(e.stop, e.rip);
@@ -86,6 +93,7 @@ export class VcpuThread {
       case 'reply': {
         const p = this.pending.get(e.id);
         this.pending.delete(e.id);
+        if (e.state) this.atStop = e.state;
         if (e.error !== undefined) p?.reject(new Error(e.error)); else p?.resolve(e.result);
         break;
       }
@@ -108,6 +116,11 @@ export class VcpuThread {
   request<R extends VcpuRequest>(cmd: R): Promise<R['type'] extends keyof ReplyOf ? ReplyOf[R['type']] : never> {
     if (this.state === 'ended') return Promise.reject(new Error('the VM has ended'));
     if (this.state === 'running') return Promise.reject(new Error(`vCPU ${this.id} is running: pause it first`));
+    if (this.atStop && (cmd.type === 'getRegs' || cmd.type === 'getSregs')) {
+      // A copy: callers may change what they get (the bigints themselves are immutable).
+      return Promise.resolve(structuredClone(cmd.type === 'getRegs' ? this.atStop.regs : this.atStop.sregs)) as never;
+    }
+    if (!KEEPS_REGISTERS.has(cmd.type)) this.atStop = undefined;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -118,6 +131,7 @@ export class VcpuThread {
   resume(): void {
     if (this.state !== 'stopped') return;
     this.state = 'running';
+    this.atStop = undefined;
     this.worker!.postMessage({ type: 'continue' } satisfies Command);
     this.haltWatch.running();
   }

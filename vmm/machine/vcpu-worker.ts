@@ -23,7 +23,7 @@ import { KVM_DEVICE } from '../host/kvm-host';
 import { CONTROL_DEVICE } from './protocol';
 import { VmExitControls } from '../debug/msr-filter';
 import { probeInt3 } from '../debug/int3-probe';
-import type { Command, DeviceSnapshot, Event, WorkerInit } from './protocol';
+import type { Command, DeviceSnapshot, Event, StateAtStop, WorkerInit } from './protocol';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -145,12 +145,18 @@ function conclude(outcome: RunOutcome) {
   return outcome.stop;
 }
 
-function reply(id: number, fn: () => unknown): void {
+function reply(id: number, fn: () => unknown, withState = false): void {
   try {
-    post({ type: 'reply', id, result: fn() });
+    const result = fn();
+    post({ type: 'reply', id, result, state: withState ? stateNow() : undefined });
   } catch (e) {
     post({ type: 'reply', id, error: (e as Error).message });
   }
+}
+
+/** The registers to send along with a stop (undefined if the vCPU cannot say: the reader asks again). */
+function stateNow(): StateAtStop | undefined {
+  try { return { regs: vcpu!.getRegs(), sregs: vcpu!.getSregs() }; } catch { return undefined; }
 }
 
 port.on('message', (cmd: Command) => {
@@ -158,10 +164,11 @@ port.on('message', (cmd: Command) => {
   switch (cmd.type) {
     case 'continue': {
       const stop = conclude(runner.run());
-      post({ type: 'stopped', stop, rip: v.getRegs().rip });
+      const state = stateNow();
+      post({ type: 'stopped', stop, rip: state?.regs.rip ?? v.getRegs().rip, state });
       break;
     }
-    case 'step': reply(cmd.id, () => conclude(runner.step())); break;
+    case 'step': reply(cmd.id, () => conclude(runner.step()), true); break;
     case 'getRegs': reply(cmd.id, () => v.getRegs()); break;
     case 'getSregs': reply(cmd.id, () => v.getSregs()); break;
     case 'setRegs': reply(cmd.id, () => v.setRegs({ ...v.getRegs(), ...cmd.regs })); break;

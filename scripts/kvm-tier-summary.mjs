@@ -1,0 +1,22 @@
+// The KVM tier's per-file table, shared by scripts/kvm-tier.mjs (one run) and
+// scripts/test.mjs (several sandbox runs when the sandbox itself crashed).
+import { existsSync, readFileSync } from 'node:fs';
+
+/** rows: { file, verdict ('ok' or what went wrong), seconds, notes[] }. */
+export function summary(rows) {
+  const lines = ['=== KVM tier: per file'];
+  for (const r of rows) {
+    lines.push(`${r.verdict.padEnd(28)} ${r.seconds.toFixed(0).padStart(5)} s  ${r.file}`);
+    for (const n of r.notes) lines.push(`${''.padEnd(36)}${n}`);
+  }
+  const failed = rows.filter((r) => r.verdict !== 'ok').length;
+  const total = rows.reduce((s, r) => s + r.seconds, 0);
+  lines.push(`${failed === 0 ? 'all passed' : `${failed} of ${rows.length} files failed`}, ${(total / 60).toFixed(1)} min`);
+  return lines.join('\n');
+}
+
+/** The rows scripts/kvm-tier.mjs --results wrote (none if the file is missing). */
+export function readResults(file) {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
