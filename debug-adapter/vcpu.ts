@@ -155,9 +155,9 @@ export class VcpuControl {
     }
   }
 
-  /** A user's pause: the pending run() resolves with reason 'pause'. */
+  /** A user's pause: the pending run() resolves with reason 'pause'; a step still waiting (a halted vCPU) ends. */
   pause(): void {
-    if (this.state === 'running') this.allStop.interrupt();
+    if (this.state === 'running' || this.machine.stepping) this.allStop.interrupt();
   }
 
   /**

@@ -49,6 +49,14 @@ function freePort(): Promise<number> {
   });
 }
 
+/** A fresh adapter process over stdio, as VS Code runs it, and that process. */
+async function startAdapter(): Promise<{ dc: DebugClient; child: ChildProcess }> {
+  const dc = new DebugClient('node', ADAPTER, 'kvm');
+  dc.defaultTimeout = T;
+  await dc.start();
+  return { dc, child: (dc as unknown as { _adapterProcess: ChildProcess })._adapterProcess };
+}
+
 /** initialize + launch pvh64 `spin` (runs until stopped), driven to `point`. */
 async function session(dc: DebugClient, point: Point): Promise<void> {
   // Listen before launching: a stop on entry comes right after the launch response.
@@ -136,10 +144,7 @@ test(`${PROCS} launch/disconnect cycles in fresh adapter processes: each exits, 
   const host0 = hostUsage();
   const t0 = Date.now();
   for (let i = 0; i < PROCS; i++) {
-    const dc = new DebugClient('node', ADAPTER, 'kvm');
-    dc.defaultTimeout = T;
-    await dc.start();
-    const child = (dc as unknown as { _adapterProcess: ChildProcess })._adapterProcess;
+    const { dc, child } = await startAdapter();
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     await session(dc, POINTS[i % POINTS.length]);
     await within(dc.disconnectRequest({ terminateDebuggee: true }), T, 'disconnect');
@@ -164,10 +169,7 @@ for (const seed of KILL_SEEDS) {
     test(`SIGKILL of the adapter process ${point === 'boot' ? 'during boot' : point === 'running' ? 'while the guest runs' : 'while stopped at a breakpoint'} (seed ${seed}): no process or thread left, no temp files`, { timeout: 300_000 }, async () => {
       const rand = rng(seed * 7 + point.length);
       const temps = tempEntries();
-      const dc = new DebugClient('node', ADAPTER, 'kvm');
-      dc.defaultTimeout = T;
-      await dc.start();
-      const child = (dc as unknown as { _adapterProcess: ChildProcess })._adapterProcess;
+      const { dc, child } = await startAdapter();
       const pid = child.pid!;
       let delay = 0;
       if (point === 'boot') {
@@ -198,10 +200,7 @@ for (const seed of KILL_SEEDS) {
   test(`SIGKILL of the adapter during the guest's disk writes ("disks" in launch.json, seed ${seed}): the flushed sectors are intact, nothing else changed, no partial file`, { timeout: 300_000 }, async () => {
     const { dir, disk } = makeDiskImage(`kill-adapter-disk-${seed}`);
     const temps = tempEntries();
-    const dc = new DebugClient('node', ADAPTER, 'kvm');
-    dc.defaultTimeout = T;
-    await dc.start();
-    const child = (dc as unknown as { _adapterProcess: ChildProcess })._adapterProcess;
+    const { dc, child } = await startAdapter();
     const pid = child.pid!;
     let guestConsole = '';
     dc.on('output', (e: DebugProtocol.OutputEvent) => { if (e.body.category === 'stdout') guestConsole += e.body.output; });

@@ -2,18 +2,19 @@
 // thread: through the CLI (/proc/cpuinfo shows 2, ACPI power-off ends with
 // status 0), through the Machine API (one vCPU paused while the other runs,
 // each vCPU's own registers, a power-off performed by the AP ends
-// everything), and through the debug adapter (DAP `threads` lists both).
+// everything), and through the debug adapter on kvmdbg's small Linux (a
+// thread per vCPU with its own stack and registers, stepping either thread,
+// a breakpoint both vCPUs hit stopping each).
 // Run in a sandbox with two CPUs (test/sandbox/run -c 2): `--cpus` is capped
 // at the host's CPU count, so on one CPU these tests fail and say so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
-import { DebugClient } from '@vscode/debugadapter-testsupport';
-import type { DebugProtocol } from '@vscode/debugprotocol';
 import { Machine } from '../../vmm/machine/machine';
-import { Console, ROOT, within } from './helpers/guests';
+import { Console, within } from './helpers/guests';
 import { buildInitramfs, consoleContext, debianKernel, LINUX_TIMEOUT_MS, runCli, testOutput } from './helpers/linux-initramfs';
+import { smallLinux } from './helpers/small-linux';
+import { finishDap, frames, launchDap, register, rip, startDap, stopAfter, waitForText } from './helpers/dap-session';
 
 const T = LINUX_TIMEOUT_MS;
 const KERNEL_TEXT = 0xffff_ffff_8000_0000n;
@@ -113,78 +114,59 @@ test('Machine API: pause vCPU 1 while vCPU 0 runs, read each vCPU\'s registers, 
   }
 });
 
-test('DAP: one thread per vCPU; each thread\'s own stack and registers; stepping the other thread; a breakpoint both vCPUs run stops on each', { timeout: 2 * T }, async () => {
+test('DAP (small Linux, 2 vCPUs): a thread per vCPU with its own stack and registers; stepping the other thread; a function breakpoint both vCPUs run stops on each', { timeout: 2 * T }, async () => {
   needTwoCpus();
-  const initrd = buildInitramfs({ dir: testOutput('smp-dap'), init: ['echo SMP-DAP-READY', 'read go', 'poweroff -f'] });
-  const dc = new DebugClient('node', join(ROOT, 'out', 'debug-adapter', 'main.js'), 'kvm', undefined, !!process.env.KVMDBG_DAP_STDERR);
-  dc.defaultTimeout = T;
-  await dc.start();
-  let out = '';
-  dc.on('output', (e: DebugProtocol.OutputEvent) => { out += e.body.output; });
-  /** A register of a thread's top frame, through stackTrace -> scopes -> variables, as VS Code gets it. */
-  const register = async (threadId: number, name: string): Promise<bigint> => {
-    const frame = (await dc.stackTraceRequest({ threadId, levels: 1 })).body.stackFrames[0];
-    for (const scope of (await dc.scopesRequest({ frameId: frame.id })).body.scopes) {
-      const v = (await dc.variablesRequest({ variablesReference: scope.variablesReference })).body.variables.find((x) => x.name === name);
-      if (v) return BigInt(v.value.split(' ')[0]);
-    }
-    throw new Error(`no register ${name} in thread ${threadId}'s scopes`);
-  };
-  const rip = (threadId: number) => register(threadId, 'rip');
-  const rsp = (threadId: number) => register(threadId, 'rsp');
+  const k = smallLinux();
+  // Two busy processes keep both vCPUs in and out of the kernel (a write system call each time round).
+  const initrd = buildInitramfs({ dir: testOutput('smp-dap'), init: ['yes > /dev/null &', 'yes > /dev/null &', 'echo SMP-DAP-READY', 'read go', 'poweroff -f'] });
+  const s = await startDap(T);
   try {
-    await within(Promise.all([
-      dc.initializeRequest({ adapterID: 'kvm', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' })
-        .then(() => dc.launchRequest({ kernel: debianKernel(), initrd, cmdline: CMDLINE, memory: '256M', cpus: 2 } as DebugProtocol.LaunchRequestArguments)),
-      dc.waitForEvent('initialized', T).then(() => dc.configurationDoneRequest()),
-    ]), T, 'launch');
-    const deadline = Date.now() + T;
-    while (!out.includes('SMP-DAP-READY') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    assert.ok(out.includes('SMP-DAP-READY'), `the guest's init never ran:\n${out.slice(-3000)}`);
-    const threads = (await dc.threadsRequest()).body.threads;
-    assert.equal(threads.length, 2, JSON.stringify(threads));
-    assert.deepEqual(threads.map((t) => t.id), [1, 2]);
+    await launchDap(s, { kernel: k.bzImage, symbols: k.vmlinux, initrd, cmdline: CMDLINE, memory: '256M', cpus: 2 });
+    await waitForText(s.stdout, 'SMP-DAP-READY', T, 'the guest\'s init');
+    const threads = (await s.dc.threadsRequest()).body.threads;
+    assert.deepEqual(threads.map((t) => t.id), [1, 2], JSON.stringify(threads));
     assert.match(threads[0].name, /vCPU 0/);
     assert.match(threads[1].name, /vCPU 1/);
     // Pause stops the whole machine; the stopped event names a vCPU's thread.
-    const [stop] = await Promise.all([dc.waitForEvent('stopped', T), dc.pauseRequest({ threadId: 1 })]);
-    assert.ok([1, 2].includes(stop.body.threadId), JSON.stringify(stop.body));
+    const stop = await stopAfter(s, 'pause', () => s.dc.pauseRequest({ threadId: 1 }));
+    const stopped = stop.body.threadId ?? 0;
+    assert.ok([1, 2].includes(stopped), JSON.stringify(stop.body));
     assert.equal(stop.body.allThreadsStopped, true);
-    const names = (await dc.threadsRequest()).body.threads.map((t) => t.name);
+    const names = (await s.dc.threadsRequest()).body.threads.map((t) => t.name);
     assert.ok(names.every((n) => /stopped/.test(n)), `both vCPUs are stopped: ${names}`);
 
-    // Each thread shows its own vCPU: both in the kernel, each on its own stack; frame ids do not collide.
-    const stacks = await Promise.all([1, 2].map(async (threadId) => (await dc.stackTraceRequest({ threadId })).body.stackFrames));
-    for (const frames of stacks) assert.ok(frames.length >= 1, 'a stack for each thread');
+    // Each thread shows its own vCPU: its own stack pointer and top frame; frame ids do not collide.
+    const stacks = [await frames(s, 1), await frames(s, 2)];
+    for (const f of stacks) assert.ok(f.length >= 1, 'a stack for each thread');
     assert.equal(new Set([...stacks[0], ...stacks[1]].map((f) => f.id)).size, stacks[0].length + stacks[1].length, 'frame ids are unique across threads');
-    const [rip1, rip2, rsp1, rsp2] = [await rip(1), await rip(2), await rsp(1), await rsp(2)];
-    for (const r of [rip1, rip2]) assert.ok(r >= KERNEL_TEXT, `both vCPUs are in the kernel: ${r.toString(16)}`);
-    assert.notEqual(rsp1, rsp2, 'each thread has its own registers (its own idle stack)');
-    for (const [i, frames] of stacks.entries()) {
-      assert.equal(BigInt(frames[0].instructionPointerReference!.replace(/^v:/, '')), i === 0 ? rip1 : rip2, 'the top frame is at that thread\'s RIP');
-    }
+    const [rip1, rip2] = [await rip(s, 1), await rip(s, 2)];
+    assert.notEqual(await register(s, 'rsp', 1), await register(s, 'rsp', 2), 'each thread has its own registers');
+    assert.equal(BigInt(stacks[0][0].instructionPointerReference!.replace(/^v:/, '')), rip1, 'thread 1\'s top frame is at its RIP');
+    assert.equal(BigInt(stacks[1][0].instructionPointerReference!.replace(/^v:/, '')), rip2, 'thread 2\'s top frame is at its RIP');
+
     // Stepping the thread that did not stop: that vCPU moves one instruction, the stop names it, the other stays.
-    const other = stop.body.threadId === 1 ? 2 : 1;
-    const before = await rip(other);
-    const otherBefore = await rip(stop.body.threadId);
-    const [stepped] = await Promise.all([dc.waitForEvent('stopped', T), dc.stepInRequest({ threadId: other, granularity: 'instruction' })]);
+    const other = stopped === 1 ? 2 : 1;
+    const before = await rip(s, other);
+    const stayed = await rip(s, stopped);
+    const stepped = await stopAfter(s, `an instruction step of thread ${other}`, () => s.dc.stepInRequest({ threadId: other, granularity: 'instruction' }));
     assert.equal(stepped.body.threadId, other, 'the step is reported on the thread that stepped');
-    assert.notEqual(await rip(other), before, 'it moved');
-    assert.equal(await rip(stop.body.threadId), otherBefore, 'the other vCPU did not');
-    // ACPI idle code runs on both vCPUs: an instruction breakpoint there stops each of them in turn.
-    const address = await rip(1);
-    const set = await dc.customRequest('setInstructionBreakpoints', { breakpoints: [{ instructionReference: `v:0x${address.toString(16)}` }] }) as DebugProtocol.SetInstructionBreakpointsResponse;
+    assert.notEqual(await rip(s, other), before, 'it moved');
+    assert.equal(await rip(s, stopped), stayed, 'the other vCPU did not');
+
+    // Every write() of both `yes` enters do_syscall_64: its function breakpoint stops each vCPU in turn.
+    const set = await s.dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'do_syscall_64' }] });
     assert.equal(set.body.breakpoints[0].verified, true, JSON.stringify(set.body));
     const hitBy = new Set<number>();
-    for (let i = 0; i < 12 && hitBy.size < 2; i++) {
-      const [hit] = await Promise.all([dc.waitForEvent('stopped', T), dc.continueRequest({ threadId: 1 })]);
-      assert.equal(hit.body.reason, 'instruction breakpoint', JSON.stringify(hit.body));
-      assert.equal(await rip(hit.body.threadId), address, `thread ${hit.body.threadId} stopped at the breakpoint`);
-      hitBy.add(hit.body.threadId);
+    for (let i = 0; i < 16 && hitBy.size < 2; i++) {
+      const hit = await stopAfter(s, `continue ${i + 1} to do_syscall_64`, () => s.dc.continueRequest({ threadId: 1 }));
+      assert.equal(hit.body.reason, 'function breakpoint', JSON.stringify(hit.body));
+      const thread = hit.body.threadId ?? 0;
+      const top = (await frames(s, thread))[0];
+      assert.equal(top.name, 'do_syscall_64', `thread ${thread} stopped in do_syscall_64`);
+      hitBy.add(thread);
     }
-    assert.deepEqual([...hitBy].sort(), [1, 2], 'both vCPUs stopped at the breakpoint (as each thread)');
+    assert.deepEqual([...hitBy].sort(), [1, 2], 'both vCPUs stopped at the breakpoint (each as its own thread)');
   } finally {
-    // dc.stop() sends the one disconnect: a second would wait for an adapter that has already exited.
-    await dc.stop();
+    await finishDap(s);
   }
 });

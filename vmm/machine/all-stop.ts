@@ -90,7 +90,7 @@ export class AllStop extends EventEmitter {
 
   /** Pauses every vCPU; the 'stop' event follows (reason 'pause' unless something else stopped first). */
   interrupt(): void {
-    if (this.machine.running) void this.machine.pause();
+    if (this.machine.running || this.machine.stepping) void this.machine.pause();
   }
 
   private stopped(vcpu: number, stop: StopReason, rip?: bigint): void {

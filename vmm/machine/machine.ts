@@ -177,6 +177,9 @@ export class Machine extends EventEmitter {
   /** True while any vCPU runs. */
   get running(): boolean { return this.threads.some((t) => t.state === 'running'); }
   get ended(): VmEnd | undefined { return this.end; }
+  /** True while a step of any vCPU is in flight (pause() ends it). */
+  get stepping(): boolean { return this.threads.some((t) => t.isStepping); }
+
   /** One vCPU's state. */
   vcpuState(vcpu: number): VcpuRunState { return this.thread(vcpu).state; }
 

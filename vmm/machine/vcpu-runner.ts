@@ -97,7 +97,11 @@ export class VcpuRunner {
     const pending = this.resumePending();
     if (pending) return pending;
     // Stepping from a breakpoint's own address must execute it, not hit it again.
-    this.vcpu.setGuestDebug(this.debug.guestDebug(true, withBreakpoints && !this.atArmedBreakpoint()));
+    const debug = this.debug.guestDebug(true, withBreakpoints && !this.atArmedBreakpoint());
+    // A halted vCPU's next instruction is the handler of the interrupt that wakes it:
+    // holding interrupts back would make the step wait for ever (an idle CPU of an SMP guest).
+    if (debug.blockInterrupts && this.halted()) debug.blockInterrupts = false;
+    this.vcpu.setGuestDebug(debug);
     try {
       for (;;) {
         const exit = this.vcpu.run();
@@ -107,8 +111,9 @@ export class VcpuRunner {
         if (exit.kind === 'interrupted') {
           this.takeAsyncWork();
           if (this.takeControl(CONTROL_STOP)) return { kind: 'stop-requested' };
-          // A pause during a step that blocks interrupts: a HLT may wait for one for ever, so let them in.
-          if (this.takeControl(CONTROL_PAUSE)) this.vcpu.setGuestDebug({ ...this.debug.guestDebug(true, withBreakpoints), blockInterrupts: false });
+          // A step that waits (a halted vCPU waits for an interrupt; one that holds interrupts
+          // back may wait for ever after stepping a HLT) ends when the user pauses.
+          if (this.takeControl(CONTROL_PAUSE)) return { kind: 'stopped', stop: { reason: 'pause' } };
           continue;
         }
         const outcome = this.handle(exit, true);

@@ -36,6 +36,8 @@ export class VcpuThread {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
   private stopWaiters: ((s: StopReason) => void)[] = [];
+  /** A step in flight (a halted vCPU's step waits for the interrupt that wakes it: a pause may end it). */
+  private stepping?: Promise<unknown>;
   /** The registers as of the last stop or step, until anything may change them (answers getRegs/getSregs). */
   private atStop?: StateAtStop;
   private gone = false;
@@ -122,10 +124,15 @@ export class VcpuThread {
     }
     if (!KEEPS_REGISTERS.has(cmd.type)) this.atStop = undefined;
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
+    const reply = new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker!.postMessage({ ...(cmd as object), id } as Command);
     });
+    if (cmd.type === 'step') {
+      const step = (this.stepping = reply.finally(() => { if (this.stepping === step) this.stepping = undefined; }));
+      step.catch(() => {});
+    }
+    return reply as never;
   }
 
   resume(): void {
@@ -141,8 +148,16 @@ export class VcpuThread {
     if (this.kickToken >= 0) kick(this.kickToken);
   }
 
-  /** Stops the vCPU wherever it is; resolves at once when it is not running. */
+  /** True while a step of this vCPU is in flight. */
+  get isStepping(): boolean { return this.stepping !== undefined; }
+
+  /** Stops the vCPU wherever it is (a step in flight ends with reason pause); resolves at once when it is not running. */
   pause(): Promise<StopReason> {
+    if (this.stepping) {
+      const step = this.stepping;
+      this.signal(CONTROL_PAUSE);
+      return step.then(() => ({ reason: 'pause' as const }), () => ({ reason: 'pause' as const }));
+    }
     if (this.state !== 'running') return Promise.resolve({ reason: 'pause' });
     const stopped = new Promise<StopReason>((r) => this.stopWaiters.push(r));
     this.signal(CONTROL_PAUSE);

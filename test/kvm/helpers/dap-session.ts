@@ -43,8 +43,8 @@ export async function nextStop(s: DapSession, what: string): Promise<DebugProtoc
   return within(s.dc.waitForEvent('stopped', s.timeout), s.timeout, what) as Promise<DebugProtocol.StoppedEvent>;
 }
 
-export async function frames(s: DapSession): Promise<DebugProtocol.StackFrame[]> {
-  return (await s.dc.stackTraceRequest({ threadId: 1 })).body.stackFrames;
+export async function frames(s: DapSession, threadId = 1): Promise<DebugProtocol.StackFrame[]> {
+  return (await s.dc.stackTraceRequest({ threadId })).body.stackFrames;
 }
 
 /** Polls `text()` until `pattern` matches (the guest's console, the adapter's notes). */
@@ -57,15 +57,25 @@ export async function waitForText(text: () => string, pattern: RegExp | string, 
   }
 }
 
-export async function rip(s: DapSession): Promise<bigint> {
-  const top = (await frames(s))[0];
+/** A register of a thread's top frame, through stackTrace -> scopes -> variables, as VS Code gets it. */
+export async function register(s: DapSession, name: string, threadId = 1): Promise<bigint> {
+  const top = (await s.dc.stackTraceRequest({ threadId, levels: 1 })).body.stackFrames[0];
   const scopes = (await s.dc.scopesRequest({ frameId: top.id })).body.scopes;
-  const sc = scopes.find((x) => x.name === 'RIP / RFLAGS');
-  assert.ok(sc, `a RIP / RFLAGS scope in ${scopes.map((x) => x.name).join(', ')}`);
-  const vars = (await s.dc.variablesRequest({ variablesReference: sc.variablesReference })).body.variables;
-  const v = vars.find((x) => x.name === 'rip');
-  assert.ok(v, 'rip');
-  return BigInt(v.value.split(' ')[0]);
+  for (const scope of scopes) {
+    const v = (await s.dc.variablesRequest({ variablesReference: scope.variablesReference })).body.variables.find((x) => x.name === name);
+    if (v) return BigInt(v.value.split(' ')[0]);
+  }
+  return assert.fail(`no register ${name} in thread ${threadId}'s scopes (${scopes.map((x) => x.name).join(', ')})`);
+}
+
+export function rip(s: DapSession, threadId = 1): Promise<bigint> {
+  return register(s, 'rip', threadId);
+}
+
+/** Sends a request and waits for the stop it causes; a timeout names `what`. */
+export async function stopAfter(s: DapSession, what: string, request: () => Promise<unknown>): Promise<DebugProtocol.StoppedEvent> {
+  const [ev] = await Promise.all([nextStop(s, what), request()]);
+  return ev;
 }
 
 export async function finishDap(s: DapSession): Promise<void> {
