@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Machine } from '../../vmm/machine/machine';
+import { CONTROL_PAUSE } from '../../vmm/machine/protocol';
 import {
   BOOT_MS, MEMORY_64M, TEST_KERNELS, banner, defaultOutput, ended, hex, kernelPath, symbol, within,
 } from './helpers/guests';
@@ -158,4 +159,18 @@ test('a kernel that is not a kernel: Machine.create rejects with one sentence na
     assert.doesNotMatch(e.message, /\n/);
     return true;
   });
+});
+
+test('a pause that reaches a vCPU after it already stopped (the all-stop race of two vCPUs) does not swallow its next step', async () => {
+  const { machine } = await boot('pvh64');
+  try {
+    const before = (await machine.getRegs()).rip;
+    // What AllStop's second machine.pause() does when a vCPU stopped meanwhile: its control word gets PAUSE again.
+    (machine as unknown as { threads: { signal(bit: number): void }[] }).threads[0].signal(CONTROL_PAUSE);
+    const stop = await within(machine.step(), BOOT_MS, 'the step');
+    assert.equal(stop.reason, 'step', JSON.stringify(stop, (_, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v)));
+    assert.notEqual((await machine.getRegs()).rip, before, 'the step executed an instruction');
+  } finally {
+    await machine.stop();
+  }
 });

@@ -148,10 +148,18 @@ test('DAP (small Linux, 2 vCPUs): a thread per vCPU with its own stack and regis
     const other = stopped === 1 ? 2 : 1;
     const before = await rip(s, other);
     const stayed = await rip(s, stopped);
-    const stepped = await stopAfter(s, `an instruction step of thread ${other}`, () => s.dc.stepInRequest({ threadId: other, granularity: 'instruction' }));
-    assert.equal(stepped.body.threadId, other, 'the step is reported on the thread that stepped');
-    assert.notEqual(await rip(s, other), before, 'it moved');
-    assert.equal(await rip(s, stopped), stayed, 'the other vCPU did not');
+    // One step of a `rep` string instruction runs one iteration and stays on it: up to 4 steps to see RIP move.
+    let after = before;
+    const seen: string[] = [];
+    for (let i = 0; i < 4 && after === before; i++) {
+      const stepped = await stopAfter(s, `an instruction step of thread ${other}`, () => s.dc.stepInRequest({ threadId: other, granularity: 'instruction' }));
+      assert.equal(stepped.body.threadId, other, 'the step is reported on the thread that stepped');
+      after = await rip(s, other);
+      seen.push(`0x${after.toString(16)}`);
+      assert.equal(await rip(s, stopped), stayed, 'the other vCPU did not move');
+    }
+    const insn = (await s.dc.customRequest('disassemble', { memoryReference: `v:0x${before.toString(16)}`, instructionCount: 1 })).body?.instructions?.[0];
+    assert.notEqual(after, before, `thread ${other} moved from 0x${before.toString(16)} (${insn?.instruction}): ${seen.join(' ')}`);
 
     // Every write() of both `yes` enters do_syscall_64: its function breakpoint stops each vCPU in turn.
     const set = await s.dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'do_syscall_64' }] });

@@ -94,6 +94,8 @@ export class VcpuRunner {
    * `withBreakpoints` false steps off a breakpoint without it firing.
    */
   step(withBreakpoints = true): RunOutcome {
+    // A pause meant for an earlier run may still be set; one meant for this step is re-sent until it ends (VcpuThread.pause).
+    Atomics.and(this.control, 0, ~CONTROL_PAUSE);
     const pending = this.resumePending();
     if (pending) return pending;
     // Stepping from a breakpoint's own address must execute it, not hit it again.

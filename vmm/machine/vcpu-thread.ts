@@ -154,9 +154,11 @@ export class VcpuThread {
   /** Stops the vCPU wherever it is (a step in flight ends with reason pause); resolves at once when it is not running. */
   pause(): Promise<StopReason> {
     if (this.stepping) {
+      // The worker clears stale pause bits when a step starts, so keep asking until this one ends.
       const step = this.stepping;
       this.signal(CONTROL_PAUSE);
-      return step.then(() => ({ reason: 'pause' as const }), () => ({ reason: 'pause' as const }));
+      const again = setInterval(() => this.signal(CONTROL_PAUSE), 50);
+      return step.then(() => ({ reason: 'pause' as const }), () => ({ reason: 'pause' as const })).finally(() => clearInterval(again));
     }
     if (this.state !== 'running') return Promise.resolve({ reason: 'pause' });
     const stopped = new Promise<StopReason>((r) => this.stopWaiters.push(r));
