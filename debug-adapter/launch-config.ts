@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { parseSize } from '../vmm/cli/args';
+import { parseDisk, parseSize } from '../vmm/cli/args';
 import { checkCondition, EXIT_FILTERS } from './exit-breakpoints';
 
 /**
@@ -120,8 +120,7 @@ function parseDisks(v: unknown): LaunchConfig['disks'] {
   return v.map((d, i) => {
     let disk: { path: string; readOnly: boolean };
     if (typeof d === 'string') {
-      const m = /^(.*?)(?:,(ro|rw))?$/.exec(d)!;
-      disk = { path: m[1], readOnly: m[2] === 'ro' };
+      disk = d === '' || d.startsWith(',') ? { path: '', readOnly: false } : parseDisk(d);
     } else if (typeof d === 'object' && d !== null && !Array.isArray(d)) {
       const o = d as Record<string, unknown>;
       if (typeof o.path !== 'string') throw new LaunchConfigError(`launch.json: "disks"[${i}] needs a "path" (a string)`);
