@@ -29,6 +29,7 @@ import { GuestMemoryView, MemoryRefError, parseRef, formatRef } from './memory';
 import { bitnessOf, decodeFrom, disassemble, symbolizedText, type Bitness } from './disassembly';
 import { registerScopes, registerValue, mergeWidth, type CpuSnapshot, type RegisterNode } from './registers';
 import { stackFrames } from './stack';
+import { INTERESTING_MSRS, msrNodes, readMsrs } from './msr-scope';
 import { BreakpointTable, dataId, parseDataId, watchLength, type Breakpoint, type BreakpointSpec } from './breakpoints';
 import { checkCondition, EXIT_FILTERS, ExitConditionError, exitDetails, exitSpecFor, filterOf, mergeExitSpecs } from './exit-breakpoints';
 import { Stepper, type StepOutcome } from './stepping';
@@ -70,7 +71,7 @@ export class KvmDebugSession extends DebugSession {
   private debugreg: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
   private launchExitSpec: ExitBreakpointSpec = {};
   /** Register groups shown in the Variables view, with the vCPU they belong to (setVariable writes there). */
-  private variableHandles = new Handles<{ vcpu: number; nodes: RegisterNode[] }>();
+  private variableHandles = new Handles<{ vcpu: number; nodes: RegisterNode[]; msrs?: boolean }>();
   private lastStop?: StopReason;
   /** Set while a run, step or stop decision is in progress: one at a time. */
   private busy = false;
@@ -149,6 +150,7 @@ export class KvmDebugSession extends DebugSession {
     this.progressReporting = args.supportsProgressReporting === true;
     response.body = {
       supportsConfigurationDoneRequest: true,
+      supportsSingleThreadExecutionRequests: true,
       supportsReadMemoryRequest: true,
       supportsWriteMemoryRequest: true,
       supportsDisassembleRequest: true,
@@ -312,10 +314,10 @@ export class KvmDebugSession extends DebugSession {
   }
 
   /** Resumes until a stop the user should see (conditions false and internal pauses resume at once). */
-  private async runUntilReportable(accept?: { address: bigint; ok: (regs: Regs) => boolean }): Promise<StopReason | undefined> {
+  private async runUntilReportable(accept?: { address: bigint; ok: (regs: Regs) => boolean }, only?: number): Promise<StopReason | undefined> {
     const vcpu = this.vcpu!;
     for (;;) {
-      const stop = await vcpu.run();
+      const stop = await vcpu.run(only);
       if (!stop) return undefined;
       if (stop.reason === 'pause' && vcpu.internalHold) { await vcpu.internalHold; continue; }
       if (accept && stop.reason === 'breakpoint' && stop.address === accept.address && accept.ok(await vcpu.regs())) {
@@ -328,12 +330,13 @@ export class KvmDebugSession extends DebugSession {
     }
   }
 
-  private async runLoop(): Promise<void> {
+  /** Runs until a reportable stop; `only`: that vCPU alone runs (DAP's singleThread), the others stay stopped. */
+  private async runLoop(only?: number): Promise<void> {
     if (this.busy || !this.vcpu || this.vcpu.state !== 'stopped') return;
     this.busy = true;
     this.kvm.running();
     try {
-      const stop = await this.runUntilReportable();
+      const stop = await this.runUntilReportable(undefined, only);
       if (stop) await this.checkKaslr();
       if (stop) await this.atStop(stop);
       if (stop) this.reportStop(stop);
@@ -391,10 +394,14 @@ export class KvmDebugSession extends DebugSession {
     this.sendEvent(ev);
   }
 
-  protected override continueRequest(response: DebugProtocol.ContinueResponse): void {
-    response.body = { allThreadsContinued: true };
+  protected override continueRequest(response: DebugProtocol.ContinueResponse, args: DebugProtocol.ContinueArguments): void {
+    let only: number | undefined;
+    if (args.singleThread) {
+      try { only = this.vcpuOfThread(args.threadId); } catch (e) { return this.fail(response, `continue: ${(e as Error).message}`); }
+    }
+    response.body = { allThreadsContinued: only === undefined };
     this.sendResponse(response);
-    void this.runLoop();
+    void this.runLoop(only);
   }
 
   protected override pauseRequest(response: DebugProtocol.PauseResponse): void {
@@ -526,7 +533,13 @@ export class KvmDebugSession extends DebugSession {
       const vcpu = vcpuOfFrame(args.frameId) ?? this.vcpu!.id;
       if (!this.vcpu!.hasThread(vcpu + 1)) throw new Error(`frame ${args.frameId} is not one of this stop's frames`);
       const scopes = registerScopes(await this.snapshot(vcpu));
-      response.body = { scopes: scopes.map((s) => ({ ...new Scope(s.name, this.variableHandles.create({ vcpu, nodes: s.nodes }), false), presentationHint: 'registers' })) };
+      response.body = {
+        scopes: [
+          ...scopes.map((s) => ({ ...new Scope(s.name, this.variableHandles.create({ vcpu, nodes: s.nodes }), false), presentationHint: 'registers' })),
+          // Read from the vCPU's thread only when opened (msr-scope.ts).
+          { ...new Scope('MSRs', this.variableHandles.create({ vcpu, nodes: [], msrs: true }), true), presentationHint: 'registers' },
+        ],
+      };
       this.sendResponse(response);
     } catch (e) {
       this.fail(response, `registers: ${(e as Error).message}`);
@@ -544,8 +557,16 @@ export class KvmDebugSession extends DebugSession {
     };
   }
 
-  protected override variablesRequest(response: DebugProtocol.VariablesResponse, args: DebugProtocol.VariablesArguments): void {
+  protected override async variablesRequest(response: DebugProtocol.VariablesResponse, args: DebugProtocol.VariablesArguments): Promise<void> {
     const group = this.variableHandles.get(args.variablesReference);
+    if (group?.msrs && group.nodes.length === 0) {
+      if (this.vcpu?.state !== 'stopped') return this.fail(response, 'MSRs: the VM is running: pause it to read them');
+      const entries = await readMsrs(INTERESTING_MSRS.map((m) => m.index), (ix) => this.machine!.getMsrs(ix, group.vcpu));
+      group.nodes = msrNodes(entries, (a) => {
+        const sym = this.symbols?.symbolize(a);
+        return sym && (sym.offset === 0n ? sym.name : `${sym.name}+${hex(sym.offset)}`);
+      });
+    }
     response.body = { variables: (group?.nodes ?? []).map((n) => this.toVariable(group!.vcpu, n, args.format)) };
     this.sendResponse(response);
   }

@@ -129,8 +129,11 @@ export class VcpuControl {
     this.invalidate();
   }
 
-  /** Resumes every vCPU and resolves with the next stop of the machine (undefined: the VM ended). */
-  async run(): Promise<StopReason | undefined> {
+  /**
+   * Resumes every vCPU (or only `only`, DAP's singleThread: the others stay
+   * stopped) and resolves with the next stop of the machine (undefined: the VM ended).
+   */
+  async run(only?: number): Promise<StopReason | undefined> {
     if (this.state === 'ended') return undefined;
     const early = await this.hooks.prepare?.();
     if (early) return early;
@@ -139,7 +142,7 @@ export class VcpuControl {
     const p = new Promise<StopReason | undefined>((r) => { this.waiter = r; });
     this.hooks.resuming?.();
     this.state = 'running';
-    this.allStop.resume();
+    this.allStop.resume(only === undefined ? undefined : new Map([[only, 'continue']]));
     return p;
   }
 

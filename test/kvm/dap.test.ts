@@ -109,6 +109,12 @@ test('stop on entry: one vCPU thread, registers, stack and disassembly at the en
     assert.match(control.get('cr0')!.value, /\[.*PE.*\]/, `CR0 decoded: ${control.get('cr0')!.value}`);
     const segs = await registers(s, 'Segments');
     assert.match(segs.get('cs')!.value, /32-bit/, `CS: ${segs.get('cs')!.value}`);
+    // The MSRs scope (read when opened): the BSP's local APIC enabled at its default base.
+    const msrs = await registers(s, 'MSRs');
+    const apic = BigInt(msrs.get('APIC_BASE')!.value);
+    assert.equal(apic & ~0xfffn, 0xfee0_0000n, `APIC_BASE ${apic.toString(16)}`);
+    assert.equal(apic & 0x900n, 0x900n, 'BSP and enabled bits');
+    assert.ok(msrs.has('LSTAR') && msrs.has('GS_BASE'), [...msrs.keys()].join(' '));
     const frames = await stack(s);
     assert.equal(frames[0].name, 'pvh_start32');
     assert.equal(frames[0].instructionPointerReference, `v:${hex(entry)}`);

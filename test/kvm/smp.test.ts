@@ -114,7 +114,7 @@ test('Machine API: pause vCPU 1 while vCPU 0 runs, read each vCPU\'s registers, 
   }
 });
 
-test('DAP (small Linux, 2 vCPUs): a thread per vCPU with its own stack and registers; stepping the other thread; a function breakpoint both vCPUs run stops on each', { timeout: 2 * T }, async () => {
+test('DAP (small Linux, 2 vCPUs): a thread per vCPU with its own stack and registers; stepping the other thread; a function breakpoint both vCPUs run stops on each; one thread continued alone', { timeout: 2 * T }, async () => {
   needTwoCpus();
   const k = smallLinux();
   // Two busy processes keep both vCPUs in and out of the kernel (a write system call each time round).
@@ -174,6 +174,20 @@ test('DAP (small Linux, 2 vCPUs): a thread per vCPU with its own stack and regis
       hitBy.add(thread);
     }
     assert.deepEqual([...hitBy].sort(), [1, 2], 'both vCPUs stopped at the breakpoint (each as its own thread)');
+
+    // DAP's singleThread continue: vCPU 1 runs alone, vCPU 0 stays stopped until the pause.
+    await s.dc.setFunctionBreakpointsRequest({ breakpoints: [] });
+    const cont = await s.dc.continueRequest({ threadId: 2, singleThread: true });
+    assert.equal(cont.body.allThreadsContinued, false);
+    let names2: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      names2 = (await s.dc.threadsRequest()).body.threads.map((t) => t.name);
+      if (names2[1] === 'vCPU 1 (running)') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.deepEqual(names2, ['vCPU 0 (stopped)', 'vCPU 1 (running)']);
+    const paused = await stopAfter(s, 'pausing the thread that runs alone', () => s.dc.pauseRequest({ threadId: 2 }));
+    assert.equal(paused.body.threadId, 2);
   } finally {
     await finishDap(s);
   }
