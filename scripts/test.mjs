@@ -94,7 +94,8 @@ function runKvmTierInSandbox(script, files) {
         + `${done.length} files have their verdict, running the other ${left.length} in a new sandbox`);
       continue;
     }
-    if (done.length > 0) console.log(`\n${summary(done)}`);
+    // One run printed its own table; over several, this is the only whole one.
+    if (attempt > 1 && done.length > 0) console.log(`\n${summary(done)}`);
     if (r.status === 0 && left.length === 0) return;
     if (left.length > 0) console.error(`kvmdbg test: the sandbox ended (exit ${r.status ?? r.signal}) before these files ran to a verdict: ${left.join(' ')}`);
     console.error(`\nkvmdbg test: KVM tier inside the sandbox failed (exit ${r.status ?? r.signal})`);
