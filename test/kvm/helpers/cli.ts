@@ -59,9 +59,33 @@ export async function runCli(args: string[], ms: number, opts: { input?: string 
   try {
     return await within(run.done, ms, `kvmdbg ${args.join(' ')} (stdout: ${JSON.stringify(run.stdout())}, stderr: ${JSON.stringify(run.stderr())})`);
   } catch (e) {
+    const first = threadStates(run.child.pid);
+    await new Promise((r) => setTimeout(r, 1000));
+    const threads = `${first}\none second later:\n${threadStates(run.child.pid)}`;
     run.child.kill('SIGKILL');
+    (e as Error).message += `\n${threads}`;
     throw e;
   }
+}
+
+/** What each thread of a hung process is doing, from /proc: name, state, where in the kernel it waits (root sees the kernel stack). */
+export function threadStates(pid: number | undefined): string {
+  if (pid === undefined) return '';
+  const lines: string[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const read = (f: string): string => { try { return readFileSync(`/proc/${pid}/task/${tid}/${f}`, 'utf8').trim(); } catch { return '?'; } };
+      const stat = read('stat');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // Fields 3 (state), 14 utime, 15 stime, 43 guest_time (ticks running a vCPU): f[n - 3].
+      const state = `${f[0]} utime ${f[11]} stime ${f[12]} guest ${f[40]}`;
+      const stack = read('stack').split('\n').slice(0, 6).map((l) => l.replace(/^\[<[0-9a-f]+>\] /, '')).join(' < ');
+      lines.push(`  thread ${tid} ${read('comm')} state ${state} wchan ${read('wchan')}: ${stack}`);
+    }
+  } catch (err) {
+    lines.push(`  (threads of ${pid} unreadable: ${(err as Error).message})`);
+  }
+  return `threads of the hung kvmdbg (pid ${pid}):\n${lines.join('\n')}`;
 }
 
 /** Processes whose command line contains `marker` (to prove nothing was left running). */
