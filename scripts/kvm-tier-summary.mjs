@@ -9,9 +9,11 @@ export function summary(rows) {
     lines.push(`${r.verdict.padEnd(28)} ${r.seconds.toFixed(0).padStart(5)} s  ${r.file}`);
     for (const n of r.notes) lines.push(`${''.padEnd(36)}${n}`);
   }
-  const failed = rows.filter((r) => r.verdict !== 'ok').length;
+  const failed = rows.filter((r) => !r.verdict.startsWith('ok')).length;
+  const flaky = rows.filter((r) => r.verdict.includes('FLAKY')).length;
   const total = rows.reduce((s, r) => s + r.seconds, 0);
-  lines.push(`${failed === 0 ? 'all passed' : `${failed} of ${rows.length} files failed`}, ${(total / 60).toFixed(1)} min`);
+  lines.push(`${failed === 0 ? 'all passed' : `${failed} of ${rows.length} files failed`}`
+    + `${flaky ? `, ${flaky} only on a second run (FLAKY: see its first run's failure above)` : ''}, ${(total / 60).toFixed(1)} min`);
   return lines.join('\n');
 }
 

@@ -84,7 +84,7 @@ function runKvmTierInSandbox(script, files) {
   let left = files;
   for (let attempt = 1; ; attempt++) {
     // scripts/kvm-tier.mjs kills and names a file that hangs; -t is only the backstop.
-    const args = ['-m', '6144', '-c', '2', '-t', '3600', '--', 'node', 'scripts/kvm-tier.mjs', '--results', resultsFile, ...left];
+    const args = ['-m', '6144', '-c', '2', '-t', '3600', '--', 'node', 'scripts/kvm-tier.mjs', '--results', resultsFile, '--rerun-failed', ...left];
     console.log(`\n=== KVM tier inside the sandbox${attempt > 1 ? ` (run ${attempt})` : ''}: ${[script, ...args].join(' ')}`);
     const r = spawnSync(script, args, { stdio: 'inherit' });
     const done = readResults(resultsFile);
