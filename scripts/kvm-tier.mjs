@@ -35,7 +35,7 @@ for (;;) {
 }
 const files = args;
 if (files.length === 0 || !(fileLimitSeconds > 0)) {
-  console.error('usage: node scripts/kvm-tier.mjs [--file-limit SECONDS] [--results FILE] FILE...');
+  console.error('usage: node scripts/kvm-tier.mjs [--file-limit SECONDS] [--results FILE] [--rerun-failed] FILE...');
   process.exit(2);
 }
 
@@ -83,6 +83,9 @@ function runFile(file) {
   });
 }
 
+/** A file that ends with processes of its own still running leaked them (a test's cleanup missed). */
+const leftNotes = (r) => r.left.map((p) => `left running, killed: ${p.pid} ${p.cmd.slice(0, 120)}`);
+
 function verdictOf(r) {
   if (r.killed) return `HUNG: killed after ${fileLimitSeconds} s`;
   if (r.code !== 0) return `FAILED (exit ${r.code ?? r.signal})`;
@@ -95,15 +98,14 @@ for (const file of files) {
   console.log(`\n--- ${file}`);
   let r = await runFile(file);
   r.verdict = verdictOf(r);
-  // A file that ends with processes of its own still running leaked them (a test's cleanup missed).
-  r.notes = r.left.map((p) => `left running, killed: ${p.pid} ${p.cmd.slice(0, 120)}`);
+  r.notes = leftNotes(r);
   if (r.verdict !== 'ok' && rerunFailed && reruns < MAX_RERUNS) {
     reruns++;
     const first = r;
     console.log(`\n--- ${file} again: its first run ended ${first.verdict} (the failure is above); running it once more`);
     r = await runFile(file);
     r.verdict = verdictOf(r);
-    r.notes = [...first.notes, ...r.left.map((p) => `left running, killed: ${p.pid} ${p.cmd.slice(0, 120)}`)];
+    r.notes = [...first.notes, ...leftNotes(r)];
     if (r.verdict === 'ok') r.verdict = 'ok, FLAKY: 1st run failed';
     else r.verdict = `${r.verdict} twice`;
     r.seconds += first.seconds;
