@@ -90,6 +90,8 @@ export class KvmCustomRequests {
   }
 
   private setState(state: StateEventBody['state'], exitsPerSecond?: number): void {
+    // Every step ends 'paused' again: say it once, not once a step.
+    if (state === 'paused' && this.state === 'paused') return;
     this.state = state;
     const body: StateEventBody = { state, vcpus: this.machine?.options.cpus ?? 0 };
     if (exitsPerSecond !== undefined) body.exitsPerSecond = Math.round(exitsPerSecond);

@@ -28,7 +28,7 @@ export interface RegisterNode {
   width?: number;
 }
 
-export interface ScopeData { name: string; nodes: RegisterNode[]; expensive?: boolean }
+export interface ScopeData { name: string; readonly nodes: RegisterNode[]; expensive?: boolean }
 
 const hexPad = (v: bigint, digits: number): string => '0x' + v.toString(16).padStart(digits, '0');
 const bitSet = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) === 1n;
@@ -190,15 +190,21 @@ export function tableNodes(s: CpuSnapshot): RegisterNode[] {
   return [table('gdtr', r.gdt, 8), table('idtr', r.idt, wide ? 16 : 8)];
 }
 
+/** A scope whose registers are decoded when first asked for (most stops open one scope, if any). */
+function lazyScope(name: string, make: () => RegisterNode[]): ScopeData {
+  let nodes: RegisterNode[] | undefined;
+  return { name, get nodes() { return (nodes ??= make()); } };
+}
+
 /** Every scope, in the order VS Code shows them. */
 export function registerScopes(s: CpuSnapshot): ScopeData[] {
   return [
-    { name: 'General', nodes: generalNodes(s) },
-    { name: 'RIP / RFLAGS', nodes: ripNodes(s) },
-    { name: 'Segments', nodes: segmentNodes(s) },
-    { name: 'Control', nodes: controlNodes(s) },
-    { name: 'Debug', nodes: debugNodes(s) },
-    { name: 'Descriptor tables', nodes: tableNodes(s) },
+    lazyScope('General', () => generalNodes(s)),
+    lazyScope('RIP / RFLAGS', () => ripNodes(s)),
+    lazyScope('Segments', () => segmentNodes(s)),
+    lazyScope('Control', () => controlNodes(s)),
+    lazyScope('Debug', () => debugNodes(s)),
+    lazyScope('Descriptor tables', () => tableNodes(s)),
   ];
 }
 

@@ -28,7 +28,8 @@ import { VcpuControl } from './vcpu';
 import { GuestMemoryView, MemoryRefError, parseRef, formatRef } from './memory';
 import { bitnessOf, decodeFrom, disassemble, symbolizedText, type Bitness } from './disassembly';
 import { registerScopes, registerValue, mergeWidth, type CpuSnapshot, type RegisterNode } from './registers';
-import { stackFrames } from './stack';
+import { describeFrames, unwindFrames } from './stack';
+import type { StackFrame as UnwoundFrame } from './symbols';
 import { INTERESTING_MSRS, msrNodes, readMsrs } from './msr-scope';
 import { BreakpointTable, dataId, parseDataId, watchLength, type Breakpoint, type BreakpointSpec } from './breakpoints';
 import { checkCondition, EXIT_FILTERS, ExitConditionError, exitDetails, exitSpecFor, filterOf, mergeExitSpecs } from './exit-breakpoints';
@@ -73,6 +74,8 @@ export class KvmDebugSession extends DebugSession {
   /** Register groups shown in the Variables view, with the vCPU they belong to (setVariable writes there). */
   private variableHandles = new Handles<{ vcpu: number; nodes: RegisterNode[]; msrs?: boolean }>();
   private lastStop?: StopReason;
+  /** Per vCPU: the frames unwound from these registers (stackTrace). */
+  private readonly unwoundCache = new Map<number, { regs: Regs; frames: UnwoundFrame[] }>();
   /** Set while a run, step or stop decision is in progress: one at a time. */
   private busy = false;
   private progressReporting = false;
@@ -427,7 +430,8 @@ export class KvmDebugSession extends DebugSession {
       stepInstruction: () => this.vcpu!.step(),
       decode: (address) => decodeFrom((a, n) => this.view!.read({ space: 'v', address: a }, n), bitness, address, 1)[0],
       returnAddress: (regs) => {
-        const f = stackFrames({ regs, bits, symbols: this.symbols, readMemory: (a, n) => this.view!.readExact({ space: 'v', address: a }, n), maxFrames: 2 }).frames[1];
+        const read = this.view!.reader();
+        const f = unwindFrames({ regs, bits, symbols: this.symbols, readMemory: (a, n) => read.readExact(a, n), maxFrames: 2 }).unwound[1];
         return f ? { pc: f.pc, sp: f.sp } : undefined;
       },
       runTo: async (address, ok) => {
@@ -482,17 +486,14 @@ export class KvmDebugSession extends DebugSession {
   protected override async stackTraceRequest(response: DebugProtocol.StackTraceResponse, args: DebugProtocol.StackTraceArguments): Promise<void> {
     try {
       const vcpu = this.vcpuOfThread(args.threadId);
-      const { regs, sregs } = await this.snapshot(vcpu);
-      const bits = bitnessOf(sregs) === 64 ? 64 : 32;
-      // Another vCPU's stack is read through its own page tables (a user process may be running there).
-      const paging = { cr0: sregs.cr0, cr3: sregs.cr3, cr4: sregs.cr4, efer: sregs.efer };
-      const { frames } = stackFrames({ regs, bits, symbols: this.symbols, readMemory: (a, n) => this.view!.readExactWith(paging, a, n) });
-      if (vcpu === this.vcpu!.id) this.preferBreakpointLine(frames[0]);
+      const unwound = await this.unwound(vcpu);
       const start = args.startFrame ?? 0;
-      const end = args.levels ? start + args.levels : frames.length;
+      const end = args.levels ? start + args.levels : unwound.length;
+      const frames = describeFrames(this.symbols, unwound, start, end);
+      if (vcpu === this.vcpu!.id && start === 0) this.preferBreakpointLine(frames[0]);
       response.body = {
-        totalFrames: frames.length,
-        stackFrames: frames.slice(start, end).map((f, i) => {
+        totalFrames: unwound.length,
+        stackFrames: frames.map((f, i) => {
           const sf = new StackFrame(vcpu * FRAME_IDS_PER_VCPU + start + i + 1, f.name) as DebugProtocol.StackFrame;
           sf.instructionPointerReference = f.instructionPointerReference;
           if (f.file) {
@@ -512,6 +513,22 @@ export class KvmDebugSession extends DebugSession {
     } catch (e) {
       this.fail(response, `stack trace: ${(e as Error).message}`);
     }
+  }
+
+  /**
+   * A vCPU's frames at this stop, unwound once: VS Code asks for the top frame, then for the
+   * rest. Keyed by the registers object, which the vCPU control replaces whenever anything ran.
+   */
+  private async unwound(vcpu: number): Promise<UnwoundFrame[]> {
+    const { regs, sregs } = await this.snapshot(vcpu);
+    const cached = this.unwoundCache.get(vcpu);
+    if (cached?.regs === regs) return cached.frames;
+    const bits = bitnessOf(sregs) === 64 ? 64 : 32;
+    // Another vCPU's stack is read through its own page tables (a user process may be running there).
+    const read = this.view!.reader({ cr0: sregs.cr0, cr3: sregs.cr3, cr4: sregs.cr4, efer: sregs.efer });
+    const { unwound } = unwindFrames({ regs, bits, symbols: this.symbols, readMemory: (a, n) => read.readExact(a, n) });
+    this.unwoundCache.set(vcpu, { regs, frames: unwound });
+    return unwound;
   }
 
   /**
@@ -535,7 +552,8 @@ export class KvmDebugSession extends DebugSession {
       const scopes = registerScopes(await this.snapshot(vcpu));
       response.body = {
         scopes: [
-          ...scopes.map((s) => ({ ...new Scope(s.name, this.variableHandles.create({ vcpu, nodes: s.nodes }), false), presentationHint: 'registers' })),
+          // The scope's getter decodes its registers only when the client opens it.
+          ...scopes.map((s) => ({ ...new Scope(s.name, this.variableHandles.create({ vcpu, get nodes() { return s.nodes; } }), false), presentationHint: 'registers' })),
           // Read from the vCPU's thread only when opened (msr-scope.ts).
           { ...new Scope('MSRs', this.variableHandles.create({ vcpu, nodes: [], msrs: true }), true), presentationHint: 'registers' },
         ],
@@ -619,7 +637,9 @@ export class KvmDebugSession extends DebugSession {
     try {
       if (this.vcpu?.state === 'stopped') await this.vcpu.sregs();
       const r = this.view!.readForDap(args.memoryReference, args.offset ?? 0, args.count);
-      response.body = { address: r.address, data: Buffer.from(r.data).toString('base64'), unreadableBytes: r.unreadableBytes };
+      // A Buffer over the same bytes (no copy) for the base64 encoder.
+      const data = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.length).toString('base64');
+      response.body = { address: r.address, data, unreadableBytes: r.unreadableBytes };
       this.sendResponse(response);
     } catch (e) {
       this.fail(response, e instanceof MemoryRefError ? e.message : `readMemory: ${(e as Error).message}`);
@@ -633,6 +653,8 @@ export class KvmDebugSession extends DebugSession {
       const address = BigInt.asUintN(64, ref.address + BigInt(args.offset ?? 0));
       const data = Buffer.from(args.data, 'base64');
       const r = this.view!.write({ space: ref.space, address }, new Uint8Array(data));
+      // The stack may have changed under the frames unwound at this stop.
+      this.unwoundCache.clear();
       if (r.written < data.length && (!args.allowPartial || r.written === 0)) {
         return this.fail(response, `writeMemory: only ${r.written} of ${data.length} bytes written: ${r.firstFailure}`);
       }
@@ -711,7 +733,8 @@ export class KvmDebugSession extends DebugSession {
     if (this.vectors.vectors.length === 0 && !this.breakpoints.all().some((b) => b.kind === 'exception')) return;
     await vcpu.withStopped(async () => {
       const sregs = this.idtSregs = await vcpu.sregs().catch(() => undefined);
-      const specs = this.vectors.specs(sregs, (a, n) => this.view!.readExact({ space: 'v', address: a }, n));
+      const read = this.view!.reader();
+      const specs = this.vectors.specs(sregs, (a, n) => read.readExact(a, n));
       if (!this.vectors.changed(specs)) return;
       this.breakpoints.replace('exception', specs);
       await this.arm();
@@ -726,8 +749,9 @@ export class KvmDebugSession extends DebugSession {
       if (this.vcpu?.state !== 'running' || this.vcpu.internalHold) return;
       // Cheap look (no pause): the gates in memory under the last IDTR; a changed one, or every Nth look, pauses.
       try {
+        const idt = this.view!.reader();
         const cheap = this.idtSregs && ++this.idtLooks % IDT_PAUSE_EVERY !== 0
-          && !this.vectors.differs(this.vectors.specs(this.idtSregs, (a, n) => this.view!.readExact({ space: 'v', address: a }, n)));
+          && !this.vectors.differs(this.vectors.specs(this.idtSregs, (a, n) => idt.readExact(a, n)));
         if (cheap) this.watchIdt();
         else void this.refreshVectors().catch((e: Error) => this.note(`exception vectors: ${e.message}`));
       } catch (e) {

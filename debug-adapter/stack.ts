@@ -59,19 +59,22 @@ export interface UnwindInput {
   maxFrames?: number;
 }
 
-export function stackFrames(input: UnwindInput): { frames: Frame[]; stopReason: string } {
+/** The raw frames (pc, sp) of a stopped vCPU, innermost first. */
+export function unwindFrames(input: UnwindInput): { unwound: UnwoundFrame[]; stopReason: string } {
   const { regs, bits, symbols } = input;
   const mask = bits === 64 ? (1n << 64n) - 1n : 0xffff_ffffn;
   const snapshot = { pc: regs.rip & mask, sp: regs.rsp & mask, fp: regs.rbp & mask, registers: registerMap(regs, bits) };
-  let unwound: UnwoundFrame[];
-  let stopReason = '';
-  if (symbols) {
-    const r = symbols.unwind(snapshot, input.readMemory, input.maxFrames ?? 64);
-    unwound = r.frames;
-    stopReason = r.stopReason;
-  } else {
-    unwound = [{ pc: snapshot.pc, sp: snapshot.sp, fp: snapshot.fp, method: 'registers' }];
-  }
-  const frames = unwound.map((f, i) => ({ ...describeFrame(symbols, f.pc, i > 0), sp: f.sp }));
-  return { frames, stopReason };
+  if (!symbols) return { unwound: [{ pc: snapshot.pc, sp: snapshot.sp, fp: snapshot.fp, method: 'registers' }], stopReason: '' };
+  const r = symbols.unwind(snapshot, input.readMemory, input.maxFrames ?? 64);
+  return { unwound: r.frames, stopReason: r.stopReason };
+}
+
+/** Names frames [start, end) of an unwind (only those: line lookups are what a stack trace costs). */
+export function describeFrames(symbols: Symbols | undefined, unwound: readonly UnwoundFrame[], start = 0, end = unwound.length): Frame[] {
+  return unwound.slice(start, end).map((f, i) => ({ ...describeFrame(symbols, f.pc, start + i > 0), sp: f.sp }));
+}
+
+export function stackFrames(input: UnwindInput): { frames: Frame[]; stopReason: string } {
+  const { unwound, stopReason } = unwindFrames(input);
+  return { frames: describeFrames(input.symbols, unwound), stopReason };
 }

@@ -2,13 +2,13 @@
 // Builds, type-checks, runs the unit tier, then the KVM tier: directly where
 // /dev/kvm works, else inside the project's KVM sandbox (one VM for the whole
 // tier: each start costs ~10 s), else it FAILS and says why. Never a silent skip.
-// The e2e tier runs only when named (`npm test -- e2e`, `npm run test:e2e`):
-// test/e2e/e2e.sh packages the .vsix, installs code-server + playwright-core
-// into a cache once, and drives a real VS Code (code-server in Debian's
-// chromium) through F9/F5 on a test kernel. It does not pass yet (see README),
-// so the default run, which CI gates on, is unit + kvm.
+// Then the e2e tier: test/e2e/e2e.sh packages the .vsix, installs
+// code-server + playwright-core into a cache once, and drives a real VS Code
+// (code-server in Debian's chromium) through F9/F5 on a test kernel; without
+// /dev/kvm its extension host runs in the sandbox. `npm test -- unit|kvm|e2e`
+// runs only the tiers named.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { readResults, summary } from './kvm-tier-summary.mjs';
 import { join } from 'node:path';
 
@@ -103,4 +103,25 @@ function runKvmTierInSandbox(script, files) {
   }
 }
 
-if (tiers.includes('e2e')) run('bash', ['test/e2e/e2e.sh'], 'e2e tier: a real VS Code (code-server + chromium) debugging a test kernel');
+if (want('e2e')) {
+  const what = 'e2e tier: a real VS Code (code-server + chromium) debugging a test kernel';
+  const host = await import('../out/vmm/host/kvm-host.js');
+  if (!host.kvmProblem()) run('bash', ['test/e2e/e2e.sh'], what);
+  else runE2eEmulated(what);
+}
+
+/**
+ * The e2e tier with its extension host in the sandbox: as a KVM-tier file
+ * there, a failing run gets one more (the guest or the sandbox may die of the
+ * emulation), says so, and keeps the first run's output in test-output/e2e-1st-run/.
+ */
+function runE2eEmulated(what) {
+  const first = spawnSync('bash', ['test/e2e/e2e.sh'], { stdio: 'inherit' });
+  if (first.status === 0) return;
+  const kept = join('test-output', 'e2e-1st-run');
+  rmSync(kept, { recursive: true, force: true });
+  if (existsSync(join('test-output', 'e2e'))) renameSync(join('test-output', 'e2e'), kept);
+  console.error(`\nkvmdbg test: the ${what} failed (exit ${first.status ?? first.signal}) in the sandbox; running it once more (its output is in ${kept}/)`);
+  run('bash', ['test/e2e/e2e.sh'], `${what}, 2nd run`);
+  console.log(`kvmdbg test: e2e tier ok, FLAKY: 1st run failed (see ${kept}/ui-test.log)`);
+}

@@ -70,6 +70,14 @@ export class Symbols {
   linkedBytes: (address: bigint, length: number) => Uint8Array | undefined = () => undefined;
   /** How far the running kernel is from its link addresses (KASLR); 0 = as linked. Set with rebase(). */
   private slideBy = 0n;
+  /** Answers by address: every step's stack trace asks about the same few pcs again. */
+  private readonly memo = {
+    line: new AddressMemo<SourceLocation | undefined>(),
+    range: new AddressMemo<[bigint, bigint] | undefined>(),
+    symbol: new AddressMemo<Symbolized | undefined>(),
+    fn: new AddressMemo<FunctionInfo | undefined>(),
+    row: new AddressMemo<UnwindRow | undefined>(),
+  };
 
   constructor(readonly name: string) {}
 
@@ -78,6 +86,7 @@ export class Symbols {
   /** From now on, kernel-image addresses (SLIDABLE_START..END when linked) are `slide` away at run time. */
   rebase(slide: bigint): void {
     this.slideBy = slide;
+    for (const m of Object.values(this.memo)) m.clear();
   }
 
   /** A run-time address as linked (unchanged outside the slid kernel image). */
@@ -119,34 +128,34 @@ export class Symbols {
   }
 
   lineForAddress(address: bigint): SourceLocation | undefined {
-    return guard(() => {
+    return this.memo.line.get(address, () => guard(() => {
       const linked = this.toLinked(address);
       const loc = this.lines.lineForAddress(linked, this.linkedFunctionAt(linked)?.start === linked);
       return loc && this.slideBy !== 0n ? { ...loc, address: this.toRuntime(loc.address) } : loc;
-    }, undefined);
+    }, undefined));
   }
 
   lineRange(address: bigint): [bigint, bigint] | undefined {
-    return guard(() => {
+    return this.memo.range.get(address, () => guard(() => {
       const r = this.lines.lineRange(this.toLinked(address));
       return r && [this.toRuntime(r[0]), this.toRuntime(r[1])];
-    }, undefined);
+    }, undefined));
   }
 
   symbolize(address: bigint): Symbolized | undefined {
-    return guard(() => {
+    return this.memo.symbol.get(address, () => guard(() => {
       const s = this.table.symbolize(this.toLinked(address));
       if (!s || this.slideBy === 0n) return s;
       return { ...s, symbol: { ...s.symbol, address: this.toRuntime(s.symbol.address) } };
-    }, undefined);
+    }, undefined));
   }
 
   /** The function containing `address`: DWARF subprogram first, then a sized symbol. */
   functionAt(address: bigint): FunctionInfo | undefined {
-    return guard(() => {
+    return this.memo.fn.get(address, () => guard(() => {
       const f = this.linkedFunctionAt(this.toLinked(address));
       return f && this.slideBy !== 0n ? { name: f.name, start: this.toRuntime(f.start), end: this.toRuntime(f.end) } : f;
-    }, undefined);
+    }, undefined));
   }
 
   private linkedFunctionAt(address: bigint): FunctionInfo | undefined {
@@ -167,17 +176,31 @@ export class Symbols {
   }
 
   unwindRow(pc: bigint): UnwindRow | undefined {
-    return guard(() => this.cfi.unwindRow(this.toLinked(pc)), undefined);
+    return this.memo.row.get(pc, () => guard(() => this.cfi.unwindRow(this.toLinked(pc)), undefined));
   }
 
   /** The frames of a stopped vCPU (CFI, then frame pointers); never throws, never loops. */
   unwind(registers: RegisterSnapshot, readMemory: ReadMemory, maxFrames?: number): UnwindResult {
-    const cfi = this.slideBy === 0n ? this.cfi : { unwindRow: (pc: bigint) => this.cfi.unwindRow(this.toLinked(pc)) };
+    const cfi = { unwindRow: (pc: bigint) => this.unwindRow(pc) };
     return guard(
       () => unwindStack(registers, { bits: this.bits, readMemory, cfi, maxFrames }),
       { frames: [{ pc: registers.pc, sp: registers.sp, fp: registers.fp, method: 'registers' as const }], stopReason: 'the unwinder failed' },
     );
   }
+}
+
+/** Remembered answers by address, at most MEMO_ENTRIES of them (then it starts over). */
+const MEMO_ENTRIES = 4096;
+class AddressMemo<T> {
+  private readonly answers = new Map<bigint, T>();
+  get(address: bigint, compute: () => T): T {
+    if (this.answers.has(address)) return this.answers.get(address) as T;
+    const answer = compute();
+    if (this.answers.size >= MEMO_ENTRIES) this.answers.clear();
+    this.answers.set(address, answer);
+    return answer;
+  }
+  clear(): void { this.answers.clear(); }
 }
 
 function guard<T>(fn: () => T, fallback: T): T {

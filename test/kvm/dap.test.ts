@@ -156,6 +156,18 @@ test('source breakpoint in fib: stack, condition, step in / out / over, instruct
     frames = await stack(s);
     const depth = frames.length;
     assert.equal(frames.filter((f) => f.name === 'fib').length, 18, `fib(20)..fib(3): ${frames.map((f) => f.name).join(' <- ')}`);
+    // As VS Code asks: the top frame, then the rest; together they are the whole stack.
+    const top = (await s.dc.stackTraceRequest({ threadId: 1, startFrame: 0, levels: 1 })).body;
+    const rest = (await s.dc.stackTraceRequest({ threadId: 1, startFrame: 1, levels: 100 })).body;
+    assert.equal(top.totalFrames, depth);
+    assert.deepEqual([...top.stackFrames, ...rest.stackFrames].map((f) => `${f.id} ${f.name}:${f.line}`), frames.map((f) => `${f.id} ${f.name}:${f.line}`));
+    // The call stack follows memory written at this stop: zero the stack above RSP, then put it back.
+    const rsp = await reg(s, 'rsp');
+    const saved = await readMem(s, `v:${hex(rsp)}`, 512);
+    await s.dc.customRequest('writeMemory', { memoryReference: `v:${hex(rsp)}`, data: Buffer.alloc(512).toString('base64') });
+    assert.ok((await stack(s)).length < 3, 'a zeroed stack ends the unwind at the first return address');
+    await s.dc.customRequest('writeMemory', { memoryReference: `v:${hex(rsp)}`, data: saved.data.toString('base64') });
+    assert.equal((await stack(s)).length, depth, 'the stack is whole again');
     await s.dc.setBreakpointsRequest({ source: { path: MAIN_C }, breakpoints: [] });
 
     // Step into fib(2).

@@ -93,6 +93,8 @@ test('rebased symbols: names, addresses and function breakpoints follow the slid
   const syms = systemMapSymbols();
   const slide = 0x2e400000n;
   assert.equal(syms.addressOf('start_kernel'), 0xffffffff81a00000n);
+  // Asked before the slide is known (answers by address are remembered): the rebase must forget them.
+  assert.notEqual(syms.symbolize(0xffffffff81a00010n + slide)?.name, 'start_kernel');
   syms.rebase(slide);
   assert.equal(syms.slide, slide);
   assert.equal(syms.addressOf('start_kernel'), 0xffffffff81a00000n + slide);

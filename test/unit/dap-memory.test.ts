@@ -32,3 +32,14 @@ test('physical and (paging off) virtual reads and writes on guest RAM; beyond RA
   const far = view.readForDap('p:0x40000000', 16, 16);
   assert.deepEqual([far.address, far.data.length, far.unreadableBytes], ['0x40000010', 0, 16]);
 });
+
+test('DAP reads of whole runs: all readable, all unreadable, readable to the end', () => {
+  const all = { data: new Uint8Array([1, 2, 3]), readable: new Uint8Array([1, 1, 1]), unreadableBytes: 0 };
+  assert.deepEqual([toDapRead(0n, all).data.length, toDapRead(0n, all).unreadableBytes], [3, 0]);
+  const none = { data: new Uint8Array(4), readable: new Uint8Array(4), unreadableBytes: 4 };
+  assert.deepEqual([toDapRead(0n, none).data.length, toDapRead(0n, none).unreadableBytes], [0, 4]);
+  const tail = { data: new Uint8Array([1, 0, 0]), readable: new Uint8Array([1, 0, 0]), unreadableBytes: 2 };
+  assert.deepEqual([toDapRead(0n, tail).data.length, toDapRead(0n, tail).unreadableBytes], [1, 2]);
+  const empty = { data: new Uint8Array(0), readable: new Uint8Array(0), unreadableBytes: 0 };
+  assert.deepEqual([toDapRead(0n, empty).data.length, toDapRead(0n, empty).unreadableBytes], [0, 0]);
+});

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GuestMemory } from '../../vmm/memory/guest-memory';
 import { PagingState } from '../../vmm/debug/page-walk';
-import { MAX_ACCESS_LENGTH, readPhysical, readVirtual, writePhysical, writeVirtual } from '../../vmm/debug/virtual-memory';
+import { MAX_ACCESS_LENGTH, readPhysical, readVirtual, VirtualReader, writePhysical, writeVirtual } from '../../vmm/debug/virtual-memory';
 
 const MiB = 2 ** 20;
 const P = 1n, W = 2n, PS = 0x80n;
@@ -162,4 +162,18 @@ test('readPhysical and writePhysical: non-RAM bytes unreadable, writes stop at t
   const adj = new GuestMemory(new SharedArrayBuffer(2 * MiB), [{ guestPhys: 0, size: MiB, offset: 0 }, { guestPhys: MiB, size: MiB, offset: MiB }]);
   assert.deepEqual(writePhysical(adj, MiB - 1, new Uint8Array([5, 6])), { written: 2 });
   assert.equal(readPhysical(adj, MiB - 1, 2).unreadableBytes, 0);
+});
+
+test('VirtualReader answers as readVirtual does, walking each page once', () => {
+  const { m, s } = setup();
+  const reader = new VirtualReader(m, s);
+  const cases: [bigint, number][] = [[0x40_0010n, 8], [0x40_0ffcn, 8], [0x40_1000n, 8], [0x40_3000n, 4], [0x60_0100n, 8], [0xffff_ffff_ffff_fffcn, 8], [0x40_2ff8n, 8]];
+  for (const [va, n] of cases) {
+    const r = readVirtual(m, s, va, n);
+    assert.deepEqual(reader.readExact(va, n), r.unreadableBytes === 0 ? r.data : undefined, `0x${va.toString(16)}+${n}`);
+  }
+  // Remembered translations: a page table changed under the reader is not looked at again (one request, one stop).
+  m.writeU64(0x13000, 0n);
+  assert.deepEqual(reader.readExact(0x40_0020n, 4), pattern(4096, 1).subarray(0x20, 0x24));
+  assert.equal(new VirtualReader(m, s).readExact(0x40_0020n, 4), undefined, 'a new reader walks again');
 });

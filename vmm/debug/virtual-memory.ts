@@ -139,3 +139,35 @@ export function writeVirtual(memory: GuestMemory, paging: PagingState, virtual: 
   }
   return { written };
 }
+
+/**
+ * Many small reads through one paging state (one stop's stack unwind: a
+ * word per frame): each 4 KiB page is walked once. Only for the life of one
+ * request: the guest may change its page tables whenever it runs.
+ */
+export class VirtualReader {
+  /** Virtual page number -> physical address of that 4 KiB page, or undefined when unmapped. */
+  private readonly pages = new Map<bigint, number | undefined>();
+
+  constructor(private readonly memory: GuestMemory, private readonly paging: PagingState) {}
+
+  /** All `length` bytes, or undefined when any of them is unreadable. */
+  readExact(virtual: bigint, length: number): Uint8Array | undefined {
+    const { va, end } = startAddress(this.paging, virtual);
+    const offset = Number(va & (PAGE - 1n));
+    if (offset + length > Number(PAGE) || va + BigInt(length) > end) {
+      const r = readVirtual(this.memory, this.paging, virtual, length);
+      return r.unreadableBytes === 0 ? r.data : undefined;
+    }
+    const page = va >> 12n;
+    let base: number | undefined;
+    if (this.pages.has(page)) base = this.pages.get(page);
+    else {
+      const w = walk(this.memory, this.paging, va - BigInt(offset));
+      base = w.ok ? w.physical : undefined;
+      this.pages.set(page, base);
+    }
+    if (base === undefined || ramRunAt(this.memory, base + offset, length) < length) return undefined;
+    return this.memory.view8(base + offset, length).slice();
+  }
+}

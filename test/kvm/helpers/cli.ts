@@ -60,8 +60,9 @@ export async function runCli(args: string[], ms: number, opts: { input?: string 
     return await within(run.done, ms, `kvmdbg ${args.join(' ')} (stdout: ${JSON.stringify(run.stdout())}, stderr: ${JSON.stringify(run.stderr())})`);
   } catch (e) {
     const first = threadStates(run.child.pid);
+    const counters = kvmCounters(run.child.pid);
     await new Promise((r) => setTimeout(r, 1000));
-    const threads = `${first}\none second later:\n${threadStates(run.child.pid)}`;
+    const threads = `${first}\none second later:\n${threadStates(run.child.pid)}\n${kvmCountersMoved(counters, kvmCounters(run.child.pid))}`;
     run.child.kill('SIGKILL');
     (e as Error).message += `\n${threads}`;
     throw e;
@@ -86,6 +87,31 @@ export function threadStates(pid: number | undefined): string {
     lines.push(`  (threads of ${pid} unreadable: ${(err as Error).message})`);
   }
   return `threads of the hung kvmdbg (pid ${pid}):\n${lines.join('\n')}`;
+}
+
+/** KVM's own counters for a process's VMs (debugfs: exits by kind, page faults, halts...), by "vm/vcpuN/name". */
+export function kvmCounters(pid: number | undefined): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  const root = '/sys/kernel/debug/kvm';
+  const readDir = (dir: string, prefix: string): void => {
+    for (const name of readdirSync(dir, { withFileTypes: true })) {
+      if (name.isDirectory()) { if (/^vcpu\d+$/.test(name.name)) readDir(`${dir}/${name.name}`, `${prefix}${name.name}/`); continue; }
+      try { out.set(prefix + name.name, BigInt(readFileSync(`${dir}/${name.name}`, 'utf8').trim())); } catch { /* not a counter */ }
+    }
+  };
+  try {
+    // A VM's directory is named by the thread that created it (vCPU 0's worker): any thread of the process.
+    const tids = new Set(readdirSync(`/proc/${pid}/task`));
+    for (const vm of readdirSync(root)) if (tids.has(vm.split('-')[0])) readDir(`${root}/${vm}`, `${vm}/`);
+  } catch { /* no debugfs here, or the process is gone */ }
+  return out;
+}
+
+/** The counters that changed between two samples a second apart: what a VM that prints nothing keeps doing. */
+export function kvmCountersMoved(before: Map<string, bigint>, after: Map<string, bigint>): string {
+  if (after.size === 0) return 'KVM counters: none readable (debugfs is not mounted at /sys/kernel/debug)';
+  const moved = [...after].filter(([k, v]) => before.has(k) && before.get(k) !== v).map(([k, v]) => `${k} +${v - before.get(k)!}`);
+  return `KVM counters that moved in that second: ${moved.length ? moved.join(', ') : 'none'}`;
 }
 
 /** Processes whose command line contains `marker` (to prove nothing was left running). */
