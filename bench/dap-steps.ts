@@ -19,7 +19,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { ElfFile } from '../vmm/boot/elf';
 import { readFileSync } from 'node:fs';
 import { GUEST_MEMORY, ROOT } from './gdb-peers';
-import { KERNEL, MEM_BYTES, MEM_START, type DebuggerSample } from './gdb-rsp';
+import { KERNEL, MEM_BYTES, MEM_START, PINGS, type DebuggerSample } from './gdb-rsp';
 
 const ADAPTER = join(ROOT, 'out', 'debug-adapter', 'main.js');
 const TIMEOUT = 120_000;
@@ -102,6 +102,10 @@ export async function dapSample(opts: { steps: number; reads: number; bytes?: nu
       lap('variables');
     }
     const stepSec = Number(process.hrtime.bigint() - t) / 1e9;
+    // The protocol's floor: a request that asks the VM nothing.
+    const p0 = process.hrtime.bigint();
+    for (let i = 0; i < PINGS; i++) await dc.threadsRequest();
+    const pingSec = Number(process.hrtime.bigint() - p0) / 1e9 / PINGS;
     for (const k of Object.keys(phases) as (keyof typeof phases)[]) phases[k] /= opts.steps;
     const frames = (await dc.stackTraceRequest({ threadId: 1, startFrame: 0, levels: 1 })).body.stackFrames;
     const ip = frames[0].instructionPointerReference ?? '';
@@ -109,7 +113,7 @@ export async function dapSample(opts: { steps: number; reads: number; bytes?: nu
     const rsp = vars.find((v) => v.name === 'rsp');
     if (!rsp) throw new Error(`the first scope has no rsp: ${vars.map((v) => v.name).join(', ')}`);
     const sp = Number(BigInt(rsp.value.split(' ')[0]));
-    return { memSec, bytes, stepSec, steps: opts.steps, pc, sp, phases };
+    return { memSec, bytes, stepSec, steps: opts.steps, pc, sp, phases, pingSec };
   } finally {
     await dc.disconnectRequest({ terminateDebuggee: true }).catch(() => {});
     await dc.stop().catch(() => {});

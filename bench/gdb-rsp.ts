@@ -6,7 +6,9 @@
  *   - `dump binary memory` of 16 MiB from 1 MiB up (identity-mapped RAM, the
  *     kernel and what follows: readable on both machines);
  *   - N `stepi` in a row (inside fib's recursion: the same N instructions on
- *     both; the final $pc must agree).
+ *     both; the final $pc must agree);
+ *   - PINGS `maint packet qC` in a row: one RSP round trip that does nothing,
+ *     the protocol's own floor.
  * Not a test: scripts/bench.mjs prints medians and ratios.
  */
 import { existsSync, rmSync, statSync } from 'node:fs';
@@ -29,7 +31,12 @@ export interface DebuggerSample {
   /** The PC and RSP after the steps: every side must end where the others do. */
   pc: number;
   sp: number;
+  /** Seconds per round trip of a request that does nothing (gdb: `maint packet qC`; DAP: `threads`). */
+  pingSec: number;
 }
+
+/** No-op round trips timed per session. */
+export const PINGS = 100;
 
 export interface GdbSample extends DebuggerSample {
   peer: GdbPeer['name'];
@@ -53,6 +60,10 @@ t = time.perf_counter()
 for i in range(${opts.steps}):
     gdb.execute('stepi', to_string=True)
 res['step'] = time.perf_counter() - t
+t = time.perf_counter()
+for i in range(${PINGS}):
+    gdb.execute('maint packet qC', to_string=True)
+res['ping'] = (time.perf_counter() - t) / ${PINGS}
 res['pc'] = int(gdb.parse_and_eval('$pc')) & 0xffffffffffffffff
 res['sp'] = int(gdb.parse_and_eval('$rsp')) & 0xffffffffffffffff
 print('BENCH-RESULT ' + json.dumps(res))
@@ -68,11 +79,11 @@ export async function gdbSample(peer: 'kvmdbg' | 'qemu', opts: { dumps: number; 
   const dumpFile = join(tmpdir(), `kvmdbg-bench-${process.pid}-${peer}.bin`);
   try {
     const r = await runGdb(vm, KERNEL, benchScript({ dumps: opts.dumps, steps: opts.steps, dumpFile, bytes }), join(opts.scratch, `gdb-${peer}.gdb`));
-    const res = r.results[0] as unknown as { mem: number[]; step: number; pc: number; sp: number } | undefined;
+    const res = r.results[0] as unknown as { mem: number[]; step: number; pc: number; sp: number; ping: number } | undefined;
     if (!res) throw new Error(`gdb against ${peer} printed no result; gdb said:\n${r.output}\nthe VM said:\n${vm.output()}`);
     const size = existsSync(dumpFile) ? statSync(dumpFile).size : -1;
     if (size !== bytes) throw new Error(`gdb against ${peer} dumped ${size} bytes, not ${bytes}:\n${r.output}`);
-    return { peer, memSec: res.mem, bytes, stepSec: res.step, steps: opts.steps, pc: res.pc, sp: res.sp };
+    return { peer, memSec: res.mem, bytes, stepSec: res.step, steps: opts.steps, pc: res.pc, sp: res.sp, pingSec: res.ping };
   } finally {
     rmSync(dumpFile, { force: true });
     await vm.stop();
@@ -81,9 +92,9 @@ export async function gdbSample(peer: 'kvmdbg' | 'qemu', opts: { dumps: number; 
 
 export interface GdbComparison {
   samples: GdbSample[];
-  /** Medians: MiB/s of the dumps, stepi per second. */
-  kvmdbg: { memMiBps: number; stepsPerSec: number };
-  qemu: { memMiBps: number; stepsPerSec: number };
+  /** Medians: MiB/s of the dumps, stepi per second, milliseconds per no-op round trip. */
+  kvmdbg: { memMiBps: number; stepsPerSec: number; pingMs: number };
+  qemu: { memMiBps: number; stepsPerSec: number; pingMs: number };
 }
 
 export function summarize(samples: GdbSample[]): GdbComparison {
@@ -92,6 +103,7 @@ export function summarize(samples: GdbSample[]): GdbComparison {
     return {
       memMiBps: median(s.flatMap((x) => x.memSec.map((t) => x.bytes / 1048576 / t))),
       stepsPerSec: median(s.map((x) => x.steps / x.stepSec)),
+      pingMs: median(s.map((x) => x.pingSec * 1000)),
     };
   };
   return { samples, kvmdbg: of('kvmdbg'), qemu: of('qemu') };

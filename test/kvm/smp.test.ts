@@ -14,7 +14,7 @@ import { Machine } from '../../vmm/machine/machine';
 import { Console, within } from './helpers/guests';
 import { buildInitramfs, consoleContext, debianKernel, LINUX_TIMEOUT_MS, runCli, testOutput } from './helpers/linux-initramfs';
 import { smallLinux } from './helpers/small-linux';
-import { finishDap, frames, launchDap, register, rip, startDap, stopAfter, waitForText } from './helpers/dap-session';
+import { finishDap, frames, launchDap, registerText, rip, startDap, stopAfter, waitForText } from './helpers/dap-session';
 
 const T = LINUX_TIMEOUT_MS;
 const KERNEL_TEXT = 0xffff_ffff_8000_0000n;
@@ -135,12 +135,15 @@ test('DAP (small Linux, 2 vCPUs): a thread per vCPU with its own stack and regis
     const names = (await s.dc.threadsRequest()).body.threads.map((t) => t.name);
     assert.ok(names.every((n) => /stopped/.test(n)), `both vCPUs are stopped: ${names}`);
 
-    // Each thread shows its own vCPU: its own stack pointer and top frame; frame ids do not collide.
+    // Each thread shows its own vCPU: its own registers and top frame; frame ids do not collide.
     const stacks = [await frames(s, 1), await frames(s, 2)];
     for (const f of stacks) assert.ok(f.length >= 1, 'a stack for each thread');
     assert.equal(new Set([...stacks[0], ...stacks[1]].map((f) => f.id)).size, stacks[0].length + stacks[1].length, 'frame ids are unique across threads');
     const [rip1, rip2] = [await rip(s, 1), await rip(s, 2)];
-    assert.notEqual(await register(s, 'rsp', 1), await register(s, 'rsp', 2), 'each thread has its own registers');
+    // Linux gives each CPU its own TSS, so TR's base tells the vCPUs apart; RSP need not (two `yes` can sit at the same user stack address).
+    const tssBase = async (thread: number) => /base (0x[0-9a-f]+)/.exec(await registerText(s, 'tr', thread))?.[1];
+    const tss = [await tssBase(1), await tssBase(2)];
+    assert.ok(tss[0] && tss[1] && tss[0] !== tss[1], `each thread has its own registers: TR bases ${tss.join(', ')}`);
     assert.equal(BigInt(stacks[0][0].instructionPointerReference!.replace(/^v:/, '')), rip1, 'thread 1\'s top frame is at its RIP');
     assert.equal(BigInt(stacks[1][0].instructionPointerReference!.replace(/^v:/, '')), rip2, 'thread 2\'s top frame is at its RIP');
 

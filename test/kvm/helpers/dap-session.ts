@@ -57,15 +57,20 @@ export async function waitForText(text: () => string, pattern: RegExp | string, 
   }
 }
 
-/** A register of a thread's top frame, through stackTrace -> scopes -> variables, as VS Code gets it. */
-export async function register(s: DapSession, name: string, threadId = 1): Promise<bigint> {
+/** A register's text in a thread's top frame, through stackTrace -> scopes -> variables, as VS Code gets it. */
+export async function registerText(s: DapSession, name: string, threadId = 1): Promise<string> {
   const top = (await s.dc.stackTraceRequest({ threadId, levels: 1 })).body.stackFrames[0];
   const scopes = (await s.dc.scopesRequest({ frameId: top.id })).body.scopes;
   for (const scope of scopes) {
     const v = (await s.dc.variablesRequest({ variablesReference: scope.variablesReference })).body.variables.find((x) => x.name === name);
-    if (v) return BigInt(v.value.split(' ')[0]);
+    if (v) return v.value;
   }
   return assert.fail(`no register ${name} in thread ${threadId}'s scopes (${scopes.map((x) => x.name).join(', ')})`);
+}
+
+/** A register's value in a thread's top frame. */
+export async function register(s: DapSession, name: string, threadId = 1): Promise<bigint> {
+  return BigInt((await registerText(s, name, threadId)).split(' ')[0]);
 }
 
 export function rip(s: DapSession, threadId = 1): Promise<bigint> {
