@@ -23,6 +23,7 @@
  */
 #include "io.h"
 #include "lib.h"
+#include "hammer-common.h"
 
 #define MMIO_LO      0xC0000000ull
 #define MMIO_HI      0xFEC00000ull      /* exclusive: IOAPIC, HPET, LAPIC above */
@@ -30,39 +31,6 @@
 #define CONSOLE_EVERY 64                /* at most one random COM1/0xE9 write per this many ops */
 
 struct boot_info boot;
-volatile uint32_t result_value;
-const uint8_t checksum_data[6] = { 'k', 'v', 'm', 'd', 'b', 'g' };
-
-static uint64_t rng_state;
-
-static uint64_t next(void)
-{
-	/* xorshift64* */
-	uint64_t x = rng_state;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	rng_state = x;
-	return x * 0x2545F4914F6CDD1Dull;
-}
-
-__attribute__((noinline)) uint32_t fib(uint32_t n)
-{
-	return n < 2 ? n : fib(n - 1) + fib(n - 2);
-}
-
-__attribute__((noinline)) uint32_t compute_checksum(const uint8_t *data, size_t len)
-{
-	uint32_t crc = 0xFFFFFFFFu;
-	for (size_t i = 0; i < len; i++) {
-		crc ^= data[i];
-		for (int bit = 0; bit < 8; bit++)
-			crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
-	}
-	crc ^= 0xFFFFFFFFu;
-	result_value = crc;
-	return crc;
-}
 
 static void port_out(uint16_t port, int size, uint32_t v)
 {
@@ -99,7 +67,7 @@ static uint64_t last_console_op;
 static void pio_op(uint64_t op)
 {
 	static const int sizes[3] = { 1, 2, 4 };
-	uint64_t r = next();
+	uint64_t r = rng_next();
 	int size = sizes[r % 3];
 	uint16_t port = (uint16_t)(r >> 8);
 	/* Bias towards the ports that have devices behind them. */
@@ -107,7 +75,7 @@ static void pio_op(uint64_t op)
 		0x80, 0xe9, 0xed, 0xcf8, 0xcfa, 0xcfb, 0xcfc, 0xcfd, 0xcfe, 0xcff, 0x600, 0x602, 0x510, 0x40, 0x43, 0x20, 0xa0 };
 	if ((r >> 32) & 1)
 		port = hot[(r >> 40) % (sizeof(hot) / sizeof(hot[0]))] + (uint16_t)((r >> 56) & 1);
-	uint32_t value = (uint32_t)next();
+	uint32_t value = (uint32_t)rng_next();
 	stats_pio++;
 	if ((r >> 33) & 1) {
 		(void)port_in(port, size);
@@ -125,7 +93,7 @@ static void pio_op(uint64_t op)
 
 static void pci_op(uint64_t op)
 {
-	uint64_t r = next();
+	uint64_t r = rng_next();
 	uint32_t bus = ((r >> 60) == 0) ? (uint32_t)((r >> 52) & 0xff) : 0;
 	uint32_t dev = (r >> 8) & 0x1f, fn = (r >> 13) & 7;
 	uint32_t off = (uint32_t)(op * 4 + (r & 3)) & 0xff;   /* walks every offset over time */
@@ -138,24 +106,24 @@ static void pci_op(uint64_t op)
 	int size = sizes[(r >> 40) % 3];
 	uint16_t port = PORT_PCI_DATA + (uint16_t)(off & (uint32_t)(4 - size) & 3);
 	if ((r >> 42) & 1) port = PORT_PCI_DATA + (uint16_t)((r >> 43) & 3);   /* misaligned on purpose */
-	if ((r >> 45) & 1) port_out(port, size, (uint32_t)next());
+	if ((r >> 45) & 1) port_out(port, size, (uint32_t)rng_next());
 	else (void)port_in(port, size);
 	stats_pci++;
 }
 
 static void mmio_op(void)
 {
-	uint64_t r = next();
+	uint64_t r = rng_next();
 	uint64_t addr;
 	/* The hole above RAM: ram_bytes is the sum of the RAM ranges, not their end, so keep clear by 16 MiB. */
 	uint64_t hole_lo = (boot.ram_bytes + 0x1000000ull + 0x1fffff) & ~0x1fffffull;
 	if ((r & 3) == 0 && boot.ram_bytes && hole_lo < HOLE_HI)
-		addr = hole_lo + (next() % (HOLE_HI - hole_lo));
+		addr = hole_lo + (rng_next() % (HOLE_HI - hole_lo));
 	else
-		addr = MMIO_LO + (next() % (MMIO_HI - MMIO_LO));
+		addr = MMIO_LO + (rng_next() % (MMIO_HI - MMIO_LO));
 	int size = 1 << ((r >> 4) & 3);
 	if (addr + (uint64_t)size > MMIO_HI && addr >= MMIO_LO) addr = MMIO_HI - 8;
-	uint64_t v = next();
+	uint64_t v = rng_next();
 	if ((r >> 8) & 1) {
 		switch (size) {
 		case 1: *(volatile uint8_t *)(uintptr_t)addr = (uint8_t)v; break;
@@ -176,7 +144,7 @@ static void mmio_op(void)
 
 static void cmos_op(void)
 {
-	uint64_t r = next();
+	uint64_t r = rng_next();
 	outb(0x70, (uint8_t)r);                                 /* any index, NMI bit too */
 	if ((r >> 8) & 1) outb(0x71, (uint8_t)(r >> 16));
 	else (void)inb(0x71);
@@ -187,7 +155,7 @@ static void kbd_op(void)
 {
 	/* i8042 commands that do not touch the output port or pulse reset. */
 	static const uint8_t cmds[] = { 0x20, 0x60, 0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xad, 0xae, 0xc0, 0xd0, 0xd2, 0xd3, 0xd4, 0x00, 0x3f, 0x7f, 0xc1, 0xc2, 0xe0 };
-	uint64_t r = next();
+	uint64_t r = rng_next();
 	if (r & 1) outb(0x64, cmds[(r >> 8) % sizeof(cmds)]);
 	if ((r >> 1) & 1) outb(0x60, (uint8_t)(r >> 16));
 	(void)inb(0x64);
@@ -208,17 +176,16 @@ void __attribute__((noreturn)) kernel_main(uint32_t protocol, uintptr_t boot_inf
 	cmdline_uint(boot.cmdline, "hammer", &n);
 	cmdline_uint(boot.cmdline, "seed", &seed);
 	kprintf("hammer: %u ops, seed %u\n", n, seed);
-	rng_state = 0x9E3779B97F4A7C15ull ^ ((uint64_t)seed << 17) ^ seed;
-	if (!rng_state) rng_state = 1;
+	rng_seed(seed);
 	for (int i = 0; i < CANARY_WORDS; i++) canary[i] = 0x6b766d6462670000ull ^ (uint64_t)i * 0x100000001ull;
 
 	for (uint64_t op = 0; op < n; op++) {
-		switch (next() % 8) {
+		switch (rng_next() % 8) {
 		case 0: case 1: case 2: pio_op(op); break;
 		case 3: case 4: pci_op(op); break;
 		case 5: case 6: mmio_op(); break;
 		default:
-			if (next() & 1) cmos_op();
+			if (rng_next() & 1) cmos_op();
 			else kbd_op();
 		}
 	}

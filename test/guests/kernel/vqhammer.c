@@ -40,6 +40,7 @@
  */
 #include "io.h"
 #include "lib.h"
+#include "hammer-common.h"
 
 /* virtio-mmio registers (virtio 1.x, 4.2.2) */
 #define VIRTIO_BASE      0xFEB00000ull
@@ -99,37 +100,6 @@ static uint8_t scratch[SCRATCH_SECTORS][512];   /* what the disk holds at sector
 static uint8_t scratch_known[SCRATCH_SECTORS];
 
 struct boot_info boot;
-volatile uint32_t result_value;
-const uint8_t checksum_data[6] = { 'k', 'v', 'm', 'd', 'b', 'g' };
-
-static uint64_t rng_state;
-static uint64_t next(void)
-{
-	uint64_t x = rng_state;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	rng_state = x;
-	return x * 0x2545F4914F6CDD1Dull;
-}
-
-__attribute__((noinline)) uint32_t fib(uint32_t n)
-{
-	return n < 2 ? n : fib(n - 1) + fib(n - 2);
-}
-
-__attribute__((noinline)) uint32_t compute_checksum(const uint8_t *data, size_t len)
-{
-	uint32_t crc = 0xFFFFFFFFu;
-	for (size_t i = 0; i < len; i++) {
-		crc ^= data[i];
-		for (int bit = 0; bit < 8; bit++)
-			crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
-	}
-	crc ^= 0xFFFFFFFFu;
-	result_value = crc;
-	return crc;
-}
 
 /* ---- devices ---- */
 
@@ -289,11 +259,11 @@ static void valid_op(struct dev *d)
 		if (used_idx() != (uint16_t)(before + 1)) { fail("a valid rng request was not answered", d->base, before); return; }
 		return;
 	}
-	uint32_t s = (uint32_t)(next() % SCRATCH_SECTORS);
+	uint32_t s = (uint32_t)(rng_next() % SCRATCH_SECTORS);
 	uint8_t *buf = data_slot(1);
-	switch (next() % 4) {
+	switch (rng_next() % 4) {
 	case 0: {   /* write a sector of scratch */
-		for (int i = 0; i < 512; i++) buf[i] = (uint8_t)next();
+		for (int i = 0; i < 512; i++) buf[i] = (uint8_t)rng_next();
 		int st = blk_request(BLK_T_OUT, s, buf, 512);
 		if (st != 0) { fail("a valid blk write failed", s, (uint64_t)st); return; }
 		memcpy(scratch[s], buf, 512);
@@ -324,37 +294,37 @@ static void valid_op(struct dev *d)
 static uint64_t ram_top;
 static uint64_t bad_addr(void)
 {
-	switch (next() % 10) {
+	switch (rng_next() % 10) {
 	case 0: return ram_top;
 	case 1: return ram_top - 8;                 /* with a longer length: across the end */
 	case 2: return 0x9F000;                     /* with 8 KiB: across the 640 KiB hole */
-	case 3: return 0xA0000 + (next() % 0x60000);
+	case 3: return 0xA0000 + (rng_next() % 0x60000);
 	case 4: return VIRTIO_BASE;
 	case 5: return 0xFEC00000;                  /* IOAPIC */
-	case 6: return 0x100000000ull + (next() & 0xffffffffull);
+	case 6: return 0x100000000ull + (rng_next() & 0xffffffffull);
 	case 7: return 0xFFFFFFFFFFFFF000ull;
 	case 8: return 1ull << 63;
-	default: return ram_top + (next() % 0x40000000ull);
+	default: return ram_top + (rng_next() % 0x40000000ull);
 	}
 }
 
 static uint32_t huge_len(void)
 {
 	static const uint32_t lens[] = { 0xFFFFFFFFu, 0x80000000u, 0x10000000u, 0x4000001u, 0x2000u, 0x1001u };
-	return lens[next() % (sizeof(lens) / sizeof(lens[0]))];
+	return lens[rng_next() % (sizeof(lens) / sizeof(lens[0]))];
 }
 
 /* One hostile chain on a live device; `d->avail_idx` follows what we offered. */
 static void attack_chain(struct dev *d)
 {
 	uint32_t q = d->qsize;
-	uint16_t h = (uint16_t)(next() % q);
-	uint8_t *buf = data_slot(2 + (uint32_t)(next() % 8));
+	uint16_t h = (uint16_t)(rng_next() % q);
+	uint8_t *buf = data_slot(2 + (uint32_t)(rng_next() % 8));
 	uint64_t b = phys(buf);
 	volatile uint16_t *av = avail_ring();
 	volatile struct vdesc *ind = (volatile struct vdesc *)(arena + A_INDIRECT);
 	stats_chains++;
-	switch (next() % 14) {
+	switch (rng_next() % 14) {
 	case 0:   /* self loop */
 		set_desc(h, b, 16, D_NEXT | D_WRITE, h);
 		break;
@@ -363,11 +333,11 @@ static void attack_chain(struct dev *d)
 		set_desc((h + 1) % q, b, 16, D_NEXT | D_WRITE, h);
 		break;
 	case 2:   /* next out of range */
-		set_desc(h, b, 16, D_NEXT | D_WRITE, (uint16_t)(q + next() % 0x10000));
+		set_desc(h, b, 16, D_NEXT | D_WRITE, (uint16_t)(q + rng_next() % 0x10000));
 		break;
 	case 3: { /* a buffer outside RAM (or across its end / the hole) */
-		uint32_t len = 0x2000 + (uint32_t)(next() % 0x1000);
-		set_desc(h, bad_addr(), len, (uint16_t)(next() & 1 ? D_WRITE : 0), 0);
+		uint32_t len = 0x2000 + (uint32_t)(rng_next() % 0x1000);
+		set_desc(h, bad_addr(), len, (uint16_t)(rng_next() & 1 ? D_WRITE : 0), 0);
 		break;
 	}
 	case 4:   /* a huge length */
@@ -381,7 +351,7 @@ static void attack_chain(struct dev *d)
 	case 6: { /* INDIRECT: bad lengths, outside RAM, with NEXT */
 		for (int i = 0; i < 4; i++) { ind[i].addr = b; ind[i].len = 8; ind[i].flags = D_WRITE | (i < 3 ? D_NEXT : 0); ind[i].next = (uint16_t)(i + 1); }
 		static const uint32_t lens[] = { 0, 15, 17, 0xFFFFFFF0u, 16 * 2000 };
-		uint64_t r = next();
+		uint64_t r = rng_next();
 		uint32_t len = (r & 3) == 0 ? 64 : lens[(r >> 2) % 5];
 		uint64_t at = (r >> 8) % 3 == 0 ? bad_addr() : phys((const void *)ind);
 		set_desc(h, at, len, (uint16_t)(D_INDIRECT | ((r >> 16) & 1 ? D_NEXT : 0)), 0);
@@ -389,11 +359,11 @@ static void attack_chain(struct dev *d)
 	}
 	case 7:   /* INDIRECT nested, and a loop inside an indirect table */
 		ind[0].addr = phys((const void *)ind); ind[0].len = 64; ind[0].flags = D_INDIRECT; ind[0].next = 0;
-		if (next() & 1) { ind[0].addr = b; ind[0].len = 8; ind[0].flags = D_NEXT | D_WRITE; ind[0].next = 0; }
+		if (rng_next() & 1) { ind[0].addr = b; ind[0].len = 8; ind[0].flags = D_NEXT | D_WRITE; ind[0].next = 0; }
 		set_desc(h, phys((const void *)ind), 64, D_INDIRECT, 0);
 		break;
 	case 8:   /* a head out of range */
-		av[2 + d->avail_idx % q] = (uint16_t)(q + next() % 0x10000);
+		av[2 + d->avail_idx % q] = (uint16_t)(q + rng_next() % 0x10000);
 		d->avail_idx++;
 		av[1] = d->avail_idx;
 		w32(d, R_QUEUE_NOTIFY, 0);
@@ -401,7 +371,7 @@ static void attack_chain(struct dev *d)
 		return;
 	case 9: { /* the available index far ahead, or wrapped back */
 		static const uint16_t jumps[] = { 0x8000, 0xFFFF, 0x7FFF };
-		uint64_t r = next();
+		uint64_t r = rng_next();
 		uint16_t idx = (r & 1) ? (uint16_t)(d->avail_idx + q + 1 + (r >> 8) % 0x100) : (uint16_t)(d->avail_idx + jumps[(r >> 1) % 3]);
 		av[1] = idx;
 		w32(d, R_QUEUE_NOTIFY, 0);
@@ -412,7 +382,7 @@ static void attack_chain(struct dev *d)
 	case 10:
 	case 11: { /* blk: well-formed chain, hostile request */
 		static const uint32_t types[] = { BLK_T_IN, BLK_T_OUT, BLK_T_FLUSH, BLK_T_GET_ID, 3, 0xFFFFFFFFu, 2, 11 };
-		uint64_t r = next();
+		uint64_t r = rng_next();
 		uint32_t type = types[r % 8];
 		uint64_t cap = d->capacity;
 		uint64_t sector;
@@ -421,7 +391,7 @@ static void attack_chain(struct dev *d)
 		case 1: sector = cap ? cap - 1 : 0; break;   /* with 1 KiB (forced below): across the end */
 		case 2: sector = ~0ull; break;
 		case 3: sector = 1ull << 63; break;
-		case 4: sector = cap + next() % 100000; break;
+		case 4: sector = cap + rng_next() % 100000; break;
 		default: sector = (1ull << 53) + 1; break;
 		}
 		uint32_t len = ((r >> 8) & 1) ? 1024 : (uint32_t)(1 + (r >> 12) % 4096);   /* often not whole sectors */
@@ -447,11 +417,11 @@ static void attack_chain(struct dev *d)
 
 static void random_register(struct dev *d)
 {
-	uint64_t r = next();
+	uint64_t r = rng_next();
 	int size = 1 << (r % 4);
 	uint32_t off = (uint32_t)((r >> 8) % 0x200) & ~(uint32_t)(size - 1);
 	volatile uint8_t *p = (volatile uint8_t *)(uintptr_t)(d->base + off);
-	uint64_t v = next();
+	uint64_t v = rng_next();
 	stats_regs++;
 	d->live = 0;   /* anything may have changed */
 	if ((r >> 20) & 1) {
@@ -474,11 +444,11 @@ static void random_register(struct dev *d)
 static void config_write(struct dev *d, uint64_t op)
 {
 	static const int sizes[3] = { 1, 2, 4 };
-	int size = sizes[next() % 3];
+	int size = sizes[rng_next() % 3];
 	uint32_t off = R_CONFIG + (uint32_t)(op % 0x100);
 	off &= ~(uint32_t)(size - 1);
 	volatile uint8_t *p = (volatile uint8_t *)(uintptr_t)(d->base + off);
-	uint32_t v = (uint32_t)next();
+	uint32_t v = (uint32_t)rng_next();
 	if (size == 1) *p = (uint8_t)v;
 	else if (size == 2) *(volatile uint16_t *)p = (uint16_t)v;
 	else *(volatile uint32_t *)p = v;
@@ -490,14 +460,14 @@ static void bad_queue(struct dev *d)
 {
 	static const uint32_t sels[] = { 0, 0, 1, 2, 0xFFFF, 0xFFFFFFFFu };
 	static const uint32_t nums[] = { 0, 0x10000, 0xFFFF, 0xFFFFFFFFu, 3 };
-	uint64_t r = next();
+	uint64_t r = rng_next();
 	stats_queue++;
 	d->live = 0;
 	w32(d, R_STATUS, 0);
 	w32(d, R_QUEUE_SEL, sels[r % 6]);
 	uint32_t num = nums[(r >> 4) % 5];
 	if (num == 3) num = d->qmax + 1;
-	if ((r >> 8) & 1) num = 1 + (uint32_t)(next() % d->qmax);   /* a valid size, bad addresses below */
+	if ((r >> 8) & 1) num = 1 + (uint32_t)(rng_next() % d->qmax);   /* a valid size, bad addresses below */
 	w32(d, R_QUEUE_NUM, num);
 	uint64_t addrs[3] = { phys(arena + A_DESC), phys(arena + A_AVAIL), phys(arena + A_USED) };
 	int which = (int)((r >> 12) % 3);
@@ -514,7 +484,7 @@ static void bad_queue(struct dev *d)
 	w32(d, R_DEVICE_LO, (uint32_t)addrs[2]);
 	w32(d, R_DEVICE_HI, (uint32_t)(addrs[2] >> 32));
 	w32(d, R_QUEUE_READY, 1);
-	w32(d, R_QUEUE_NOTIFY, (uint32_t)next());
+	w32(d, R_QUEUE_NOTIFY, (uint32_t)rng_next());
 	w32(d, R_INT_ACK, 0xFFFFFFFFu);
 }
 
@@ -523,19 +493,19 @@ static void hammer(uint32_t n)
 	for (uint64_t op = 0; op < n; op++) {
 		/* Stay on one device for a while: setting up one resets the others (shared rings). */
 		static struct dev *d;
-		if (!d || next() % 32 == 0) d = &devs[next() % (uint64_t)ndevs];
-		uint64_t r = next() % 16;
+		if (!d || rng_next() % 32 == 0) d = &devs[rng_next() % (uint64_t)ndevs];
+		uint64_t r = rng_next() % 16;
 		if (r == 0) { random_register(d); continue; }
 		if (r == 1) { config_write(d, op); continue; }
 		if (r == 2) { bad_queue(d); continue; }
-		if (r == 3) { stats_notify++; w32(d, R_QUEUE_NOTIFY, 1 + (uint32_t)(next() % 0x10000)); continue; }
+		if (r == 3) { stats_notify++; w32(d, R_QUEUE_NOTIFY, 1 + (uint32_t)(rng_next() % 0x10000)); continue; }
 		/* chains need a live device */
 		if (d->live && (r32(d, R_STATUS) & S_NEEDS_RESET)) { d->live = 0; stats_broken++; }
 		if (!d->live) {
 			/* at least 3: a valid blk request takes descriptors 0-2 */
-			uint32_t qsize = (next() & 1) ? d->qmax : 3 + (uint32_t)(next() % (d->qmax - 2));
+			uint32_t qsize = (rng_next() & 1) ? d->qmax : 3 + (uint32_t)(rng_next() % (d->qmax - 2));
 			if (qsize > 256) qsize = 256;
-			if (!setup(d, qsize, (int)(next() & 1))) return;
+			if (!setup(d, qsize, (int)(rng_next() & 1))) return;
 		}
 		attack_chain(d);
 	}
@@ -639,8 +609,7 @@ void __attribute__((noreturn)) kernel_main(uint32_t protocol, uintptr_t boot_inf
 	cmdline_uint(boot.cmdline, "seed", &seed);
 	cmdline_uint(boot.cmdline, "wrap", &batches);
 	kprintf("vqhammer: %u ops, seed %u\n", n, seed);
-	rng_state = 0x9E3779B97F4A7C15ull ^ ((uint64_t)seed << 17) ^ seed;
-	if (!rng_state) rng_state = 1;
+	rng_seed(seed);
 	for (int i = 0; i < CANARY_WORDS; i++) canary[i] = 0x7671686d6d657200ull ^ (uint64_t)i * 0x100000001ull;
 
 	hammer(n);

@@ -1,6 +1,6 @@
 // Runs `node bin/kvmdbg.js ...` as a user would, with a "doesn't hang" bound.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { CLI, ROOT, within } from './guests';
 
 export interface CliResult {
@@ -62,7 +62,7 @@ export async function runCli(args: string[], ms: number, opts: { input?: string 
     const first = threadStates(run.child.pid);
     const counters = kvmCounters(run.child.pid);
     await new Promise((r) => setTimeout(r, 1000));
-    const threads = `${first}\none second later:\n${threadStates(run.child.pid)}\n${kvmCountersMoved(counters, kvmCounters(run.child.pid))}`;
+    const threads = `${first}\none second later:\n${threadStates(run.child.pid)}\n${kvmCountersMoved(counters, kvmCounters(run.child.pid))}\n${await kvmTrace(100)}`;
     run.child.kill('SIGKILL');
     (e as Error).message += `\n${threads}`;
     throw e;
@@ -112,6 +112,26 @@ export function kvmCountersMoved(before: Map<string, bigint>, after: Map<string,
   if (after.size === 0) return 'KVM counters: none readable (debugfs is not mounted at /sys/kernel/debug)';
   const moved = [...after].filter(([k, v]) => before.has(k) && before.get(k) !== v).map(([k, v]) => `${k} +${v - before.get(k)!}`);
   return `KVM counters that moved in that second: ${moved.length ? moved.join(', ') : 'none'}`;
+}
+
+/** KVM's trace events for `ms` (tracefs, root only): the exits, RIPs and injections a stuck VM loops on. */
+export async function kvmTrace(ms: number, lines = 24): Promise<string> {
+  const dir = '/sys/kernel/debug/tracing';
+  const write = (f: string, v: string): void => writeFileSync(`${dir}/${f}`, v);
+  try {
+    write('trace', '');
+    write('events/kvm/enable', '1');
+    await new Promise((r) => setTimeout(r, ms));
+    write('events/kvm/enable', '0');
+    const events = readFileSync(`${dir}/trace`, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+    // The same few events repeat in a loop: count each one (its text after the timestamp).
+    const counts = new Map<string, number>();
+    for (const l of events) { const e = l.replace(/^.*?\d+\.\d+: /, ''); counts.set(e, (counts.get(e) ?? 0) + 1); }
+    const top = [...counts].sort((a, b) => b[1] - a[1]).slice(0, lines).map(([e, n]) => `  ${n} x ${e}`);
+    return `KVM trace events in ${ms} ms: ${events.length}, the most frequent:\n${top.join('\n')}`;
+  } catch (e) {
+    return `KVM trace: not available (${(e as Error).message})`;
+  }
 }
 
 /** Processes whose command line contains `marker` (to prove nothing was left running). */
