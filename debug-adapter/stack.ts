@@ -73,8 +73,3 @@ export function unwindFrames(input: UnwindInput): { unwound: UnwoundFrame[]; sto
 export function describeFrames(symbols: Symbols | undefined, unwound: readonly UnwoundFrame[], start = 0, end = unwound.length): Frame[] {
   return unwound.slice(start, end).map((f, i) => ({ ...describeFrame(symbols, f.pc, start + i > 0), sp: f.sp }));
 }
-
-export function stackFrames(input: UnwindInput): { frames: Frame[]; stopReason: string } {
-  const { unwound, stopReason } = unwindFrames(input);
-  return { frames: describeFrames(input.symbols, unwound), stopReason };
-}

@@ -59,14 +59,19 @@ export async function runCli(args: string[], ms: number, opts: { input?: string 
   try {
     return await within(run.done, ms, `kvmdbg ${args.join(' ')} (stdout: ${JSON.stringify(run.stdout())}, stderr: ${JSON.stringify(run.stderr())})`);
   } catch (e) {
-    const first = threadStates(run.child.pid);
-    const counters = kvmCounters(run.child.pid);
-    await new Promise((r) => setTimeout(r, 1000));
-    const threads = `${first}\none second later:\n${threadStates(run.child.pid)}\n${kvmCountersMoved(counters, kvmCounters(run.child.pid))}\n${await kvmTrace(100)}`;
+    const report = await hangReport(run.child.pid);
     run.child.kill('SIGKILL');
-    (e as Error).message += `\n${threads}`;
+    (e as Error).message += `\n${report}`;
     throw e;
   }
+}
+
+/** What a kvmdbg that seems hung is doing: its threads twice a second apart, KVM's counters that moved, KVM's trace events. */
+export async function hangReport(pid: number | undefined): Promise<string> {
+  const first = threadStates(pid);
+  const counters = kvmCounters(pid);
+  await new Promise((r) => setTimeout(r, 1000));
+  return `${first}\none second later:\n${threadStates(pid)}\n${kvmCountersMoved(counters, kvmCounters(pid))}\n${await kvmTrace(100)}`;
 }
 
 /** What each thread of a hung process is doing, from /proc: name, state, where in the kernel it waits (root sees the kernel stack). */
@@ -121,8 +126,7 @@ export async function kvmTrace(ms: number, lines = 24): Promise<string> {
   try {
     write('trace', '');
     write('events/kvm/enable', '1');
-    await new Promise((r) => setTimeout(r, ms));
-    write('events/kvm/enable', '0');
+    try { await new Promise((r) => setTimeout(r, ms)); } finally { write('events/kvm/enable', '0'); }
     const events = readFileSync(`${dir}/trace`, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
     // The same few events repeat in a loop: count each one (its text after the timestamp).
     const counts = new Map<string, number>();

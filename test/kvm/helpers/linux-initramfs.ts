@@ -8,6 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CLI, ROOT } from './guests';
+import { hangReport } from './cli';
 
 /** Emulated in the sandbox, a boot to init takes ~35-60 s there; this only catches hangs. */
 export const LINUX_TIMEOUT_MS = 300_000;
@@ -113,9 +114,10 @@ export function runCli(args: string[], interact?: (stdoutSoFar: string) => strin
     });
     child.stderr!.on('data', (d) => { stderr += d; });
     child.stdin?.on('error', () => {});
-    const timer = setTimeout(() => {
+    const timer = setTimeout(async () => {
+      const report = await hangReport(child.pid);
       child.kill('SIGTERM');
-      reject(new Error(`kvmdbg did not end within ${LINUX_TIMEOUT_MS / 1000} s (hung?); console so far:\n${stdout.slice(-4000)}\nstderr:\n${stderr}`));
+      reject(new Error(`kvmdbg did not end within ${LINUX_TIMEOUT_MS / 1000} s (hung?); console so far:\n${stdout.slice(-4000)}\nstderr:\n${stderr}\n${report}`));
     }, LINUX_TIMEOUT_MS);
     child.on('error', reject);
     child.on('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr, ms: Date.now() - started }); });
