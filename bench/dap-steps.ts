@@ -29,7 +29,7 @@ export interface DapSample extends DebuggerSample {
   phases: Record<'step' | 'threads' | 'stackTrace' | 'scopes' | 'variables', number>;
 }
 
-/** Bytes per readMemory request (default). */
+/** Bytes per readMemory request. */
 export const DAP_READ_CHUNK = 1024 * 1024;
 
 function symbolAddress(elf: string, name: string): number {
@@ -46,9 +46,8 @@ async function within<T>(p: Promise<T>, what: string): Promise<T> {
 }
 
 /** One adapter session: stop at fib, `reads` readMemory of 16 MiB, then `steps` instruction steps. */
-export async function dapSample(opts: { steps: number; reads: number; bytes?: number; chunk?: number }): Promise<DapSample> {
+export async function dapSample(opts: { steps: number; reads: number; bytes?: number }): Promise<DapSample> {
   const bytes = opts.bytes ?? MEM_BYTES;
-  const chunk = opts.chunk ?? DAP_READ_CHUNK;
   if (!existsSync(KERNEL)) throw new Error(`${KERNEL} is missing: run npm run build`);
   if (!existsSync(ADAPTER)) throw new Error(`${ADAPTER} is missing: run npm run build`);
   const fib = symbolAddress(KERNEL, 'fib');
@@ -71,8 +70,8 @@ export async function dapSample(opts: { steps: number; reads: number; bytes?: nu
     for (let i = 0; i < opts.reads; i++) {
       const t = process.hrtime.bigint();
       let n = 0;
-      for (let at = 0; at < bytes; at += chunk) {
-        const count = Math.min(chunk, bytes - at);
+      for (let at = 0; at < bytes; at += DAP_READ_CHUNK) {
+        const count = Math.min(DAP_READ_CHUNK, bytes - at);
         const r = await dc.customRequest('readMemory', { memoryReference: `v:0x${(MEM_START + at).toString(16)}`, count }) as DebugProtocol.ReadMemoryResponse;
         const got = Buffer.from(r.body?.data ?? '', 'base64').length;
         if (got !== count) throw new Error(`readMemory at +${at} returned ${got} bytes, not ${count} (${r.body?.unreadableBytes} unreadable)`);

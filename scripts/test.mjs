@@ -45,15 +45,17 @@ if (!process.env.KVMDBG_SKIP_BUILD) {
 
 if (want('unit')) run('node', ['--test', ...testFiles('out/test/unit')], 'unit tier (no KVM)');
 
+// Where the KVM and e2e tiers run: this host's /dev/kvm, or (when it has none) the sandbox.
+const host = want('kvm') || want('e2e') ? await import('../out/vmm/host/kvm-host.js') : undefined;
+const kvm = host?.kvmProblem();
+
 if (want('kvm')) {
   // The small Linux the KVM tier boots and debugs: built on this host (not
   // emulated), cached outside the tree; its directory travels in the environment.
   run('node', ['scripts/build-linux.mjs'], 'kvmdbg\'s small Linux (cached after the first build)');
   const dir = spawnSync('node', ['scripts/build-linux.mjs', '--print-dir'], { encoding: 'utf8' }).stdout.trim();
   process.env.KVMDBG_SMALL_LINUX = dir;
-  const host = await import('../out/vmm/host/kvm-host.js');
   const files = testFiles('out/test/kvm');
-  const kvm = host.kvmProblem();
   if (!kvm) {
     run('node', ['scripts/kvm-tier.mjs', ...files], 'KVM tier on this host\'s /dev/kvm');
   } else if (host.insideSandbox()) {
@@ -105,8 +107,7 @@ function runKvmTierInSandbox(script, files) {
 
 if (want('e2e')) {
   const what = 'e2e tier: a real VS Code (code-server + chromium) debugging a test kernel';
-  const host = await import('../out/vmm/host/kvm-host.js');
-  if (!host.kvmProblem()) run('bash', ['test/e2e/e2e.sh'], what);
+  if (!kvm) run('bash', ['test/e2e/e2e.sh'], what);
   else runE2eEmulated(what);
 }
 
