@@ -229,8 +229,3 @@ export function parseDataId(id: string): { address: bigint; length: number } | u
   return m ? { address: BigInt(m[1]), length: Number(m[2]) } : undefined;
 }
 
-/** The largest watchable size (1, 2, 4, 8) that fits a variable of `size` bytes at `address`. */
-export function watchLength(address: bigint, size: number): HwLength {
-  for (const len of [8, 4, 2, 1] as HwLength[]) if (size >= len && address % BigInt(len) === 0n) return len;
-  return 1;
-}

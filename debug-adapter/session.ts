@@ -14,7 +14,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { Machine } from '../vmm/machine/machine';
 import type { StopReason, VmEnd } from '../vmm/machine/protocol';
 import type { ExitBreakpointSpec } from '../vmm/debug/exit-filters';
-import { assignHwSlots } from '../vmm/debug/hw-breakpoints';
+import { assignHwSlots, MAX_PAGE_WATCH } from '../vmm/debug/hw-breakpoints';
 import { guestCode, SoftwareBreakpoints } from '../vmm/debug/software-breakpoints';
 import { parseVectors, vectorLabel } from '../vmm/debug/idt';
 import { describeVectorStop, IDT_PAUSE_EVERY, IDT_POLL_MS, VectorBreakpoints } from './vector-breakpoints';
@@ -31,7 +31,7 @@ import { registerScopes, registerValue, mergeWidth, type CpuSnapshot, type Regis
 import { describeFrames, unwindFrames } from './stack';
 import type { StackFrame as UnwoundFrame } from './symbols';
 import { INTERESTING_MSRS, msrNodes, readMsrs } from './msr-scope';
-import { BreakpointTable, dataId, parseDataId, watchLength, type Breakpoint, type BreakpointSpec } from './breakpoints';
+import { BreakpointTable, dataId, parseDataId, type Breakpoint, type BreakpointSpec } from './breakpoints';
 import { checkCondition, EXIT_FILTERS, ExitConditionError, exitDetails, exitSpecFor, filterOf, mergeExitSpecs } from './exit-breakpoints';
 import { Stepper, type StepOutcome } from './stepping';
 import { kaslrTrackerFor, rebaseBreakpoints, type KaslrTracker } from './kaslr';
@@ -718,7 +718,7 @@ export class KvmDebugSession extends DebugSession {
       this.software.set(plan.requests.flatMap((r, i) => (r.kind === 'execute' && result.software[i] ? [r.address] : [])));
       return { plan, result };
     });
-    this.debugreg = assignHwSlots(plan.requests).debugreg;
+    this.debugreg = assignHwSlots(plan.requests, await machine.watchMechanisms()).debugreg;
     const changed = this.breakpoints.applyArmResult(plan, result);
     for (const b of changed) if (!exceptGroup?.includes(b) && b.kind !== 'exception') this.sendEvent(new BreakpointEvent('changed', this.toDap(b)));
   }
@@ -886,7 +886,8 @@ export class KvmDebugSession extends DebugSession {
       label = address !== undefined ? hex(address) : name;
     }
     if (address === undefined) return none(`"${name}" is neither a global symbol nor an address`);
-    const length = watchLength(address, size);
+    // The whole object: debug registers take up to 8 aligned bytes, page protection any size (hw-breakpoints.ts).
+    const length = Math.max(1, Math.min(size, MAX_PAGE_WATCH));
     response.body = {
       dataId: dataId(address, length),
       description: `${label} (${length} byte${length === 1 ? '' : 's'} at ${hex(address)}${length < size ? `, the first ${length} of ${size}` : ''})`,
@@ -901,7 +902,7 @@ export class KvmDebugSession extends DebugSession {
       const base = { key: `data:${bp.dataId}:${bp.accessType ?? 'write'}`, kind: 'data' as const, condition: bp.condition, hitCondition: bp.hitCondition };
       const id = parseDataId(bp.dataId);
       if (!id) return { ...base, problem: `"${bp.dataId}" is not a data breakpoint id of this adapter` };
-      if (![1, 2, 4, 8].includes(id.length)) return { ...base, problem: `a hardware watchpoint covers 1, 2, 4 or 8 bytes, not ${id.length}` };
+      if (!(id.length >= 1 && id.length <= MAX_PAGE_WATCH)) return { ...base, problem: `a watchpoint covers 1 byte to ${MAX_PAGE_WATCH} bytes, not ${id.length}` };
       if (bp.accessType === 'read') return { ...base, problem: 'x86 debug registers cannot watch reads alone: use "read/write" (readWrite) instead' };
       return { ...base, watch: { address: id.address, length: id.length as HwLength, access: bp.accessType === 'readWrite' ? 'readWrite' : 'write' } };
     });

@@ -11,9 +11,9 @@
 import type { Regs, Sregs } from '../native/types';
 import type { BreakpointSpec } from './breakpoints';
 import {
-  describeException, ERROR_CODE_VECTORS, pageFaultCause, readExceptionFrame, readGate, vectorLabel, type CpuMode, type IdtContext, type ReadLinear,
+  cpuMode, describeException, ERROR_CODE_VECTORS, idtContext, pageFaultCause, readExceptionFrame, readGate, vectorLabel, type ReadLinear,
 } from '../vmm/debug/idt';
-import { CR0_PE, EFER_LMA } from '../vmm/cpu/control-bits';
+export { cpuMode, idtContext } from '../vmm/debug/idt';
 
 export const IDT_POLL_MS = 100;
 /**
@@ -22,19 +22,6 @@ export const IDT_POLL_MS = 100;
  * to read IDTR too (a LIDT of a new table).
  */
 export const IDT_PAUSE_EVERY = 10;
-
-export function cpuMode(sregs: Pick<Sregs, 'cr0' | 'efer'>): CpuMode {
-  if ((sregs.cr0 & CR0_PE) === 0n) return 'real';
-  return (sregs.efer & EFER_LMA) !== 0n ? 'long' : 'protected';
-}
-
-export function idtContext(sregs: Sregs): IdtContext {
-  return {
-    mode: cpuMode(sregs),
-    idt: { base: sregs.idt.base, limit: sregs.idt.limit },
-    gdt: { base: sregs.gdt.base, limit: sregs.gdt.limit },
-  };
-}
 
 export class VectorBreakpoints {
   /** The vectors the filter asks for (empty: the filter is off). */

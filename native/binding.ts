@@ -26,6 +26,8 @@ export interface RawVm {
   irqLine(irq: number, level: number): void;
   checkExtension(cap: number): number;
   enableCap(cap: number, args: bigint[]): void;
+  /** KVM_GET_DIRTY_LOG into `bitmap` (one bit a page; length a multiple of 8 bytes). */
+  getDirtyLog(slot: number, bitmap: Uint8Array): void;
   /** exitView: a Uint8Array over a SharedArrayBuffer of exitBufferSize bytes. */
   createVcpu(id: number, exitView: Uint8Array): RawVcpu;
   fd(): number;

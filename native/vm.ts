@@ -78,6 +78,17 @@ export class Vm {
     this.raw.enableCap(cap, args);
   }
 
+  /**
+   * KVM_GET_DIRTY_LOG: which pages of a slot made with logDirtyPages the
+   * guest wrote since the last call (bit N = page N); reading clears them.
+   */
+  getDirtyLog(slot: number, slotBytes: number): Uint8Array {
+    const pages = Math.ceil(slotBytes / 4096);
+    const bitmap = new Uint8Array(Math.ceil(pages / 64) * 8);
+    this.raw.getDirtyLog(slot, bitmap);
+    return bitmap;
+  }
+
   /** KVM_CREATE_VCPU with its kvm_run mapping and exit buffer. */
   createVcpu(id: number): Vcpu {
     const exitBuffer = new SharedArrayBuffer(EXIT_BUFFER_SIZE);

@@ -31,6 +31,7 @@ Napi::Function Vm::Define(Napi::Env env) {
                          InstanceMethod<&Vm::IrqLine>("irqLine"),
                          InstanceMethod<&Vm::CheckExtension>("checkExtension"),
                          InstanceMethod<&Vm::EnableCap>("enableCap"),
+                         InstanceMethod<&Vm::GetDirtyLog>("getDirtyLog"),
                          InstanceMethod<&Vm::CreateVcpu>("createVcpu"),
                          InstanceMethod<&Vm::FdNumber>("fd"),
                          InstanceMethod<&Vm::Close>("close"),
@@ -153,6 +154,22 @@ Napi::Value Vm::EnableCap(const Napi::CallbackInfo& info) {
   }
   if (ioctl(Fd(info.Env()), KVM_ENABLE_CAP, &c) < 0) ThrowIoctl(info.Env(), "KVM_ENABLE_CAP", errno);
   return info.Env().Undefined();
+}
+
+// (slot, bitmap: Uint8Array with one bit a page of the slot, rounded up to 8 bytes)
+// KVM_GET_DIRTY_LOG copies the slot's dirty bits out and clears them.
+Napi::Value Vm::GetDirtyLog(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = Fd(env);
+  uint32_t slot = ToU32(info[0], "slot");
+  if (info.Length() < 2 || !info[1].IsTypedArray()) ThrowType(env, "getDirtyLog needs a Uint8Array bitmap");
+  Napi::Uint8Array bitmap = info[1].As<Napi::Uint8Array>();
+  if (bitmap.ByteLength() % 8) ThrowRange(env, "the dirty bitmap's length must be a multiple of 8 bytes");
+  kvm_dirty_log log = {};
+  log.slot = slot;
+  log.dirty_bitmap = bitmap.Data();
+  if (ioctl(fd, KVM_GET_DIRTY_LOG, &log) < 0) ThrowIoctl(env, "KVM_GET_DIRTY_LOG", errno);
+  return env.Undefined();
 }
 
 // (id, exitView: Uint8Array over a SharedArrayBuffer of at least exitbuf::kSize bytes)

@@ -34,6 +34,7 @@ class Vm : public Napi::ObjectWrap<Vm> {
   Napi::Value IrqLine(const Napi::CallbackInfo& info);
   Napi::Value CheckExtension(const Napi::CallbackInfo& info);
   Napi::Value EnableCap(const Napi::CallbackInfo& info);
+  Napi::Value GetDirtyLog(const Napi::CallbackInfo& info);
   Napi::Value CreateVcpu(const Napi::CallbackInfo& info);
   Napi::Value FdNumber(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);

@@ -7,6 +7,7 @@ export const USAGE = `usage:
   kvmdbg run --kernel FILE [--initrd FILE] [--cmdline STR] [--memory 512M] [--cpus 1] [--no-debug-exit]
              [--disk FILE[,ro]]... [--gdb [HOST:]PORT [--wait-gdb] [--gdb-arch x86-64|i386]]
   kvmdbg demo            boot the bundled demo kernel
+  kvmdbg doctor          what this host's KVM can do for a debugger, measured (exit 0: kernels boot and step here)
 options:
   --kernel FILE      multiboot v1 ELF, PVH ELF, or x86-64 ELF (entered in long mode)
   --initrd FILE      passed as the first boot module
@@ -27,7 +28,7 @@ is the guest's: 0 on power-off, (v<<1)|1 after writing v to port 0xF4, and
 non-zero with a message on a crash.`;
 
 export interface RunArgs {
-  command: 'run' | 'demo';
+  command: 'run' | 'demo' | 'doctor';
   kernel?: string;
   initrd?: string;
   cmdline?: string;
@@ -79,7 +80,7 @@ export function parseCli(argv: string[]): RunArgs | 'help' {
   const { values, positionals } = parsed;
   if (values.help || positionals.length === 0) return 'help';
   const command = positionals[0];
-  if (command !== 'run' && command !== 'demo') throw new UsageError(`unknown command '${command}'`);
+  if (command !== 'run' && command !== 'demo' && command !== 'doctor') throw new UsageError(`unknown command '${command}'`);
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
   if (command === 'run' && !values.kernel) throw new UsageError('kvmdbg run needs --kernel FILE');
   if (command === 'demo' && values.kernel) throw new UsageError('kvmdbg demo boots the bundled demo kernel; use kvmdbg run --kernel FILE for your own');

@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCli, USAGE, UsageError, type RunArgs } from './args';
 import { runVm } from './run-vm';
+import { probeHost } from '../machine/host-probe';
+import { formatReport, mainJobWorks } from '../host/probe/capabilities';
 import { insideSandbox, kvmProblem, packageRoot, sandboxProblem, sandboxScript } from '../host/kvm-host';
 
 const say = (msg: string) => process.stderr.write(`kvmdbg: ${msg}\n`);
@@ -26,6 +28,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (args === 'help') { process.stdout.write(USAGE + '\n'); return 0; }
 
+  if (args.command === 'doctor') return doctor();
   if (args.command === 'demo') {
     args.kernel = demoKernelPath();
     if (!existsSync(args.kernel)) { say(`the demo kernel is not built (${args.kernel}): run npm run build`); return 1; }
@@ -44,6 +47,16 @@ async function main(argv: string[]): Promise<number> {
     return r.status ?? 1;
   }
   return runVm(args, say);
+}
+
+/** Prints the measured capability table; 0 when kernels boot and step here. */
+async function doctor(): Promise<number> {
+  const report = await probeHost();
+  process.stdout.write(formatReport(report) + '\n');
+  if (report.flavour === 'none' && !insideSandbox() && !sandboxProblem()) {
+    process.stdout.write('the KVM sandbox (test/sandbox/run) can run kvmdbg here: kvmdbg run uses it when /dev/kvm is missing\n');
+  }
+  return mainJobWorks(report) ? 0 : 1;
 }
 
 main(process.argv.slice(2)).then(

@@ -5,7 +5,8 @@
  */
 
 export type WatchAccess = 'write' | 'readWrite';
-export type HwLength = 1 | 2 | 4 | 8;
+/** A DR watchpoint covers 1, 2, 4 or 8 bytes; a page-protection one any length (page-watch.ts). */
+export type HwLength = number;
 
 export type HwRequest =
   /** `software`: beyond the four slots, an int3 may take it (the host delivers #BP exits). */
@@ -20,7 +21,19 @@ export interface HwAssignment {
   problem?: string;
   /** No slot left, but an int3 planted at the address stands in (software-breakpoints.ts). */
   software?: boolean;
+  /** A write watchpoint kept by page protection (read-only memory slots, page-watch.ts) instead of a DR. */
+  page?: boolean;
 }
+
+/** What this host offers beyond DR0-3 (measured by the host probe). */
+export interface WatchMechanisms {
+  /** DR data watchpoints fire here (they do not on PVM). */
+  drWatch: boolean;
+  /** Read-only memory slots exit on guest writes: write watchpoints of any size and count. */
+  pageWatch: boolean;
+}
+
+export const DR_ONLY: WatchMechanisms = { drWatch: true, pageWatch: false };
 
 export const HW_SLOTS = 4;
 
@@ -28,7 +41,7 @@ const DR7_GE = 1n << 9n;     // exact breakpoint enable (recommended by the SDM 
 const RW_EXECUTE = 0n;
 const RW_WRITE = 1n;
 const RW_READ_WRITE = 3n;
-const LEN_BITS: Record<HwLength, bigint> = { 1: 0n, 2: 1n, 4: 3n, 8: 2n };
+const LEN_BITS: Record<number, bigint> = { 1: 0n, 2: 1n, 4: 3n, 8: 2n };
 
 /** DR6 bits B0-B3 (which slot fired) and BS (single step). */
 export const DR6_SLOT_MASK = 0xfn;
@@ -43,15 +56,40 @@ function problemOf(r: HwRequest): string | undefined {
   return undefined;
 }
 
+/** Why page protection cannot keep this watch, or undefined when it can. */
+function pageProblem(r: HwRequest & { kind: 'watch' }, m: WatchMechanisms): string | undefined {
+  if (!m.pageWatch) return undefined;
+  if (r.access !== 'write') {
+    return 'this host cannot watch reads: its debug registers never fire (DR watchpoints do not work here) and page protection sees writes only; use a write watchpoint';
+  }
+  if (!(r.length >= 1 && r.length <= MAX_PAGE_WATCH)) return `a watchpoint covers 1 byte to ${MAX_PAGE_WATCH / 1024 / 1024} MiB, not ${r.length} bytes`;
+  return undefined;
+}
+
+/** The largest range one page-protection watchpoint covers. */
+export const MAX_PAGE_WATCH = 16 * 1024 * 1024;
+
 /**
- * Assigns slots in request order; requests beyond four get a problem
- * sentence. Returns the assignments and the DR0-DR7 values for KVM.
+ * Assigns slots in request order; a watch that DRs cannot take (no DR
+ * watchpoints on this host, a length or alignment they cannot do, all four
+ * in use) goes to page protection where the host has it; the rest get a
+ * problem sentence. Returns the assignments and the DR0-DR7 values for KVM.
  */
-export function assignHwSlots(requests: readonly HwRequest[]): { assignments: HwAssignment[]; debugreg: bigint[] } {
+export function assignHwSlots(requests: readonly HwRequest[], mechanisms: WatchMechanisms = DR_ONLY): { assignments: HwAssignment[]; debugreg: bigint[] } {
   const debugreg = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
   let dr7 = 0n;
   let next = 0;
   const assignments = requests.map((request): HwAssignment => {
+    if (request.kind === 'watch' && mechanisms.pageWatch) {
+      const usesDr = mechanisms.drWatch && !problemOf(request) && next < HW_SLOTS;
+      if (!usesDr) {
+        const problem = pageProblem(request, mechanisms);
+        return problem ? { request, problem } : { request, page: true };
+      }
+    }
+    if (request.kind === 'watch' && !mechanisms.drWatch) {
+      return { request, problem: 'this host\'s debug registers never fire on data (DR watchpoints do not work here) and it has no read-only memory slots for page protection' };
+    }
     const problem = problemOf(request);
     if (problem) return { request, problem };
     if (next >= HW_SLOTS) {

@@ -11,10 +11,27 @@
  * never an exception.
  */
 
+import type { Sregs } from '../../native/types';
+import { CR0_PE, EFER_LMA } from '../cpu/control-bits';
+
 /** Reads `length` bytes at a linear address (through the guest's page tables), or undefined. */
 export type ReadLinear = (address: bigint, length: number) => Uint8Array | undefined;
 
 export type CpuMode = 'real' | 'protected' | 'long';
+
+export function cpuMode(sregs: Pick<Sregs, 'cr0' | 'efer'>): CpuMode {
+  if ((sregs.cr0 & CR0_PE) === 0n) return 'real';
+  return (sregs.efer & EFER_LMA) !== 0n ? 'long' : 'protected';
+}
+
+/** The tables the CPU would use now. */
+export function idtContext(sregs: Sregs): IdtContext {
+  return {
+    mode: cpuMode(sregs),
+    idt: { base: sregs.idt.base, limit: sregs.idt.limit },
+    gdt: { base: sregs.gdt.base, limit: sregs.gdt.limit },
+  };
+}
 
 export interface DescriptorTable { base: bigint; limit: number }
 

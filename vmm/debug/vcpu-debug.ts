@@ -4,7 +4,8 @@
  * debug exit means (which breakpoint, which watchpoint, or a step).
  */
 import type { GuestDebug, VcpuExit } from '../../native/types';
-import { assignHwSlots, DR6_BS, firedSlots, type HwAssignment, type HwRequest } from './hw-breakpoints';
+import { assignHwSlots, DR6_BS, DR_ONLY, firedSlots, type HwAssignment, type HwRequest, type WatchMechanisms } from './hw-breakpoints';
+import { PageWatch } from './page-watch';
 import type { StopReason } from '../machine/protocol';
 
 export interface ArmResult {
@@ -13,6 +14,19 @@ export interface ArmResult {
   /** Armed as an int3 (planted by the adapter) rather than in a debug register. */
   software: boolean[];
   problems: (string | undefined)[];
+  /** Kept by page protection (read-only pages) rather than a debug register. */
+  page?: boolean[];
+}
+
+/** Guest RAM as page protection needs it, on the vCPU's own thread. */
+export interface PageProtection {
+  /** The guest-physical RAM address behind virtual `va` in this vCPU's address space. */
+  physical(va: bigint): number | undefined;
+  isRam(gpa: number): boolean;
+  /** Writes what the guest wrote into a read-only page (KVM did not). */
+  writeRam(gpa: number, data: Uint8Array): void;
+  /** Maps exactly these page frames read-only (vCPU 0, which owns the VM's slots; a no-op on the others). */
+  protect(pages: number[]): void;
 }
 
 type DebugExit = VcpuExit & { kind: 'debug' };
@@ -33,9 +47,15 @@ export class VcpuDebug {
     this.blockInterruptsWhenStepping = canBlockInterrupts;
   }
 
-  /** Replaces every hardware breakpoint and watchpoint. */
-  arm(requests: readonly HwRequest[]): ArmResult {
-    const { assignments, debugreg } = assignHwSlots(requests);
+  /** Write watchpoints kept by page protection (none without `protection`). */
+  readonly pageWatch = new PageWatch();
+  protection?: PageProtection;
+
+  /** Replaces every hardware breakpoint and watchpoint (and page-protection watchpoint). */
+  arm(requests: readonly HwRequest[], mechanisms: WatchMechanisms = DR_ONLY): ArmResult {
+    const canPage = mechanisms.pageWatch && this.protection !== undefined;
+    const { assignments, debugreg } = assignHwSlots(requests, { ...mechanisms, pageWatch: canPage });
+    if (canPage) this.armPages(assignments);
     this.assignments = assignments;
     this.debugreg = debugreg;
     this.softwareAt = new Set(assignments.filter((a) => a.software).map((a) => a.request.address));
@@ -44,7 +64,27 @@ export class VcpuDebug {
       armed: assignments.map((a) => a.slot !== undefined || !!a.software),
       software: assignments.map((a) => !!a.software),
       problems: assignments.map((a) => a.problem),
+      page: assignments.map((a) => !!a.page),
     };
+  }
+
+  private armPages(assignments: HwAssignment[]): void {
+    const protection = this.protection!;
+    const paged = assignments.filter((a) => a.page);
+    const plan = this.pageWatch.set(paged.map((a) => a.request as HwRequest & { kind: 'watch' }),
+      (va) => protection.physical(va), (gpa) => protection.isRam(gpa));
+    plan.problems.forEach((problem, i) => { if (problem) { paged[i].page = false; paged[i].problem = problem; } });
+    protection.protect(plan.pages);
+  }
+
+  /**
+   * A guest write KVM handed us because its page is read-only: done here;
+   * a watchpoint stop when it touches a watched range.
+   */
+  pageWrite(gpa: number, data: Uint8Array): StopReason | undefined {
+    this.protection!.writeRam(gpa, data);
+    const hit = this.pageWatch.hit(gpa, data.length);
+    return hit && { reason: 'watchpoint', address: hit.address, length: hit.length, access: hit.access };
   }
 
   /** The launch option stepIntoInterrupts; returns true when steps really block interrupts. */

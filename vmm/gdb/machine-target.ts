@@ -7,7 +7,7 @@
 import type { Machine } from '../machine/machine';
 import { AllStop, type VcpuAction } from '../machine/all-stop';
 import type { StopReason, VmEnd } from '../machine/protocol';
-import type { HwLength, HwRequest } from '../debug/hw-breakpoints';
+import { MAX_PAGE_WATCH, type HwLength, type HwRequest } from '../debug/hw-breakpoints';
 import { readVirtual, writeVirtual } from '../debug/virtual-memory';
 import { walk, type PagingState } from '../debug/page-walk';
 import type { Fpu, Regs, Sregs } from '../../native/types';
@@ -197,7 +197,8 @@ export class MachineGdbTarget implements GdbTarget {
 function toHwRequest(type: BreakpointType, address: bigint, kind: number): HwRequest | undefined {
   if (type === 0 || type === 1) return { kind: 'execute', address };
   if (type === 3) return undefined;  // x86 debug registers cannot watch reads alone
-  const length = ([1, 2, 4, 8].includes(kind) ? kind : 0) as HwLength;
+  // gdb splits a watched object into aligned pieces of up to 8 bytes; page protection takes any length.
+  const length = (kind >= 1 && kind <= MAX_PAGE_WATCH ? kind : 0) as HwLength;
   return { kind: 'watch', address, length, access: type === 2 ? 'write' : 'readWrite' };
 }
 

@@ -32,7 +32,9 @@ import { VcpuThread, type VcpuRequest, type VcpuRunState } from './vcpu-thread';
 import { createMailbox, VM_ENDING } from './device-mailbox';
 import { MAX_CPUS } from '../acpi/madt';
 import type { Fpu, GuestDebug, MsrEntry, Regs, Sregs, Translation } from '../../native/types';
-import type { HwRequest } from '../debug/hw-breakpoints';
+import type { HwRequest, WatchMechanisms } from '../debug/hw-breakpoints';
+import { probeHost } from './host-probe';
+import { works } from '../host/probe/capabilities';
 import type { ExitBreakpointSpec } from '../debug/exit-filters';
 import type { ArmResult } from '../debug/vcpu-debug';
 import type { Int3Probe } from '../debug/int3-probe';
@@ -233,7 +235,15 @@ export class Machine extends EventEmitter {
   getMsrs(indices: number[], vcpu = 0): Promise<MsrEntry[]> { return this.on1(vcpu, { type: 'getMsrs', indices }); }
   setGuestDebug(debug: GuestDebug, vcpu = 0): Promise<void> { return this.on1(vcpu, { type: 'setGuestDebug', debug }); }
   /** Replaces the hardware breakpoints and watchpoints (DR0-3) of every vCPU (all must be stopped). */
-  armHardware(requests: HwRequest[]): Promise<ArmResult> { return this.onAll({ type: 'armHardware', requests }); }
+  async armHardware(requests: HwRequest[]): Promise<ArmResult> {
+    return this.onAll({ type: 'armHardware', requests, mechanisms: await this.watchMechanisms() });
+  }
+
+  /** DR watchpoints where they fire; page protection for the rest (and everything, where they never do). */
+  async watchMechanisms(): Promise<WatchMechanisms> {
+    const host = await probeHost();
+    return { drWatch: host.flavour === 'none' || works(host, 'dr-watchpoints'), pageWatch: works(host, 'readonly-slots') };
+  }
   /** Which VM exits stop a vCPU before their device handles them (every vCPU; all must be stopped). */
   setExitBreakpoints(spec: ExitBreakpointSpec): Promise<void> {
     for (const t of this.threads) t.haltWatch.setEnabled(!!spec.hlt);

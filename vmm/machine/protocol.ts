@@ -7,7 +7,7 @@ import type { BootInfo } from '../boot/boot-state';
 import type { RamRegion } from '../memory/guest-memory';
 import type { DiskSpec, VirtioSlot } from '../virtio/layout';
 import type { Fpu, GuestDebug, MsrEntry, Regs, Sregs, Translation, VcpuExit } from '../../native/types';
-import type { HwRequest, WatchAccess } from '../debug/hw-breakpoints';
+import type { HwRequest, WatchAccess, WatchMechanisms } from '../debug/hw-breakpoints';
 import type { ExitBreakpointSpec } from '../debug/exit-filters';
 import type { ArmResult } from '../debug/vcpu-debug';
 import type { Int3Probe } from '../debug/int3-probe';
@@ -93,7 +93,7 @@ export type Command =
   | { type: 'setFpu'; id: number; fpu: Fpu }
   | { type: 'getMsrs'; id: number; indices: number[] }
   | { type: 'setGuestDebug'; id: number; debug: GuestDebug }
-  | { type: 'armHardware'; id: number; requests: HwRequest[] }
+  | { type: 'armHardware'; id: number; requests: HwRequest[]; mechanisms: WatchMechanisms }
   | { type: 'setExitBreakpoints'; id: number; spec: ExitBreakpointSpec }
   | { type: 'setStepIntoInterrupts'; id: number; into: boolean }
   | { type: 'translate'; id: number; gva: bigint }

@@ -13,6 +13,7 @@ import { GuestDebugFlag, MpState } from '../../native/constants';
 import type { MmioBus, PioBus } from './device-mailbox';
 import type { ExitStats } from './exit-stats';
 import type { ExitRing } from './exit-ring';
+import type { FaultAnalysis } from '../debug/fault-chain';
 import { CONTROL_DEVICE, CONTROL_INPUT, CONTROL_PAUSE, CONTROL_STOP, type StopReason, type VmEnd } from './protocol';
 
 /** What made run() return to the caller. */
@@ -26,6 +27,10 @@ export interface RunnerHooks {
   pollInput(): void;
   /** vCPU 0 only: an AP waits for a device access (CONTROL_DEVICE, device-mailbox.ts). */
   serveDevices?(): void;
+  /** The fault chain from the guest's state now (fault-chain.ts). */
+  analyzeFault?(): FaultAnalysis | undefined;
+  /** The bytes at RIP in hex ("cd 80 8b 05"), or '' when unreadable. */
+  codeBytes?(): string;
 }
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
@@ -172,7 +177,12 @@ export class VcpuRunner {
   private handleExit(exit: VcpuExit, stepping: boolean): RunOutcome | undefined {
     switch (exit.kind) {
       case 'io': this.portIo(exit); return undefined;
-      case 'mmio': this.mmioAccess(exit); return undefined;
+      case 'mmio': {
+        // A write into a page made read-only for a watchpoint (page-watch.ts): ours, not a device's.
+        if (exit.isWrite && this.debug.pageWatch.covers(exit.address)) return this.watchedWrite(exit);
+        this.mmioAccess(exit);
+        return undefined;
+      }
       case 'interrupted':
         this.takeAsyncWork();
         if (this.takeControl(CONTROL_STOP)) return { kind: 'stop-requested' };
@@ -201,20 +211,40 @@ export class VcpuRunner {
         return undefined;
       case 'irqWindowOpen':
         return undefined;
-      case 'shutdown':
-        // KVM resets the vCPU on shutdown (SVM does), so its RIP now says nothing.
-        return this.ended('triple-fault', 2, 'the guest triple-faulted: the CPU shut down (an exception while handling an exception, e.g. a broken IDT or stack)');
+      case 'shutdown': {
+        // KVM resets the vCPU on shutdown (SVM does), so its state may say nothing; Intel's still does.
+        const why = this.hooks.analyzeFault?.();
+        return this.ended('triple-fault', 2, `the guest triple-faulted: the CPU shut down (${why?.tripleFault ? why.chain.join(' -> ') : 'an exception while handling an exception, e.g. a broken IDT or stack'})`);
+      }
       case 'systemEvent':
         if (exit.type === 'shutdown') return this.ended('poweroff', 0, 'guest powered off');
         if (exit.type === 'reset') return this.ended('reset', 0, 'the guest reset the machine');
         return this.ended('crash', 2, `the guest reported a crash (system event ${exit.rawType}) at RIP ${hex(this.rip())}`);
-      case 'internalError':
-        return this.ended('internal-error', 4, `KVM could not emulate the guest at RIP ${hex(this.rip())} (internal error, suberror ${exit.suberror})`);
+      case 'internalError': return this.internalError(exit);
       case 'failEntry':
         return this.ended('fail-entry', 4, `KVM refused to enter the guest (hardware entry failure reason ${hex(exit.hardwareReason)}): the CPU state is invalid`);
       default:
         return this.ended('crash', 4, `unexpected VM exit '${exit.kind}' at RIP ${hex(this.rip())}`);
     }
+  }
+
+  /**
+   * A KVM internal error is a triple fault on some hosts (PVM), a fault the
+   * host cannot deliver to a correct guest handler, or a real emulation
+   * failure; the guest's IDT and the instruction at RIP tell which.
+   */
+  private internalError(exit: VcpuExit & { kind: 'internalError' }): RunOutcome {
+    const why = this.hooks.analyzeFault?.();
+    const rip = hex(this.rip());
+    const bytes = this.hooks.codeBytes?.() ?? '';
+    const at = `at RIP ${rip}${bytes ? ` (bytes ${bytes})` : ''}`;
+    const suberror = `internal error, suberror ${exit.suberror}`;
+    if (why?.tripleFault) return this.ended('triple-fault', 2, `the guest triple-faulted: ${why.chain.join(' -> ')} (this host reports a triple fault as a KVM ${suberror})`);
+    if (why?.raised) {
+      return this.ended('internal-error', 4, `this host's KVM could not deliver ${why.chain[0]} to the guest's own handler (${suberror}): `
+        + 'a limit of this host, not of the guest (kvmdbg doctor lists what it can do)');
+    }
+    return this.ended('internal-error', 4, `KVM could not emulate the guest ${at} (${suberror})`);
   }
 
   private ended(kind: VmEnd['kind'], status: number, message: string): RunOutcome {
@@ -233,6 +263,24 @@ export class VcpuRunner {
       else writeLE(data, off, size, this.pio.read(port, size));
     }
     if (exit.direction === 'in' && exit.count > 0) this.ring?.setLastValue(readLE(data, 0, size));
+  }
+
+  /**
+   * Writes what the guest wrote into its watched page; on a watch hit, lets
+   * KVM finish the instruction first (a string write may need more exits),
+   * so the stop shows RIP after it and the new value, as a DR watchpoint does.
+   */
+  private watchedWrite(exit: VcpuExit & { kind: 'mmio' }): RunOutcome | undefined {
+    let stop = this.debug.pageWrite(exit.address, exit.data.slice(0, exit.size));
+    if (!stop) return undefined;
+    for (let more = this.vcpu.completePendingIo(); more; more = this.vcpu.completePendingIo()) {
+      if (more.kind === 'mmio' && more.isWrite && this.debug.pageWatch.covers(more.address)) {
+        stop = this.debug.pageWrite(more.address, more.data.slice(0, more.size)) ?? stop;
+      } else if (more.kind === 'mmio') this.mmioAccess(more);
+      else if (more.kind === 'io') this.portIo(more);
+      else break;
+    }
+    return { kind: 'stopped', stop };
   }
 
   private mmioAccess(exit: VcpuExit & { kind: 'mmio' }): void {

@@ -16,7 +16,7 @@ import { buildPcBoard, type PcBoard } from './pc-board';
 import { ExitRing } from './exit-ring';
 import { COM1_BASE, COM1_IRQ } from '../devices/serial';
 import { describePciConfig } from '../devices/pci';
-import { VcpuRunner, type RunOutcome } from './vcpu-runner';
+import { VcpuRunner, type RunnerHooks, type RunOutcome } from './vcpu-runner';
 import { createApVcpu, createBootVcpu, createVm } from './vm-setup';
 import { MailboxServer, RemoteBuses, VM_ENDING } from './device-mailbox';
 import { KVM_DEVICE } from '../host/kvm-host';
@@ -24,6 +24,13 @@ import { CONTROL_DEVICE } from './protocol';
 import { VmExitControls } from '../debug/msr-filter';
 import { probeInt3 } from '../debug/int3-probe';
 import type { Command, DeviceSnapshot, Event, StateAtStop, WorkerInit } from './protocol';
+import { runProbes } from '../host/probe/run-probes';
+import { applySlots, slotLayout, type SlotSpec } from '../memory/slot-layout';
+import { walk } from '../debug/page-walk';
+import { readVirtual } from '../debug/virtual-memory';
+import type { PageProtection } from '../debug/vcpu-debug';
+import { analyzeFault } from '../debug/fault-chain';
+import { cpuMode, idtContext } from '../debug/idt';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -79,7 +86,14 @@ function startBoot(): void {
       if (bytes.length > 0) board.uart.receive(bytes);
     },
     serveDevices: () => { server.serve(); },
+    ...faultHooks(),
   }, init.exitRing && new ExitRing(init.exitRing));
+  let slots: SlotSpec[] = slotLayout(init.memory.regions, []);
+  runner.debug.protection = pageProtection((pages) => {
+    const next = slotLayout(init.memory.regions, pages);
+    applySlots(theVm, init.memory.buffer, slots, next);
+    slots = next;
+  });
   post({ type: 'ready', kickToken: vcpu.kickToken, int3: probeInt3(kvm), vmFd: vm.fd });
   if (init.options.cpus > 1) void serveWhileIdle(server);
 }
@@ -111,9 +125,48 @@ function startAp(ap: NonNullable<WorkerInit['ap']>): void {
   vm = kvm.adoptVm(ap.vmFd);
   vcpu = createApVcpu(kvm, vm, init.vcpuId, init.options.cpus);
   const remote = new RemoteBuses(init.mailboxes[init.vcpuId], new Int32Array(ap.deviceControl), ap.deviceKickToken, vmState);
-  runner = new VcpuRunner(vcpu, remote.pio, remote.mmio, control, new ExitStats(init.stats), { pollInput() {} });
+  runner = new VcpuRunner(vcpu, remote.pio, remote.mmio, control, new ExitStats(init.stats), { pollInput() {}, ...faultHooks() });
+  // vCPU 0's thread owns the slots; this one only recognizes writes into the protected pages.
+  runner.debug.protection = pageProtection(() => {});
   // The int3 probe is the machine's, made once by vCPU 0.
   post({ type: 'ready', kickToken: vcpu.kickToken, int3: { delivered: false, note: 'probed by vCPU 0' } });
+}
+
+/** How a fault KVM could not deliver looks from the guest's state (fault-chain.ts). */
+function faultHooks(): Pick<RunnerHooks, 'analyzeFault' | 'codeBytes'> {
+  const memory = new GuestMemory(init.memory.buffer, init.memory.regions);
+  const reader = () => {
+    const sregs = vcpu!.getSregs();
+    const rip = vcpu!.getRegs().rip + (cpuMode(sregs) === 'long' ? 0n : sregs.cs.base);
+    const paging = { cr0: sregs.cr0, cr3: sregs.cr3, cr4: sregs.cr4, efer: sregs.efer };
+    return { sregs, rip, read: (address: bigint, length: number) => {
+      const r = readVirtual(memory, paging, address, length);
+      return r.unreadableBytes === 0 ? r.data : undefined;
+    } };
+  };
+  return {
+    analyzeFault: () => {
+      try { const r = reader(); return analyzeFault(idtContext(r.sregs), r.read, r.rip); } catch { return undefined; }
+    },
+    codeBytes: () => {
+      try { const r = reader(); return [...(r.read(r.rip, 8) ?? [])].map((b) => b.toString(16).padStart(2, '0')).join(' '); } catch { return ''; }
+    },
+  };
+}
+
+/** Page-protection watchpoints' access to guest RAM from this vCPU's thread. */
+function pageProtection(protect: (pages: number[]) => void): PageProtection {
+  const memory = new GuestMemory(init.memory.buffer, init.memory.regions);
+  return {
+    physical: (va) => {
+      const sregs = vcpu!.getSregs();
+      const w = walk(memory, { cr0: sregs.cr0, cr3: sregs.cr3, cr4: sregs.cr4, efer: sregs.efer }, va);
+      return w.ok ? w.physical : undefined;
+    },
+    isRam: (gpa) => memory.contains(gpa),
+    writeRam: (gpa, data) => memory.write(gpa, data),
+    protect,
+  };
 }
 
 /** A plain snapshot of the board's devices for the devices view (reads have no side effects). */
@@ -177,7 +230,7 @@ port.on('message', (cmd: Command) => {
     case 'setFpu': reply(cmd.id, () => v.setFpu(cmd.fpu)); break;
     case 'getMsrs': reply(cmd.id, () => v.getMsrs(cmd.indices)); break;
     case 'setGuestDebug': reply(cmd.id, () => runner.setGuestDebug(cmd.debug)); break;
-    case 'armHardware': reply(cmd.id, () => runner.debug.arm(cmd.requests)); break;
+    case 'armHardware': reply(cmd.id, () => runner.debug.arm(cmd.requests, cmd.mechanisms)); break;
     case 'setExitBreakpoints': reply(cmd.id, () => { runner.setExitBreakpoints(cmd.spec); (msrFilter ??= new VmExitControls(vm!)).apply(cmd.spec); }); break;
     case 'setStepIntoInterrupts': reply(cmd.id, () => runner.debug.setStepIntoInterrupts(cmd.into)); break;
     case 'translate': reply(cmd.id, () => v.translate(cmd.gva)); break;
@@ -189,7 +242,9 @@ port.on('message', (cmd: Command) => {
 });
 
 try {
-  start();
+  // The same script serves the host probe (host-probe.ts): one worker bundle to ship.
+  if ((workerData as { probe?: boolean }).probe) runProbes(port, (workerData as { device: string }).device);
+  else start();
 } catch (e) {
   post({ type: 'initFailed', message: (e as Error).message });
   shutdown();

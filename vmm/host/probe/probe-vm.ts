@@ -1,0 +1,133 @@
+/**
+ * A throwaway VM for one host probe: a few MiB of RAM, one vCPU in real
+ * mode or in 64-bit long mode (identity-mapped, the GDT kvmdbg boots every
+ * kernel with), a few bytes of code. Probes watch which exit comes back;
+ * a guest that reaches no verdict reports on the DONE port, so a probe never
+ * waits for an exit that cannot come (the kick deadline of host-probe.ts is
+ * only the backstop for a KVM that never returns).
+ */
+import { pageAlignedOffset, type Kvm, type Vcpu, type Vm } from '../../../native';
+import type { VcpuExit } from '../../../native/types';
+import { GuestMemory } from '../../memory/guest-memory';
+import { longModeState, writeGdt } from '../../boot/cpu';
+import { PageTables, LARGE_PAGE } from '../../boot/page-tables';
+
+export const PROBE_RAM = 4 * 1024 * 1024;
+/** Where probe code, data and handlers go (above the boot area: GDT, stack, page tables). */
+export const CODE = 0x10_0000;
+export const DATA = 0x11_0000;
+export const IDT = 0x12_0000;
+export const HANDLER = 0x10_1000;
+/** The guest's "I got here" port, and the one a handler reports on. */
+export const DONE_PORT = 0x99;
+export const HANDLER_PORT = 0x98;
+
+/** x86 encodings the probes use. */
+export const op = {
+  outDone: (al: number) => [0xb0, al & 0xff, 0xe6, DONE_PORT],
+  outHandler: [0xb0, 0x01, 0xe6, HANDLER_PORT],
+  nop: 0x90, hlt: 0xf4, int3: 0xcc, icebp: 0xf1, ud2: [0x0f, 0x0b],
+  /** mov byte [abs32], imm8 */
+  movByteAbs: (address: number, value: number) => [0xc6, 0x04, 0x25, ...le32(address), value & 0xff],
+  /** mov ecx, imm32; wrmsr (EDX:EAX = 0 would clear EFER.LME: read it first) */
+  rdmsrWrmsr: (msr: number) => [0xb9, ...le32(msr), 0x0f, 0x32, 0x0f, 0x30],
+  jmpSelf: [0xeb, 0xfe],
+};
+
+export function le32(v: number): number[] {
+  return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+}
+
+export type ProbeMode = 'real' | 'long';
+
+export class ProbeVm {
+  readonly vm: Vm;
+  readonly vcpu: Vcpu;
+  readonly buffer: SharedArrayBuffer;
+  readonly offset: number;
+  readonly memory: GuestMemory;
+
+  constructor(kvm: Kvm, readonly mode: ProbeMode, onVcpu: (kickToken: number) => void,
+    opts: { slots?: (vm: Vm, buffer: SharedArrayBuffer, offset: number) => void } = {}) {
+    this.buffer = new SharedArrayBuffer(PROBE_RAM + 4096);
+    this.offset = pageAlignedOffset(this.buffer);
+    this.memory = new GuestMemory(this.buffer, [{ guestPhys: 0, size: PROBE_RAM, offset: this.offset }]);
+    this.vm = kvm.createVm();
+    try {
+      this.vm.setTssAddr(0xfffb_d000);
+      if (opts.slots) opts.slots(this.vm, this.buffer, this.offset);
+      else this.vm.setUserMemoryRegion({ slot: 0, guestPhys: 0, size: PROBE_RAM, buffer: this.buffer, offset: this.offset });
+      this.vcpu = this.vm.createVcpu(0);
+    } catch (e) {
+      this.vm.close();
+      throw e;
+    }
+    onVcpu(this.vcpu.kickToken);
+    if (mode === 'long') this.enterLongMode();
+    else this.enterRealMode();
+  }
+
+  private enterRealMode(): void {
+    const sregs = this.vcpu.getSregs();
+    this.vcpu.setSregs({ cs: { ...sregs.cs, base: 0n, selector: 0 } });
+    this.vcpu.setRegs({ rip: 0x1000n, rflags: 2n, rsp: 0x8000n });
+  }
+
+  private enterLongMode(): void {
+    writeGdt(this.memory);
+    const pt = new PageTables(this.memory, 'host probe');
+    for (let a = 0; a < PROBE_RAM; a += LARGE_PAGE) pt.map2M(BigInt(a), a, 'probe RAM');
+    const state = longModeState(BigInt(CODE), pt.pml4, {});
+    this.vcpu.setSregs({ ...this.vcpu.getSregs(), ...state.sregs });
+    this.vcpu.setRegs({ rflags: 2n, ...state.regs } as never);
+  }
+
+  /** Code at the entry point (0x1000 in real mode, CODE in long mode). */
+  code(bytes: number[], at = this.mode === 'real' ? 0x1000 : CODE): this {
+    this.memory.write(at, Uint8Array.from(bytes));
+    return this;
+  }
+
+  /** A 64-bit interrupt gate for `vector` to `handler` (IDT at IDT, limit covering 32 vectors). */
+  gate64(vector: number, handler: number): this {
+    const lo = BigInt(handler & 0xffff) | (0x08n << 16n) | (0x8en << 40n) | (BigInt((handler >>> 16) & 0xffff) << 48n);
+    this.memory.writeU64(IDT + vector * 16, lo);
+    this.memory.writeU64(IDT + vector * 16 + 8, 0n);
+    this.vcpu.setSregs({ idt: { base: BigInt(IDT), limit: 32 * 16 - 1 } });
+    return this;
+  }
+
+  /**
+   * Runs until `verdict` returns a value for an exit (I/O on other ports is
+   * answered and the guest goes on), at most `maxExits` exits.
+   */
+  runUntil<T>(verdict: (exit: VcpuExit) => T | undefined, maxExits = 16): T | VcpuExit {
+    let last: VcpuExit = { kind: 'interrupted' };
+    for (let i = 0; i < maxExits; i++) {
+      const exit = this.vcpu.run();
+      const v = verdict(exit);
+      if (v !== undefined) return v;
+      last = exit;
+      if (exit.kind === 'io' && exit.port !== DONE_PORT && exit.port !== HANDLER_PORT) continue;
+      return exit;
+    }
+    return last;
+  }
+
+  close(): void {
+    try { this.vcpu.close(); } finally { this.vm.close(); }
+  }
+}
+
+/** An exit in a few words, for a probe's detail ("internal error, suberror 1"). */
+export function exitWords(exit: VcpuExit): string {
+  switch (exit.kind) {
+    case 'io': return `port ${exit.direction === 'out' ? 'write' : 'read'} 0x${exit.port.toString(16)}`;
+    case 'mmio': return `MMIO ${exit.isWrite ? 'write' : 'read'} at 0x${exit.address.toString(16)}`;
+    case 'internalError': return `internal error, suberror ${exit.suberror}`;
+    case 'debug': return `debug exit (vector ${exit.exception})`;
+    case 'interrupted': return 'no exit before the deadline (the guest ran on inside KVM)';
+    case 'failEntry': return `failed entry (reason 0x${exit.hardwareReason.toString(16)})`;
+    default: return `${exit.kind} exit`;
+  }
+}

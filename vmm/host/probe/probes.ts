@@ -1,0 +1,180 @@
+/**
+ * The host probes: each boots a tiny guest that exercises one mechanism the
+ * debugger relies on and says whether the expected exit really came back.
+ * Measured by trying (ARCHITECTURE rule 6), never inferred from the host's
+ * name. Each runs on a vCPU thread (KVM_RUN never runs on the main one).
+ */
+import type { Kvm, Vm } from '../../../native';
+import type { VcpuExit } from '../../../native/types';
+import { VmExitControls } from '../../debug/msr-filter';
+import { CODE, DATA, DONE_PORT, exitWords, HANDLER, HANDLER_PORT, op, PROBE_RAM, ProbeVm, type ProbeMode } from './probe-vm';
+import type { CapabilityId } from './capabilities';
+
+export interface ProbeOutcome { works: boolean; detail: string }
+
+export type ProbeContext = { kvm: Kvm; onVcpu: (kickToken: number) => void };
+
+type Probe = (ctx: ProbeContext) => ProbeOutcome;
+
+const DR7_G0 = 0x2n;
+const DR7_GE = 1n << 9n;
+const DR6_B0 = 1n;
+const DR6_BS = 1n << 14n;
+const EFER = 0xc000_0080;
+const hex = (v: number | bigint) => '0x' + v.toString(16);
+
+const yes = (detail: string): ProbeOutcome => ({ works: true, detail });
+const no = (detail: string): ProbeOutcome => ({ works: false, detail });
+
+function withVm(ctx: ProbeContext, mode: ProbeMode, body: (p: ProbeVm) => ProbeOutcome,
+  slots?: ConstructorParameters<typeof ProbeVm>[3]): ProbeOutcome {
+  let p: ProbeVm;
+  try {
+    p = new ProbeVm(ctx.kvm, mode, ctx.onVcpu, slots);
+  } catch (e) {
+    return no(`the probe VM could not be set up: ${(e as Error).message}`);
+  }
+  try {
+    return body(p);
+  } catch (e) {
+    return no((e as Error).message);
+  } finally {
+    p.close();
+  }
+}
+
+const isDone = (e: VcpuExit) => e.kind === 'io' && e.port === DONE_PORT;
+
+/** Runs and judges: `hit` names the exit that proves the mechanism; anything else is why not. */
+function expect(p: ProbeVm, hit: (e: VcpuExit) => boolean, yesText: string, noText: (e: VcpuExit) => string): ProbeOutcome {
+  const exit = p.runUntil((e) => (hit(e) ? e : undefined));
+  return hit(exit) ? yes(yesText) : no(noText(exit));
+}
+
+const realMode: Probe = (ctx) => withVm(ctx, 'real', (p) => {
+  p.code([...op.outDone(1), op.hlt]);
+  return expect(p, isDone, 'a real-mode guest runs', (e) => `a real-mode guest gave ${exitWords(e)} instead of its port write`);
+});
+
+const longMode: Probe = (ctx) => withVm(ctx, 'long', (p) => {
+  p.code([...op.outDone(1), op.hlt]);
+  return expect(p, isDone, 'a 64-bit guest runs', (e) => `a 64-bit guest gave ${exitWords(e)} instead of its port write`);
+});
+
+const singleStep: Probe = (ctx) => withVm(ctx, 'long', (p) => {
+  p.code([op.nop, op.nop, ...op.outDone(1), op.hlt]);
+  p.vcpu.setGuestDebug({ enable: true, singleStep: true });
+  const exit = p.runUntil((e) => (e.kind === 'debug' ? e : undefined));
+  if (exit.kind === 'debug' && exit.pc === BigInt(CODE + 1) && (exit.dr6 & DR6_BS || exit.exception === 1)) return yes('one instruction a step');
+  return no(exit.kind === 'debug' ? `a step stopped at ${hex(exit.pc)}, not after one instruction (${hex(CODE + 1)})` : `a step gave ${exitWords(exit)}`);
+});
+
+const hwBreakpoints: Probe = (ctx) => withVm(ctx, 'long', (p) => {
+  p.code([op.nop, op.nop, op.nop, ...op.outDone(1), op.hlt]);
+  p.vcpu.setGuestDebug({ enable: true, hardwareBreakpoints: true, debugreg: [BigInt(CODE + 2), 0n, 0n, 0n, 0n, 0n, 0n, DR7_G0] });
+  return expect(p, (e) => e.kind === 'debug' && e.pc === BigInt(CODE + 2), 'DR0 stopped at its instruction',
+    (e) => `DR0 on ${hex(CODE + 2)} gave ${exitWords(e)}`);
+});
+
+const drWatchpoints: Probe = (ctx) => withVm(ctx, 'long', (p) => {
+  p.code([...op.movByteAbs(DATA, 1), op.nop, ...op.outDone(1), op.hlt]);
+  const dr7 = DR7_G0 | DR7_GE | (1n << 16n);   // RW0 = 01 (write), LEN0 = 00 (1 byte)
+  p.vcpu.setGuestDebug({ enable: true, hardwareBreakpoints: true, debugreg: [BigInt(DATA), 0n, 0n, 0n, 0n, 0n, 0n, dr7] });
+  return expect(p, (e) => e.kind === 'debug' && (e.dr6 & DR6_B0) !== 0n, 'a DR0 write watchpoint fired',
+    (e) => `the guest wrote the watched byte and ${isDone(e) ? 'ran on: no debug exit' : `then gave ${exitWords(e)}`}`);
+});
+
+const int3Exits: Probe = (ctx) => withVm(ctx, 'long', (p) => {
+  p.code([op.int3, ...op.outDone(1), op.hlt]);
+  p.vcpu.setGuestDebug({ enable: true, softwareBreakpoints: true });
+  return expect(p, (e) => e.kind === 'debug' && e.exception === 3, 'int3 gave a debug exit',
+    (e) => `int3 with software breakpoints on gave ${exitWords(e)}`);
+});
+
+const shutdownExit: Probe = (ctx) => withVm(ctx, 'long', (p) => {
+  // No IDT (limit 0): #UD -> #GP -> #DF -> shutdown.
+  p.code([...op.ud2, ...op.outDone(1), op.hlt]);
+  return expect(p, (e) => e.kind === 'shutdown', 'a triple fault gave a shutdown exit', (e) => `a triple fault gave ${exitWords(e)}`);
+});
+
+const failEntry: Probe = (ctx) => withVm(ctx, 'long', (p) => {
+  p.code([...op.outDone(1), op.hlt]);
+  const cs = p.vcpu.getSregs().cs;
+  try {
+    p.vcpu.setSregs({ cs: { ...cs, l: true, db: true } });
+  } catch (e) {
+    return yes(`KVM_SET_SREGS refused CS.L+CS.D (${(e as Error).message})`);
+  }
+  return expect(p, (e) => e.kind === 'failEntry' || e.kind === 'internalError', 'an invalid CPU state gave a failed-entry exit',
+    (e) => `CS.L+CS.D (invalid) gave ${exitWords(e)}`);
+});
+
+const msrExits: Probe = (ctx) => withVm(ctx, 'long', (p) => {
+  p.code([...op.rdmsrWrmsr(EFER), ...op.outDone(1), op.hlt]);
+  try {
+    new VmExitControls(p.vm).apply({ msr: [{ first: EFER, last: EFER, direction: 'out' }] });
+  } catch (e) {
+    return no(`this KVM has no MSR filter: ${(e as Error).message}`);
+  }
+  return expect(p, (e) => e.kind === 'wrmsr' && e.index === EFER, 'a filtered WRMSR EFER exited',
+    (e) => `a filtered WRMSR EFER gave ${exitWords(e)}`);
+});
+
+const guestExceptions: Probe = (ctx) => withVm(ctx, 'long', (p) => {
+  p.code([...op.ud2, ...op.outDone(1), op.hlt]).gate64(6, HANDLER).code([...op.outHandler, op.hlt], HANDLER);
+  return expect(p, (e) => e.kind === 'io' && e.port === HANDLER_PORT, 'a 64-bit #UD reached the guest\'s IDT handler',
+    (e) => `a 64-bit #UD with a valid IDT gave ${exitWords(e)}, not its handler`);
+});
+
+const RO_PAGE = 0x20_0000;
+const splitSlots = (readonlyFlag: boolean) => ({
+  slots: (vm: Vm, buffer: SharedArrayBuffer, offset: number) => {
+    vm.setUserMemoryRegion({ slot: 0, guestPhys: 0, size: RO_PAGE, buffer, offset });
+    vm.setUserMemoryRegion({ slot: 1, guestPhys: RO_PAGE, size: 4096, buffer, offset: offset + RO_PAGE, readonly: readonlyFlag });
+    vm.setUserMemoryRegion({ slot: 2, guestPhys: RO_PAGE + 4096, size: PROBE_RAM - RO_PAGE - 4096, buffer, offset: offset + RO_PAGE + 4096 });
+  },
+});
+
+const readonlySlots: Probe = (ctx) => withVm(ctx, 'long', (p) => {
+  p.code([...op.movByteAbs(RO_PAGE, 0x5a), ...op.outDone(1), op.hlt]);
+  const exit = p.runUntil((e) => (e.kind === 'mmio' ? e : undefined));
+  if (exit.kind !== 'mmio') return no(`a write into a read-only slot gave ${exitWords(exit)}`);
+  if (!exit.isWrite || exit.address !== RO_PAGE || exit.data[0] !== 0x5a) return no(`a write into a read-only slot gave ${exitWords(exit)} with data ${exit.data[0]}`);
+  if (p.memory.readU8(RO_PAGE) !== 0) return no('a write into a read-only slot reached memory');
+  const next = p.runUntil<VcpuExit>(() => undefined);
+  if (!isDone(next)) return no(`after a write into a read-only slot the guest gave ${exitWords(next)}`);
+  return yes('a write into a read-only slot exited with its address and data, and the guest went on');
+}, splitSlots(true));
+
+const dirtyLog: Probe = (ctx) => {
+  const slots = {
+    slots: (vm: Vm, buffer: SharedArrayBuffer, offset: number) => {
+      vm.setUserMemoryRegion({ slot: 0, guestPhys: 0, size: PROBE_RAM, buffer, offset, logDirtyPages: true });
+    },
+  };
+  return withVm(ctx, 'long', (p) => {
+    p.code([...op.movByteAbs(DATA, 1), ...op.outDone(1), op.hlt]);
+    p.vm.getDirtyLog(0, PROBE_RAM);          // forget what the host wrote while setting up
+    const exit = p.runUntil<VcpuExit>(() => undefined);
+    if (!isDone(exit)) return no(`the guest gave ${exitWords(exit)}`);
+    const bitmap = p.vm.getDirtyLog(0, PROBE_RAM);
+    const page = DATA / 4096;
+    return bitmap[page >> 3] & (1 << (page & 7)) ? yes('the page the guest wrote is marked dirty') : no('the page the guest wrote is not marked dirty');
+  }, slots);
+};
+
+/** Every probe, in the order kvmdbg doctor prints them. */
+export const PROBES: readonly [CapabilityId, Probe][] = [
+  ['real-mode', realMode],
+  ['long-mode', longMode],
+  ['single-step', singleStep],
+  ['hw-breakpoints', hwBreakpoints],
+  ['dr-watchpoints', drWatchpoints],
+  ['int3-exits', int3Exits],
+  ['shutdown-exit', shutdownExit],
+  ['fail-entry', failEntry],
+  ['msr-exits', msrExits],
+  ['guest-exceptions', guestExceptions],
+  ['readonly-slots', readonlySlots],
+  ['dirty-log', dirtyLog],
+];
