@@ -2,11 +2,11 @@
 // scripts/test.mjs (several sandbox runs when the sandbox itself crashed).
 import { existsSync, readFileSync } from 'node:fs';
 
-/** rows: { file, verdict ('ok' or what went wrong), seconds, notes[] }. */
+/** rows: { file, where ('this host', 'the sandbox'), verdict ('ok' or what went wrong), seconds, notes[] }. */
 export function summary(rows) {
-  const lines = ['=== KVM tier: per file'];
+  const lines = ['=== KVM tier: per file (file -> where it ran -> verdict)'];
   for (const r of rows) {
-    lines.push(`${r.verdict.padEnd(28)} ${r.seconds.toFixed(0).padStart(5)} s  ${r.file}`);
+    lines.push(`${r.verdict.padEnd(28)} ${r.seconds.toFixed(0).padStart(5)} s  ${(r.where ?? '').padEnd(12)} ${r.file}`);
     for (const n of r.notes) lines.push(`${''.padEnd(36)}${n}`);
   }
   const failed = rows.filter((r) => !r.verdict.startsWith('ok')).length;

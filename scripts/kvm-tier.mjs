@@ -21,21 +21,26 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { summary } from './kvm-tier-summary.mjs';
+import { hostReport, missingNeeds } from './kvm-routing.mjs';
 
 const args = process.argv.slice(2);
 let fileLimitSeconds = 900;
 let resultsFile;
 let rerunFailed = false;
+let checkNeeds = false;
+let where = 'this host';
 const MAX_RERUNS = 3;
 for (;;) {
   if (args[0] === '--file-limit') { fileLimitSeconds = Number(args[1]); args.splice(0, 2); }
   else if (args[0] === '--results') { resultsFile = args[1]; args.splice(0, 2); }
   else if (args[0] === '--rerun-failed') { rerunFailed = true; args.splice(0, 1); }
+  else if (args[0] === '--check-needs') { checkNeeds = true; args.splice(0, 1); }
+  else if (args[0] === '--where') { where = args[1]; args.splice(0, 2); }
   else break;
 }
 const files = args;
 if (files.length === 0 || !(fileLimitSeconds > 0)) {
-  console.error('usage: node scripts/kvm-tier.mjs [--file-limit SECONDS] [--results FILE] [--rerun-failed] FILE...');
+  console.error('usage: node scripts/kvm-tier.mjs [--file-limit SECONDS] [--results FILE] [--rerun-failed] [--check-needs] [--where LABEL] FILE...');
   process.exit(2);
 }
 
@@ -94,9 +99,20 @@ function verdictOf(r) {
 
 const results = [];
 let reruns = 0;
+// The last stop for a file no host here can run: it fails, saying which capability is missing where.
+const report = checkNeeds ? hostReport() : undefined;
 for (const file of files) {
   console.log(`\n--- ${file}`);
+  const missing = report ? missingNeeds(file, report) : [];
+  if (missing.length > 0) {
+    const r = { file, where, seconds: 0, verdict: 'FAILED: no host here can run it', notes: [`${where} lacks: ${missing.join('; ')}`] };
+    console.log(r.notes[0]);
+    results.push(r);
+    if (resultsFile) appendFileSync(resultsFile, JSON.stringify(r) + '\n');
+    continue;
+  }
   let r = await runFile(file);
+  r.where = where;
   r.verdict = verdictOf(r);
   r.notes = leftNotes(r);
   if (r.verdict !== 'ok' && rerunFailed && reruns < MAX_RERUNS) {
@@ -111,7 +127,7 @@ for (const file of files) {
     r.seconds += first.seconds;
   }
   results.push(r);
-  if (resultsFile) appendFileSync(resultsFile, JSON.stringify({ file, verdict: r.verdict, seconds: r.seconds, notes: r.notes }) + '\n');
+  if (resultsFile) appendFileSync(resultsFile, JSON.stringify({ file, where, verdict: r.verdict, seconds: r.seconds, notes: r.notes }) + '\n');
 }
 
 console.log(`\n${summary(results)}`);

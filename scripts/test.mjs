@@ -10,6 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { readResults, summary } from './kvm-tier-summary.mjs';
+import { hostReport, route } from './kvm-routing.mjs';
 import { join } from 'node:path';
 
 const tiers = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -56,20 +57,47 @@ if (want('kvm')) {
   const dir = spawnSync('node', ['scripts/build-linux.mjs', '--print-dir'], { encoding: 'utf8' }).stdout.trim();
   process.env.KVMDBG_SMALL_LINUX = dir;
   const files = testFiles('out/test/kvm');
-  if (!kvm) {
-    run('node', ['scripts/kvm-tier.mjs', ...files], 'KVM tier on this host\'s /dev/kvm');
-  } else if (host.insideSandbox()) {
-    console.error(`kvmdbg test: inside the KVM sandbox and still ${kvm}`);
-    process.exit(1);
-  } else {
-    const sandbox = host.sandboxProblem();
-    if (sandbox) {
-      console.error(`kvmdbg test: the KVM tier cannot run: ${kvm}, and ${sandbox}`);
+  runKvmTier(files);
+}
+
+/**
+ * Each file where its capabilities are (scripts/kvm-routing.mjs): on this
+ * host's /dev/kvm what it can run, the rest inside the sandbox, in the same
+ * run; then one table, file -> where -> verdict.
+ */
+function runKvmTier(files) {
+  const resultsFile = join('test-output', 'kvm-tier-results.jsonl');
+  mkdirSync('test-output', { recursive: true });
+  rmSync(resultsFile, { force: true });
+  const report = kvm ? { flavour: 'none', problem: kvm, capabilities: [] } : hostReport();
+  const { here, away } = route(files, report);
+  console.log(`\n=== KVM tier routing (this host: ${report.flavour}${report.problem ? `, ${report.problem}` : ''})`);
+  for (const f of here) console.log(`  this host    ${f}`);
+  for (const a of away) console.log(`  the sandbox  ${a.file}  (this host lacks: ${a.missing.join('; ')})`);
+  let failed = false;
+  if (here.length > 0) {
+    console.log(`\n=== KVM tier on this host's /dev/kvm (${here.length} files)`);
+    const r = spawnSync('node', ['scripts/kvm-tier.mjs', '--results', resultsFile, '--where', 'this host', ...here], { stdio: 'inherit' });
+    failed ||= r.status !== 0;
+  }
+  if (away.length > 0) {
+    if (host.insideSandbox()) {
+      console.error(`kvmdbg test: inside the KVM sandbox and still ${kvm ?? 'missing capabilities'}`);
       process.exit(1);
     }
-    console.log('\nNo usable /dev/kvm on this host: running the KVM tier inside the project\'s KVM sandbox '
-      + '(test/sandbox/run: QEMU software CPU with nested SVM; everything there is emulated and slow).');
-    runKvmTierInSandbox(host.sandboxScript(), files);
+    const sandbox = host.sandboxProblem();
+    if (sandbox) {
+      console.error(`kvmdbg test: ${away.length} KVM-tier files cannot run here (see the routing above), and ${sandbox}`);
+      process.exit(1);
+    }
+    console.log(`\n${kvm ? 'No usable /dev/kvm on this host' : `${away.length} files need what this host's KVM lacks`}: `
+      + 'running them inside the project\'s KVM sandbox (test/sandbox/run: QEMU software CPU with nested SVM; everything there is emulated and slow).');
+    failed ||= !runKvmTierInSandbox(host.sandboxScript(), away.map((a) => a.file), resultsFile);
+  }
+  console.log(`\n${summary(readResults(resultsFile))}`);
+  if (failed) {
+    console.error('\nkvmdbg test: KVM tier failed');
+    process.exit(1);
   }
 }
 
@@ -79,29 +107,26 @@ if (want('kvm')) {
  * that had not finished run again in a new sandbox, at most twice, and the
  * output says so. Every file runs to a verdict, or the tier fails.
  */
-function runKvmTierInSandbox(script, files) {
-  const resultsFile = join('test-output', 'kvm-tier-results.jsonl');
-  mkdirSync('test-output', { recursive: true });
-  rmSync(resultsFile, { force: true });
+function runKvmTierInSandbox(script, files, resultsFile) {
+  const before = readResults(resultsFile).length;
   let left = files;
   for (let attempt = 1; ; attempt++) {
     // scripts/kvm-tier.mjs kills and names a file that hangs; -t is only the backstop.
-    const args = ['-m', '6144', '-c', '2', '-t', '3600', '--', 'node', 'scripts/kvm-tier.mjs', '--results', resultsFile, '--rerun-failed', ...left];
+    const args = ['-m', '6144', '-c', '2', '-t', '3600', '--', 'node', 'scripts/kvm-tier.mjs', '--results', resultsFile,
+      '--where', 'the sandbox', '--check-needs', '--rerun-failed', ...left];
     console.log(`\n=== KVM tier inside the sandbox${attempt > 1 ? ` (run ${attempt})` : ''}: ${[script, ...args].join(' ')}`);
     const r = spawnSync(script, args, { stdio: 'inherit' });
-    const done = readResults(resultsFile);
+    const done = readResults(resultsFile).slice(before);
     left = files.filter((f) => !done.some((d) => d.file === f));
     if (r.status === 125 && left.length > 0 && attempt < 3) {
       console.error(`\nkvmdbg test: the sandbox's own kernel crashed while running ${left[0]} (QEMU's emulated nested SVM, see above); `
         + `${done.length} files have their verdict, running the other ${left.length} in a new sandbox`);
       continue;
     }
-    // One run printed its own table; over several, this is the only whole one.
-    if (attempt > 1 && done.length > 0) console.log(`\n${summary(done)}`);
-    if (r.status === 0 && left.length === 0) return;
+    if (r.status === 0 && left.length === 0) return true;
     if (left.length > 0) console.error(`kvmdbg test: the sandbox ended (exit ${r.status ?? r.signal}) before these files ran to a verdict: ${left.join(' ')}`);
     console.error(`\nkvmdbg test: KVM tier inside the sandbox failed (exit ${r.status ?? r.signal})`);
-    process.exit(r.status || 1);
+    return false;
   }
 }
 

@@ -1,3 +1,5 @@
+// kvm-needs: msr-exits
+// (MSR breakpoints on EFER)
 // KVM tier: the VM-exit breakpoints KVM can only deliver with help — MSR
 // accesses (a KVM MSR filter, completed by us), HLT (KVM handles it in the
 // kernel: found by a kick and the vCPU's mp_state) — on the pvh64 test kernel.

@@ -1,3 +1,5 @@
+// kvm-needs: linux
+// (an unmodified Linux guest)
 /**
  * Debian's real gdb against `kvmdbg run --gdb` on kvmdbg's small Linux
  * (linux-source-6.1 built by scripts/build-linux.mjs, DWARF 5, frame

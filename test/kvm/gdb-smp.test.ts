@@ -1,3 +1,5 @@
+// kvm-needs: linux
+// (an unmodified Linux guest)
 /**
  * Debian's real gdb against `kvmdbg run --gdb ... --cpus 2` booting Debian's
  * packaged kernel: one gdb thread per vCPU, each with its own registers,

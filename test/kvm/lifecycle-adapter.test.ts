@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { BOOT_MS, ROOT, kernelPath, within } from './helpers/guests';
-import { alive, descendants, fmtUsage, hostUsage, newTempEntries, tempEntries, usage, waitGone } from './helpers/leaks';
+import { alive, descendants, fmtUsage, ownUsage, newTempEntries, tempEntries, usage, waitGone } from './helpers/leaks';
 import { rng } from '../unit/helpers/fuzz-budget';
 import { budget, seeds } from './helpers/soak-budget';
 import { checkDiskAfterKill, DISKWRITE_READY, makeDiskImage, VQHAMMER } from './helpers/disk-kill';
@@ -141,7 +141,7 @@ test(`${CYCLES} launch/disconnect cycles in one adapter process (--server): no g
 
 test(`${PROCS} launch/disconnect cycles in fresh adapter processes: each exits, nothing is left, no temp files`, { timeout: 3_600_000 }, async () => {
   const temps = tempEntries();
-  const host0 = hostUsage();
+  const host0 = ownUsage();
   const t0 = Date.now();
   for (let i = 0; i < PROCS; i++) {
     const { dc, child } = await startAdapter();
@@ -153,9 +153,9 @@ test(`${PROCS} launch/disconnect cycles in fresh adapter processes: each exits, 
     assert.deepEqual(await waitGone([child.pid!, ...descendants(child.pid!)]), []);
   }
   await new Promise((r) => setTimeout(r, 500));
-  const host1 = hostUsage();
+  const host1 = ownUsage();
   const line = `lifecycle-adapter: ${PROCS} fresh adapter processes in ${((Date.now() - t0) / 1000).toFixed(1)} s `
-    + `(${((Date.now() - t0) / PROCS).toFixed(0)} ms each): host processes ${host0.processes} -> ${host1.processes}, `
+    + `(${((Date.now() - t0) / PROCS).toFixed(0)} ms each): our processes ${host0.processes} -> ${host1.processes}, `
     + `MemAvailable ${(host0.memAvailableKiB / 1024).toFixed(0)} -> ${(host1.memAvailableKiB / 1024).toFixed(0)} MiB`;
   console.log(line);
   assert.deepEqual(newTempEntries(temps), [], 'no temp files');

@@ -18,7 +18,7 @@ import { Machine } from '../../vmm/machine/machine';
 import { BOOT_MS, MEMORY_64M, defaultOutput, kernelPath, within } from './helpers/guests';
 import { processesWith, runCli, startCli } from './helpers/cli';
 import { rng } from '../unit/helpers/fuzz-budget';
-import { descendants, hostUsage, tempEntries } from './helpers/leaks';
+import { descendants, ownUsage, tempEntries } from './helpers/leaks';
 import { budget, seeds } from './helpers/soak-budget';
 
 const CYCLES = budget('KVMDBG_LIFECYCLE_CYCLES', 20, 100);
@@ -91,7 +91,7 @@ test(`${CYCLES} Machine create/resume/stop cycles in one process: no growth in f
 
 test(`${PROCS} CLI runs in fresh processes: each powers off with status 0, nothing left running`, { timeout: 3_600_000 }, async () => {
   const temps = tempEntries();
-  const host0 = hostUsage();
+  const host0 = ownUsage();
   const t0 = Date.now();
   for (let i = 0; i < PROCS; i++) {
     const marker = `marker${randomBytes(6).toString('hex')}`;
@@ -100,9 +100,9 @@ test(`${PROCS} CLI runs in fresh processes: each powers off with status 0, nothi
     assert.deepEqual([r.status, r.signal, r.stderr], [0, null, '']);
     assert.deepEqual(processesWith(marker), []);
   }
-  const host1 = hostUsage();
+  const host1 = ownUsage();
   const line = `lifecycle: ${PROCS} fresh kvmdbg processes in ${((Date.now() - t0) / 1000).toFixed(1)} s (${((Date.now() - t0) / PROCS).toFixed(0)} ms each), `
-    + `all status 0, none left; host processes ${host0.processes} -> ${host1.processes}, MemAvailable ${(host0.memAvailableKiB / 1024).toFixed(0)} -> ${(host1.memAvailableKiB / 1024).toFixed(0)} MiB`;
+    + `all status 0, none left; our processes ${host0.processes} -> ${host1.processes}, MemAvailable ${(host0.memAvailableKiB / 1024).toFixed(0)} -> ${(host1.memAvailableKiB / 1024).toFixed(0)} MiB`;
   console.log(line);
   assert.deepEqual([...tempEntries()].filter((e) => !temps.has(e)), [], 'no temp files');
   assert.ok(host1.processes <= host0.processes + 2, `processes left: ${line}`);

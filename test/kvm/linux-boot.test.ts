@@ -1,3 +1,5 @@
+// kvm-needs: linux
+// (an unmodified Linux guest)
 // Boots Debian's packaged kernel (apt linux-image-amd64, /boot/vmlinuz-*)
 // through the CLI with a busybox initramfs built here, on one vCPU: the
 // init prints a marker and the CPU count and powers off through ACPI

@@ -1,3 +1,5 @@
+// kvm-needs: linux
+// (an unmodified Linux guest)
 // Interactive: Debian's kernel boots to a busybox shell on the serial
 // console; the test types a command on kvmdbg's stdin (the guest's COM1,
 // interrupt-driven on IRQ 4), reads the answer, then types `poweroff -f`.

@@ -1,3 +1,5 @@
+// kvm-needs: linux
+// (an unmodified Linux guest)
 // Debian's kernel on virtio-mmio devices described in the ACPI DSDT: the
 // init loads the virtio modules of that kernel, writes a known string to
 // /dev/vda (a 1 MiB raw image made here), reads /dev/hwrng, and powers off.

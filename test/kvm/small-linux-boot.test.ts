@@ -1,3 +1,5 @@
+// kvm-needs: linux
+// (an unmodified Linux guest)
 // kvmdbg's small Linux (scripts/build-linux.mjs: linux-source-6.1, tinyconfig
 // + test/guests/linux/kvmdbg.config; virtio-blk built in) booted both ways
 // through the CLI: as a bzImage by the Linux boot protocol, and as the ELF

@@ -1,3 +1,5 @@
+// kvm-needs: linux
+// (an unmodified Linux guest)
 // KVM tier: debugging real Linux kernels through the real debug adapter
 // (DebugClient, DAP on stdio), breakpoints in hardware (DR0-3: inside the
 // KVM sandbox int3 does not exit).

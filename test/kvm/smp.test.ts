@@ -1,3 +1,5 @@
+// kvm-needs: linux
+// (an unmodified Linux guest)
 // KVM tier: SMP. Debian's packaged kernel on two vCPUs, each on its own
 // thread: through the CLI (/proc/cpuinfo shows 2, ACPI power-off ends with
 // status 0), through the Machine API (one vCPU paused while the other runs,

@@ -1,3 +1,5 @@
+// kvm-needs: guest-exceptions
+// (the vectors kernels take #UD, #GP, #PF and INT 0x80 through their IDT)
 // KVM tier: exception-vector breakpoints through DAP (the 'vector' filter).
 // The vectors64/vectors32 test kernels (test/guests/kernel/vectors.c) load
 // their own IDT and raise #UD, #GP (error code 0x1230), #PF (64-bit: a read

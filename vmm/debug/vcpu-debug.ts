@@ -61,7 +61,7 @@ export class VcpuDebug {
     this.softwareAt = new Set(assignments.filter((a) => a.software).map((a) => a.request.address));
     this.apply(this.guestDebug(false));
     return {
-      armed: assignments.map((a) => a.slot !== undefined || !!a.software),
+      armed: assignments.map((a) => a.slot !== undefined || !!a.software || !!a.page),
       software: assignments.map((a) => !!a.software),
       problems: assignments.map((a) => a.problem),
       page: assignments.map((a) => !!a.page),

@@ -34,7 +34,7 @@ import { MAX_CPUS } from '../acpi/madt';
 import type { Fpu, GuestDebug, MsrEntry, Regs, Sregs, Translation } from '../../native/types';
 import type { HwRequest, WatchMechanisms } from '../debug/hw-breakpoints';
 import { probeHost } from './host-probe';
-import { works } from '../host/probe/capabilities';
+import { MEANINGS, works } from '../host/probe/capabilities';
 import type { ExitBreakpointSpec } from '../debug/exit-filters';
 import type { ArmResult } from '../debug/vcpu-debug';
 import type { Int3Probe } from '../debug/int3-probe';
@@ -245,7 +245,12 @@ export class Machine extends EventEmitter {
     return { drWatch: host.flavour === 'none' || works(host, 'dr-watchpoints'), pageWatch: works(host, 'readonly-slots') };
   }
   /** Which VM exits stop a vCPU before their device handles them (every vCPU; all must be stopped). */
-  setExitBreakpoints(spec: ExitBreakpointSpec): Promise<void> {
+  async setExitBreakpoints(spec: ExitBreakpointSpec): Promise<void> {
+    if (spec.msr?.length) {
+      const host = await probeHost();
+      const msr = host.capabilities.find((c) => c.id === 'msr-exits');
+      if (msr && !msr.works) throw new Error(`MSR breakpoints do not work on this host: ${MEANINGS['msr-exits'].no.replace(/^MSR breakpoints are refused: /, '')} (measured: ${msr.detail})`);
+    }
     for (const t of this.threads) t.haltWatch.setEnabled(!!spec.hlt);
     return this.onAll({ type: 'setExitBreakpoints', spec });
   }

@@ -29,6 +29,8 @@ import { applySlots, slotLayout, type SlotSpec } from '../memory/slot-layout';
 import { walk } from '../debug/page-walk';
 import { readVirtual } from '../debug/virtual-memory';
 import type { PageProtection } from '../debug/vcpu-debug';
+import type { Sregs } from '../../native/types';
+import { EFER_LMA } from '../cpu/control-bits';
 import { analyzeFault } from '../debug/fault-chain';
 import { cpuMode, idtContext } from '../debug/idt';
 
@@ -132,6 +134,16 @@ function startAp(ap: NonNullable<WorkerInit['ap']>): void {
   post({ type: 'ready', kickToken: vcpu.kickToken, int3: { delivered: false, note: 'probed by vCPU 0' } });
 }
 
+/**
+ * States the CPU refuses to enter, refused here: some hosts' KVM (PVM)
+ * enters them anyway and never reports a failed entry.
+ */
+function checkEnterable(s: Sregs): void {
+  if (s.efer & EFER_LMA && s.cs.l && s.cs.db) {
+    throw new Error('invalid CPU state: a 64-bit code segment (CS.L) must not have CS.D set; the CPU would refuse to enter the guest');
+  }
+}
+
 /** How a fault KVM could not deliver looks from the guest's state (fault-chain.ts). */
 function faultHooks(): Pick<RunnerHooks, 'analyzeFault' | 'codeBytes'> {
   const memory = new GuestMemory(init.memory.buffer, init.memory.regions);
@@ -225,7 +237,7 @@ port.on('message', (cmd: Command) => {
     case 'getRegs': reply(cmd.id, () => v.getRegs()); break;
     case 'getSregs': reply(cmd.id, () => v.getSregs()); break;
     case 'setRegs': reply(cmd.id, () => v.setRegs({ ...v.getRegs(), ...cmd.regs })); break;
-    case 'setSregs': reply(cmd.id, () => v.setSregs(cmd.sregs)); break;
+    case 'setSregs': reply(cmd.id, () => { checkEnterable({ ...v.getSregs(), ...cmd.sregs }); v.setSregs(cmd.sregs); }); break;
     case 'getFpu': reply(cmd.id, () => v.getFpu()); break;
     case 'setFpu': reply(cmd.id, () => v.setFpu(cmd.fpu)); break;
     case 'getMsrs': reply(cmd.id, () => v.getMsrs(cmd.indices)); break;

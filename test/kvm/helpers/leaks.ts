@@ -1,15 +1,25 @@
 // What a process leaves behind, read from /proc and the temp directories:
 // shared by the lifecycle tests (SIGKILL at random points, launch/stop cycles).
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const listDir = (d: string): string[] => { try { return readdirSync(d); } catch { return []; } };
 
 /**
- * Everything in /tmp and /dev/shm (where a temp file of ours could be; os.tmpdir() is /tmp here).
+ * The temp directory of this test process's tree: every process it starts
+ * inherits TMPDIR (os.tmpdir() follows it), so a temp file of ours lands
+ * here and other work on the host (a compiler's /tmp/cc*.s) does not count.
+ */
+const OUR_TMP = mkdtempSync(join(tmpdir(), 'kvmdbg-test-'));
+process.env.TMPDIR = OUR_TMP;
+
+/**
+ * Everything in our temp directory and /dev/shm (where a temp file of ours could be).
  * Not /var/tmp: inside the sandbox it is the host's, where other sandboxes come and go.
  */
 export function tempEntries(): Set<string> {
-  return new Set(['/tmp', '/dev/shm'].flatMap((d) => listDir(d).map((e) => `${d}/${e}`)));
+  return new Set([OUR_TMP, '/dev/shm'].flatMap((d) => listDir(d).map((e) => `${d}/${e}`)));
 }
 
 /** Entries of tempEntries() that were not in `before`. */
@@ -61,10 +71,14 @@ export function usage(pid: number | 'self' = 'self'): Usage {
   };
 }
 
-/** Processes on the host, and the host's available memory (KiB): a VM that outlived its process shows here. */
-export function hostUsage(): { processes: number; memAvailableKiB: number } {
+/**
+ * Processes of this test's own tree (not the host's: other work comes and
+ * goes there), and the host's available memory (KiB): a VM that outlived its
+ * process shows in both.
+ */
+export function ownUsage(): { processes: number; memAvailableKiB: number } {
   return {
-    processes: readdirSync('/proc').filter((e) => /^\d+$/.test(e)).length,
+    processes: descendants(process.pid).length,
     memAvailableKiB: Number(/^MemAvailable:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))![1]),
   };
 }

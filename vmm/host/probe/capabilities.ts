@@ -44,11 +44,11 @@ export const MEANINGS: Record<CapabilityId | DerivedId, Meaning> = {
   'int3-exits': { title: 'int3 debug exits', yes: 'software breakpoints beyond 4 use int3', no: 'breakpoints beyond the 4 debug registers need another trap' },
   'shutdown-exit': { title: 'triple fault as a shutdown exit', yes: 'a triple fault ends the VM with "triple fault"', no: 'a triple fault arrives as a KVM internal error: kvmdbg recognizes it from the guest state and names it a triple fault' },
   'fail-entry': { title: 'failed-entry reporting', yes: 'an invalid CPU state is reported by KVM', no: 'KVM never reports an invalid CPU state (it does not return): kvmdbg checks the states it sets itself and refuses invalid ones' },
-  'msr-exits': { title: 'MSR exits (MSR filter)', yes: 'MSR access breakpoints (rdmsr/wrmsr)', no: 'MSR breakpoints are refused: this KVM never sends filtered MSR accesses to kvmdbg' },
-  'guest-exceptions': { title: '64-bit exceptions through the guest IDT', yes: 'exception (vector) breakpoints; kernels that take faults run', no: 'a 64-bit guest that takes an exception stops with an internal error; vector breakpoints are refused' },
+  'msr-exits': { title: 'MSR exits (MSR filter)', yes: 'MSR access breakpoints (rdmsr/wrmsr)', no: 'MSR breakpoints are refused: this KVM does not complete the filtered MSR accesses kvmdbg answers' },
+  'guest-exceptions': { title: 'exceptions and INT n through the guest IDT', yes: 'exception (vector) breakpoints; kernels that take faults and software interrupts run', no: 'some exceptions or software interrupts (INT n, int3) never reach the guest\'s IDT: such a kernel stops with an internal error, named as a host limit' },
   'readonly-slots': { title: 'read-only memory slots', yes: 'page-protection watchpoints (any size, any count)', no: 'no page-protection watchpoints: data breakpoints need DR watchpoints' },
   'dirty-log': { title: 'dirty page logging', yes: 'framebuffer change detection', no: 'the guest screen is re-read whole each frame' },
-  linux: { title: 'unmodified Linux kernel', yes: 'Linux boots (bzImage, vmlinux)', no: 'an unmodified Linux cannot start here (its first page fault never reaches its IDT): use hardware or nested KVM, or the KVM sandbox (test/sandbox/run)' },
+  linux: { title: 'unmodified Linux kernel', yes: 'Linux boots (bzImage, vmlinux)', no: 'an unmodified Linux cannot start here (it needs every exception and int3 through its IDT): use hardware or nested KVM, or the KVM sandbox (test/sandbox/run)' },
 };
 
 export function works(report: HostReport, id: CapabilityId | DerivedId): boolean {
@@ -60,7 +60,7 @@ export function withDerived(capabilities: CapabilityResult[]): CapabilityResult[
   const got = (id: CapabilityId) => capabilities.find((c) => c.id === id);
   const exceptions = got('guest-exceptions');
   const linux: CapabilityResult = exceptions?.works && got('long-mode')?.works
-    ? { id: 'linux', works: true, detail: '64-bit exceptions reach the guest\'s IDT (what Linux\'s decompressor needs first)' }
+    ? { id: 'linux', works: true, detail: 'exceptions and INT n reach the guest\'s IDT' }
     : { id: 'linux', works: false, detail: exceptions?.detail ?? 'not probed' };
   return [...capabilities, linux];
 }

@@ -9,7 +9,7 @@
 import { pageAlignedOffset, type Kvm, type Vcpu, type Vm } from '../../../native';
 import type { VcpuExit } from '../../../native/types';
 import { GuestMemory } from '../../memory/guest-memory';
-import { longModeState, writeGdt } from '../../boot/cpu';
+import { longModeState, protectedModeState, writeGdt } from '../../boot/cpu';
 import { PageTables, LARGE_PAGE } from '../../boot/page-tables';
 
 export const PROBE_RAM = 4 * 1024 * 1024;
@@ -38,7 +38,7 @@ export function le32(v: number): number[] {
   return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 }
 
-export type ProbeMode = 'real' | 'long';
+export type ProbeMode = 'real' | 'protected' | 'long';
 
 export class ProbeVm {
   readonly vm: Vm;
@@ -64,6 +64,7 @@ export class ProbeVm {
     }
     onVcpu(this.vcpu.kickToken);
     if (mode === 'long') this.enterLongMode();
+    else if (mode === 'protected') this.enterProtectedMode();
     else this.enterRealMode();
   }
 
@@ -73,11 +74,28 @@ export class ProbeVm {
     this.vcpu.setRegs({ rip: 0x1000n, rflags: 2n, rsp: 0x8000n });
   }
 
-  private enterLongMode(): void {
-    writeGdt(this.memory);
+  /** The identity-mapped long-mode page tables (also built in protected mode, for a guest that enables paging). */
+  pml4 = 0;
+
+  private identityMap(): number {
     const pt = new PageTables(this.memory, 'host probe');
     for (let a = 0; a < PROBE_RAM; a += LARGE_PAGE) pt.map2M(BigInt(a), a, 'probe RAM');
-    const state = longModeState(BigInt(CODE), pt.pml4, {});
+    return pt.pml4;
+  }
+
+  /** 32-bit flat protected mode, paging off (where multiboot and PVH kernels start). */
+  private enterProtectedMode(): void {
+    writeGdt(this.memory);
+    this.pml4 = this.identityMap();
+    const state = protectedModeState(CODE, {});
+    this.vcpu.setSregs({ ...this.vcpu.getSregs(), ...state.sregs });
+    this.vcpu.setRegs({ rflags: 2n, ...state.regs } as never);
+  }
+
+  private enterLongMode(): void {
+    writeGdt(this.memory);
+    this.pml4 = this.identityMap();
+    const state = longModeState(BigInt(CODE), this.pml4, {});
     this.vcpu.setSregs({ ...this.vcpu.getSregs(), ...state.sregs });
     this.vcpu.setRegs({ rflags: 2n, ...state.regs } as never);
   }
@@ -88,12 +106,12 @@ export class ProbeVm {
     return this;
   }
 
-  /** A 64-bit interrupt gate for `vector` to `handler` (IDT at IDT, limit covering 32 vectors). */
+  /** A 64-bit interrupt gate for `vector` to `handler` (the IDT at IDT, all 256 vectors). */
   gate64(vector: number, handler: number): this {
     const lo = BigInt(handler & 0xffff) | (0x08n << 16n) | (0x8en << 40n) | (BigInt((handler >>> 16) & 0xffff) << 48n);
     this.memory.writeU64(IDT + vector * 16, lo);
     this.memory.writeU64(IDT + vector * 16 + 8, 0n);
-    this.vcpu.setSregs({ idt: { base: BigInt(IDT), limit: 32 * 16 - 1 } });
+    this.vcpu.setSregs({ idt: { base: BigInt(IDT), limit: 256 * 16 - 1 } });
     return this;
   }
 

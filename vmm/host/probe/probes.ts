@@ -7,7 +7,8 @@
 import type { Kvm, Vm } from '../../../native';
 import type { VcpuExit } from '../../../native/types';
 import { VmExitControls } from '../../debug/msr-filter';
-import { CODE, DATA, DONE_PORT, exitWords, HANDLER, HANDLER_PORT, op, PROBE_RAM, ProbeVm, type ProbeMode } from './probe-vm';
+import { completeMsrAccess } from '../../debug/msr-access';
+import { CODE, DATA, DONE_PORT, exitWords, HANDLER, HANDLER_PORT, le32, op, PROBE_RAM, ProbeVm, type ProbeMode } from './probe-vm';
 import type { CapabilityId } from './capabilities';
 
 export interface ProbeOutcome { works: boolean; detail: string }
@@ -109,21 +110,48 @@ const failEntry: Probe = (ctx) => withVm(ctx, 'long', (p) => {
     (e) => `CS.L+CS.D (invalid) gave ${exitWords(e)}`);
 });
 
-const msrExits: Probe = (ctx) => withVm(ctx, 'long', (p) => {
-  p.code([...op.rdmsrWrmsr(EFER), ...op.outDone(1), op.hlt]);
+/**
+ * RDMSR and WRMSR of EFER with the filter on both, each completed by us as
+ * the VMM does: in 64-bit code, and in 32-bit code as a PVH stub enters long
+ * mode (set LME, then paging), which must still run after our WRMSR.
+ */
+const msrExitsIn = (mode: ProbeMode): Probe => (ctx) => withVm(ctx, mode, (p) => {
+  const enterLongMode = mode === 'long' ? [] : [
+    0x0f, 0x20, 0xe0, 0x83, 0xc8, 0x20, 0x0f, 0x22, 0xe0,                 // mov eax,cr4; or eax,PAE; mov cr4,eax
+    0xb8, ...le32(p.pml4), 0x0f, 0x22, 0xd8,                               // mov eax,pml4; mov cr3,eax
+  ];
+  const pagingOn = mode === 'long' ? [] : [0x0f, 0x20, 0xc0, 0x0d, ...le32(0x8000_0000), 0x0f, 0x22, 0xc0];  // CR0.PG
+  const setLme = mode === 'long' ? [] : [0x0d, ...le32(0x100)];                                              // or eax,LME
+  p.code([...enterLongMode, 0xb9, ...le32(EFER), 0x0f, 0x32, ...setLme, 0x0f, 0x30, ...pagingOn, ...op.outDone(1), op.hlt]);
   try {
-    new VmExitControls(p.vm).apply({ msr: [{ first: EFER, last: EFER, direction: 'out' }] });
+    new VmExitControls(p.vm).apply({ msr: [{ first: EFER, last: EFER }] });
   } catch (e) {
     return no(`this KVM has no MSR filter: ${(e as Error).message}`);
   }
-  return expect(p, (e) => e.kind === 'wrmsr' && e.index === EFER, 'a filtered WRMSR EFER exited',
-    (e) => `a filtered WRMSR EFER gave ${exitWords(e)}`);
+  const bits = mode === 'long' ? '64-bit' : '32-bit';
+  const read = p.runUntil((e) => (e.kind === 'rdmsr' ? e : undefined));
+  if (read.kind !== 'rdmsr') return no(`a filtered RDMSR EFER in ${bits} code gave ${exitWords(read)}`);
+  completeMsrAccess(p.vcpu, read);
+  const write = p.runUntil((e) => (e.kind === 'wrmsr' ? e : undefined));
+  if (write.kind !== 'wrmsr') return no(`a filtered WRMSR EFER in ${bits} code (after its RDMSR exited) gave ${exitWords(write)}`);
+  completeMsrAccess(p.vcpu, write);
+  return expect(p, isDone, `filtered RDMSR and WRMSR of EFER exited and completed (${bits})`,
+    (e) => `after kvmdbg completed a filtered WRMSR EFER in ${bits} code${mode === 'long' ? '' : ' (entering long mode)'}, the guest gave ${exitWords(e)}`);
 });
 
+const msrExits: Probe = (ctx) => {
+  const long = msrExitsIn('long')(ctx);
+  return long.works ? msrExitsIn('protected')(ctx) : long;
+};
+
+/** A #UD whose handler returns (iretq past the ud2), then an INT 0x80: both through the guest's 64-bit IDT. */
 const guestExceptions: Probe = (ctx) => withVm(ctx, 'long', (p) => {
-  p.code([...op.ud2, ...op.outDone(1), op.hlt]).gate64(6, HANDLER).code([...op.outHandler, op.hlt], HANDLER);
-  return expect(p, (e) => e.kind === 'io' && e.port === HANDLER_PORT, 'a 64-bit #UD reached the guest\'s IDT handler',
-    (e) => `a 64-bit #UD with a valid IDT gave ${exitWords(e)}, not its handler`);
+  const intHandler = HANDLER + 0x100;
+  p.code([...op.ud2, 0xcd, 0x80, ...op.outDone(1), op.hlt])
+    .gate64(6, HANDLER).code([0x48, 0x83, 0x04, 0x24, 0x02, 0x48, 0xcf], HANDLER)     // add qword [rsp],2; iretq
+    .gate64(0x80, intHandler).code([...op.outHandler, op.hlt], intHandler);
+  return expect(p, (e) => e.kind === 'io' && e.port === HANDLER_PORT, 'a #UD returned from its handler and an INT 0x80 reached its gate (64-bit IDT)',
+    (e) => `a 64-bit #UD (its handler returning with iretq) then INT 0x80, both with valid gates, gave ${exitWords(e)}, not the INT 0x80 handler`);
 });
 
 const RO_PAGE = 0x20_0000;
