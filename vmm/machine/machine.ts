@@ -37,7 +37,7 @@ import { probeHost } from './host-probe';
 import { MEANINGS, works } from '../host/probe/capabilities';
 import type { ExitBreakpointSpec } from '../debug/exit-filters';
 import type { ArmResult } from '../debug/vcpu-debug';
-import type { Int3Probe } from '../debug/int3-probe';
+import { int3From, type Int3Probe } from '../debug/int3-probe';
 
 export interface MachineConfig extends Partial<MachineOptions> {
   kernel: string;
@@ -65,7 +65,7 @@ export class Machine extends EventEmitter {
   private readonly vmState = new Int32Array(new SharedArrayBuffer(4));
   private ending?: VmEnd;
   private end?: VmEnd;
-  /** Whether this host delivers int3 as a debug exit (probed at start; ARCHITECTURE rule 6). */
+  /** Whether a planted int3 stops a vCPU on this host (the host probe, once per process; ARCHITECTURE rule 6). */
   int3: Int3Probe = { delivered: false, note: 'not probed yet' };
   private readonly endPromise: Promise<VmEnd>;
   private resolveEnd!: (e: VmEnd) => void;
@@ -137,8 +137,8 @@ export class Machine extends EventEmitter {
     };
     this.pumpConsole();
     const [bsp, ...aps] = this.threads;
-    const ready = await bsp.start({ ...common, stats: this.exits.parts[0].buffer, exitRing: this.exitRing.buffer });
-    this.int3 = ready.int3;
+    const [ready, host] = await Promise.all([bsp.start({ ...common, stats: this.exits.parts[0].buffer, exitRing: this.exitRing.buffer }), probeHost()]);
+    this.int3 = int3From(host);
     if (aps.length === 0) return;
     // APs create their vCPUs on vCPU 0's VM (fd numbers cross threads; Node objects do not).
     const ap = { vmFd: ready.vmFd!, deviceControl: bsp.control.buffer as SharedArrayBuffer, deviceKickToken: bsp.kickToken };

@@ -10,7 +10,6 @@ import type { Fpu, GuestDebug, MsrEntry, Regs, Sregs, Translation, VcpuExit } fr
 import type { HwRequest, WatchAccess, WatchMechanisms } from '../debug/hw-breakpoints';
 import type { ExitBreakpointSpec } from '../debug/exit-filters';
 import type { ArmResult } from '../debug/vcpu-debug';
-import type { Int3Probe } from '../debug/int3-probe';
 
 export interface MachineOptions {
   memoryBytes: number;
@@ -104,7 +103,7 @@ export type Command =
 
 export type Event =
   /** vmFd: the VM fd (vCPU 0 only) that APs adopt to create their vCPUs. */
-  | { type: 'ready'; kickToken: number; int3: Int3Probe; vmFd?: number }
+  | { type: 'ready'; kickToken: number; vmFd?: number }
   | { type: 'initFailed'; message: string }
   | { type: 'stopped'; stop: StopReason; rip: bigint; state?: StateAtStop }
   | { type: 'ended'; end: VmEnd }

@@ -234,6 +234,11 @@ export class VcpuRunner {
    * failure; the guest's IDT and the instruction at RIP tell which.
    */
   private internalError(exit: VcpuExit & { kind: 'internalError' }): RunOutcome {
+    // PVM: a planted int3 comes back as an internal error with RIP on it (the host probe's int3 trap).
+    if (this.debug.hasSoftwareBreakpoints) {
+      const pc = this.rip();
+      if (this.debug.isOurInt3(pc)) return { kind: 'stopped', stop: { reason: 'breakpoint', address: pc } };
+    }
     const why = this.hooks.analyzeFault?.();
     const rip = hex(this.rip());
     const bytes = this.hooks.codeBytes?.() ?? '';

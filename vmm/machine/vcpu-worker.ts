@@ -22,7 +22,6 @@ import { MailboxServer, RemoteBuses, VM_ENDING } from './device-mailbox';
 import { KVM_DEVICE } from '../host/kvm-host';
 import { CONTROL_DEVICE } from './protocol';
 import { VmExitControls } from '../debug/msr-filter';
-import { probeInt3 } from '../debug/int3-probe';
 import type { Command, DeviceSnapshot, Event, StateAtStop, WorkerInit } from './protocol';
 import { runProbes } from '../host/probe/run-probes';
 import { applySlots, slotLayout, type SlotSpec } from '../memory/slot-layout';
@@ -96,7 +95,7 @@ function startBoot(): void {
     applySlots(theVm, init.memory.buffer, slots, next);
     slots = next;
   });
-  post({ type: 'ready', kickToken: vcpu.kickToken, int3: probeInt3(kvm), vmFd: vm.fd });
+  post({ type: 'ready', kickToken: vcpu.kickToken, vmFd: vm.fd });
   if (init.options.cpus > 1) void serveWhileIdle(server);
 }
 
@@ -130,8 +129,7 @@ function startAp(ap: NonNullable<WorkerInit['ap']>): void {
   runner = new VcpuRunner(vcpu, remote.pio, remote.mmio, control, new ExitStats(init.stats), { pollInput() {}, ...faultHooks() });
   // vCPU 0's thread owns the slots; this one only recognizes writes into the protected pages.
   runner.debug.protection = pageProtection(() => {});
-  // The int3 probe is the machine's, made once by vCPU 0.
-  post({ type: 'ready', kickToken: vcpu.kickToken, int3: { delivered: false, note: 'probed by vCPU 0' } });
+  post({ type: 'ready', kickToken: vcpu.kickToken });
 }
 
 /**

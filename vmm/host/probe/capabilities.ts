@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 
 export type CapabilityId =
-  | 'real-mode' | 'long-mode' | 'single-step' | 'hw-breakpoints' | 'dr-watchpoints' | 'int3-exits'
+  | 'real-mode' | 'long-mode' | 'single-step' | 'hw-breakpoints' | 'dr-watchpoints' | 'int3-exits' | 'int3-trap'
   | 'shutdown-exit' | 'fail-entry' | 'msr-exits' | 'guest-exceptions' | 'readonly-slots' | 'dirty-log';
 
 /** Derived from the probes: an unmodified Linux needs 64-bit exceptions through its IDT at once. */
@@ -41,7 +41,8 @@ export const MEANINGS: Record<CapabilityId | DerivedId, Meaning> = {
   'single-step': { title: 'single-step', yes: 'instruction and source-line steps', no: 'no stepping: steps are refused with this reason' },
   'hw-breakpoints': { title: 'hardware breakpoints (DR0-3)', yes: 'the first 4 code breakpoints use debug registers', no: 'code breakpoints use the software trap only' },
   'dr-watchpoints': { title: 'DR watchpoints', yes: 'data breakpoints of up to 8 bytes use debug registers (fast path)', no: 'data breakpoints use page protection (read-only memory slots): any size, any count' },
-  'int3-exits': { title: 'int3 debug exits', yes: 'software breakpoints beyond 4 use int3', no: 'breakpoints beyond the 4 debug registers need another trap' },
+  'int3-exits': { title: 'int3 debug exits', yes: 'int3 gives KVM debug exits', no: 'int3 gives no debug exit: see the int3 trap below' },
+  'int3-trap': { title: 'int3 as a software breakpoint', yes: 'unlimited code breakpoints: int3s beyond the 4 debug registers', no: 'code breakpoints are limited to the 4 debug registers (DR0-3)' },
   'shutdown-exit': { title: 'triple fault as a shutdown exit', yes: 'a triple fault ends the VM with "triple fault"', no: 'a triple fault arrives as a KVM internal error: kvmdbg recognizes it from the guest state and names it a triple fault' },
   'fail-entry': { title: 'failed-entry reporting', yes: 'an invalid CPU state is reported by KVM', no: 'KVM never reports an invalid CPU state (it does not return): kvmdbg checks the states it sets itself and refuses invalid ones' },
   'msr-exits': { title: 'MSR exits (MSR filter)', yes: 'MSR access breakpoints (rdmsr/wrmsr)', no: 'MSR breakpoints are refused: this KVM does not complete the filtered MSR accesses kvmdbg answers' },

@@ -92,6 +92,28 @@ const int3Exits: Probe = (ctx) => withVm(ctx, 'long', (p) => {
     (e) => `int3 with software breakpoints on gave ${exitWords(e)}`);
 });
 
+/**
+ * The software breakpoint kvmdbg can use here: an int3 planted over an
+ * instruction must come back to us with RIP on it (a debug exit, or on PVM
+ * an internal error), and the guest must go on once the byte is restored.
+ */
+const int3Trap: Probe = (ctx) => withVm(ctx, 'long', (p) => {
+  const original = [0xb0, 0x07];                                      // mov al,7 (overwritten by the int3)
+  p.code([op.nop, ...original, 0xe6, DONE_PORT, op.hlt]);
+  p.memory.writeU8(CODE + 1, op.int3);
+  p.vcpu.setGuestDebug({ enable: true, softwareBreakpoints: true });
+  const exit = p.runUntil((e) => (e.kind === 'debug' || e.kind === 'internalError' ? e : undefined));
+  const rip = p.vcpu.getRegs().rip;
+  const pc = exit.kind === 'debug' ? exit.pc : rip;
+  if ((exit.kind !== 'debug' || exit.exception !== 3) && exit.kind !== 'internalError') return no(`a planted int3 gave ${exitWords(exit)}`);
+  if (pc !== BigInt(CODE + 1)) return no(`a planted int3 gave ${exitWords(exit)} at ${hex(pc)}, not at the int3 (${hex(CODE + 1)})`);
+  p.memory.writeU8(CODE + 1, original[0]);
+  p.vcpu.setRegs({ ...p.vcpu.getRegs(), rip: BigInt(CODE + 1) });
+  const after = p.runUntil<VcpuExit>(() => undefined);
+  if (!(isDone(after) && after.kind === 'io' && after.data[0] === 7)) return no(`after a planted int3 (${exitWords(exit)}) and the byte restored, the guest gave ${exitWords(after)}`);
+  return yes(exit.kind === 'debug' ? 'a planted int3 gave a debug exit; restored, the guest went on' : `a planted int3 gave an ${exitWords(exit)} with RIP on it; restored, the guest went on`);
+});
+
 const shutdownExit: Probe = (ctx) => withVm(ctx, 'long', (p) => {
   // No IDT (limit 0): #UD -> #GP -> #DF -> shutdown.
   p.code([...op.ud2, ...op.outDone(1), op.hlt]);
@@ -199,6 +221,7 @@ export const PROBES: readonly [CapabilityId, Probe][] = [
   ['hw-breakpoints', hwBreakpoints],
   ['dr-watchpoints', drWatchpoints],
   ['int3-exits', int3Exits],
+  ['int3-trap', int3Trap],
   ['shutdown-exit', shutdownExit],
   ['fail-entry', failEntry],
   ['msr-exits', msrExits],
