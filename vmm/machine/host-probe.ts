@@ -34,6 +34,7 @@ function measure(): Promise<HostReport> {
     const worker = new Worker(join(__dirname, 'vcpu-worker.js'), { workerData: { probe: true, device: KVM_DEVICE } });
     const finish = (failure?: string) => {
       if (timer) clearTimeout(timer);
+      worker.unref();
       void worker.terminate();
       resolve({
         flavour,
@@ -45,7 +46,14 @@ function measure(): Promise<HostReport> {
     worker.on('message', (m: ProbeMessage) => {
       if (m.type === 'probe-vcpu') {
         if (timer) clearTimeout(timer);
-        timer = setTimeout(() => kick(m.kickToken), deadlineMs());
+        timer = setTimeout(() => {
+          kick(m.kickToken);
+          // A KVM that ignores even the kick: this probe is "no", and the others are done (it runs last).
+          timer = setTimeout(() => {
+            results.push({ id: m.id as CapabilityResult['id'], works: false, detail: 'KVM_RUN did not return even when kicked' });
+            finish();
+          }, deadlineMs());
+        }, deadlineMs());
       } else if (m.type === 'probe-result') {
         if (timer) clearTimeout(timer);
         timer = undefined;

@@ -79,7 +79,8 @@ export class Machine extends EventEmitter {
     this.consoleIn = SharedRing.create(1 << 12);
     this.endPromise = new Promise((r) => { this.resolveEnd = r; });
     this.threads = Array.from({ length: options.cpus }, (_, id) => new VcpuThread(id, {
-      stopped: (stop, rip) => this.emit('stopped', stop, rip, id),
+      // What the guest printed before it stopped reaches listeners before the stop does.
+      stopped: (stop, rip) => { this.flushConsole(); this.emit('stopped', stop, rip, id); },
       ended: (end) => void this.endVm(end),
       log: (level, message) => this.emit('log', level, message),
       exit: (error) => void this.endVm(error
@@ -166,12 +167,16 @@ export class Machine extends EventEmitter {
     if (this.end) return;
     this.end = end;
     // Flush what the guest printed last before anyone hears it ended.
-    const rest = this.consoleOut.drain();
-    if (rest.length > 0) this.emit('output', rest);
+    this.flushConsole();
     this.consoleOut.close();
     for (const t of this.threads) t.failPending(end.message);
     this.emit('ended', end);
     this.resolveEnd(end);
+  }
+
+  private flushConsole(): void {
+    const rest = this.consoleOut.drain();
+    if (rest.length > 0) this.emit('output', rest);
   }
 
   /** How many vCPUs the machine has. */

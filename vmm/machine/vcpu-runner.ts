@@ -68,8 +68,12 @@ export class VcpuRunner {
 
   /** Raw guest-debug setting, bypassing breakpoint bookkeeping (tests, probes). */
   setGuestDebug(debug: GuestDebug): void {
+    this.rawSoftwareBreakpoints = !!(debug.enable && debug.softwareBreakpoints);
     this.vcpu.setGuestDebug(debug);
   }
+
+  /** Raw guest debug asked for int3 exits: a PVM-style int3 trap (an internal error on an int3) is reported as the #BP exit it stands for. */
+  private rawSoftwareBreakpoints = false;
 
   setExitBreakpoints(spec: ExitBreakpointSpec): void {
     this.exitFilter = new ExitFilter(spec);
@@ -235,9 +239,12 @@ export class VcpuRunner {
    */
   private internalError(exit: VcpuExit & { kind: 'internalError' }): RunOutcome {
     // PVM: a planted int3 comes back as an internal error with RIP on it (the host probe's int3 trap).
-    if (this.debug.hasSoftwareBreakpoints) {
+    if (this.debug.hasSoftwareBreakpoints || this.rawSoftwareBreakpoints) {
       const pc = this.rip();
       if (this.debug.isOurInt3(pc)) return { kind: 'stopped', stop: { reason: 'breakpoint', address: pc } };
+      if (this.rawSoftwareBreakpoints && this.hooks.codeBytes?.().startsWith('cc')) {
+        return { kind: 'stopped', stop: { reason: 'debug', exit: { kind: 'debug', exception: 3, pc, dr6: 0n, dr7: 0n } } };
+      }
     }
     const why = this.hooks.analyzeFault?.();
     const rip = hex(this.rip());

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 
 export type CapabilityId =
   | 'real-mode' | 'long-mode' | 'single-step' | 'hw-breakpoints' | 'dr-watchpoints' | 'int3-exits' | 'int3-trap'
-  | 'shutdown-exit' | 'fail-entry' | 'msr-exits' | 'guest-exceptions' | 'readonly-slots' | 'dirty-log';
+  | 'shutdown-exit' | 'fail-entry' | 'msr-exits' | 'guest-exceptions' | 'readonly-slots' | 'dirty-log' | 'kick-halted';
 
 /** Derived from the probes: an unmodified Linux needs 64-bit exceptions through its IDT at once. */
 export type DerivedId = 'linux';
@@ -49,6 +49,7 @@ export const MEANINGS: Record<CapabilityId | DerivedId, Meaning> = {
   'guest-exceptions': { title: 'exceptions and INT n through the guest IDT', yes: 'exception (vector) breakpoints; kernels that take faults and software interrupts run', no: 'some exceptions or software interrupts (INT n, int3) never reach the guest\'s IDT: such a kernel stops with an internal error, named as a host limit' },
   'readonly-slots': { title: 'read-only memory slots', yes: 'page-protection watchpoints (any size, any count)', no: 'no page-protection watchpoints: data breakpoints need DR watchpoints' },
   'dirty-log': { title: 'dirty page logging', yes: 'framebuffer change detection', no: 'the guest screen is re-read whole each frame' },
+  'kick-halted': { title: 'pause of a halted vCPU', yes: 'pause stops a vCPU in HLT (an idle CPU)', no: 'a vCPU halted with interrupts off cannot be paused: pause waits until it wakes; ending the VM still works' },
   linux: { title: 'unmodified Linux kernel', yes: 'Linux boots (bzImage, vmlinux)', no: 'an unmodified Linux cannot start here (it needs every exception and int3 through its IDT): use hardware or nested KVM, or the KVM sandbox (test/sandbox/run)' },
 };
 

@@ -48,13 +48,15 @@ export class ProbeVm {
   readonly memory: GuestMemory;
 
   constructor(kvm: Kvm, readonly mode: ProbeMode, onVcpu: (kickToken: number) => void,
-    opts: { slots?: (vm: Vm, buffer: SharedArrayBuffer, offset: number) => void } = {}) {
+    opts: { slots?: (vm: Vm, buffer: SharedArrayBuffer, offset: number) => void; irqchip?: boolean } = {}) {
     this.buffer = new SharedArrayBuffer(PROBE_RAM + 4096);
     this.offset = pageAlignedOffset(this.buffer);
     this.memory = new GuestMemory(this.buffer, [{ guestPhys: 0, size: PROBE_RAM, offset: this.offset }]);
     this.vm = kvm.createVm();
     try {
       this.vm.setTssAddr(0xfffb_d000);
+      // With the in-kernel irqchip, as kvmdbg's machines have, KVM keeps HLT to itself.
+      if (opts.irqchip) this.vm.createIrqchip();
       if (opts.slots) opts.slots(this.vm, this.buffer, this.offset);
       else this.vm.setUserMemoryRegion({ slot: 0, guestPhys: 0, size: PROBE_RAM, buffer: this.buffer, offset: this.offset });
       this.vcpu = this.vm.createVcpu(0);

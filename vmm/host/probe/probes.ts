@@ -213,6 +213,17 @@ const dirtyLog: Probe = (ctx) => {
   }, slots);
 };
 
+/**
+ * A kick (signal + immediate_exit) must bring a vCPU sitting in HLT with
+ * interrupts off back to us: pause depends on it. The guest halts for good;
+ * only the deadline's kick can end this run.
+ */
+const kickHalted: Probe = (ctx) => withVm(ctx, 'long', (p) => {
+  p.code([0xfa, op.hlt, ...op.jmpSelf]);                    // cli; hlt
+  const exit = p.runUntil<VcpuExit>(() => undefined, 4);
+  return exit.kind === 'interrupted' ? yes('a kick brought a halted vCPU back') : no(`a halted vCPU gave ${exitWords(exit)}`);
+}, { irqchip: true });
+
 /** Every probe, in the order kvmdbg doctor prints them. */
 export const PROBES: readonly [CapabilityId, Probe][] = [
   ['real-mode', realMode],
@@ -228,4 +239,6 @@ export const PROBES: readonly [CapabilityId, Probe][] = [
   ['guest-exceptions', guestExceptions],
   ['readonly-slots', readonlySlots],
   ['dirty-log', dirtyLog],
+  // Last: on a host where the kick cannot reach a halted vCPU this one never returns (host-probe.ts gives up on it).
+  ['kick-halted', kickHalted],
 ];
