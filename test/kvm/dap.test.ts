@@ -327,6 +327,48 @@ test('data breakpoint on tick_counter (cmdline count) stops on a write', async (
   }
 });
 
+test('data breakpoints on five variables and a 64-byte struct at once: each write stops in order with its new value (page protection where DRs never fire)', async () => {
+  const s = await start();
+  try {
+    const names = ['watch_a', 'watch_b', 'watch_c', 'watch_d', 'watch_e', 'watch_block'];
+    let set: DebugProtocol.SetDataBreakpointsResponse | undefined;
+    let infos: DebugProtocol.DataBreakpointInfoResponse[] = [];
+    await launch(s, { cmdline: 'watch' }, async () => {
+      infos = await Promise.all(names.map((name) => s.dc.dataBreakpointInfoRequest({ name })));
+      set = await s.dc.setDataBreakpointsRequest({ breakpoints: infos.map((i) => ({ dataId: i.body.dataId!, accessType: 'write' })) });
+    });
+    assert.equal(infos[5].body.dataId, `${hex(symbol('pvh64', 'watch_block'))}/64`, 'the whole struct is watched');
+    assert.deepEqual(set!.body.breakpoints.map((b) => b.verified), Array(6).fill(true), set!.body.breakpoints.map((b) => b.message).join('; '));
+    // The boot code clears .bss (the variables with it) first: those are writes too; then watch_writes() runs.
+    for (let seen = 0; ; seen++) {
+      const stop = stopped(s, 'a data breakpoint');
+      await s.dc.continueRequest({ threadId: 1 });
+      assert.equal((await stop).body.reason, 'data breakpoint');
+      if ((await stack(s))[0].name === 'watch_writes') break;
+      assert.ok(seen < 400, 'stops before watch_writes');
+    }
+    const word = async (name: string, offset = 0, size = 4) => {
+      const m = await readMem(s, `v:${hex(symbol('pvh64', name) + offset)}`, size);
+      return size === 8 ? Number(m.data.readBigUInt64LE(0)) : m.data.readUInt32LE(0);
+    };
+    assert.equal(await word('watch_a'), 1, 'the first stop in watch_writes is after watch_a = 1');
+    const expected: [string, number, number, number][] = [['watch_b', 0, 4, 2], ['watch_c', 0, 4, 3], ['watch_d', 0, 4, 4], ['watch_e', 0, 4, 5], ['watch_block', 56, 8, 0x77], ['watch_block', 0, 8, 0x11]];
+    for (const [name, offset, size, value] of expected) {
+      const next = stopped(s, `the write of ${name}`);
+      await s.dc.continueRequest({ threadId: 1 });
+      assert.equal((await next).body.reason, 'data breakpoint');
+      assert.equal((await stack(s))[0].name, 'watch_writes');
+      assert.equal(await word(name, offset, size), value, `${name}+${offset} after its write`);
+    }
+    const done = within(s.dc.waitForEvent('terminated', T), T, 'the guest finishing');
+    await s.dc.continueRequest({ threadId: 1 });
+    await done;
+    assert.match(s.stdout(), /watch = 1 2 3 4 5 0x88\n/);
+  } finally {
+    await finish(s);
+  }
+});
+
 test('VM-exit breakpoint on port 0x3f8 stops before the first character reaches the console', async () => {
   const s = await start();
   try {

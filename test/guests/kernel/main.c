@@ -23,6 +23,11 @@ volatile uint32_t spin_counter;            /* `spin`: spin_loop increments it */
 volatile uint32_t mmio_value;              /* last value read from MMIO_TEST_ADDR */
 struct boot_info boot;                     /* what the loader told us */
 
+/* `watch`: five watchpoint targets and a 64-byte struct, written in this order. */
+volatile uint32_t watch_a, watch_b, watch_c, watch_d, watch_e;
+struct watch_block { uint64_t words[8]; };
+volatile struct watch_block watch_block;
+
 /* The data compute_checksum() runs over: the 6 bytes "kvmdbg". */
 const uint8_t checksum_data[6] = { 'k', 'v', 'm', 'd', 'b', 'g' };
 
@@ -46,6 +51,19 @@ __attribute__((noinline)) uint32_t compute_checksum(const uint8_t *data, size_t 
 	crc ^= 0xFFFFFFFFu;
 	result_value = crc;
 	return crc;
+}
+
+__attribute__((noinline)) void watch_writes(void)
+{
+	watch_a = 1;
+	watch_b = 2;
+	watch_c = 3;
+	watch_d = 4;
+	watch_e = 5;
+	watch_block.words[7] = 0x77;
+	watch_block.words[0] = 0x11;
+	kprintf("watch = %u %u %u %u %u 0x%llx\n", watch_a, watch_b, watch_c, watch_d, watch_e,
+		(unsigned long long)(watch_block.words[0] + watch_block.words[7]));
 }
 
 __attribute__((noinline)) void port_io_test(void)
@@ -132,6 +150,8 @@ void __attribute__((noreturn)) kernel_main(uint32_t protocol, uintptr_t boot_inf
 		echo();
 		machine_finish(boot.cmdline);
 	}
+	if (cmdline_has(boot.cmdline, "watch"))
+		watch_writes();
 	if (cmdline_has(boot.cmdline, "count")) {
 		count_ticks();
 		kprintf("count = %llu\n", (unsigned long long)tick_counter);

@@ -1,0 +1,90 @@
+// Unit tier: the pieces that adapt kvmdbg to its host, without KVM: the
+// slot layout around read-only pages, the page-protection watch bookkeeping,
+// the fault chain a triple fault is named from, and the doctor's table.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { slotLayout } from '../../vmm/memory/slot-layout';
+import { PageWatch } from '../../vmm/debug/page-watch';
+import { analyzeFault } from '../../vmm/debug/fault-chain';
+import { assignHwSlots } from '../../vmm/debug/hw-breakpoints';
+import { formatReport, withDerived, kvmFlavour, type CapabilityResult } from '../../vmm/host/probe/capabilities';
+
+const MiB = 1024 * 1024;
+
+test('slotLayout cuts RAM around protected pages: adjacent pages share one read-only slot, offsets follow the region', () => {
+  const regions = [{ guestPhys: 0, size: 4 * MiB, offset: 4096 }];
+  assert.deepEqual(slotLayout(regions, []), [{ slot: 0, guestPhys: 0, size: 4 * MiB, offset: 4096 }]);
+  assert.deepEqual(slotLayout(regions, [0x100, 0x101, 0x200]), [
+    { slot: 0, guestPhys: 0, size: 0x100000, offset: 4096 },
+    { slot: 1, guestPhys: 0x100000, size: 0x2000, offset: 4096 + 0x100000, readonly: true },
+    { slot: 2, guestPhys: 0x102000, size: 0xfe000, offset: 4096 + 0x102000 },
+    { slot: 3, guestPhys: 0x200000, size: 0x1000, offset: 4096 + 0x200000, readonly: true },
+    { slot: 4, guestPhys: 0x201000, size: 0x1ff000, offset: 4096 + 0x201000 },
+  ]);
+  // A protected first page leaves no empty slot before it.
+  assert.deepEqual(slotLayout(regions, [0]).map((s) => [s.guestPhys, s.size, !!s.readonly]), [[0, 4096, true], [4096, 4 * MiB - 4096, false]]);
+});
+
+test('PageWatch: a 64-byte range across a page boundary protects both pages; only writes overlapping it hit', () => {
+  const w = new PageWatch();
+  const request = { kind: 'watch' as const, address: 0xffff_8000_0010_0fe0n, length: 64, access: 'write' as const };
+  const plan = w.set([request], (va) => Number(va - 0xffff_8000_0000_0000n), () => true);
+  assert.deepEqual(plan, { pages: [0x100, 0x101], problems: [undefined] });
+  assert.equal(w.covers(0x100000), true);
+  assert.equal(w.covers(0x102000), false);
+  assert.equal(w.hit(0x100fd8, 8), undefined, 'the 8 bytes before it');
+  assert.equal(w.hit(0x100fdc, 8), request, 'overlapping its first bytes');
+  assert.equal(w.hit(0x101018, 4), request, 'its last bytes, on the second page');
+  assert.equal(w.hit(0x101020, 4), undefined, 'just after it');
+  const unmapped = w.set([request], () => undefined, () => true);
+  assert.match(unmapped.problems[0]!, /is not mapped/);
+  assert.equal(w.active, false);
+});
+
+test('assignHwSlots: where DR watchpoints do not fire, every write watch goes to page protection (no limit of 4); reads get a sentence', () => {
+  const watches = [1, 2, 3, 4, 5].map((i) => ({ kind: 'watch' as const, address: BigInt(0x1000 * i), length: 8, access: 'write' as const }));
+  const struct = { kind: 'watch' as const, address: 0x9000n, length: 64, access: 'write' as const };
+  const read = { kind: 'watch' as const, address: 0xa000n, length: 4, access: 'readWrite' as const };
+  const pvm = assignHwSlots([...watches, struct, read, { kind: 'execute', address: 0x100000n }], { drWatch: false, pageWatch: true });
+  assert.deepEqual(pvm.assignments.map((a) => (a.page ? 'page' : a.slot ?? a.problem?.slice(0, 30))), ['page', 'page', 'page', 'page', 'page', 'page', 'this host cannot watch reads: ', 0]);
+  // Where DRs work they take what they can; a 64-byte struct and a fifth watch still get page protection.
+  const hw = assignHwSlots([...watches, struct], { drWatch: true, pageWatch: true });
+  assert.deepEqual(hw.assignments.map((a) => (a.page ? 'page' : a.slot)), [0, 1, 2, 3, 'page', 'page']);
+});
+
+test('analyzeFault: int3 with an empty IDT is a triple fault with its chain; with a good gate it is not; an unknown fault is not followed', () => {
+  const code = new Map<bigint, number[]>([[0x1000n, [0xcc, 0x90]], [0x2000n, [0x8b, 0x00]]]);
+  const idt = new Uint8Array(16 * 4);
+  // vector 3: a present 64-bit interrupt gate to 0x5000
+  idt.set([0x00, 0x50, 0x08, 0x00, 0x00, 0x8e, 0x00, 0x00], 3 * 16);
+  const read = (a: bigint, n: number) => {
+    const c = code.get(a);
+    if (c) return Uint8Array.from(c.slice(0, n));
+    if (a >= 0x8000n && a < 0x8000n + BigInt(idt.length)) return idt.slice(Number(a - 0x8000n), Number(a - 0x8000n) + n);
+    return undefined;
+  };
+  const empty = analyzeFault({ mode: 'long', idt: { base: 0n, limit: 0 }, gdt: { base: 0n, limit: 0 } }, read, 0x1000n);
+  assert.equal(empty.tripleFault, true);
+  assert.equal(empty.chain.length, 4);
+  assert.match(empty.chain[0], /^int3 at 0x1000: #BP \(vector 3\)$/);
+  assert.match(empty.chain[3], /no usable #DF gate: triple fault/);
+  const good = analyzeFault({ mode: 'long', idt: { base: 0x8000n, limit: idt.length - 1 }, gdt: { base: 0n, limit: 0 } }, read, 0x1000n);
+  assert.deepEqual([good.tripleFault, good.raised?.vector], [false, 3]);
+  assert.deepEqual(analyzeFault({ mode: 'long', idt: { base: 0n, limit: 0 }, gdt: { base: 0n, limit: 0 } }, read, 0x2000n), { tripleFault: false, chain: [] });
+});
+
+test('the doctor table: one line a capability with the fallback, the measured reason under a no; Linux follows from guest exceptions', () => {
+  const caps: CapabilityResult[] = [
+    { id: 'long-mode', works: true, detail: 'a 64-bit guest runs' },
+    { id: 'dr-watchpoints', works: false, detail: 'the guest wrote the watched byte and ran on: no debug exit' },
+    { id: 'guest-exceptions', works: false, detail: 'INT 0x80 gave internal error, suberror 1' },
+  ];
+  const text = formatReport({ flavour: 'pvm', capabilities: withDerived(caps), probeMs: 61.6 });
+  assert.match(text, /^host: PVM \(KVM in software/);
+  assert.match(text, /DR watchpoints\s+no\s+-> data breakpoints use page protection \(read-only memory slots\): any size, any count\n\s+\(measured: the guest wrote the watched byte and ran on: no debug exit\)/);
+  assert.match(text, /unmodified Linux kernel\s+no\s+-> an unmodified Linux cannot start here/);
+  assert.match(text, /probed in 62 ms$/);
+  assert.equal(kvmFlavour(() => 'flags\t\t: fpu vmx hypervisor', (p) => p === '/sys/module/kvm_intel'), 'nested-intel');
+  assert.equal(kvmFlavour(() => 'flags\t\t: fpu svm', (p) => p === '/sys/module/kvm_amd'), 'hardware-amd');
+  assert.equal(kvmFlavour(() => '', (p) => p === '/sys/module/kvm_pvm'), 'pvm');
+});
