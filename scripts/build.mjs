@@ -1,10 +1,13 @@
-// Transpiles every TypeScript file to out/ with the same layout (no bundling),
-// so worker scripts and the native loader find their neighbours by relative
-// path, then builds our test kernels. Type checking is `npm run typecheck`.
+// `npm run build` (and `prepare`, so every npm ci): transpiles every
+// TypeScript file to out/ with the same layout (no bundling; the tests run
+// from there), so worker scripts and the native loader find their neighbours
+// by relative path; then the bundles in dist/ and our test kernels. Type
+// checking is `npm run typecheck`.
 import { build } from 'esbuild';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { buildBundles } from './bundles.mjs';
 
 const roots = ['native', 'vmm', 'debug-adapter', 'extension', 'test', 'bench'];
 const entryPoints = [];
@@ -21,14 +24,10 @@ await build({
   entryPoints, outdir: 'out', outbase: '.', format: 'cjs', platform: 'node',
   target: 'node20', sourcemap: 'linked', logLevel: 'warning',
 });
-// The command line starts as two bundles (the CLI and its vCPU worker side by
-// side, as in the .vsix): loading one file instead of a hundred small ones is
-// most of a VM's start-up time.
-await build({
-  entryPoints: { kvmdbg: 'vmm/cli/kvmdbg.ts', 'vcpu-worker': 'vmm/machine/vcpu-worker.ts' },
-  bundle: true, outdir: 'dist', format: 'cjs', platform: 'node', target: 'node20',
-  sourcemap: 'linked', logLevel: 'warning',
-});
+// Then every bundle in dist/ (the CLI and its vCPU worker, the extension, the
+// debug adapter, iced-x86's wasm): loading one file instead of a hundred
+// small ones is most of a VM's start-up time, and the .vsix packs these.
+await buildBundles();
 const make = spawnSync('make', ['-s', '-C', 'test/guests'], { stdio: 'inherit' });
 if (make.status !== 0) {
   console.error('kvmdbg build: building the test kernels in test/guests failed (needs gcc and binutils: apt-get install build-essential)');

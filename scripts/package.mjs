@@ -1,31 +1,37 @@
-// `npm run package`: bundles the extension, the debug adapter and the vCPU
-// worker with esbuild into dist/, checks that package.json's launch schema
-// is the adapter's LAUNCH_SCHEMA (`--sync` rewrites it), and makes the .vsix
-// with @vscode/vsce (offline, --no-dependencies: everything is bundled; the
-// addon build/Release/kvm.node and iced-x86's wasm ship as files).
+// `npm run package`: rebuilds the bundles in dist/ with the build's own step
+// (scripts/bundles.mjs: the same files `npm run build` writes, nothing
+// deleted, so the CLI keeps working and the .vsix matches the sources),
+// checks that package.json's launch schema is the adapter's LAUNCH_SCHEMA
+// (`--sync` rewrites it), and makes the .vsix with @vscode/vsce (offline,
+// --no-dependencies: everything is bundled; .vscodeignore picks the files).
+// `--bundle-only` stops before vsce.
 import { build } from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
+import { buildBundles } from './bundles.mjs';
 
 const require = createRequire(import.meta.url);
 const sync = process.argv.includes('--sync');
 const bundleOnly = process.argv.includes('--bundle-only');
 const fail = (msg) => { console.error(`kvmdbg package: ${msg}`); process.exit(1); };
 
-rmSync('dist', { recursive: true, force: true });
-mkdirSync('dist');
-const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: 'linked', minify: true, keepNames: true, logLevel: 'warning', legalComments: 'none' };
-await build({ ...common, entryPoints: { extension: 'extension/extension.ts' }, outdir: 'dist', external: ['vscode'] });
-await build({ ...common, entryPoints: { 'debug-adapter': 'debug-adapter/main.ts', 'vcpu-worker': 'vmm/machine/vcpu-worker.ts' }, outdir: 'dist' });
-// iced-x86 reads its wasm from __dirname: next to the adapter bundle.
-copyFileSync(require.resolve('iced-x86/iced_x86_bg.wasm'), 'dist/iced_x86_bg.wasm');
-await build({ entryPoints: ['extension/manifest-schema.ts'], bundle: true, platform: 'node', format: 'cjs', outfile: 'dist/.manifest-schema.cjs', logLevel: 'warning' });
+await buildBundles();
 
-// One source of truth for the launch attributes.
-const { launchAttributes } = require(join(process.cwd(), 'dist/.manifest-schema.cjs'));
-rmSync('dist/.manifest-schema.cjs');
+// One source of truth for the launch attributes. Bundled to a temporary file,
+// not into dist/ (which only builds write); its imports load the addon, which
+// is found from __dirname: that is the package root here.
+const tmp = mkdtempSync(join(tmpdir(), 'kvmdbg-schema-'));
+let launchAttributes;
+try {
+  await build({ entryPoints: ['extension/manifest-schema.ts'], bundle: true, platform: 'node', format: 'cjs', outfile: join(tmp, 'schema.cjs'),
+    define: { __dirname: JSON.stringify(process.cwd()) }, logLevel: 'warning' });
+  ({ launchAttributes } = require(join(tmp, 'schema.cjs')));
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const dbg = pkg.contributes.debuggers.find((d) => d.type === 'kvm');
 const want = launchAttributes();
