@@ -2,7 +2,7 @@
 // adapter process (node out/debug-adapter/main.js) and speaks DAP to it
 // through @vscode/debugadapter-testsupport's DebugClient, on our test kernels.
 // Breakpoints here are hardware (DR0-3) up to four; a fifth is an int3 only
-// where the start-up probe found that int3 gives debug exits (never inside the
+// where the host probe found a working int3 trap (never inside the
 // KVM sandbox, kvm-sandbox/README.md): test/kvm/dap-software-breakpoints.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -220,7 +220,7 @@ test('function and instruction breakpoints: EAX at the end of step_sequence is 0
     await launch(s, {}, async () => {
       bps = (await s.dc.setFunctionBreakpointsRequest({ breakpoints: ['step_sequence', 'spin_forever', 'count_ticks', 'machine_finish', 'serial_getc'].map((name) => ({ name })) })).body.breakpoints;
     });
-    const int3 = console.join('').includes('int3 gives debug exits on this host');
+    const int3 = console.join('').includes('software breakpoints are available beyond the 4 hardware ones');
     assert.deepEqual(bps.map((b) => b.verified), [true, true, true, true, int3], `the probe said: ${console.join('')}`);
     if (!int3) assert.match(bps[4].message ?? '', /all 4 hardware debug registers/);
     assert.equal((await stop).body.reason, 'function breakpoint');
