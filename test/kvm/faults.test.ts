@@ -243,8 +243,12 @@ test('DAP: pause stops a vCPU halted with interrupts off (cli; hlt); registers a
   try {
     await new Promise((r) => setTimeout(r, 1000));
     for (let i = 0; i < 2; i++) {
+      // Listen first: the stopped event can arrive in the same read as the pause response.
+      const stopped = s.dc.waitForEvent('stopped', T).catch((e: Error) => {
+        throw new Error(`${e.message} after pause ${i + 1} (console: ${JSON.stringify(s.console())})`);
+      });
       await s.dc.pauseRequest({ threadId: 1 });
-      const ev = await within(s.dc.waitForEvent('stopped', T), T, 'stopped after pause') as DebugProtocol.StoppedEvent;
+      const ev = await stopped as DebugProtocol.StoppedEvent;
       assert.equal(ev.body.reason, 'pause');
       const frames = (await s.dc.stackTraceRequest({ threadId: 1 })).body.stackFrames;
       assert.ok(frames.length >= 1);
@@ -262,8 +266,9 @@ test('DAP: a non-canonical RIP set from the Variables view (64-bit code) ends or
   const s = await dap(FAULTS, 'spin');
   try {
     await new Promise((r) => setTimeout(r, 1000));
+    const paused = within(s.dc.waitForEvent('stopped', T), T, 'stopped by pause, in 64-bit code');
     await s.dc.pauseRequest({ threadId: 1 });
-    await within(s.dc.waitForEvent('stopped', T), T, 'stopped by pause, in 64-bit code');
+    await paused;
     const frame = (await s.dc.stackTraceRequest({ threadId: 1 })).body.stackFrames[0];
     const scopes = (await s.dc.scopesRequest({ frameId: frame.id })).body.scopes;
     const rip = scopes.find((x) => /RIP/.test(x.name));

@@ -163,7 +163,10 @@ export class VcpuThread {
     if (this.state !== 'running') return Promise.resolve({ reason: 'pause' });
     const stopped = new Promise<StopReason>((r) => this.stopWaiters.push(r));
     this.signal(CONTROL_PAUSE);
-    return stopped;
+    // A 'continue' the worker has not started yet clears the pause bit when it does (stale pauses
+    // must not stop a new run): ask again until the stop arrives.
+    const again = setInterval(() => this.signal(CONTROL_PAUSE), 50);
+    return stopped.finally(() => clearInterval(again));
   }
 
   /** Asks the thread to end (it closes its vCPU); hard-terminates it after `graceMs`. */
