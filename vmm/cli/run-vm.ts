@@ -18,6 +18,7 @@ export async function runVm(args: RunArgs, say: (msg: string) => void): Promise<
     machine = await Machine.create({
       kernel: args.kernel!, initrd: args.initrd, cmdline: args.cmdline,
       memoryBytes: args.memoryBytes, cpus: args.cpus, debugExit: args.debugExit, disks: args.disks,
+      probeHost: args.gdb !== undefined,
     });
   } catch (e) {
     say((e as Error).message);

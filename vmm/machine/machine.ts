@@ -43,6 +43,12 @@ export interface MachineConfig extends Partial<MachineOptions> {
   kernel: string;
   initrd?: string;
   cmdline?: string;
+  /**
+   * Probe the host at start (default true): debuggers need its answers
+   * (int3 trap, watch mechanisms) at once; a plain `kvmdbg run` does not, and
+   * starts a few hundred ms sooner (the probe runs later, on first need).
+   */
+  probeHost?: boolean;
 }
 
 export const DEFAULT_MEMORY = 256 * 1024 * 1024;
@@ -66,7 +72,7 @@ export class Machine extends EventEmitter {
   private ending?: VmEnd;
   private end?: VmEnd;
   /** Whether a planted int3 stops a vCPU on this host (the host probe, once per process; ARCHITECTURE rule 6). */
-  int3: Int3Probe = { delivered: false, note: 'not probed yet' };
+  int3: Int3Probe = { delivered: false, note: 'the host was not probed (Machine.create with probeHost: false)' };
   private readonly endPromise: Promise<VmEnd>;
   private resolveEnd!: (e: VmEnd) => void;
 
@@ -115,7 +121,7 @@ export class Machine extends EventEmitter {
     const boot = loadKernel({ kernelPath: config.kernel, kernel, memory, cmdline: config.cmdline ?? '', modules, cpus: options.cpus, virtio });
     const machine = new Machine(options, memory, boot, virtio);
     try {
-      await machine.startThreads();
+      await machine.startThreads(config.probeHost ?? true);
     } catch (e) {
       await machine.endVm({ status: 70, kind: 'crash', message: (e as Error).message });
       throw explainHostFailure(e);
@@ -123,7 +129,7 @@ export class Machine extends EventEmitter {
     return machine;
   }
 
-  private async startThreads(): Promise<void> {
+  private async startThreads(probe: boolean): Promise<void> {
     const mailboxes = this.threads.map((_, i) => (i === 0 ? new SharedArrayBuffer(0) : createMailbox()));
     const common: Omit<WorkerInit, 'control' | 'vcpuId'> = {
       options: this.options,
@@ -138,8 +144,9 @@ export class Machine extends EventEmitter {
     };
     this.pumpConsole();
     const [bsp, ...aps] = this.threads;
-    const [ready, host] = await Promise.all([bsp.start({ ...common, stats: this.exits.parts[0].buffer, exitRing: this.exitRing.buffer }), probeHost()]);
-    this.int3 = int3From(host);
+    const [ready, host] = await Promise.all([bsp.start({ ...common, stats: this.exits.parts[0].buffer, exitRing: this.exitRing.buffer }),
+      probe ? probeHost() : undefined]);
+    if (host) this.int3 = int3From(host);
     if (aps.length === 0) return;
     // APs create their vCPUs on vCPU 0's VM (fd numbers cross threads; Node objects do not).
     const ap = { vmFd: ready.vmFd!, deviceControl: bsp.control.buffer as SharedArrayBuffer, deviceKickToken: bsp.kickToken };

@@ -13,7 +13,8 @@ import type { CapabilityId } from './capabilities';
 
 export interface ProbeOutcome { works: boolean; detail: string }
 
-export type ProbeContext = { kvm: Kvm; onVcpu: (kickToken: number) => void };
+/** onVcpu: before a probe's vCPU runs; `deadlineMs` shortens the host-probe deadline for a run that only a kick ends. */
+export type ProbeContext = { kvm: Kvm; onVcpu: (kickToken: number, deadlineMs?: number) => void };
 
 type Probe = (ctx: ProbeContext) => ProbeOutcome;
 
@@ -218,7 +219,8 @@ const dirtyLog: Probe = (ctx) => {
  * interrupts off back to us: pause depends on it. The guest halts for good;
  * only the deadline's kick can end this run.
  */
-const kickHalted: Probe = (ctx) => withVm(ctx, 'long', (p) => {
+const KICK_AFTER_MS = 20;
+const kickHalted: Probe = (ctx) => withVm({ ...ctx, onVcpu: (token) => ctx.onVcpu(token, KICK_AFTER_MS) }, 'long', (p) => {
   p.code([0xfa, op.hlt, ...op.jmpSelf]);                    // cli; hlt
   const exit = p.runUntil<VcpuExit>(() => undefined, 4);
   return exit.kind === 'interrupted' ? yes('a kick brought a halted vCPU back') : no(`a halted vCPU gave ${exitWords(exit)}`);

@@ -10,7 +10,7 @@ import { PROBES } from './probes';
 import type { CapabilityResult } from './capabilities';
 
 export type ProbeMessage =
-  | { type: 'probe-vcpu'; id: string; kickToken: number }
+  | { type: 'probe-vcpu'; id: string; kickToken: number; deadlineMs?: number }
   | { type: 'probe-result'; result: CapabilityResult }
   | { type: 'probe-failed'; message: string }
   | { type: 'probe-done' };
@@ -26,7 +26,7 @@ export function runProbes(port: Pick<MessagePort, 'postMessage'>, device: string
   }
   try {
     for (const [id, probe] of PROBES) {
-      const outcome = probe({ kvm, onVcpu: (kickToken) => post({ type: 'probe-vcpu', id, kickToken }) });
+      const outcome = probe({ kvm, onVcpu: (kickToken, deadlineMs) => post({ type: 'probe-vcpu', id, kickToken, deadlineMs }) });
       post({ type: 'probe-result', result: { id, ...outcome } });
     }
   } finally {
