@@ -77,6 +77,7 @@ test('files are opened only by the modules that open what the user named; nothin
     'vmm/machine/user-files.ts': 'kernel / initrd paths given by the user',
     'vmm/virtio/blk.ts': 'the --disk image the user named',
     'vmm/host/kvm-host.ts': 'kvmdbg\'s own package.json (package root), /dev/kvm probing',
+    'vmm/host/probe/capabilities.ts': '/proc/cpuinfo, read only, to name the kind of KVM host',
     'vmm/gdb/arch.ts': 'the kernel ELF header (the user\'s kernel path)',
     'debug-adapter/launch-config.ts': 'launch.json paths: existence and the ELF magic',
     'debug-adapter/session.ts': 'the System.map named in launch.json',
