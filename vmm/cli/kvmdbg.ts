@@ -4,6 +4,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readUserFile } from '../machine/user-files';
+import { checkGuestFits, HostCannotRunError, isLinuxKernel } from '../host/guest-fit';
 import { join } from 'node:path';
 import { parseCli, USAGE, UsageError, type RunArgs } from './args';
 import { runVm } from './run-vm';
@@ -35,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
     args.cmdline ??= 'demo';
   }
 
-  const noKvm = kvmProblem();
+  const noKvm = kvmProblem() ?? await cannotRunHere(args.kernel!);
   if (noKvm) {
     if (insideSandbox() || !args.sandbox) { say(noKvm); return 1; }
     const noSandbox = sandboxProblem();
@@ -47,6 +49,20 @@ async function main(argv: string[]): Promise<number> {
     return r.status ?? 1;
   }
   return runVm(args, say);
+}
+
+/** Why this host cannot run the kernel (a Linux on PVM), or undefined; unreadable files are runVm's to report. */
+async function cannotRunHere(kernel: string): Promise<string | undefined> {
+  let data: Uint8Array;
+  try { data = readUserFile(kernel, 'kernel'); } catch { return undefined; }
+  if (!isLinuxKernel(data)) return undefined;
+  try {
+    checkGuestFits(kernel, data, await probeHost());
+    return undefined;
+  } catch (e) {
+    if (e instanceof HostCannotRunError) return e.message;
+    throw e;
+  }
 }
 
 /** Prints the measured capability table; 0 when kernels boot and step here. */
