@@ -1,13 +1,14 @@
 /**
  * The two GDB servers the debugger benchmarks compare, on the same guest:
  *   kvmdbg:  `kvmdbg run --gdb PORT --wait-gdb` (our stub, vmm/gdb/);
- *   QEMU:    `qemu-system-x86_64 -enable-kvm -gdb tcp:...:PORT -S` (its gdbstub),
+ *   QEMU:    `qemu-system-x86_64 -enable-kvm -gdb tcp:...:PORT -S` (its gdbstub; TCG where
+ *            QEMU with KVM cannot boot the guest on this host, said so),
  * both with 64 MiB of RAM and stopped before the first guest instruction,
  * and a way to run Debian's gdb against either with a batch script whose
  * timing lines (`BENCH-RESULT {json}`) gdb's own Python prints: the times
  * are measured inside gdb, so gdb's start-up and symbol loading do not count.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -89,11 +90,37 @@ export async function startKvmdbg(kernel: string, cmdline = ''): Promise<GdbPeer
   return waitListening(track('kvmdbg', port, proc), 'kvmdbg run --gdb', 120_000);
 }
 
-/** QEMU with KVM and its gdbstub, stopped before the first instruction (-S). */
+/** How the QEMU peer runs on this host: with KVM where QEMU+KVM boots our test kernel, else TCG (and the bench says so). */
+export interface QemuAccel { args: string[]; label: string }
+
+let accel: QemuAccel | undefined;
+
+/**
+ * Tries QEMU with KVM on pvh64.elf (to its power-off, 30 s at most) once per
+ * run: some hosts' KVM cannot run QEMU's firmware (PVM reboot-loops it for a
+ * Linux guest, says the issue that found it), and then the peer is QEMU TCG.
+ */
+export function qemuAccel(): QemuAccel {
+  if (accel) return accel;
+  const r = spawnSync('qemu-system-x86_64', ['-enable-kvm', '-cpu', 'host', ...qemuMachine('64M'),
+    '-kernel', join(ROOT, 'test', 'guests', 'build', 'pvh64.elf')], { encoding: 'utf8', timeout: 30_000 });
+  const ok = (r.stdout ?? '').includes('kvmdbg test kernel pvh64');
+  accel = ok
+    ? { args: ['-enable-kvm', '-cpu', 'host'], label: 'QEMU with KVM' }
+    : { args: ['-accel', 'tcg'], label: `QEMU TCG (QEMU with KVM did not boot our test kernel on this host: ${r.error?.message ?? `exit ${r.status ?? r.signal}`})` };
+  return accel;
+}
+
+/** The PC both peers get: q35, one CPU, serial on stdio, isa-debug-exit at 0xF4 like kvmdbg's. */
+export function qemuMachine(memory: string): string[] {
+  return ['-M', 'q35', '-m', memory, '-smp', '1', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot',
+    '-device', 'isa-debug-exit,iobase=0xf4,iosize=4'];
+}
+
+/** QEMU (with KVM where it boots, qemuAccel) and its gdbstub, stopped before the first instruction (-S). */
 export async function startQemu(kernel: string, cmdline = ''): Promise<GdbPeer> {
   const port = await freePort();
-  const proc = spawn('qemu-system-x86_64', ['-enable-kvm', '-cpu', 'host', '-M', 'q35', '-m', GUEST_MEMORY, '-smp', '1',
-    '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4',
+  const proc = spawn('qemu-system-x86_64', [...qemuAccel().args, ...qemuMachine(GUEST_MEMORY),
     '-kernel', kernel, '-append', cmdline, '-gdb', `tcp:127.0.0.1:${port}`, '-S'], { stdio: ['ignore', 'pipe', 'pipe'] });
   proc.on('error', () => {});
   return waitListening(track('qemu', port, proc), 'qemu-system-x86_64 (apt-get install qemu-system-x86)', 120_000);

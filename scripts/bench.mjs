@@ -12,9 +12,11 @@
 //    each side's own overhead per exit = (total - time inside KVM_RUN) / exits.
 // 2. A whole boot of test/guests/build/pvh64.elf through the Machine API:
 //    exits and wall time per boot (informative).
-// 3. Debuggers (issues 6 and 4), on pvh64.elf (64 MiB) stopped at fib, in
+// 3. `kvmdbg demo` start to exit against QEMU booting the same demo kernel
+//    (bench/demo-wall.ts).
+// 4. Debuggers (issues 6 and 4), on pvh64.elf (64 MiB) stopped at fib, in
 //    sessions that alternate between the three pairs, all in this run:
-//      gdb -> QEMU's gdbstub (qemu-system-x86_64 -enable-kvm -S): the peer;
+//      gdb -> QEMU's gdbstub (-enable-kvm where QEMU+KVM boots here, else TCG; said so) -S: the peer;
 //      gdb -> kvmdbg's GDB stub (bench/gdb-rsp.ts);
 //      DAP -> kvmdbg's debug adapter, as VS Code drives it (bench/dap-steps.ts).
 //    16 MiB memory reads (gdb `dump binary memory` / one DAP readMemory) and
@@ -44,7 +46,7 @@ function option(name, fallback) {
   if (!Number.isInteger(v) || v < 0) fail(`--${name} wants a non-negative integer, got '${argv[i + 1] ?? ''}'`);
   return v;
 }
-const SECTIONS = ['pio', 'boot', 'debuggers', 'symbols'];
+const SECTIONS = ['pio', 'boot', 'demo', 'debuggers', 'symbols'];
 const only = (() => {
   const i = argv.indexOf('--only');
   if (i < 0) return SECTIONS;
@@ -62,7 +64,7 @@ if (argv.includes('--help') || argv.includes('-h')) {
     + '  --steps N     instruction steps per debugger session (default 2000 on real KVM, 100 in the sandbox)\n'
     + '  --mem-mib N   MiB per debugger memory read (default 16)\n'
     + '  --mem-reads N memory reads per debugger session (default 3 on real KVM, 1 in the sandbox)\n'
-    + '  --only LIST   run only these sections: pio,boot,debuggers,symbols (default all)');
+    + '  --only LIST   run only these sections: pio,boot,demo,debuggers,symbols (default all)');
   process.exit(0);
 }
 
@@ -110,9 +112,12 @@ const { sandboxed } = runWhereKvmIs({
 });
 
 // ---- the benchmark (on a usable /dev/kvm) ----------------------------------
+// The host kind, as kvmdbg doctor names it, heads every figure: they mean different things on each.
+const host = await require('../out/vmm/machine/host-probe.js').probeHost();
+const { FLAVOUR_NAMES } = require('../out/vmm/host/probe/capabilities.js');
 const where = sandboxed
-  ? 'inside the KVM sandbox (QEMU TCG + nested SVM): EMULATED, absolute numbers are not meaningful; ratios and own-overheads are'
-  : 'directly on this host\'s /dev/kvm (real KVM)';
+  ? `inside the KVM sandbox (QEMU TCG + nested SVM; its KVM: ${FLAVOUR_NAMES[host.flavour]}): EMULATED, absolute numbers are not meaningful; ratios and own-overheads are`
+  : `directly on this host's /dev/kvm: ${FLAVOUR_NAMES[host.flavour]}`;
 const exits = option('exits', sandboxed ? 30000 : 1000000);
 const reps = Math.max(1, option('reps', 5));
 const boots = option('boots', 3);
@@ -149,7 +154,7 @@ const median = (xs) => {
 
 console.log(`\nkvmdbg bench: node ${process.version}, ${where}`);
 const round = (x) => Math.round(x);
-const json = { bench: 'kvmdbg', where: sandboxed ? 'sandbox-emulated' : 'kvm', node: process.version };
+const json = { bench: 'kvmdbg', where: sandboxed ? 'sandbox-emulated' : 'kvm', host: host.flavour, node: process.version };
 
 // ---- PIO exit round trip -------------------------------------------------------
 if (only.includes('pio')) {
@@ -221,6 +226,16 @@ if (only.includes('boot') && boots > 0) {
     kernel: 'test/guests/build/pvh64.elf', boots: bootsOut.length,
     exits: bm.exits, wallMs: Number(bm.wallMs.toFixed(1)), runMs: Number(bm.runMs.toFixed(1)),
   };
+}
+
+// ---- kvmdbg demo, start to exit, against QEMU on the same kernel ---------------------
+if (only.includes('demo')) {
+  const { runDemoBench } = require('../out/bench/demo-wall.js');
+  try {
+    json.demo = runDemoBench(Math.max(1, option('reps', 5)));
+  } catch (e) {
+    fail(`the demo benchmark failed: ${e.message}`);
+  }
 }
 
 // ---- debuggers: gdb -> QEMU, gdb -> kvmdbg, DAP -> kvmdbg -------------------------
