@@ -11,6 +11,8 @@ import { MAX_PAGE_WATCH, type HwLength, type HwRequest } from '../debug/hw-break
 import { readVirtual, writeVirtual } from '../debug/virtual-memory';
 import { walk, type PagingState } from '../debug/page-walk';
 import type { Fpu, Regs, Sregs } from '../../native/types';
+import type { ArmResult } from '../debug/vcpu-debug';
+import { guestCode, SoftwareBreakpoints } from '../debug/software-breakpoints';
 import type { BreakpointType, GdbStop, GdbTarget, StopKind } from './target';
 
 const MSR_KERNEL_GS_BASE = 0xc000_0102;
@@ -37,6 +39,9 @@ export class MachineGdbTarget implements GdbTarget {
   private cache = new Map<number, StoppedState>();
   /** Breakpoints and watchpoints gdb asked for, in the order it asked. */
   private hw: { type: BreakpointType; request: HwRequest }[] = [];
+  /** Z0s beyond the debug registers (int3s), and the page tables of the stop they were set at. */
+  private readonly software = new SoftwareBreakpoints();
+  private plantPaging?: PagingState;
   /** All-stop over the vCPUs (gdb's default mode): one stop of the whole machine per report. */
   private readonly allStop: AllStop;
 
@@ -48,6 +53,8 @@ export class MachineGdbTarget implements GdbTarget {
   }
 
   private report(stop: StopKind, vcpu = this.stop?.vcpu ?? 0): void {
+    // Lifted whatever the stop: memory reads, steps and the next breakpoint set see the guest's own bytes.
+    if (this.software.isPlanted) this.software.restore(guestCode(this.machine.memory, this.plantPaging!));
     this.stop = { vcpu, stop };
     this.cache.clear();
     if (stop.kind !== 'exited') this.prefetch(vcpu);
@@ -125,29 +132,38 @@ export class MachineGdbTarget implements GdbTarget {
   }
 
   /**
-   * Z0 and Z1 both become hardware breakpoints: int3 needs a host that
-   * delivers #BP exits (inside nested QEMU it does not), and gdb's own
-   * fallback of writing 0xCC would then hand the trap to the guest.
+   * Z0 and Z1 take the debug registers first; beyond four, a Z0 is an int3
+   * of ours where the host hands a planted int3 back (the probe's int3
+   * trap), planted while the vCPUs run and lifted at every stop, so gdb's
+   * own memory reads see the guest's bytes. gdb's fallback of writing 0xCC
+   * itself would hand the trap to the guest, so Z0 is always answered.
    */
   async insertBreakpoint(type: BreakpointType, address: bigint, kind: number): Promise<'ok' | 'unsupported' | 'error'> {
-    const request = toHwRequest(type, address, kind);
+    const request = toHwRequest(type, address, kind, this.machine.int3.delivered);
     if (!request) return 'unsupported';
     this.hw.push({ type, request });
-    const result = await this.machine.armHardware(this.hw.map((h) => h.request));
-    if (result.armed[this.hw.length - 1]) return 'ok';
+    if ((await this.rearm()).armed[this.hw.length - 1]) return 'ok';
     this.hw.pop();
-    await this.machine.armHardware(this.hw.map((h) => h.request));
+    await this.rearm();
     return 'error';
   }
 
   async removeBreakpoint(type: BreakpointType, address: bigint, kind: number): Promise<'ok' | 'unsupported' | 'error'> {
-    const want = toHwRequest(type, address, kind);
+    const want = toHwRequest(type, address, kind, false);
     if (!want) return 'unsupported';
     const i = this.hw.findIndex((h) => h.type === type && sameRequest(h.request, want));
     if (i < 0) return 'error';
     this.hw.splice(i, 1);
-    await this.machine.armHardware(this.hw.map((h) => h.request));
+    await this.rearm();
     return 'ok';
+  }
+
+  /** Arms every request; those the machine gave to int3s are planted on the next resume, through this stop's page tables. */
+  private async rearm(): Promise<ArmResult> {
+    const result = await this.machine.armHardware(this.hw.map((h) => h.request));
+    this.software.set(this.hw.flatMap((h, i) => (result.software[i] ? [h.request.address] : [])));
+    this.plantPaging = this.software.addresses.length > 0 ? await this.paging(this.stop?.vcpu ?? 0) : undefined;
+    return result;
   }
 
   resume(actions: Map<number, 'continue' | 'step' | 'stop'>): void {
@@ -156,6 +172,8 @@ export class MachineGdbTarget implements GdbTarget {
     if (run.size === 0) return;
     this.stop = undefined;
     this.cache.clear();
+    // Planted only for a continue: a step executes the guest's own instruction (as the adapter does).
+    if (this.plantPaging && ![...run.values()].includes('step')) this.software.plant(guestCode(this.machine.memory, this.plantPaging));
     this.allStop.resume(run);
   }
 
@@ -194,8 +212,9 @@ export class MachineGdbTarget implements GdbTarget {
   }
 }
 
-function toHwRequest(type: BreakpointType, address: bigint, kind: number): HwRequest | undefined {
-  if (type === 0 || type === 1) return { kind: 'execute', address };
+function toHwRequest(type: BreakpointType, address: bigint, kind: number, int3: boolean): HwRequest | undefined {
+  if (type === 0) return { kind: 'execute', address, ...(int3 ? { software: true } : {}) };
+  if (type === 1) return { kind: 'execute', address };
   if (type === 3) return undefined;  // x86 debug registers cannot watch reads alone
   // gdb splits a watched object into aligned pieces of up to 8 bytes; page protection takes any length.
   const length = (kind >= 1 && kind <= MAX_PAGE_WATCH ? kind : 0) as HwLength;
