@@ -10,23 +10,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { BOOT_MS, hex, kernelPath, symbol, within } from './helpers/guests';
-import { finishDap, frames, launchDap, nextStop, startDap } from './helpers/dap-session';
-import { readFileSync } from 'node:fs';
-import { ElfFile } from '../../vmm/boot/elf';
-import { disassemble } from '../../debug-adapter/disassembly';
+import { finishDap, frames, launchDap, nextStop, startDap, type DapSession } from './helpers/dap-session';
+import { instructionsAt } from './helpers/instructions';
 
-/** The addresses of the first `count` 64-bit instructions at `address`, decoded from the kernel file (not the vCPU's current mode). */
-function instructionsAt(kernel: Parameters<typeof kernelPath>[0], address: number, count: number): string[] {
-  const path = kernelPath(kernel);
-  const elf = new ElfFile(path, readFileSync(path));
-  const text = elf.section('.text')!;
-  const code = elf.sectionData(text);
-  const bytes = (a: bigint, n: number) => {
-    const at = Number(a - text.addr);
-    return { data: code.slice(at, at + n), readable: new Uint8Array(n).fill(1) };
-  };
-  return disassemble(bytes, 64, BigInt(address), 0, count).map((i) => hex(i.address));
+/** Lets the guest run to its end and checks it computed what it always does. */
+async function finishesUnchanged(s: DapSession): Promise<void> {
+  const done = within(s.dc.waitForEvent('terminated', BOOT_MS), BOOT_MS, 'the guest finishing');
+  await s.dc.continueRequest({ threadId: 1 });
+  await done;
+  assert.match(s.stdout(), /step result = 0x1234abcd/);
 }
+
 
 const IN_SANDBOX = process.env.KVM_SANDBOX === '1';
 
@@ -57,10 +51,7 @@ test('pvh64: a fifth code breakpoint is an int3 where #BP exits arrive (hit, the
     const mem = await s.dc.customRequest('readMemory', { memoryReference: top.instructionPointerReference, count: 1 }) as DebugProtocol.ReadMemoryResponse;
     assert.notEqual(Buffer.from(mem.body!.data!, 'base64')[0], 0xcc);
     // Still set: resuming steps the guest's instruction off the int3's address, then plants it again.
-    const done = within(s.dc.waitForEvent('terminated', BOOT_MS), BOOT_MS, 'the guest finishing');
-    await s.dc.continueRequest({ threadId: 1 });
-    await done;
-    assert.match(s.stdout(), /step result = 0x1234abcd/);
+    await finishesUnchanged(s);
   } finally {
     await finishDap(s);
   }
@@ -85,10 +76,7 @@ test('pvh64: ten instruction breakpoints, six of them int3s, each stop in turn a
       const top = (await frames(s))[0];
       assert.equal(BigInt(top.instructionPointerReference!.replace(/^v:/, '')), BigInt(address), `stop ${i + 1}`);
     }
-    const done = within(s.dc.waitForEvent('terminated', BOOT_MS), BOOT_MS, 'the guest finishing');
-    await s.dc.continueRequest({ threadId: 1 });
-    await done;
-    assert.match(s.stdout(), /step result = 0x1234abcd/);
+    await finishesUnchanged(s);
   } finally {
     await finishDap(s);
   }

@@ -7,28 +7,15 @@
 // watchpoints never fire, and for anything DRs cannot take).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { hex, kernelPath, symbol } from './helpers/guests';
+import { kernelPath, symbol } from './helpers/guests';
 import { withGdb } from './helpers/gdb';
-import { ElfFile } from '../../vmm/boot/elf';
-import { disassemble } from '../../debug-adapter/disassembly';
+import { instructionsAt } from './helpers/instructions';
 
 const KERNEL = kernelPath('pvh64');
 
-/** The first `count` instruction addresses at `address`, decoded as 64-bit code from the kernel file. */
-function instructionsAt(address: number, count: number): string[] {
-  const elf = new ElfFile(KERNEL, readFileSync(KERNEL));
-  const text = elf.section('.text')!;
-  const code = elf.sectionData(text);
-  const read = (a: bigint, n: number) => {
-    const at = Number(a - text.addr);
-    return { data: code.slice(at, at + n), readable: new Uint8Array(n).fill(1) };
-  };
-  return disassemble(read, 64, BigInt(address), 0, count).map((i) => hex(i.address));
-}
 
 test('gdb: ten breakpoints on consecutive instructions each stop there in turn (six of them int3s); the guest then finishes unchanged', { timeout: 300_000 }, async () => {
-  const at = instructionsAt(symbol('pvh64', 'step_sequence'), 10);
+  const at = instructionsAt('pvh64', symbol('pvh64', 'step_sequence'), 10);
   const r = await withGdb(KERNEL, '', [
     ...at.map((a) => `break *${a}`),
     ...at.flatMap(() => ['continue', 'p/x $pc']),
