@@ -15,7 +15,7 @@ import { Machine } from '../vmm/machine/machine';
 import type { StopReason, VmEnd } from '../vmm/machine/protocol';
 import type { ExitBreakpointSpec } from '../vmm/debug/exit-filters';
 import { assignHwSlots, MAX_PAGE_WATCH } from '../vmm/debug/hw-breakpoints';
-import { guestCode, SoftwareBreakpoints } from '../vmm/debug/software-breakpoints';
+import { guestCode, SoftwareBreakpoints, trapFits } from '../vmm/debug/software-breakpoints';
 import { parseVectors, vectorLabel } from '../vmm/debug/idt';
 import { describeVectorStop, IDT_PAUSE_EVERY, IDT_POLL_MS, VectorBreakpoints } from './vector-breakpoints';
 import type { Regs, Sregs } from '../native/types';
@@ -247,6 +247,7 @@ export class KvmDebugSession extends DebugSession {
     }
     const machine = this.machine;
     this.note(`kvmdbg: ${machine.int3.note}`);
+    if (machine.int3.trap) this.software.trap = machine.int3.trap;
     this.vcpu = new VcpuControl(machine);
     this.vcpu.hooks = {
       prepare: async () => { await this.refreshVectors(); return this.stepOffSoftware(); },
@@ -712,8 +713,10 @@ export class KvmDebugSession extends DebugSession {
     if (!machine || machine.ended) return;
     const { plan, result } = await vcpu.withStopped(async () => {
       await vcpu.sregs().catch(() => undefined);
-      const code = vcpu.paging && guestCode(machine.memory, vcpu.paging);
-      const plan = this.breakpoints.hardwarePlan({ software: machine.int3.delivered, mapped: (a) => code?.physical(a) !== undefined });
+      const code = vcpu.paging && guestCode(machine.memory, vcpu.paging, machine.kernelCodeBits);
+      // Code a trap cannot take (unmapped yet, or an instruction shorter than the port trap) gets the debug registers first.
+      const plan = this.breakpoints.hardwarePlan({ software: machine.int3.delivered,
+        mapped: (a) => !!code && code.physical(a) !== undefined && trapFits(code, a, this.software.trap) });
       const result = await machine.armHardware(plan.requests);
       this.software.set(plan.requests.flatMap((r, i) => (r.kind === 'execute' && result.software[i] ? [r.address] : [])));
       return { plan, result };
@@ -794,8 +797,16 @@ export class KvmDebugSession extends DebugSession {
     const paging = this.vcpu?.paging;
     if (this.software.addresses.length === 0 || !paging || !this.machine) return;
     // An address not mapped yet stays pending: a later resume plants it once its page is there.
-    this.software.plant(guestCode(this.machine.memory, paging));
+    const { tooShort } = this.software.plant(guestCode(this.machine.memory, paging, this.machine.kernelCodeBits));
+    for (const a of tooShort) {
+      if (this.shortNoted.has(a)) continue;
+      this.shortNoted.add(a);
+      this.note(`breakpoint at ${hex(a)} is not set: its instruction is shorter than this host's 2-byte software trap, and the 4 debug registers are taken; remove another breakpoint`, 'important');
+    }
   }
+
+  /** Breakpoint addresses already said to be too short for the trap (said once). */
+  private readonly shortNoted = new Set<bigint>();
 
   private liftSoftware(): void {
     if (!this.software.isPlanted || !this.machine) return;

@@ -162,8 +162,10 @@ test('pvh64: software breakpoint (int3 written at step_sequence) gives a debug e
     const { machine, console } = await boot('pvh64');
     try {
       // The start-up probe (ARCHITECTURE rule 6) decides; inside the sandbox it must say no.
-      if (IN_SANDBOX) assert.equal(machine.int3.delivered, false, `${machine.int3.note} (${SANDBOX_INT3})`);
-      if (!machine.int3.delivered) t.todo(`not verifiable on this host: ${machine.int3.note}`);
+      // Raw int3, not kvmdbg's breakpoints: only a host whose trap is the int3 delivers it (the sandbox's is the port trap).
+      const int3 = machine.int3.delivered && machine.int3.trap?.length === 1;
+      if (IN_SANDBOX) assert.equal(int3, false, `${machine.int3.note} (${SANDBOX_INT3})`);
+      if (!int3) t.todo(`not verifiable on this host: ${machine.int3.note}`);
       const target = symbol('pvh64', 'step_sequence');
       const original = machine.memory.readU8(target);
       await machine.setGuestDebug({ enable: true, softwareBreakpoints: true });

@@ -1,5 +1,5 @@
-// kvm-needs: int3-trap
-// (ten breakpoints: four debug registers, then int3s that must stop the vCPU)
+// kvm-needs: software-breakpoints
+// (ten breakpoints: four debug registers, then software traps that must stop the vCPU)
 // KVM tier: Debian's real gdb against `kvmdbg run --gdb`, with more than the
 // four breakpoints and watchpoints the debug registers hold: ten `break`s on
 // step_sequence's instructions (int3s beyond DR0-3), and `watch` on five
@@ -14,7 +14,7 @@ import { instructionsAt } from './helpers/instructions';
 const KERNEL = kernelPath('pvh64');
 
 
-test('gdb: ten breakpoints on consecutive instructions each stop there in turn (six of them int3s); the guest then finishes unchanged', { timeout: 300_000 }, async () => {
+test('gdb: ten breakpoints on consecutive instructions each stop there in turn (six of them software traps); the guest then finishes unchanged', { timeout: 300_000 }, async () => {
   const at = instructionsAt('pvh64', symbol('pvh64', 'step_sequence'), 10);
   const r = await withGdb(KERNEL, '', [
     ...at.map((a) => `break *${a}`),

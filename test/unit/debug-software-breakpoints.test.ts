@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { INT3, SoftwareBreakpoints, type CodeMemory } from '../../vmm/debug/software-breakpoints';
+import { PORT_TRAP } from '../../vmm/debug/port-trap';
 
 /** Identity-mapped pages (virtual = physical) that can be unmapped; bytes live on when unmapped. */
 class FakeMemory implements CodeMemory {
@@ -17,6 +18,9 @@ class FakeMemory implements CodeMemory {
   physical(a: bigint): number | undefined { return this.mapped.has(a / 4096n) ? Number(a) : undefined; }
   readByte(p: number): number { return this.bytes.get(p) ?? 0; }
   writeByte(p: number, v: number): void { this.bytes.set(p, v); }
+  /** Instruction lengths by address (1 where not said: a nop). */
+  lengths = new Map<bigint, number>();
+  instructionLength(a: bigint): number | undefined { return this.physical(a) === undefined ? undefined : this.lengths.get(a) ?? 1; }
   /** What the guest sees at a virtual address. */
   at(a: bigint): number | undefined { return this.physical(a) === undefined ? undefined : this.readByte(Number(a)); }
   poke(a: bigint, v: number): void { this.writeByte(Number(a), v); }
@@ -28,7 +32,7 @@ test('plant writes 0xCC at each address and remembers the byte under it; restore
   mem.poke(0x100020n, 0x48);
   const sw = new SoftwareBreakpoints();
   sw.set([0x100010n, 0x100020n]);
-  assert.deepEqual(sw.plant(mem), []);
+  assert.deepEqual(sw.plant(mem), { pending: [], tooShort: [] });
   assert.equal(mem.at(0x100010n), INT3);
   assert.equal(mem.at(0x100020n), INT3);
   assert.equal(mem.at(0x100011n), 0x90, 'only the first byte changes');
@@ -53,11 +57,11 @@ test('an address on an unmapped page stays pending and is planted once the page 
   const mem = new FakeMemory([0x1n]);
   const sw = new SoftwareBreakpoints();
   sw.set([0x1000n, 0x5000n]);
-  assert.deepEqual(sw.plant(mem), [0x5000n]);
+  assert.deepEqual(sw.plant(mem), { pending: [0x5000n], tooShort: [] });
   sw.restore(mem);
   mem.mapped.add(0x5n);
   mem.poke(0x5000n, 0xe8);
-  assert.deepEqual(sw.plant(mem), []);
+  assert.deepEqual(sw.plant(mem), { pending: [], tooShort: [] });
   assert.equal(mem.at(0x5000n), INT3);
   sw.restore(mem);
   assert.equal(mem.at(0x5000n), 0xe8);
@@ -101,11 +105,26 @@ test('lifting works by physical address after the guest unmapped the page (anoth
 test('two virtual aliases of one physical byte are planted once, and the original byte comes back', () => {
   const mem = new FakeMemory([0x3n]);
   mem.poke(0x3000n, 0x41);
-  const aliased: CodeMemory = { ...mem, physical: (a) => (a === 0x9000n ? 0x3000 : mem.physical(a)), readByte: (p) => mem.readByte(p), writeByte: (p, v) => mem.writeByte(p, v) };
+  const aliased: CodeMemory = { ...mem, physical: (a) => (a === 0x9000n ? 0x3000 : mem.physical(a)), readByte: (p) => mem.readByte(p), writeByte: (p, v) => mem.writeByte(p, v), instructionLength: () => 1 };
   const sw = new SoftwareBreakpoints();
   sw.set([0x3000n, 0x9000n]);
-  assert.deepEqual(sw.plant(aliased), []);
+  assert.deepEqual(sw.plant(aliased), { pending: [], tooShort: [] });
   assert.equal(mem.at(0x3000n), INT3);
   sw.restore(aliased);
   assert.equal(mem.at(0x3000n), 0x41);
+});
+
+test('the port trap: two bytes over instructions at least that long, both put back; a 1-byte instruction is too short, a trap across an unmapped page end pending', () => {
+  const mem = new FakeMemory([0x1n]);
+  mem.poke(0x1000n, 0x31); mem.poke(0x1001n, 0xc0);                 // xor eax,eax (2 bytes)
+  mem.lengths.set(0x1000n, 2);
+  mem.poke(0x1010n, 0x55);                                          // push rbp (1 byte)
+  mem.lengths.set(0x1fffn, 5);                                      // a call whose second byte is on the next, unmapped page
+  const sw = new SoftwareBreakpoints();
+  sw.trap = PORT_TRAP;
+  sw.set([0x1000n, 0x1010n, 0x1fffn]);
+  assert.deepEqual(sw.plant(mem), { pending: [0x1fffn], tooShort: [0x1010n] });
+  assert.deepEqual([mem.at(0x1000n), mem.at(0x1001n), mem.at(0x1010n)], [...PORT_TRAP, 0x55]);
+  sw.restore(mem);
+  assert.deepEqual([mem.at(0x1000n), mem.at(0x1001n)], [0x31, 0xc0]);
 });

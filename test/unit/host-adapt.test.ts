@@ -36,6 +36,12 @@ test('PageWatch: a 64-byte range across a page boundary protects both pages; onl
   assert.equal(w.hit(0x100fdc, 8), request, 'overlapping its first bytes');
   assert.equal(w.hit(0x101018, 4), request, 'its last bytes, on the second page');
   assert.equal(w.hit(0x101020, 4), undefined, 'just after it');
+  // A watch in a debug register on a protected page is checked here too (the CPU never sees our write); one elsewhere is not.
+  const dr = { kind: 'watch' as const, address: 0xffff_8000_0010_0f00n, length: 8, access: 'write' as const };
+  const far = { kind: 'watch' as const, address: 0xffff_8000_0030_0000n, length: 8, access: 'write' as const };
+  w.set([request], (va) => Number(va - 0xffff_8000_0000_0000n), () => true, [dr, far]);
+  assert.equal(w.hit(0x100f00, 4), dr);
+  assert.equal(w.covers(0x300000), false);
   const unmapped = w.set([request], () => undefined, () => true);
   assert.match(unmapped.problems[0]!, /is not mapped/);
   assert.equal(w.active, false);

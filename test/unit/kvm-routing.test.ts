@@ -21,7 +21,7 @@ test('needsOf reads the kvm-needs line and adds the base (a 64-bit guest, single
   const { needsOf } = await routing();
   process.chdir(ROOT);
   assert.deepEqual(needsOf('out/test/kvm/smp.test.js'), ['long-mode', 'single-step', 'linux']);
-  assert.deepEqual(needsOf('out/test/kvm/dap-software-breakpoints.test.js'), ['long-mode', 'single-step', 'int3-trap']);
+  assert.deepEqual(needsOf('out/test/kvm/dap-software-breakpoints.test.js'), ['long-mode', 'single-step', 'software-breakpoints']);
   assert.deepEqual(needsOf('out/test/kvm/cli.test.js'), ['long-mode', 'single-step']);
 });
 

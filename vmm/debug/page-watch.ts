@@ -34,7 +34,9 @@ export class PageWatch {
    * Translates each request's range page by page (`physical` gives the RAM
    * address behind a virtual one, or undefined) and keeps what it covers.
    */
-  set(requests: readonly WatchRequest[], physical: (va: bigint) => number | undefined, isRam: (gpa: number) => boolean): PageWatchPlan {
+  set(requests: readonly WatchRequest[], physical: (va: bigint) => number | undefined, isRam: (gpa: number) => boolean,
+    /** Watches in debug registers: a write into a protected page is done by us, not the CPU, so they are checked here too. */
+    inRegisters: readonly WatchRequest[] = []): PageWatchPlan {
     const pieces: Piece[] = [];
     const problems = requests.map((request): string | undefined => {
       const mine: Piece[] = [];
@@ -51,9 +53,13 @@ export class PageWatch {
       pieces.push(...mine);
       return undefined;
     });
-    this.pieces = pieces;
     this.pageSet = new Set();
     for (const p of pieces) for (let pg = Math.floor(p.start / PAGE); pg * PAGE < p.end; pg++) this.pageSet.add(pg);
+    for (const request of inRegisters) {
+      const gpa = physical(request.address);
+      if (gpa !== undefined && this.pageSet.has(Math.floor(gpa / PAGE))) pieces.push({ start: gpa, end: gpa + request.length, request });
+    }
+    this.pieces = pieces;
     return { pages: [...this.pageSet].sort((a, b) => a - b), problems };
   }
 

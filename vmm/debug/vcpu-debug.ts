@@ -71,8 +71,9 @@ export class VcpuDebug {
   private armPages(assignments: HwAssignment[]): void {
     const protection = this.protection!;
     const paged = assignments.filter((a) => a.page);
+    const inRegisters = assignments.filter((a) => a.slot !== undefined && a.request.kind === 'watch').map((a) => a.request as HwRequest & { kind: 'watch' });
     const plan = this.pageWatch.set(paged.map((a) => a.request as HwRequest & { kind: 'watch' }),
-      (va) => protection.physical(va), (gpa) => protection.isRam(gpa));
+      (va) => protection.physical(va), (gpa) => protection.isRam(gpa), inRegisters);
     plan.problems.forEach((problem, i) => { if (problem) { paged[i].page = false; paged[i].problem = problem; } });
     protection.protect(plan.pages);
   }

@@ -12,7 +12,7 @@ import { readVirtual, writeVirtual } from '../debug/virtual-memory';
 import { walk, type PagingState } from '../debug/page-walk';
 import type { Fpu, Regs, Sregs } from '../../native/types';
 import type { ArmResult } from '../debug/vcpu-debug';
-import { guestCode, SoftwareBreakpoints } from '../debug/software-breakpoints';
+import { guestCode, SoftwareBreakpoints, trapFits } from '../debug/software-breakpoints';
 import type { BreakpointType, GdbStop, GdbTarget, StopKind } from './target';
 
 const MSR_KERNEL_GS_BASE = 0xc000_0102;
@@ -46,6 +46,7 @@ export class MachineGdbTarget implements GdbTarget {
   private readonly allStop: AllStop;
 
   constructor(private readonly machine: Machine) {
+    if (machine.int3.trap) this.software.trap = machine.int3.trap;
     this.allStop = new AllStop(machine);
     this.allStop.on('stop', (vcpu: number, reason: StopReason) => this.report(toStopKind(reason), vcpu));
     machine.on('ended', (end: VmEnd) => this.report({ kind: 'exited', status: end.status & 0xff }));
@@ -158,11 +159,22 @@ export class MachineGdbTarget implements GdbTarget {
     return 'ok';
   }
 
-  /** Arms every request; those the machine gave to int3s are planted on the next resume, through this stop's page tables. */
+  /**
+   * Arms every request (in gdb's order, but code a trap cannot take first,
+   * for the debug registers); those the machine gave to traps are planted
+   * on the next resume, through this stop's page tables.
+   */
   private async rearm(): Promise<ArmResult> {
-    const result = await this.machine.armHardware(this.hw.map((h) => h.request));
+    const paging = await this.paging(this.stop?.vcpu ?? 0);
+    const code = guestCode(this.machine.memory, paging, this.machine.kernelCodeBits);
+    const fits = this.hw.map((h) => h.request.kind !== 'execute' || !h.request.software || trapFits(code, h.request.address, this.software.trap));
+    const order = [...this.hw.keys()].sort((a, b) => Number(fits[a]) - Number(fits[b]));
+    const requests = order.map((i) => (fits[i] ? this.hw[i].request : { ...this.hw[i].request, software: false }));
+    const got = await this.machine.armHardware(requests);
+    const back = <T>(list: T[]): T[] => { const out: T[] = []; order.forEach((i, k) => { out[i] = list[k]; }); return out; };
+    const result: ArmResult = { armed: back(got.armed), software: back(got.software), problems: back(got.problems), page: got.page && back(got.page) };
     this.software.set(this.hw.flatMap((h, i) => (result.software[i] ? [h.request.address] : [])));
-    this.plantPaging = this.software.addresses.length > 0 ? await this.paging(this.stop?.vcpu ?? 0) : undefined;
+    this.plantPaging = this.software.addresses.length > 0 ? paging : undefined;
     return result;
   }
 
@@ -173,7 +185,7 @@ export class MachineGdbTarget implements GdbTarget {
     this.stop = undefined;
     this.cache.clear();
     // Planted only for a continue: a step executes the guest's own instruction (as the adapter does).
-    if (this.plantPaging && ![...run.values()].includes('step')) this.software.plant(guestCode(this.machine.memory, this.plantPaging));
+    if (this.plantPaging && ![...run.values()].includes('step')) this.software.plant(guestCode(this.machine.memory, this.plantPaging, this.machine.kernelCodeBits));
     this.allStop.resume(run);
   }
 

@@ -189,6 +189,11 @@ export class Machine extends EventEmitter {
     if (rest.length > 0) this.emit('output', rest);
   }
 
+  /** 64 when the kernel is 64-bit code (PVH, ELF64 and Linux entries), whatever mode its entry starts in. */
+  get kernelCodeBits(): 64 | undefined {
+    return this.boot.protocol === 'multiboot' ? undefined : 64;
+  }
+
   /** How many vCPUs the machine has. */
   get cpus(): number { return this.threads.length; }
   /** True while any vCPU runs. */

@@ -14,6 +14,7 @@ import type { MmioBus, PioBus } from './device-mailbox';
 import type { ExitStats } from './exit-stats';
 import type { ExitRing } from './exit-ring';
 import type { FaultAnalysis } from '../debug/fault-chain';
+import { dropPendingOut, TRAP_PORT } from '../debug/port-trap';
 import { CONTROL_DEVICE, CONTROL_INPUT, CONTROL_PAUSE, CONTROL_STOP, type StopReason, type VmEnd } from './protocol';
 
 /** What made run() return to the caller. */
@@ -180,7 +181,17 @@ export class VcpuRunner {
 
   private handleExit(exit: VcpuExit, stepping: boolean): RunOutcome | undefined {
     switch (exit.kind) {
-      case 'io': this.portIo(exit); return undefined;
+      case 'io':
+        // The port trap (port-trap.ts): one of our breakpoints, not the guest's port write.
+        if (exit.port === TRAP_PORT && exit.direction === 'out' && this.debug.hasSoftwareBreakpoints) {
+          const pc = this.rip();
+          if (this.debug.isOurInt3(pc)) {
+            dropPendingOut(this.vcpu, pc);
+            return { kind: 'stopped', stop: { reason: 'breakpoint', address: pc } };
+          }
+        }
+        this.portIo(exit);
+        return undefined;
       case 'mmio': {
         // A write into a page made read-only for a watchpoint (page-watch.ts): ours, not a device's.
         if (exit.isWrite && this.debug.pageWatch.covers(exit.address)) return this.watchedWrite(exit);

@@ -8,11 +8,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 
 export type CapabilityId =
-  | 'real-mode' | 'long-mode' | 'single-step' | 'hw-breakpoints' | 'dr-watchpoints' | 'int3-exits' | 'int3-trap'
+  | 'real-mode' | 'long-mode' | 'single-step' | 'hw-breakpoints' | 'dr-watchpoints' | 'int3-exits' | 'int3-trap' | 'port-trap'
   | 'shutdown-exit' | 'fail-entry' | 'msr-exits' | 'guest-exceptions' | 'readonly-slots' | 'dirty-log' | 'kick-halted';
 
-/** Derived from the probes: an unmodified Linux needs 64-bit exceptions through its IDT at once. */
-export type DerivedId = 'linux';
+/** Derived from the probes: an unmodified Linux needs exceptions through its IDT; software breakpoints need one of the traps. */
+export type DerivedId = 'linux' | 'software-breakpoints';
 
 export type KvmFlavour = 'hardware-intel' | 'hardware-amd' | 'nested-intel' | 'nested-amd' | 'pvm' | 'unknown' | 'none';
 
@@ -43,6 +43,7 @@ export const MEANINGS: Record<CapabilityId | DerivedId, Meaning> = {
   'dr-watchpoints': { title: 'DR watchpoints', yes: 'data breakpoints of up to 8 bytes use debug registers (fast path)', no: 'data breakpoints use page protection (read-only memory slots): any size, any count' },
   'int3-exits': { title: 'int3 debug exits', yes: 'int3 gives KVM debug exits', no: 'int3 gives no debug exit: see the int3 trap below' },
   'int3-trap': { title: 'int3 as a software breakpoint', yes: 'unlimited code breakpoints: int3s beyond the 4 debug registers', no: 'code breakpoints are limited to the 4 debug registers (DR0-3)' },
+  'port-trap': { title: 'port trap as a software breakpoint', yes: 'unlimited code breakpoints where int3 cannot trap: a planted 2-byte OUT (on instructions of 2 bytes or more)', no: 'no port trap: code breakpoints beyond the debug registers need the int3 trap' },
   'shutdown-exit': { title: 'triple fault as a shutdown exit', yes: 'a triple fault ends the VM with "triple fault"', no: 'a triple fault arrives as a KVM internal error: kvmdbg recognizes it from the guest state and names it a triple fault' },
   'fail-entry': { title: 'failed-entry reporting', yes: 'an invalid CPU state is reported by KVM', no: 'KVM never reports an invalid CPU state (it does not return): kvmdbg checks the states it sets itself and refuses invalid ones' },
   'msr-exits': { title: 'MSR exits (MSR filter)', yes: 'MSR access breakpoints (rdmsr/wrmsr)', no: 'MSR breakpoints are refused: this KVM does not complete the filtered MSR accesses kvmdbg answers' },
@@ -50,6 +51,7 @@ export const MEANINGS: Record<CapabilityId | DerivedId, Meaning> = {
   'readonly-slots': { title: 'read-only memory slots', yes: 'page-protection watchpoints (any size, any count)', no: 'no page-protection watchpoints: data breakpoints need DR watchpoints' },
   'dirty-log': { title: 'dirty page logging', yes: 'framebuffer change detection', no: 'the guest screen is re-read whole each frame' },
   'kick-halted': { title: 'pause of a halted vCPU', yes: 'pause stops a vCPU in HLT (an idle CPU)', no: 'a vCPU halted with interrupts off cannot be paused: pause waits until it wakes; ending the VM still works' },
+  'software-breakpoints': { title: 'software breakpoints', yes: 'unlimited code breakpoints (DAP and gdb)', no: 'code breakpoints are limited to the 4 debug registers (DR0-3)' },
   linux: { title: 'unmodified Linux kernel', yes: 'Linux boots (bzImage, vmlinux)', no: 'an unmodified Linux cannot start here (it needs every exception and int3 through its IDT): use hardware or nested KVM, or the KVM sandbox (test/sandbox/run)' },
 };
 
@@ -64,7 +66,11 @@ export function withDerived(capabilities: CapabilityResult[]): CapabilityResult[
   const linux: CapabilityResult = exceptions?.works && got('long-mode')?.works
     ? { id: 'linux', works: true, detail: 'exceptions and INT n reach the guest\'s IDT' }
     : { id: 'linux', works: false, detail: exceptions?.detail ?? 'not probed' };
-  return [...capabilities, linux];
+  const trap = [got('int3-trap'), got('port-trap')].find((c) => c?.works);
+  const software: CapabilityResult = trap
+    ? { id: 'software-breakpoints', works: true, detail: `the ${trap.id === 'int3-trap' ? 'int3' : 'port'} trap` }
+    : { id: 'software-breakpoints', works: false, detail: `int3: ${got('int3-trap')?.detail ?? 'not probed'}; port trap: ${got('port-trap')?.detail ?? 'not probed'}` };
+  return [...capabilities, software, linux];
 }
 
 /** Which kind of KVM this is, from the loaded modules and CPU flags (naming only: capabilities are measured). */

@@ -8,6 +8,7 @@ import type { Kvm, Vm } from '../../../native';
 import type { VcpuExit } from '../../../native/types';
 import { VmExitControls } from '../../debug/msr-filter';
 import { completeMsrAccess } from '../../debug/msr-access';
+import { dropPendingOut, PORT_TRAP, TRAP_PORT } from '../../debug/port-trap';
 import { CODE, DATA, DONE_PORT, exitWords, HANDLER, HANDLER_PORT, le32, op, PROBE_RAM, ProbeVm, type ProbeMode } from './probe-vm';
 import type { CapabilityId } from './capabilities';
 
@@ -113,6 +114,29 @@ const int3Trap: Probe = (ctx) => withVm(ctx, 'long', (p) => {
   const after = p.runUntil<VcpuExit>(() => undefined);
   if (!(isDone(after) && after.kind === 'io' && after.data[0] === 7)) return no(`after a planted int3 (${exitWords(exit)}) and the byte restored, the guest gave ${exitWords(after)}`);
   return yes(exit.kind === 'debug' ? 'a planted int3 gave a debug exit; restored, the guest went on' : `a planted int3 gave an ${exitWords(exit)} with RIP on it; restored, the guest went on`);
+});
+
+/**
+ * The other software breakpoint: a 2-byte OUT to TRAP_PORT planted over an
+ * instruction of 2 bytes or more. Its exit comes before KVM completes it
+ * (RIP on it); moving RIP away for one immediate-exit KVM_RUN drops the
+ * pending OUT without executing it, and the guest goes on with its own
+ * bytes put back. For hosts that hand int3 to the guest (nested SVM under
+ * QEMU: the KVM sandbox).
+ */
+const portTrap: Probe = (ctx) => withVm(ctx, 'long', (p) => {
+  const original = [0xb0, 0x07];                                      // mov al,7 (overwritten by the trap)
+  p.code([op.nop, ...original, 0xe6, DONE_PORT, op.hlt]);
+  p.memory.write(CODE + 1, Uint8Array.from(PORT_TRAP));
+  const exit = p.runUntil((e) => (e.kind === 'io' && e.port === TRAP_PORT ? e : undefined));
+  if (exit.kind !== 'io' || exit.port !== TRAP_PORT) return no(`a planted OUT to port 0x${TRAP_PORT.toString(16)} gave ${exitWords(exit)}`);
+  const rip = p.vcpu.getRegs().rip;
+  if (rip !== BigInt(CODE + 1)) return no(`a planted OUT exited with RIP ${hex(rip)}, not on it (${hex(CODE + 1)})`);
+  dropPendingOut(p.vcpu, rip);
+  p.memory.write(CODE + 1, Uint8Array.from(original));
+  const after = p.runUntil<VcpuExit>(() => undefined);
+  if (!(isDone(after) && after.kind === 'io' && after.data[0] === 7)) return no(`after a planted OUT was dropped and the bytes restored, the guest gave ${exitWords(after)}`);
+  return yes(`a planted OUT to port 0x${TRAP_PORT.toString(16)} exited with RIP on it; dropped and restored, the guest went on`);
 });
 
 const shutdownExit: Probe = (ctx) => withVm(ctx, 'long', (p) => {
@@ -235,6 +259,7 @@ export const PROBES: readonly [CapabilityId, Probe][] = [
   ['dr-watchpoints', drWatchpoints],
   ['int3-exits', int3Exits],
   ['int3-trap', int3Trap],
+  ['port-trap', portTrap],
   ['shutdown-exit', shutdownExit],
   ['fail-entry', failEntry],
   ['msr-exits', msrExits],
