@@ -15,7 +15,7 @@ import { Machine } from '../vmm/machine/machine';
 import type { StopReason, VmEnd } from '../vmm/machine/protocol';
 import type { ExitBreakpointSpec } from '../vmm/debug/exit-filters';
 import { assignHwSlots, MAX_PAGE_WATCH } from '../vmm/debug/hw-breakpoints';
-import { guestCode, SoftwareBreakpoints, trapFits } from '../vmm/debug/software-breakpoints';
+import { SoftwareTraps } from './software-traps';
 import { parseVectors, vectorLabel } from '../vmm/debug/idt';
 import { describeVectorStop, IDT_PAUSE_EVERY, IDT_POLL_MS, VectorBreakpoints } from './vector-breakpoints';
 import type { Regs, Sregs } from '../native/types';
@@ -59,7 +59,8 @@ export class KvmDebugSession extends DebugSession {
   private readonly console = new ConsoleBatcher((text) => this.sendEvent(new OutputEvent(text, 'stdout')), { bytes: (b) => this.kvm.console(b) });
   private readonly breakpoints = new BreakpointTable();
   /** int3s beyond DR0-3 (hosts with #BP exits): planted on every resume, lifted at every stop. */
-  private readonly software = new SoftwareBreakpoints();
+  /** Software breakpoints beyond the debug registers (created with the machine). */
+  private software?: SoftwareTraps;
   /** Guest exception vectors (the 'vector' filter): breakpoints on their IDT handlers. */
   private readonly vectors = new VectorBreakpoints();
   private launchVectors: number[] = [];
@@ -247,12 +248,12 @@ export class KvmDebugSession extends DebugSession {
     }
     const machine = this.machine;
     this.note(`kvmdbg: ${machine.int3.note}`);
-    if (machine.int3.trap) this.software.trap = machine.int3.trap;
+    this.software = new SoftwareTraps(machine, (m) => this.note(m, 'important'));
     this.vcpu = new VcpuControl(machine);
     this.vcpu.hooks = {
-      prepare: async () => { await this.refreshVectors(); return this.stepOffSoftware(); },
-      resuming: () => { this.plantSoftware(); this.watchIdt(); },
-      stopped: () => { this.liftSoftware(); clearTimeout(this.idtTimer); },
+      prepare: async () => { await this.refreshVectors(); return this.software!.stepOff(this.vcpu!); },
+      resuming: () => { this.software!.plant(this.vcpu?.paging); this.watchIdt(); },
+      stopped: () => { this.software!.lift(); clearTimeout(this.idtTimer); },
     };
     // A breakpoint hit held back by the all-stop is reported later only if that breakpoint is still set.
     this.vcpu.stillWanted = (_v, stop) => stop.reason !== 'breakpoint' || this.breakpoints.matching(stop).length > 0;
@@ -713,12 +714,10 @@ export class KvmDebugSession extends DebugSession {
     if (!machine || machine.ended) return;
     const { plan, result } = await vcpu.withStopped(async () => {
       await vcpu.sregs().catch(() => undefined);
-      const code = vcpu.paging && guestCode(machine.memory, vcpu.paging, machine.kernelCodeBits);
       // Code a trap cannot take (unmapped yet, or an instruction shorter than the port trap) gets the debug registers first.
-      const plan = this.breakpoints.hardwarePlan({ software: machine.int3.delivered,
-        mapped: (a) => !!code && code.physical(a) !== undefined && trapFits(code, a, this.software.trap) });
+      const plan = this.breakpoints.hardwarePlan({ software: machine.int3.delivered, mapped: (a) => this.software!.fits(vcpu.paging, a) });
       const result = await machine.armHardware(plan.requests);
-      this.software.set(plan.requests.flatMap((r, i) => (r.kind === 'execute' && result.software[i] ? [r.address] : [])));
+      this.software!.breakpoints.set(plan.requests.flatMap((r, i) => (r.kind === 'execute' && result.software[i] ? [r.address] : [])));
       return { plan, result };
     });
     this.debugreg = assignHwSlots(plan.requests, await machine.watchMechanisms()).debugreg;
@@ -779,38 +778,6 @@ export class KvmDebugSession extends DebugSession {
     } catch (e) {
       this.note(`exception vectors: ${(e as Error).message}`);
     }
-  }
-
-  /** Resuming from one of our int3s' addresses: execute the guest's instruction there first, lifted. */
-  private async stepOffSoftware(): Promise<StopReason | undefined> {
-    const vcpu = this.vcpu!;
-    if (this.software.addresses.length === 0) return undefined;
-    if (this.software.isOurs((await vcpu.regs()).rip)) {
-      const stop = await vcpu.step();
-      if (stop.reason !== 'step') return stop;
-    }
-    await vcpu.sregs();   // the paging the int3s are planted through
-    return undefined;
-  }
-
-  private plantSoftware(): void {
-    const paging = this.vcpu?.paging;
-    if (this.software.addresses.length === 0 || !paging || !this.machine) return;
-    // An address not mapped yet stays pending: a later resume plants it once its page is there.
-    const { tooShort } = this.software.plant(guestCode(this.machine.memory, paging, this.machine.kernelCodeBits));
-    for (const a of tooShort) {
-      if (this.shortNoted.has(a)) continue;
-      this.shortNoted.add(a);
-      this.note(`breakpoint at ${hex(a)} is not set: its instruction is shorter than this host's 2-byte software trap, and the 4 debug registers are taken; remove another breakpoint`, 'important');
-    }
-  }
-
-  /** Breakpoint addresses already said to be too short for the trap (said once). */
-  private readonly shortNoted = new Set<bigint>();
-
-  private liftSoftware(): void {
-    if (!this.software.isPlanted || !this.machine) return;
-    this.software.restore(guestCode(this.machine.memory, { cr0: 0n, cr3: 0n, cr4: 0n, efer: 0n }));
   }
 
   private toDap(b: Breakpoint): DebugProtocol.Breakpoint {
