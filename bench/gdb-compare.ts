@@ -7,7 +7,7 @@
  * not measure the same thing).
  */
 import { mkdirSync } from 'node:fs';
-import { median } from './gdb-peers';
+import { median, qemuAccel } from './gdb-peers';
 import { MEM_BYTES, gdbSample, summarize, type GdbSample } from './gdb-rsp';
 import { DAP_READ_CHUNK, dapSample, type DapSample } from './dap-steps';
 
@@ -71,7 +71,7 @@ export async function runDebuggerBench(o: DebuggerBenchOptions): Promise<Record<
   };
   const row = (name: string, v: { memMiBps: number; stepsPerSec: number; pingMs: number }) =>
     `| ${name.padEnd(34)} | ${f1(v.memMiBps).padStart(10)} | ${ratio(v.memMiBps / c.qemu.memMiBps).padStart(9)} | ${f1(v.stepsPerSec).padStart(10)} | ${ratio(v.stepsPerSec / c.qemu.stepsPerSec).padStart(9)} | ${f1(v.pingMs).padStart(12)} |`;
-  console.log('\nMedians (higher is better, but for the round trip; ratios to gdb -> QEMU gdbstub measured in this run):');
+  console.log(`\nMedians (higher is better, but for the round trip; ratios to gdb -> QEMU gdbstub measured in this run; the peer: ${qemuAccel().label}):`);
   console.log(`| ${'client -> server'.padEnd(34)} | ${'MiB/s'.padStart(10)} | ${'ratio'.padStart(9)} | ${'steps/s'.padStart(10)} | ${'ratio'.padStart(9)} | ${'no-op ms'.padStart(12)} |`);
   console.log(`|${'-'.repeat(36)}|${'-'.repeat(12)}|${'-'.repeat(11)}|${'-'.repeat(12)}|${'-'.repeat(11)}|${'-'.repeat(14)}|`);
   console.log(row('gdb -> QEMU gdbstub (peer)', c.qemu));
@@ -95,6 +95,7 @@ export async function runDebuggerBench(o: DebuggerBenchOptions): Promise<Record<
   const r3 = (x: number) => Number(x.toFixed(3));
   return {
     guest: 'test/guests/build/pvh64.elf', memBytes: bytes, steps: o.steps, reps: o.reps, readsPerSession: reads,
+    peer: qemuAccel().label,
     qemuGdb: { memMiBps: r3(c.qemu.memMiBps), stepsPerSec: r3(c.qemu.stepsPerSec), noopRoundTripMs: r3(c.qemu.pingMs) },
     kvmdbgGdb: { memMiBps: r3(c.kvmdbg.memMiBps), stepsPerSec: r3(c.kvmdbg.stepsPerSec), noopRoundTripMs: r3(c.kvmdbg.pingMs) },
     kvmdbgDap: { memMiBps: r3(d.memMiBps), stepsPerSec: r3(d.stepsPerSec), noopRoundTripMs: r3(d.pingMs) },
