@@ -12,6 +12,8 @@ import { hangReport } from './cli';
 
 /** Emulated in the sandbox, a boot to init takes ~35-60 s there; this only catches hangs. */
 export const LINUX_TIMEOUT_MS = 300_000;
+/** The longest a booting Linux's console stays silent before the boot counts as hung (interactive runs wait for their input). */
+export const SILENT_MS = 120_000;
 
 /** The modules the virtio tests load, in dependency order (all `=m` in Debian's 6.1 kernel). */
 export const VIRTIO_MODULES = ['virtio_ring', 'virtio', 'virtio_mmio', 'virtio_blk', 'virtio-rng'];
@@ -114,13 +116,23 @@ export function runCli(args: string[], interact?: (stdoutSoFar: string) => strin
     });
     child.stderr!.on('data', (d) => { stderr += d; });
     child.stdin?.on('error', () => {});
-    const timer = setTimeout(async () => {
+    const hung = async (why: string) => {
+      clearTimeout(timer);
+      clearInterval(silence);
       const report = await hangReport(child.pid);
       child.kill('SIGTERM');
-      reject(new Error(`kvmdbg did not end within ${LINUX_TIMEOUT_MS / 1000} s (hung?); console so far:\n${stdout.slice(-4000)}\nstderr:\n${stderr}\n${report}`));
-    }, LINUX_TIMEOUT_MS);
+      reject(new Error(`kvmdbg ${why} (hung?); console so far:\n${stdout.slice(-4000)}\nstderr:\n${stderr}\n${report}`));
+    };
+    const timer = setTimeout(() => void hung(`did not end within ${LINUX_TIMEOUT_MS / 1000} s`), LINUX_TIMEOUT_MS);
+    // A booting Linux prints all the time; a console silent this long is the emulation's stall
+    // (README, Reliability), reported at once rather than at the overall limit.
+    let lastOutput = Date.now();
+    child.stdout!.on('data', () => { lastOutput = Date.now(); });
+    const silence = setInterval(() => {
+      if (Date.now() - lastOutput > SILENT_MS && !interact) void hung(`printed nothing for ${SILENT_MS / 1000} s`);
+    }, 5000);
     child.on('error', reject);
-    child.on('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr, ms: Date.now() - started }); });
+    child.on('close', (status) => { clearTimeout(timer); clearInterval(silence); resolve({ status, stdout, stderr, ms: Date.now() - started }); });
   });
 }
 
