@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readUserFile } from '../machine/user-files';
-import { checkGuestFits, HostCannotRunError, isLinuxKernel } from '../host/guest-fit';
+import { checkLinuxFits, HostCannotRunError, isLinuxKernel } from '../host/guest-fit';
 import { join } from 'node:path';
 import { parseCli, USAGE, UsageError, type RunArgs } from './args';
 import { runVm } from './run-vm';
@@ -57,7 +57,7 @@ async function cannotRunHere(kernel: string): Promise<string | undefined> {
   try { data = readUserFile(kernel, 'kernel'); } catch { return undefined; }
   if (!isLinuxKernel(data)) return undefined;
   try {
-    checkGuestFits(kernel, data, await probeHost());
+    checkLinuxFits(kernel, await probeHost());
     return undefined;
   } catch (e) {
     if (e instanceof HostCannotRunError) return e.message;

@@ -19,9 +19,8 @@ export function isLinuxKernel(data: Uint8Array): boolean {
 
 export class HostCannotRunError extends Error {}
 
-/** Throws HostCannotRunError when `report` says this host cannot run the kernel in `data`. */
-export function checkGuestFits(kernelPath: string, data: Uint8Array, report: HostReport): void {
-  if (!isLinuxKernel(data)) return;
+/** Throws HostCannotRunError when `report` says this host cannot run a Linux kernel (the caller found `kernelPath` is one: isLinuxKernel). */
+export function checkLinuxFits(kernelPath: string, report: HostReport): void {
   const linux = report.capabilities.find((c) => c.id === 'linux');
   if (!linux || linux.works) return;
   throw new HostCannotRunError(`${basename(kernelPath)} is a Linux kernel, and this host's KVM cannot run an unmodified Linux `

@@ -90,7 +90,11 @@ function startBoot(): void {
     ...faultHooks(),
   }, init.exitRing && new ExitRing(init.exitRing));
   let slots: SlotSpec[] = slotLayout(init.memory.regions, []);
+  let protectedPages = '';
   runner.debug.protection = pageProtection((pages) => {
+    // Every re-arm says which pages; the slots change only when they do (each change drops KVM's mappings).
+    if (pages.join() === protectedPages) return;
+    protectedPages = pages.join();
     const next = slotLayout(init.memory.regions, pages);
     applySlots(theVm, init.memory.buffer, slots, next);
     slots = next;
