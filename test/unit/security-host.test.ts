@@ -18,6 +18,7 @@ import { startGdbServer } from '../../vmm/gdb/server';
 import { FakeTarget } from './helpers/gdb-fake-target';
 import { explainHostFailure } from '../../vmm/host/kvm-errors';
 import { KvmError } from '../../native/errors';
+import { sandboxProblem } from '../../vmm/host/kvm-host';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
@@ -106,6 +107,17 @@ test('no KVM device: `kvmdbg run --no-sandbox` says the one sentence (KVMDBG_KVM
   assert.equal(r.status, 1);
   assert.equal(r.stdout, '');
   assert.equal(r.stderr, 'kvmdbg: KVM is not available on this host: /nonexistent/kvm does not exist (enable virtualization in the firmware and load kvm-intel or kvm-amd)\n');
+});
+
+test('no KVM device: `kvmdbg demo` runs the demo in the KVM sandbox instead, where the device override does not follow it', () => {
+  // The override says "this host has no KVM"; carried inside, it made the sandbox's run fail the same way.
+  const noSandboxHere = sandboxProblem();
+  assert.equal(noSandboxHere, undefined, `the sandbox cannot run on this host: ${noSandboxHere}`);
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'kvmdbg.js'), 'demo'],
+    { encoding: 'utf8', timeout: 240_000, env: { ...process.env, KVMDBG_KVM_DEVICE: '/nonexistent/kvm' } });
+  assert.match(r.stderr, /running this VM inside the project's KVM sandbox instead/);
+  assert.match(r.stdout, /Goodbye from the demo kernel\./, r.stderr);
+  assert.equal(r.status, 0, r.stderr);
 });
 
 // The same path with the real device, where this host lacks it (this machine and CI's unit
