@@ -122,16 +122,20 @@ export interface DescriptorEntry {
 export interface DescriptorTable { base: string; limit: number; entries: DescriptorEntry[] }
 export interface DescriptorTablesBody { gdt: DescriptorTable; idt: DescriptorTable }
 
+/** How values are shown from now on (the "Toggle Hexadecimal Values" command); the adapter then invalidates the variables views. */
+export interface DisplayFormatArgs { hex: boolean }
+
 export interface KvmRequests {
   'kvm/consoleInput': { args: ConsoleInputArgs; body: Record<string, never> | undefined };
   'kvm/exitStats': { args: ExitStatsArgs; body: ExitStatsBody };
   'kvm/pageWalk': { args: PageWalkArgs; body: PageWalkBody };
   'kvm/devices': { args: Record<string, never>; body: DevicesBody };
   'kvm/descriptorTables': { args: DescriptorTablesArgs; body: DescriptorTablesBody };
+  'kvm/displayFormat': { args: DisplayFormatArgs; body: Record<string, never> | undefined };
 }
 export type KvmRequestName = keyof KvmRequests;
 
-export const KVM_REQUESTS: readonly KvmRequestName[] = ['kvm/consoleInput', 'kvm/exitStats', 'kvm/pageWalk', 'kvm/devices', 'kvm/descriptorTables'];
+export const KVM_REQUESTS: readonly KvmRequestName[] = ['kvm/consoleInput', 'kvm/exitStats', 'kvm/pageWalk', 'kvm/devices', 'kvm/descriptorTables', 'kvm/displayFormat'];
 export const KVM_EVENTS: readonly KvmEventName[] = ['kvm/console', 'kvm/state'];
 
 export function isKvmRequest(command: string): command is KvmRequestName {

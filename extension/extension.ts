@@ -7,6 +7,8 @@ import * as vscode from 'vscode';
 import { KvmAdapterFactory } from './adapter-factory';
 import { KvmConfigurationProvider } from './config-provider';
 import { ConsoleTerminals } from './console-terminal';
+import { registerCLanguage } from './c-language';
+import { registerHexDisplay } from './hex-display';
 import { registerMemoryCommands } from './memory-commands';
 import { SessionHub } from './session-hub';
 import { createStatusBar } from './status-bar';
@@ -27,6 +29,8 @@ export function activate(context: vscode.ExtensionContext): void {
     new KvmViews(hub),
     createStatusBar(hub),
     ...registerMemoryCommands(hub),
+    ...registerCLanguage(),
+    ...registerHexDisplay(hub),
   );
   log.appendLine(`kvmdbg activated in ${Date.now() - started} ms`);
 }

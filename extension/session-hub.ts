@@ -56,6 +56,11 @@ export class SessionHub implements vscode.Disposable {
     return [...this.states.values()].at(-1);
   }
 
+  /** Every kvm session running now. */
+  all(): SessionState[] {
+    return [...this.states.values()];
+  }
+
   /** Sends a typed kvm/* request; undefined when the adapter does not support it (asked once). */
   async request<K extends KvmRequestName>(st: SessionState, command: K, args: KvmRequests[K]['args']): Promise<KvmRequests[K]['body'] | undefined> {
     if (st.unsupported.has(command)) return undefined;
