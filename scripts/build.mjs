@@ -30,6 +30,6 @@ await build({
 await buildBundles();
 const make = spawnSync('make', ['-s', '-C', 'test/guests'], { stdio: 'inherit' });
 if (make.status !== 0) {
-  console.error('kvmdbg build: building the test kernels in test/guests failed (needs gcc and binutils: apt-get install build-essential)');
+  console.error('kvmdbg build: building the test kernels in test/guests failed (needs gcc and binutils: apt-get install build-essential; clang for build/cdata-clang-O2.elf)');
   process.exit(1);
 }

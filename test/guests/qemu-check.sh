@@ -86,5 +86,15 @@ else
 	fails=$((fails + 1))
 fi
 
+# cdata (kernel/cdata.c, kernel/CDATA.md): every variant that was built
+for v in gcc-O0 gcc-O2 clang-O2 gcc-O0-dwarf4; do
+	[[ -f build/cdata-$v.elf ]] || { echo "FAIL  cdata-$v (not built)"; fails=$((fails + 1)); continue; }
+	run 30 /dev/null -kernel build/cdata-$v.elf -append "exit=3"
+	check "cdata-$v exit=3" 7 "kvmdbg cdata kernel $v (pvh)
+fib_result=6765 result=3505 op(2,3)=5
+counter=1234 cfg.mode=5 cfg.id=-17 head->next->value=20 file_static=24301
+cdata done"
+done
+
 [[ $fails == 0 ]] && echo "qemu-check: all passed" || echo "qemu-check: $fails failed"
 [[ $fails == 0 ]]
