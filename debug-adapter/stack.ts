@@ -64,7 +64,7 @@ export function unwindFrames(input: UnwindInput): { unwound: UnwoundFrame[]; sto
   const { regs, bits, symbols } = input;
   const mask = bits === 64 ? (1n << 64n) - 1n : 0xffff_ffffn;
   const snapshot = { pc: regs.rip & mask, sp: regs.rsp & mask, fp: regs.rbp & mask, registers: registerMap(regs, bits) };
-  if (!symbols) return { unwound: [{ pc: snapshot.pc, sp: snapshot.sp, fp: snapshot.fp, method: 'registers' }], stopReason: '' };
+  if (!symbols) return { unwound: [{ pc: snapshot.pc, sp: snapshot.sp, fp: snapshot.fp, method: 'registers', registers: snapshot.registers }], stopReason: '' };
   const r = symbols.unwind(snapshot, input.readMemory, input.maxFrames ?? 64);
   return { unwound: r.frames, stopReason: r.stopReason };
 }

@@ -184,7 +184,7 @@ export class Symbols {
     const cfi = { unwindRow: (pc: bigint) => this.unwindRow(pc) };
     return guard(
       () => unwindStack(registers, { bits: this.bits, readMemory, cfi, maxFrames }),
-      { frames: [{ pc: registers.pc, sp: registers.sp, fp: registers.fp, method: 'registers' as const }], stopReason: 'the unwinder failed' },
+      { frames: [{ pc: registers.pc, sp: registers.sp, fp: registers.fp, method: 'registers' as const, registers: registers.registers ?? new Map() }], stopReason: 'the unwinder failed' },
     );
   }
 }

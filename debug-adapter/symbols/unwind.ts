@@ -32,6 +32,13 @@ export interface StackFrame {
   cfa?: bigint;
   /** How this frame's registers were found: the snapshot, CFI, or the frame-pointer chain. */
   method: 'registers' | 'cfi' | 'frame-pointer';
+  /**
+   * This frame's registers by DWARF number. In a caller, a register the CFI
+   * says nothing about keeps the callee's value (as gdb assumes: gcc's IPA
+   * register allocation keeps a caller's values in registers its callee is
+   * known not to touch); one it marks undefined is absent.
+   */
+  registers: ReadonlyMap<number, bigint>;
 }
 
 export interface UnwindOptions {
@@ -71,7 +78,7 @@ export function unwindStack(snapshot: RegisterSnapshot, options: UnwindOptions):
   regs.set(abi.pc, snapshot.pc & mask);
   regs.set(abi.sp, snapshot.sp & mask);
   regs.set(abi.fp, snapshot.fp & mask);
-  const frames: StackFrame[] = [{ pc: snapshot.pc & mask, sp: snapshot.sp & mask, fp: snapshot.fp & mask, method: 'registers' }];
+  const frames: StackFrame[] = [{ pc: snapshot.pc & mask, sp: snapshot.sp & mask, fp: snapshot.fp & mask, method: 'registers', registers: regs }];
   const seen = new Set<string>([`${frames[0].pc}:${frames[0].sp}`]);
   let signalFrame = false;
 
@@ -141,7 +148,7 @@ export function unwindStack(snapshot: RegisterSnapshot, options: UnwindOptions):
     seen.add(key);
     regs = next.regs;
     if (next.cfa !== undefined) cur.cfa = next.cfa;
-    frames.push({ pc, sp, fp: regs.get(abi.fp) ?? 0n, method: next.method });
+    frames.push({ pc, sp, fp: regs.get(abi.fp) ?? 0n, method: next.method, registers: regs });
   }
   return { frames, stopReason: `the frame limit (${limit}) was reached` };
 }
