@@ -17,33 +17,11 @@
 //     Variables view on the member init_uts_ns.name.nodename stops on the write.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DebugProtocol } from '@vscode/debugprotocol';
 import { buildInitramfs, LINUX_TIMEOUT_MS, testOutput } from './helpers/linux-initramfs';
 import { smallLinux } from './helpers/small-linux';
-import { finishDap, frames, launchDap, nextStop, startDap, stopAfter, waitForText, type DapSession } from './helpers/dap-session';
+import { evaluate, finishDap, launchDap, named, nextStop, scopeVariables, startDap, stopAfter, topFrame, waitForText } from './helpers/dap-session';
 
 const T = 400_000;
-
-async function topFrame(s: DapSession): Promise<DebugProtocol.StackFrame> {
-  return (await frames(s))[0];
-}
-
-async function scopeVariables(s: DapSession, frameId: number, scope: string): Promise<DebugProtocol.Variable[]> {
-  const scopes = (await s.dc.scopesRequest({ frameId })).body.scopes;
-  const found = scopes.find((x) => x.name === scope);
-  assert.ok(found, `no "${scope}" scope (there are: ${scopes.map((x) => x.name).join(', ')})`);
-  return (await s.dc.variablesRequest({ variablesReference: found.variablesReference })).body.variables;
-}
-
-function named(vars: DebugProtocol.Variable[], name: string): DebugProtocol.Variable {
-  const v = vars.find((x) => x.name === name);
-  assert.ok(v, `no variable "${name}" (there are: ${vars.map((x) => x.name).join(', ')})`);
-  return v;
-}
-
-async function evaluate(s: DapSession, expression: string, frameId: number): Promise<DebugProtocol.EvaluateResponse['body']> {
-  return (await s.dc.evaluateRequest({ expression, frameId, context: 'watch' })).body;
-}
 
 test('small Linux: C data at a syscall (parameters, current, conditions), setVariable on a global, a data breakpoint on a struct member', { timeout: T + 60_000 }, async () => {
   const k = smallLinux();

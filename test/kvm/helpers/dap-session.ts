@@ -88,3 +88,26 @@ export async function finishDap(s: DapSession): Promise<void> {
   // adapter's own exit 100 ms after the first (EPIPE, or a request never answered).
   await s.dc.stop().catch(() => {});
 }
+
+// C data as VS Code's Variables, Watch and hover ask for it.
+
+export async function topFrame(s: DapSession): Promise<DebugProtocol.StackFrame> {
+  return (await frames(s))[0];
+}
+
+export async function scopeVariables(s: DapSession, frameId: number, scope: string): Promise<DebugProtocol.Variable[]> {
+  const scopes = (await s.dc.scopesRequest({ frameId })).body.scopes;
+  const found = scopes.find((x) => x.name === scope);
+  assert.ok(found, `no "${scope}" scope (there are: ${scopes.map((x) => x.name).join(', ')})`);
+  return (await s.dc.variablesRequest({ variablesReference: found.variablesReference })).body.variables;
+}
+
+export function named(vars: DebugProtocol.Variable[], name: string): DebugProtocol.Variable {
+  const v = vars.find((x) => x.name === name);
+  assert.ok(v, `no variable "${name}" (there are: ${vars.map((x) => x.name).join(', ')})`);
+  return v;
+}
+
+export async function evaluate(s: DapSession, expression: string, frameId: number): Promise<DebugProtocol.EvaluateResponse['body']> {
+  return (await s.dc.evaluateRequest({ expression, frameId, context: 'watch' })).body;
+}
