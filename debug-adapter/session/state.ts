@@ -1,0 +1,84 @@
+/**
+ * What one debug session holds once it launched a VM (the machine, its vCPU
+ * control, guest memory, symbols, the breakpoint table), shared by the
+ * request modules beside this file, and the two outlets they all use:
+ * events to the client and console notes. No DAP requests are answered here.
+ */
+import { OutputEvent } from '@vscode/debugadapter';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import type { Machine } from '../../vmm/machine/machine';
+import type { StopReason } from '../../vmm/machine/protocol';
+import type { LaunchConfig } from '../launch-config';
+import type { VcpuControl } from '../vcpu';
+import type { GuestMemoryView } from '../memory';
+import type { Symbols } from '../symbols';
+import type { KaslrTracker } from '../kaslr';
+import type { SoftwareTraps } from '../software-traps';
+import type { CpuSnapshot } from '../registers';
+import { BreakpointTable } from '../breakpoints';
+
+/** The one thread id used before any vCPU exists (events after the VM ended). */
+export const THREAD_ID = 1;
+
+export const hex = (v: bigint): string => '0x' + v.toString(16);
+
+/**
+ * The client's path and line conventions (DebugSession knows them from
+ * initialize); modules that name source locations convert through these.
+ */
+export interface ClientPaths {
+  toClientPath(path: string): string;
+  toDebuggerPath(path: string): string;
+  toClientLine(line: number): number;
+  toDebuggerLine(line: number): number;
+}
+
+/**
+ * An error whose message is the whole sentence the user sees: the session
+ * puts no request name or context before it (the others get one).
+ */
+export class RequestError extends Error {}
+
+export type NoteCategory = 'console' | 'important';
+
+export class SessionState {
+  config?: LaunchConfig;
+  machine?: Machine;
+  vcpu?: VcpuControl;
+  view?: GuestMemoryView;
+  symbols?: Symbols;
+  /** Linux symbols only: finds the KASLR slide at a stop and rebases (kaslr.ts). */
+  kaslr?: KaslrTracker;
+  /** Software breakpoints beyond the debug registers (created with the machine). */
+  software?: SoftwareTraps;
+  readonly breakpoints = new BreakpointTable();
+  /** DR0-7 as last armed: the Debug registers scope shows them. */
+  debugreg: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
+  /** The stop the user sees now (exceptionInfo, the breakpoint line of the top frame). */
+  lastStop?: StopReason;
+
+  constructor(readonly send: (event: DebugProtocol.Event) => void) {}
+
+  note(text: string, category: NoteCategory = 'console'): void {
+    this.send(new OutputEvent(text.endsWith('\n') ? text : text + '\n', category));
+  }
+
+  /** One vCPU's registers at this stop (the focused one by default). */
+  async snapshot(vcpu = this.vcpu!.id): Promise<CpuSnapshot> {
+    const [regs, sregs] = await Promise.all([this.vcpu!.regs(vcpu), this.vcpu!.sregs(vcpu)]);
+    return { regs, sregs, debugreg: this.debugreg };
+  }
+
+  /** The vCPU a request's threadId names (absent: the one in focus); one sentence when it names none. */
+  vcpuOfThread(threadId: number | undefined): number {
+    if (threadId === undefined || threadId === null) return this.vcpu!.id;
+    if (!this.vcpu!.hasThread(threadId)) throw new Error(`no vCPU has thread id ${JSON.stringify(threadId)} (this VM has threads 1 to ${this.machine!.cpus})`);
+    return threadId - 1;
+  }
+
+  /** `name` or `name+0x..` for an address the symbols know. */
+  symbolName(address: bigint): string | undefined {
+    const sym = this.symbols?.symbolize(address);
+    return sym && (sym.offset === 0n ? sym.name : `${sym.name}+${hex(sym.offset)}`);
+  }
+}
