@@ -4,9 +4,9 @@
  * / setExpression), and completions. Only ExprError leaves here.
  */
 import type { CType } from '../dwarf/model';
-import { isFloat, isScalar, strip } from '../variables/ctype';
+import { isFloat, isScalar, sizeOf, strip } from '../variables/ctype';
 import { typeName } from '../variables/type-name';
-import { floatValue, intValue, ValueError, type Value } from '../variables/value';
+import { floatValue, intValue, readBytes, ValueError, type Value } from '../variables/value';
 import { assign } from '../variables/write';
 import { typeNameTest, type ExprContext } from './context';
 import { ExprError } from './errors';
@@ -19,7 +19,28 @@ export { completions, type Completion } from './completions';
 
 /** Evaluates `text` in `ctx`; throws ExprError with one sentence. `hint`: the type the result is for (lets an enum's names be used). */
 export function evaluateExpression(text: string, ctx: ExprContext, hint?: CType): Value {
-  return wrapped(() => evaluateText(text, ctx, hint));
+  return wrapped(() => probed(evaluateText(text, ctx, hint)));
+}
+
+/**
+ * The result is read once, as gdb fetches what it prints: `*(long *)0x1000`
+ * on unmapped memory is an error, not a value showing `<cannot read...>`.
+ * A scalar is read whole; an aggregate (read lazily by its children) by its
+ * first byte. Optimized-out results stay values: they show `<optimized out>`.
+ */
+function probed(v: Value): Value {
+  try {
+    if (isScalar(v.type)) {
+      if (isFloat(v.type)) floatValue(v);
+      else intValue(v);
+    } else if (v.location.kind === 'memory' && sizeOf(v.type) > 0) {
+      readBytes(v, 1);
+    }
+  } catch (e) {
+    if (e instanceof ValueError && e.unavailable) return v;
+    throw e;
+  }
+  return v;
 }
 
 /** A breakpoint condition: true when the value is non-zero. */
