@@ -200,8 +200,8 @@ function findTask(ev: Evaluator, pid: bigint): Value {
       for (const t of walkList(ev, sig + BigInt(threadHead.offset), threadNode.offset, budget)) if (pidOf(t) === pid) return found(t);
     }
   }
-  const cut = budget.left <= 0 ? `, giving up after ${budget.walked} tasks` : ` among ${budget.walked + 1} tasks`;
-  throw new ExprError(`no task has pid ${pid}${cut}`);
+  if (budget.left <= 0) throw new ExprError(`no task has pid ${pid} among the first ${budget.walked} tasks (the walk stops there)`);
+  throw new ExprError(`no task has pid ${pid}`);
 }
 
 function member(t: CType, name: string, helper: string): FoundMember {
