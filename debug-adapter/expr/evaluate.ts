@@ -102,7 +102,9 @@ export class Evaluator {
         const st = strip(t);
         if (isRecord(st) && st.declaration) throw new ExprError(`${typeName(t)} is incomplete here, so it has no size`);
         if (st.kind === 'function') throw new ExprError(`'${this.text(e)}': a function has no size`);
-        return intRvalue(BASE.unsignedLong, BigInt(sizeOf(t)), frame);
+        const size = sizeOf(t);
+        if (!Number.isSafeInteger(size)) throw new ExprError(`'${this.text(e)}' is too large to have a size`);
+        return intRvalue(BASE.unsignedLong, BigInt(size), frame);
       }
       case 'member': return this.member(e);
       case 'index': return this.index(e);

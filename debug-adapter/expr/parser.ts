@@ -19,6 +19,10 @@ const TYPE_KEYWORDS = new Set(['struct', 'union', 'enum', 'unsigned', 'signed', 
 const SPECIFIERS = new Set(['unsigned', 'signed', 'int', 'char', 'short', 'long', 'float', 'double', 'void', '_Bool']);
 const QUALIFIERS = new Set(['const', 'volatile', 'restrict']);
 const MAX_DEPTH = 200;
+/** A left-deep `1+1+...` is as deep as it is long when evaluated: long expressions are refused (conditions and watches are short). */
+const MAX_TOKENS = 2000;
+/** `int ***...` and `int [1][1]...` nest types as deeply. */
+const MAX_DECLARATORS = 32;
 
 export function parseExpression(text: string, isTypeName: (name: string) => boolean = () => false): Expr {
   return new Parser(text, isTypeName).parseAll();
@@ -31,6 +35,7 @@ class Parser {
 
   constructor(private readonly source: string, private readonly isTypeName: (name: string) => boolean) {
     this.tokens = tokenize(source);
+    if (this.tokens.length > MAX_TOKENS) throw new ExprError(`the expression is too long (over ${MAX_TOKENS} tokens)`);
   }
 
   parseAll(): Expr {
@@ -260,7 +265,9 @@ class Parser {
     this.enter();
     try {
       let t = base;
+      let stars = 0;
       while (this.accept('*')) {
+        if (++stars > MAX_DECLARATORS) throw new ExprError(`the type has more than ${MAX_DECLARATORS} '*'s`);
         t = { k: 'pointer', to: t, span: this.span(start) };
         for (let q = this.peek(); q.kind === 'id' && QUALIFIERS.has(q.name); q = this.peek()) {
           this.pos++;
@@ -283,10 +290,15 @@ class Parser {
   private suffixes(base: TypeSyntax, start: number): TypeSyntax {
     const wraps: ((t: TypeSyntax) => TypeSyntax)[] = [];
     for (;;) {
+      if (wraps.length >= MAX_DECLARATORS) throw new ExprError(`the type has more than ${MAX_DECLARATORS} dimensions or parameter lists`);
       if (this.accept('[')) {
         let count: number | undefined;
         const c = this.peek();
-        if (c.kind === 'int') { this.pos++; count = Number(c.value); }
+        if (c.kind === 'int') {
+          this.pos++;
+          if (c.value > 0xffff_ffffn) throw new ExprError(`an array of ${c.value} elements is too large`);
+          count = Number(c.value);
+        }
         this.expect(']');
         wraps.push((t) => ({ k: 'array', of: t, count, span: this.span(start) }));
       } else if (this.isOp('(') && !this.startsExpressionAfterParen()) {

@@ -44,12 +44,42 @@ export function intRvalue(type: CType, value: bigint, frame: FrameContext): Valu
 }
 
 export function floatRvalue(type: CType, value: number, frame: FrameContext): Value {
-  const size = sizeOf(type);
+  return rvalue(type, floatBytes(value, sizeOf(type)), frame);
+}
+
+/** A number as a C float of `size` bytes: IEEE single or double, or x87 extended (10 bytes, padded) for long double. */
+export function floatBytes(value: number, size: number): Uint8Array {
   const bytes = new Uint8Array(size);
   const view = new DataView(bytes.buffer);
   if (size === 4) view.setFloat32(0, value, true);
-  else view.setFloat64(0, value, true);
-  return rvalue(type, bytes, frame);
+  else if (size === 8) view.setFloat64(0, value, true);
+  else if (size >= 10) {
+    const [mantissa, signExp] = toX87(value);
+    view.setBigUint64(0, mantissa, true);
+    view.setUint16(8, signExp, true);
+  }
+  return bytes;
+}
+
+/** A double's exact x87 form: the explicit integer bit, the exponent rebased from 1023 to 16383. */
+function toX87(x: number): [bigint, number] {
+  const d = new DataView(new ArrayBuffer(8));
+  d.setFloat64(0, x);
+  const bits = d.getBigUint64(0);
+  const sign = bits >> 63n ? 0x8000 : 0;
+  const exp = Number((bits >> 52n) & 0x7ffn);
+  let frac = bits & ((1n << 52n) - 1n);
+  if (exp === 0x7ff) return [frac === 0n ? 1n << 63n : 3n << 62n, sign | 0x7fff];
+  if (exp === 0 && frac === 0n) return [0n, sign];
+  let e = exp - 1023;
+  if (exp === 0) {
+    // A subnormal double is a normal x87 number: shift its fraction up to the integer bit.
+    e = -1022;
+    while (!(frac & (1n << 52n))) { frac <<= 1n; e--; }
+  } else {
+    frac |= 1n << 52n;
+  }
+  return [frac << 11n, sign | (e + 16383)];
 }
 
 export function memoryValue(type: CType, address: bigint, frame: FrameContext): Value {

@@ -10,7 +10,7 @@
 import type { FrameContext, Location } from '../dwarf/model';
 import { isArithmetic, isCharType, isFloat, isIntegral, isRecord, sizeOf, strip, arrayElement } from './ctype';
 import { typeName } from './type-name';
-import { bigintToBytes, bytesToBigint, floatValue, hex, intValue, locationBytes, readBytes, ValueError, type Value } from './value';
+import { bigintToBytes, bytesToBigint, floatBytes, floatValue, hex, intValue, locationBytes, readBytes, ValueError, type Value } from './value';
 
 /** `target = source`; `name` is the target's expression, for the message when it cannot be set. Throws ValueError. */
 export function assign(target: Value, source: Value, name = 'the value'): void {
@@ -38,13 +38,7 @@ function converted(target: Value, source: Value, name: string): bigint {
     }
     if (s.kind === 'array' && t.kind === 'pointer' && source.location.kind === 'memory') return source.location.address;
   } else if (isFloat(t) && isArithmetic(s)) {
-    const f = floatValue(source);
-    const bytes = new Uint8Array(size);
-    const view = new DataView(bytes.buffer);
-    if (size === 4) view.setFloat32(0, f, true);
-    else if (size === 8) view.setFloat64(0, f, true);
-    else throw new ValueError(`a ${size}-byte float cannot be set`);
-    return bytesToBigint(bytes);
+    return bytesToBigint(floatBytes(floatValue(source), size));
   } else if (isRecord(t) && isRecord(s) && t.kind === s.kind && t.name === s.name && sizeOf(s) === size) {
     return bytesToBigint(readBytes(source, size));
   } else if (t.kind === 'array' && s.kind === 'array' && isCharType(arrayElement(t)) && isCharType(arrayElement(s))) {
