@@ -104,6 +104,8 @@ test('syntax errors are one sentence', () => {
   assert.equal(err('p->'), '"p->" ends too early');
   assert.equal(err('(struct)x'), 'expected a struct name before ")" in "(struct)x"');
   assert.equal(err('f(1)(2)'), 'only the debugger\'s helpers can be called, not "f(1)"');
-  assert.equal(err('('.repeat(500) + '1' + ')'.repeat(500)), 'the expression nests too deeply');
-  assert.equal(err('- '.repeat(5000) + '1'), 'the expression nests too deeply');
+  assert.equal(err('('.repeat(300) + '1' + ')'.repeat(300)), 'the expression nests too deeply');
+  assert.equal(err('- '.repeat(1000) + '1'), 'the expression nests too deeply');
+  assert.equal(err('1' + ' + 1'.repeat(1000)), 'the expression is too long (over 2000 tokens)');
+  assert.equal(err('(int ' + '*'.repeat(40) + ')0'), "the type has more than 32 '*'s");
 });
