@@ -82,7 +82,7 @@ export class Evaluator {
         bytes.set(e.bytes);
         return rvalue({ kind: 'array', element: () => BASE.char, counts: [bytes.length] }, bytes, frame);
       }
-      case 'id': return this.identifier(e, e.name, hint);
+      case 'id': return this.identifier(e.name, hint);
       case 'unary': return this.unary(e);
       case 'binary': {
         if (e.op === '&&' || e.op === '||') {
@@ -112,7 +112,7 @@ export class Evaluator {
     }
   }
 
-  private identifier(e: Expr, name: string, hint: CType | undefined): Value {
+  private identifier(name: string, hint: CType | undefined): Value {
     const ctx = this.ctx;
     if (name.startsWith('$')) {
       const reg = registerValue(ctx, name.slice(1));

@@ -170,7 +170,7 @@ export function locationBits(loc: Location, frame: FrameContext, bitOffset: numb
       throw new ValueError(loc.reason, true);
     case 'register': {
       const r = frame.register(loc.register);
-      if (r === undefined) throw new ValueError(`not saved in this frame (register ${loc.register})`, true);
+      if (r === undefined) throw new ValueError(`not saved in this frame (${registerName(loc.register, frame.addressSize)})`, true);
       return (BigInt.asUintN(512, r) >> BigInt(bitOffset)) & mask;
     }
     case 'memory': case 'value': {
@@ -199,6 +199,15 @@ export function locationBits(loc: Location, frame: FrameContext, bitOffset: numb
       return result;
     }
   }
+}
+
+const DWARF_X86_64 = ['rax', 'rdx', 'rcx', 'rbx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip'];
+const DWARF_I386 = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi', 'eip'];
+
+/** A DWARF register number as the user knows it (x86-64, or i386 in 32-bit code): `rbx`, `xmm3`. */
+export function registerName(n: number, addressSize: number): string {
+  if (addressSize === 4) return DWARF_I386[n] ?? (n >= 21 && n <= 28 ? `xmm${n - 21}` : `register ${n}`);
+  return DWARF_X86_64[n] ?? (n >= 17 && n <= 32 ? `xmm${n - 17}` : `register ${n}`);
 }
 
 /**

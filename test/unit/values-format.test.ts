@@ -34,7 +34,7 @@ test('registers hold the low bytes; computed values their bytes', () => {
   assert.equal(formatValue(v(T.uint, { kind: 'register', register: 0 }), { hex: true }), '0x55667788');
   assert.equal(formatValue(v(T.long, { kind: 'register', register: 3 })), '-2');
   assert.equal(formatValue(v(T.int, { kind: 'value', bytes: Uint8Array.of(42, 0, 0, 0, 0, 0, 0, 0) })), '42', 'a stack value wider than the type');
-  assert.equal(formatValue(v(T.int, { kind: 'register', register: 9 })), '<not saved in this frame (register 9)>');
+  assert.equal(formatValue(v(T.int, { kind: 'register', register: 9 })), '<not saved in this frame (r9)>');
   assert.equal(formatValue(v(T.int, { kind: 'unavailable', reason: 'optimized out' })), '<optimized out>');
 });
 
