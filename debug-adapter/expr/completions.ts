@@ -4,7 +4,9 @@
  * the names in scope, then globals and types from DWARF, then registers
  * and the helpers.
  */
+import type { CType } from '../dwarf/model';
 import { flatMembers, isRecord, strip } from '../variables/ctype';
+import type { Expr } from './ast';
 import { lookupVariable, typeNameTest, typeOnlyFrame, type ExprContext } from './context';
 import { ExprError } from './errors';
 import { Evaluator } from './evaluate';
@@ -50,6 +52,7 @@ export function completions(text: string, ctx: ExprContext, limit = 100): Comple
   for (const h of HELPERS) add(h, 'function');
   if (word.startsWith('$')) {
     add('$task', 'function');
+    add('$streq', 'function');
     for (const r of REGISTER_NAMES) add('$' + r, 'variable');
   }
   return out;
@@ -58,15 +61,27 @@ export function completions(text: string, ctx: ExprContext, limit = 100): Comple
 /** The members of what `objectText` is (a pointer's pointee after `->`); none when it does not evaluate. */
 function memberNames(objectText: string, arrow: boolean, ctx: ExprContext): string[] {
   try {
-    const typeOnly = { ...ctx, frame: typeOnlyFrame(ctx.frame) };
-    const ev = new Evaluator(objectText, typeOnly);
     const ast = parseExpression(objectText, typeNameTest(ctx));
-    let t = strip(ev.eval(ast).type);
+    let t = strip(typeOf(ast, objectText, ctx));
     if (arrow && t.kind === 'pointer') t = strip(t.target());
     return isRecord(t) && !t.declaration ? flatMembers(t).map((m) => m.name) : [];
   } catch (e) {
     if (e instanceof ExprError) return [];
     throw e;
+  }
+}
+
+/**
+ * The type of what is before the `.`: evaluated for real first (helpers
+ * like `$task(1)` need memory), else without reading (an unreadable
+ * pointer in the chain still has a type).
+ */
+function typeOf(ast: Expr, text: string, ctx: ExprContext): CType {
+  try {
+    return new Evaluator(text, ctx).eval(ast).type;
+  } catch (e) {
+    if (!(e instanceof ExprError)) throw e;
+    return new Evaluator(text, { ...ctx, frame: typeOnlyFrame(ctx.frame) }).eval(ast).type;
   }
 }
 

@@ -8,6 +8,7 @@
  *   container_of(ptr, type, member)
  *   offsetof(type, member)
  *   $task(pid)                     the task_struct with that pid (walks init_task.tasks, bounded)
+ *   $streq(a, b)                   C strings equal (char arrays, char pointers, literals)
  *
  * A per-cpu variable's "address" is an offset into a CPU's per-cpu area: on
  * x86-64 the area of the CPU running is at the GS base (frame.tlsBase), and
@@ -16,9 +17,10 @@
  * __per_cpu_offset[linux.cpu] is used.
  */
 import type { CType } from '../dwarf/model';
-import { arrayElement, BASE, findMember, isIntegral, isRecord, pointerTo, sizeOf, strip, type FoundMember } from '../variables/ctype';
+import { arrayElement, BASE, findMember, isCharType, isIntegral, isRecord, pointerTo, sizeOf, strip, type FoundMember } from '../variables/ctype';
 import { typeName } from '../variables/type-name';
-import { addressOf, intRvalue, intValue, memberValue, memoryValue, ValueError, type Value } from '../variables/value';
+import { readCString } from '../variables/c-string';
+import { addressOf, intRvalue, intValue, memberValue, memoryValue, readBytes, ValueError, type Value } from '../variables/value';
 import { isTypeSyntax, type Expr, type TypeSyntax } from './ast';
 import { lookupVariable } from './context';
 import { ExprError } from './errors';
@@ -135,8 +137,29 @@ export function callHelper(ev: Evaluator, e: Expr & { k: 'call' }): Value {
       arity(1, '$task(pid)');
       return findTask(ev, integer(0));
     }
+    case '$streq': {
+      // gdb's $_streq: what breakpoint conditions on names need (`$streq(current->comm, "bash")`); C's == compares addresses.
+      arity(2, '$streq(a, b)');
+      return ev.boolResult(cString(ev, expr(0)) === cString(ev, expr(1)));
+    }
   }
-  throw new ExprError(`'${e.callee}' cannot be called: only the debugger's helpers can (per_cpu, per_cpu_ptr, container_of, offsetof, $task)`);
+  throw new ExprError(`'${e.callee}' cannot be called: only the debugger's helpers can (per_cpu, per_cpu_ptr, container_of, offsetof, $task, $streq)`);
+}
+
+/** A C string argument (a char array, a char pointer or a literal) as text, up to 4096 bytes. */
+function cString(ev: Evaluator, e: Expr): string {
+  const v = ev.eval(e);
+  const t = strip(v.type);
+  if (t.kind === 'array' && isCharType(arrayElement(t)) && v.location.kind !== 'memory') {
+    const bytes = ev.guard(e, () => readBytes(v));
+    const nul = bytes.indexOf(0);
+    return Buffer.from(nul >= 0 ? bytes.subarray(0, nul) : bytes).toString('latin1');
+  }
+  const p = ev.decay(e, v);
+  const pt = strip(p.type);
+  if (pt.kind !== 'pointer' || !isCharType(pt.target())) throw new ExprError(`'${ev.text(e)}' is not a string (a char array or char pointer)`);
+  const address = ev.int(e, p);
+  return ev.guard(e, () => Buffer.from(readCString(ev.ctx.frame, address, 4096).bytes).toString('latin1'));
 }
 
 /** The offset of a member designator (`tasks`, `se.group_node`, `pids[1]`) in `type`. */

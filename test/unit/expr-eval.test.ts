@@ -194,7 +194,7 @@ test('errors are one exact sentence', () => {
   fails('t + p', "'t + p': + does not take a struct task_struct * and an int *");
   fails('1 << -1', "the shift count '-1' is negative");
   fails('(struct point)i', 'cannot cast to struct point: only to numbers and pointers');
-  fails('printk("x")', "'printk' cannot be called: only the debugger's helpers can (per_cpu, per_cpu_ptr, container_of, offsetof, $task)");
+  fails('printk("x")', "'printk' cannot be called: only the debugger's helpers can (per_cpu, per_cpu_ptr, container_of, offsetof, $task, $streq)");
   fails('!pt', "'pt' is a struct point, not a number or pointer");
   fails('p - (char *)p', "'p - (char *)p' subtracts pointers to int and char");
 });

@@ -3,7 +3,7 @@
 // offsetof, $task over leaders and threads, and hostile task lists.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateExpression, ExprError, type ExprContext } from '../../debug-adapter/expr';
+import { completions, evaluateCondition, evaluateExpression, ExprError, type ExprContext } from '../../debug-adapter/expr';
 import { formatValue } from '../../debug-adapter/variables/format';
 import type { RecordType } from '../../debug-adapter/dwarf/model';
 import { array, at, FakeMemory, fakeDebug, fakeFrame, ptr, struct, T, variable } from './helpers/c-fixtures';
@@ -114,6 +114,18 @@ test('$task(pid): init_task, leaders, threads; a missing pid is one sentence', (
   assert.equal(show('$task(4)->comm', ctx), '"worker-thread"');
   assert.equal(show('$task(4)->tgid', ctx), '3');
   assert.throws(() => evaluateExpression('$task(99)', ctx), (e: Error) => e instanceof ExprError && e.message === 'no task has pid 99');
+});
+
+test('$streq for conditions on names; completions through the helpers', () => {
+  const ctx = context(kernel(), { tlsBase: BASE1 });
+  assert.equal(evaluateCondition('$streq(current->comm, "kthreadd")', ctx), true);
+  assert.equal(evaluateCondition('$streq(current->comm, "kthread")', ctx), false);
+  assert.equal(evaluateCondition('$streq($task(3)->comm, $task(4)->comm)', ctx), false);
+  assert.equal(evaluateCondition('!$streq("a", "a") == 0', ctx), true);
+  assert.throws(() => evaluateExpression('$streq(current->pid, "x")', ctx), { message: "'current->pid' is not a string (a char array or char pointer)" });
+  assert.deepEqual(completions('$task(1)->co', ctx).map((c) => c.label), ['comm']);
+  assert.deepEqual(completions('current->ta', ctx).map((c) => c.label), ['tasks']);
+  assert.deepEqual(completions('per_cpu(runqueues, 1).', ctx).map((c) => c.label), ['nr_running', 'cpu']);
 });
 
 test('hostile task lists end: a cycle not through the head, a bound, a broken pointer', () => {
