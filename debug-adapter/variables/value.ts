@@ -107,6 +107,15 @@ export function elementValue(v: Value, element: CType, index: number): Value {
   return { type: element, location: subLocation(v.location, index * size, size), frame: v.frame };
 }
 
+/** The bytes a value occupies in memory (DAP dataBreakpointInfo: a watchpoint's address and size); undefined when it is not in memory whole. */
+export function memoryRange(v: Value): { address: bigint; size: number } | undefined {
+  const address = addressOf(v);
+  if (address !== undefined) return { address, size: sizeOf(v.type) };
+  // A bitfield is watched through the bytes that hold it.
+  if (v.bits && v.location.kind === 'memory') return { address: v.location.address, size: Math.ceil((v.bits.offset + v.bits.size) / 8) };
+  return undefined;
+}
+
 // ---------------------------------------------------------------- bytes <-> integers
 
 export function bytesToBigint(bytes: Uint8Array): bigint {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { childCount, children, derefExpr, isPostfix, memberExpr, type Child } from '../../debug-adapter/variables/children';
 import { formatValue } from '../../debug-adapter/variables/format';
 import { typeName } from '../../debug-adapter/variables/type-name';
-import { addressOf, type Value } from '../../debug-adapter/variables/value';
+import { addressOf, memoryRange, type Value } from '../../debug-adapter/variables/value';
 import { evaluateExpression } from '../../debug-adapter/expr';
 import type { CType, RecordType } from '../../debug-adapter/dwarf/model';
 import { array, at, enumT, FakeMemory, fakeDebug, fakeFrame, fn, konst, ptr, scope, struct, T, typedef, variable } from './helpers/c-fixtures';
@@ -76,6 +76,9 @@ test('struct members, anonymous union flattened, bitfields typed with their widt
   assert.equal(kids[3].address, undefined, 'a bitfield has no address');
   assert.deepEqual(kids.slice(3, 5).map((c) => formatValue(c.value)), ['6', '-7']);
   assert.deepEqual(childCount(state), { named: 8, indexed: 0 });
+  assert.deepEqual(memoryRange(kids[6].value), { address: base + 24n, size: 1200 }, 'what a data breakpoint on state.arr watches');
+  assert.deepEqual(memoryRange(kids[4].value), { address: base + 8n, size: 1 }, 'a bitfield is watched through its bytes');
+  assert.equal(memoryRange(evaluateExpression('state.mode + 1', ctx)), undefined);
 });
 
 test('arrays page: elements 100..199 of 300', () => {
