@@ -105,6 +105,10 @@ export interface FrameContext {
   entryRegister?(dwarfRegister: number): bigint | undefined;
   /** DW_OP_form_tls_address / GNU_push_tls_address: the thread-local (Linux: per-cpu) base for this vCPU. */
   tlsBase?(): bigint | undefined;
+  /** Writes guest virtual memory (setVariable, setExpression); false = not mapped / not writable. Absent: values cannot be set. */
+  writeMemory?(address: bigint, bytes: Uint8Array): boolean;
+  /** Sets a register by DWARF number (the whole register); only the innermost frame's registers are the vCPU's. */
+  writeRegister?(dwarfRegister: number, value: bigint): boolean;
 }
 
 // ---------------------------------------------------------------- variables in scope
