@@ -20,11 +20,15 @@ const MAX_ENTRIES = 4096;
 
 /** The DIE's ranges (empty when it has none: a declaration, an abstract instance). */
 export function dieRanges(reader: DwarfReader, die: Die): PcRange[] {
-  const unit = reader.unitOf(die);
-  const ranges = reader.attr(die, DW_AT.ranges);
+  return rangesOf(reader, reader.unitOf(die), (name) => reader.attr(die, name));
+}
+
+/** Ranges from a DIE's attributes, given as a lookup (a unit root's are kept decoded). */
+export function rangesOf(reader: DwarfReader, unit: DwarfUnit, get: (name: number) => Attr | undefined): PcRange[] {
+  const ranges = get(DW_AT.ranges);
   if (ranges) return rangeList(reader, unit, ranges);
-  const lowAttr = reader.attr(die, DW_AT.low_pc);
-  const highAttr = lowAttr && reader.attr(die, DW_AT.high_pc);
+  const lowAttr = get(DW_AT.low_pc);
+  const highAttr = lowAttr && get(DW_AT.high_pc);
   const low = lowAttr && unit.address(lowAttr);
   if (low === undefined || !highAttr) return [];
   const high = highAttr.value.kind === 'number' ? low + highAttr.value.value : unit.address(highAttr);
