@@ -15,6 +15,7 @@ import { TypeReader } from './types';
 import { VariableFactory } from './variable-info';
 
 export type { NameLookup } from './lookup';
+export { canonicalBaseName } from './lookup';
 export { evaluate, frameBaseValue, MAX_STEPS, MAX_STACK } from './expression';
 export type { ExpressionContext, BaseTypeInfo } from './expression';
 export { VOID, CYCLE, strip, storageSize } from './types';

@@ -86,6 +86,10 @@ function lowerBound(list: readonly string[], key: string): number {
   return lo;
 }
 
+const TAGS = {
+  struct: [DW_TAG.structure_type, DW_TAG.class_type], union: [DW_TAG.union_type], enum: [DW_TAG.enumeration_type],
+} as const;
+
 const C_BASE: Record<string, { names: string[]; size: 1 | 2 | 4 | 8 | 'long'; encoding: BaseEncoding }> = {
   'char': { names: ['char'], size: 1, encoding: 'signed-char' },
   'signed char': { names: ['signed char'], size: 1, encoding: 'signed-char' },
@@ -161,19 +165,15 @@ export class NameResolver {
     return t;
   }
 
-  /** A complete struct/union/enum by tag name (for declarations), or undefined. */
+  /** A complete struct/union/enum by tag name (what a declaration resolves to), or undefined. */
   definition(kind: 'struct' | 'union' | 'enum', name: string): CType | undefined {
-    const t = this.findType(`${kind} ${name}`);
-    if (!t) return undefined;
-    if ((t.kind === 'struct' || t.kind === 'union') && t.declaration) return undefined;
-    return t;
+    return this.pick(name, TAGS[kind], true);
   }
 
   private lookupType(key: string): CType | undefined {
     const m = /^(struct|union|enum)\s+(.+)$/.exec(key);
     if (m) {
-      const tags = m[1] === 'struct' ? [DW_TAG.structure_type, DW_TAG.class_type] : m[1] === 'union' ? [DW_TAG.union_type] : [DW_TAG.enumeration_type];
-      return this.pick(m[2], tags);
+      return this.pick(m[2], TAGS[m[1] as keyof typeof TAGS]);
     }
     const base = canonicalBaseName(key);
     if (base) {
@@ -188,8 +188,8 @@ export class NameResolver {
     return this.pick(key, [DW_TAG.structure_type, DW_TAG.class_type, DW_TAG.union_type, DW_TAG.enumeration_type]);
   }
 
-  /** The first complete definition among the named DIEs of these tags, else the first declaration. */
-  private pick(name: string, tags: number[]): CType | undefined {
+  /** The first complete definition among the named DIEs of these tags, else (unless `complete`) the first declaration. */
+  private pick(name: string, tags: readonly number[], complete = false): CType | undefined {
     let declaration: number | undefined;
     for (const off of this.names().types(name).slice(0, 1024)) {
       const d = this.reader.die(off);
@@ -197,7 +197,7 @@ export class NameResolver {
       if (this.reader.flag(d, DW_AT.declaration)) { declaration ??= off; continue; }
       return this.types.typeAt(off);
     }
-    return declaration === undefined ? undefined : this.types.typeAt(declaration);
+    return declaration === undefined || complete ? undefined : this.types.typeAt(declaration);
   }
 
   private madeUp(base: string): CType {

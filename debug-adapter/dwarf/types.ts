@@ -127,6 +127,7 @@ export class TypeReader {
     let found: RecordType | null | undefined;
     const def = (): RecordType | null => {
       if (found === undefined) {
+        found = null; // re-entry (a resolver asking this very type) sees "not found"
         const t = this.resolve(kind, name);
         found = t && t.kind === kind && !t.declaration ? t : null;
       }
@@ -144,6 +145,7 @@ export class TypeReader {
     let found: EnumType | null | undefined;
     const def = (): EnumType | null => {
       if (found === undefined) {
+        found = null;
         const t = this.resolve('enum', name);
         found = t && t.kind === 'enum' && t.enumerators.length > 0 ? t : null;
       }

@@ -114,7 +114,7 @@ function encode(form: number, value: AttrValue, addressSize: number): number[] {
     case F.addr: return le(n, addressSize);
     case F.data1: case F.flag: return le(n, 1);
     case F.data2: return le(n, 2);
-    case F.data4: case F.sec_offset: return le(n, 4);
+    case F.data4: case F.sec_offset: case F.ref4: case F.ref_addr: return le(n, 4);
     case F.data8: return le(n, 8);
     case F.udata: case F.loclistx: case F.rnglistx: return uleb(n);
     case F.sdata: return sleb(n);
