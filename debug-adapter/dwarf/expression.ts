@@ -119,8 +119,9 @@ function run(expr: Uint8Array, frame: FrameContext | undefined, ctx: ExpressionC
   for (let steps = 0; r.remaining > 0; steps++) {
     if (steps >= MAX_STEPS) throw new Unavailable(`the location expression runs past ${MAX_STEPS} steps`);
     const op = r.u8();
-    // After a register or implicit location only a piece (or the end) may follow.
-    if (simple && op !== DW_OP.piece && op !== DW_OP.bit_piece && op !== DW_OP.nop) {
+    // After a register or implicit location only a piece (or the end) may follow; gcc also writes
+    // DW_OP_GNU_uninit there (the value is not initialized yet: still its location).
+    if (simple && op !== DW_OP.piece && op !== DW_OP.bit_piece && op !== DW_OP.nop && op !== DW_OP.GNU_uninit) {
       throw new DwarfError(`op 0x${op.toString(16)} follows a complete location`);
     }
     if (op >= DW_OP.lit0 && op <= DW_OP.lit31) { push(BigInt(op - DW_OP.lit0)); continue; }

@@ -16,8 +16,8 @@ import type { DwarfSections } from './model';
 import { Lru, sectionBytes, sectionString } from './section-io';
 import { DwarfUnit, UnitHeader, readUnitHeaders } from './units';
 
-/** Parsed DIEs kept at once, across units (~100 bytes each). */
-const DIE_BUDGET = 2_000_000;
+/** Parsed DIEs kept at once, across units (~150 bytes each: ~60 MB; a kernel's largest units have ~100k). */
+const DIE_BUDGET = 400_000;
 const MAX_PROBLEMS = 200;
 /** abstract_origin/specification chains longer than this are damage (real ones are 1-2 long). */
 const MAX_ORIGIN_DEPTH = 8;

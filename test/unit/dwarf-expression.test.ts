@@ -146,6 +146,7 @@ test('skip and bra; loops end at the step limit; branches stay inside', () => {
 test('registers, register-relative addresses, frame base, CFA', () => {
   assert.deepEqual(ev([OP.reg0 + 5]), { kind: 'register', register: 5 });
   assert.deepEqual(ev([OP.regx, ...uleb(17)]), { kind: 'register', register: 17 });
+  assert.deepEqual(ev([OP.reg0 + 4, 0xf0]), { kind: 'register', register: 4 }, 'DW_OP_GNU_uninit after a register (gcc, Linux)');
   assert.deepEqual(ev([OP.breg0 + 6, ...sleb(-8)]), { kind: 'memory', address: 0x1600n - 8n });
   assert.deepEqual(ev([OP.bregx, ...uleb(12), ...sleb(16)]), { kind: 'memory', address: 0x1000n + 12n * 0x100n + 16n });
   assert.deepEqual(ev([OP.fbreg, ...sleb(-20)]), { kind: 'memory', address: 0x6000n - 20n });
