@@ -77,7 +77,12 @@ export class DieTree {
   readonly dies: Die[] = [];
   problem?: string;
 
-  constructor(readonly unit: UnitShape, readonly bytes: Uint8Array) {}
+  /** The unit's form context without string sections: skipping a strp then reads no string. */
+  readonly skip: FormContext;
+
+  constructor(readonly unit: UnitShape, readonly bytes: Uint8Array) {
+    this.skip = { version: unit.forms.version, addressSize: unit.forms.addressSize, offsetSize: unit.forms.offsetSize };
+  }
 
   /** The unit's first DIE (compile_unit, partial_unit, type_unit...). */
   get root(): Die | undefined { return this.dies[0]; }
@@ -111,7 +116,7 @@ export class DieTree {
     while (i < specs.length && specs[i].name !== name) i++;
     if (i === specs.length) return undefined;
     const r = new ByteReader(this.bytes, die.at, this.bytes.length, `.debug_info DIE at 0x${die.offset.toString(16)}`);
-    for (let j = 0; j < i; j++) readForm(r, specs[j].form, this.unit.forms, specs[j].implicitConst);
+    for (let j = 0; j < i; j++) readForm(r, specs[j].form, this.skip);
     return { name, form: specs[i].form, value: readForm(r, specs[i].form, this.unit.forms, specs[i].implicitConst) };
   }
 }
@@ -126,8 +131,7 @@ export function parseDieTree(unit: UnitShape, bytes: Uint8Array, abbrevs: Map<nu
   const what = `.debug_info unit at 0x${unit.offset.toString(16)}`;
   try {
     const r = new ByteReader(bytes, unit.firstDie, bytes.length, what);
-    // Skipping must not read strings: a context without string sections makes strp a plain offset.
-    const skip: FormContext = { version: unit.forms.version, addressSize: unit.forms.addressSize, offsetSize: unit.forms.offsetSize };
+    const skip = tree.skip;
     let parent: Die | undefined;
     let depth = 0;
     while (r.remaining > 0) {
