@@ -24,8 +24,11 @@ export type FormValue =
   | { kind: 'address'; value: bigint }
   | { kind: 'string'; value: string }
   | { kind: 'ref'; value: number }
-  | { kind: 'index'; form: 'strx' | 'addrx'; value: number }
-  | { kind: 'block' }
+  /** DW_FORM_ref_addr: a .debug_info section offset (may be in another unit). */
+  | { kind: 'refAddr'; value: number }
+  | { kind: 'index'; form: 'strx' | 'addrx' | 'loclistx' | 'rnglistx'; value: number }
+  /** block*, exprloc, data16: a view of the bytes (never a copy). */
+  | { kind: 'block'; bytes: Uint8Array }
   | { kind: 'none' };
 
 /** Everything form sizes depend on. */
@@ -35,6 +38,11 @@ export interface FormContext {
   offsetSize: 4 | 8;
   debugStr?: Uint8Array;
   debugLineStr?: Uint8Array;
+  /**
+   * Resolves DW_FORM_strp/line_strp offsets instead of debugStr/debugLineStr
+   * (dwarf/ reads string sections through the Section interface, not whole).
+   */
+  strings?: (section: 'str' | 'line_str', offset: number) => string | undefined;
 }
 
 /** Reads one attribute value of `form` (implicit_const passes its value from the abbreviation). */
@@ -45,7 +53,7 @@ export function readForm(r: ByteReader, form: number, ctx: FormContext, implicit
     case DW_FORM.data2: return { kind: 'number', value: BigInt(r.u16()) };
     case DW_FORM.data4: return { kind: 'number', value: BigInt(r.u32()) };
     case DW_FORM.data8: return { kind: 'number', value: r.u64() };
-    case DW_FORM.data16: r.skip(16); return { kind: 'block' };
+    case DW_FORM.data16: return { kind: 'block', bytes: r.bytes(16) };
     case DW_FORM.sdata: return { kind: 'number', value: r.slebBig() };
     case DW_FORM.udata: return { kind: 'number', value: r.ulebBig() };
     case DW_FORM.flag: return { kind: 'number', value: BigInt(r.u8()) };
@@ -53,8 +61,14 @@ export function readForm(r: ByteReader, form: number, ctx: FormContext, implicit
     case DW_FORM.implicit_const: return { kind: 'number', value: implicitConst };
     case DW_FORM.sec_offset: return { kind: 'number', value: BigInt(r.offset(ctx.offsetSize)) };
     case DW_FORM.string: return { kind: 'string', value: r.cstr() };
-    case DW_FORM.strp: return str(stringAt(ctx.debugStr, r.offset(ctx.offsetSize)));
-    case DW_FORM.line_strp: return str(stringAt(ctx.debugLineStr, r.offset(ctx.offsetSize)));
+    case DW_FORM.strp: {
+      const at = r.offset(ctx.offsetSize);
+      return str(ctx.strings ? ctx.strings('str', at) : stringAt(ctx.debugStr, at));
+    }
+    case DW_FORM.line_strp: {
+      const at = r.offset(ctx.offsetSize);
+      return str(ctx.strings ? ctx.strings('line_str', at) : stringAt(ctx.debugLineStr, at));
+    }
     case DW_FORM.strp_sup: case DW_FORM.GNU_strp_alt: r.offset(ctx.offsetSize); return { kind: 'none' };
     case DW_FORM.ref1: return { kind: 'ref', value: r.u8() };
     case DW_FORM.ref2: return { kind: 'ref', value: r.u16() };
@@ -63,15 +77,14 @@ export function readForm(r: ByteReader, form: number, ctx: FormContext, implicit
     case DW_FORM.ref_udata: return { kind: 'ref', value: r.uleb() };
     case DW_FORM.ref_addr:
       // DWARF 2 wrote ref_addr with the address size; later versions use the offset size.
-      if (ctx.version <= 2) r.unsigned(ctx.addressSize); else r.offset(ctx.offsetSize);
-      return { kind: 'none' };
+      return { kind: 'refAddr', value: ctx.version <= 2 ? Number(r.unsigned(ctx.addressSize)) : r.offset(ctx.offsetSize) };
     case DW_FORM.ref_sup4: r.skip(4); return { kind: 'none' };
     case DW_FORM.ref_sup8: case DW_FORM.ref_sig8: r.skip(8); return { kind: 'none' };
     case DW_FORM.GNU_ref_alt: r.offset(ctx.offsetSize); return { kind: 'none' };
-    case DW_FORM.block1: r.skip(r.u8()); return { kind: 'block' };
-    case DW_FORM.block2: r.skip(r.u16()); return { kind: 'block' };
-    case DW_FORM.block4: r.skip(r.u32()); return { kind: 'block' };
-    case DW_FORM.block: case DW_FORM.exprloc: r.skip(r.uleb()); return { kind: 'block' };
+    case DW_FORM.block1: return { kind: 'block', bytes: r.bytes(r.u8()) };
+    case DW_FORM.block2: return { kind: 'block', bytes: r.bytes(r.u16()) };
+    case DW_FORM.block4: return { kind: 'block', bytes: r.bytes(r.u32()) };
+    case DW_FORM.block: case DW_FORM.exprloc: return { kind: 'block', bytes: r.bytes(r.uleb()) };
     case DW_FORM.strx: case DW_FORM.GNU_str_index: return { kind: 'index', form: 'strx', value: r.uleb() };
     case DW_FORM.strx1: return { kind: 'index', form: 'strx', value: r.u8() };
     case DW_FORM.strx2: return { kind: 'index', form: 'strx', value: r.u16() };
@@ -82,7 +95,8 @@ export function readForm(r: ByteReader, form: number, ctx: FormContext, implicit
     case DW_FORM.addrx2: return { kind: 'index', form: 'addrx', value: r.u16() };
     case DW_FORM.addrx3: return { kind: 'index', form: 'addrx', value: r.u24() };
     case DW_FORM.addrx4: return { kind: 'index', form: 'addrx', value: r.u32() };
-    case DW_FORM.loclistx: case DW_FORM.rnglistx: r.uleb(); return { kind: 'none' };
+    case DW_FORM.loclistx: return { kind: 'index', form: 'loclistx', value: r.uleb() };
+    case DW_FORM.rnglistx: return { kind: 'index', form: 'rnglistx', value: r.uleb() };
     case DW_FORM.indirect: {
       const actual = r.uleb();
       if (actual === DW_FORM.indirect || actual === DW_FORM.implicit_const) {
