@@ -10,7 +10,7 @@
 import type { HwLength, HwRequest, WatchAccess } from '../vmm/debug/hw-breakpoints';
 import type { ArmResult } from '../vmm/debug/vcpu-debug';
 import type { StopReason } from '../vmm/machine/protocol';
-import { evaluate, hitConditionMatcher, syntaxProblem, type EvalContext } from './expressions';
+import { hitConditionMatcher, syntaxProblem } from './expressions';
 
 /** 'exception': a guest exception vector, a breakpoint on its IDT handler (vector-breakpoints.ts). */
 export type BreakpointKind = 'source' | 'function' | 'instruction' | 'data' | 'exception';
@@ -196,12 +196,12 @@ export class BreakpointTable {
    * condition is evaluated, then its hit count; a condition that cannot be
    * evaluated stops (and says why through `problems`).
    */
-  shouldStop(hit: Breakpoint[], ctx: EvalContext, problems: string[] = []): boolean {
+  shouldStop(hit: Breakpoint[], holds: (condition: string) => boolean, problems: string[] = []): boolean {
     let stop = false;
     for (const b of hit) {
       if (b.condition) {
         try {
-          if (evaluate(b.condition, ctx) === 0n) continue;
+          if (!holds(b.condition)) continue;
         } catch (e) {
           problems.push(`breakpoint condition "${b.condition}" could not be evaluated: ${(e as Error).message}; stopped`);
           stop = true;

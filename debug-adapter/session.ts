@@ -39,10 +39,11 @@ export class KvmDebugSession extends DebugSession {
   private readonly breakpoints = new BreakpointRequests(this.state, this.paths);
   private readonly exceptions = new ExceptionRequests(this.state, this.breakpoints);
   private readonly frames = new Frames(this.state, this.paths);
-  private readonly variables = new VariablesRequests(this.state);
+  private readonly variables = new VariablesRequests(this.state, this.frames);
   private readonly memory = new MemoryRequests(this.state, this.paths);
   private readonly run = new RunControl(this.state, this.breakpoints, this.exceptions, {
     evalContext: (snapshot) => this.variables.evalContext(snapshot),
+    cContext: (vcpu) => this.variables.c.innermost(vcpu),
     running: () => this.kvm.running(),
     stopping: () => { this.console.flush(); this.kvm.paused(); this.variables.reset(); },
   });
@@ -138,6 +139,9 @@ export class KvmDebugSession extends DebugSession {
       supportsSetVariable: true,
       supportsTerminateRequest: true,
       supportsEvaluateForHovers: true,
+      supportsSetExpression: true,
+      supportsCompletionsRequest: true,
+      completionTriggerCharacters: ['.', '>'],
       supportsValueFormattingOptions: true,
     };
     this.sendResponse(response);
@@ -279,6 +283,14 @@ export class KvmDebugSession extends DebugSession {
     void this.answer(response, undefined, () => this.variables.evaluate(args));
   }
 
+  protected override async setExpressionRequest(response: DebugProtocol.SetExpressionResponse, args: DebugProtocol.SetExpressionArguments): Promise<void> {
+    if (await this.answer(response, undefined, () => this.variables.setExpression(args))) this.sendEvent(new InvalidatedEvent(['variables']));
+  }
+
+  protected override completionsRequest(response: DebugProtocol.CompletionsResponse, args: DebugProtocol.CompletionsArguments): void {
+    void this.answer(response, undefined, async () => ({ targets: await this.variables.completions(args) }));
+  }
+
   // ---- memory and disassembly ---------------------------------------------------------------
 
   protected override readMemoryRequest(response: DebugProtocol.ReadMemoryResponse, args: DebugProtocol.ReadMemoryArguments): void {
@@ -309,7 +321,11 @@ export class KvmDebugSession extends DebugSession {
   }
 
   protected override dataBreakpointInfoRequest(response: DebugProtocol.DataBreakpointInfoResponse, args: DebugProtocol.DataBreakpointInfoArguments): void {
-    void this.answer(response, response.command, () => this.breakpoints.dataInfo(args));
+    void this.answer(response, response.command, async () => {
+      const c = await this.variables.watchRange(args);
+      if (typeof c === 'string') return { dataId: null, description: c };
+      return c ? this.breakpoints.dataInfoFor(c.address, c.size, c.label) : this.breakpoints.dataInfo(args);
+    });
   }
 
   protected override setDataBreakpointsRequest(response: DebugProtocol.SetDataBreakpointsResponse, args: DebugProtocol.SetDataBreakpointsArguments): void {
@@ -326,6 +342,12 @@ export class KvmDebugSession extends DebugSession {
 
   /** kvmdbg's kvm/* requests (custom-requests.ts); answers itself, never throws (guardHandlers would misread its arguments). */
   protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown): void {
+    if (command === 'kvm/displayFormat') {
+      this.variables.c.hex = (args as { hex?: unknown } | undefined)?.hex === true;
+      this.sendResponse(response);
+      if (this.state.vcpu?.state === 'stopped') this.sendEvent(new InvalidatedEvent(['variables']));
+      return;
+    }
     if (!this.kvm.handles(command)) return super.customRequest(command, response, args);
     this.kvm.handle(command, (args ?? {}) as Record<string, unknown>).then(
       (body) => { response.body = body; this.sendResponse(response); },

@@ -102,12 +102,14 @@ export class ScopeReader {
   private functionScope(fn: Die, blocks: Die[], frameBase: Die, pc: bigint, unit: UnitScope): FunctionScope {
     const r = this.reader;
     const range = containing(dieRanges(r, fn), pc);
-    const parameters: VariableInfo[] = [];
+    const found: { v: VariableInfo; order: number }[] = [];
     for (const c of fn.children) {
       if (c.tag !== DW_TAG.formal_parameter) continue;
       const v = this.vars.make(c, 'parameter', frameBase);
-      if (v) parameters.push(v);
+      // In declaration order: gcc lists an inlined instance's parameters reversed; their abstract origins are in source order.
+      if (v) found.push({ v, order: r.ref(c, DW_AT.abstract_origin)?.offset ?? c.offset });
     }
+    const parameters = found.sort((a, b) => a.order - b.order).map((x) => x.v);
     const scopes: BlockScope[] = [];
     for (const b of [...blocks].reverse()) {
       const br = containing(dieRanges(r, b), pc) ?? range;

@@ -121,7 +121,11 @@ export class BreakpointRequests {
       label = address !== undefined ? hex(address) : name;
     }
     if (address === undefined) return { dataId: null, description: `"${name}" is neither a global symbol nor an address` };
-    // The whole object: debug registers take up to 8 aligned bytes, page protection any size (hw-breakpoints.ts).
+    return this.dataInfoFor(address, size, label);
+  }
+
+  /** A data breakpoint on `size` bytes at `address`: debug registers take up to 8 aligned bytes, page protection any size (hw-breakpoints.ts). */
+  dataInfoFor(address: bigint, size: number, label: string): DebugProtocol.DataBreakpointInfoResponse['body'] {
     const length = Math.max(1, Math.min(size, MAX_PAGE_WATCH));
     return {
       dataId: dataId(address, length),

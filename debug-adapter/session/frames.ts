@@ -8,7 +8,8 @@ import { Source, StackFrame } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { Regs } from '../../native/types';
 import { bitnessOf } from '../disassembly';
-import { describeFrames, unwindFrames } from '../stack';
+import { describeFrame, unwindFrames } from '../stack';
+import { logicalFrames, type LogicalFrame } from '../c-frames';
 import type { StackFrame as UnwoundFrame } from '../symbols';
 import type { ClientPaths, SessionState } from './state';
 
@@ -21,9 +22,12 @@ export const frameIdOf = (vcpu: number, index: number): number => vcpu * FRAME_I
 export const vcpuOfFrame = (frameId: number | undefined): number | undefined =>
   (frameId !== undefined && Number.isInteger(frameId) && frameId > 0 ? Math.floor((frameId - 1) / FRAME_IDS_PER_VCPU) : undefined);
 
+/** The index of a frame id in its vCPU's frames (as stackTrace listed them). */
+export const indexOfFrame = (frameId: number): number => (frameId - 1) % FRAME_IDS_PER_VCPU;
+
 export class Frames {
   /** Per vCPU: the frames unwound from these registers (stackTrace). */
-  private readonly cache = new Map<number, { regs: Regs; frames: UnwoundFrame[] }>();
+  private readonly cache = new Map<number, { regs: Regs; frames: UnwoundFrame[]; logical?: LogicalFrame[] }>();
 
   constructor(private readonly state: SessionState, private readonly paths: ClientPaths) {}
 
@@ -34,13 +38,18 @@ export class Frames {
 
   async stackTrace(args: DebugProtocol.StackTraceArguments): Promise<DebugProtocol.StackTraceResponse['body']> {
     const vcpu = this.state.vcpuOfThread(args.threadId);
-    const unwound = await this.unwound(vcpu);
+    const { unwound, logical } = await this.logical(vcpu);
     const start = args.startFrame ?? 0;
-    const end = args.levels ? start + args.levels : unwound.length;
-    const frames = describeFrames(this.state.symbols, unwound, start, end);
+    const end = Math.min(args.levels ? start + args.levels : logical.length, logical.length);
+    const frames = logical.slice(start, end).map((lf) => {
+      const f = { ...describeFrame(this.state.symbols, unwound[lf.physical].pc, lf.physical > 0), sp: unwound[lf.physical].sp };
+      if (lf.name) f.name = lf.name;
+      if (lf.callSite?.line) { f.file = lf.callSite.file ?? f.file; f.line = lf.callSite.line; f.column = lf.callSite.column || 1; }
+      return f;
+    });
     if (vcpu === this.state.vcpu!.id && start === 0) this.preferBreakpointLine(frames[0]);
     return {
-      totalFrames: unwound.length,
+      totalFrames: logical.length,
       stackFrames: frames.map((f, i) => {
         const sf = new StackFrame(frameIdOf(vcpu, start + i), f.name) as DebugProtocol.StackFrame;
         sf.instructionPointerReference = f.instructionPointerReference;
@@ -57,6 +66,14 @@ export class Frames {
         return sf;
       }),
     };
+  }
+
+  /** A vCPU's frames as shown: each machine frame's inlined calls, then its function (c-frames.ts). */
+  async logical(vcpu: number): Promise<{ unwound: UnwoundFrame[]; logical: LogicalFrame[] }> {
+    const unwound = await this.unwound(vcpu);
+    const cached = this.cache.get(vcpu)!;
+    cached.logical ??= logicalFrames(unwound, this.state.symbols, this.state.symbols?.debug);
+    return { unwound, logical: cached.logical };
   }
 
   /**

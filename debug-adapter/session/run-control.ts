@@ -10,7 +10,8 @@ import type { StopReason } from '../../vmm/machine/protocol';
 import type { Regs } from '../../native/types';
 import { vectorLabel } from '../../vmm/debug/idt';
 import { bitnessOf, decodeFrom, type Bitness } from '../disassembly';
-import type { EvalContext } from '../expressions';
+import { evaluate, type EvalContext } from '../expressions';
+import { evaluateCondition, type ExprContext } from '../expr';
 import { rebaseBreakpoints } from '../kaslr';
 import type { CpuSnapshot } from '../registers';
 import { unwindFrames } from '../stack';
@@ -23,6 +24,8 @@ import { hex, RequestError, THREAD_ID, type SessionState } from './state';
 export interface RunControlHost {
   /** The context breakpoint conditions are evaluated in (the same as the Debug Console's). */
   evalContext(snapshot: CpuSnapshot): EvalContext;
+  /** The C context of a vCPU's innermost frame, where the kernel has DWARF: conditions are C there. */
+  cContext(vcpu: number): Promise<ExprContext | undefined>;
   /** The guest starts running (the kvm/* state event). */
   running(): void;
   /** A stop is about to be reported: flush the console, drop what was shown for the last stop. */
@@ -45,7 +48,10 @@ export class RunControl {
     const hit = this.state.breakpoints.matching(stop);
     if (hit.length === 0) return true;
     const problems: string[] = [];
-    const go = this.state.breakpoints.shouldStop(hit, this.host.evalContext(await this.state.snapshot()), problems);
+    const legacy = this.host.evalContext(await this.state.snapshot());
+    const c = hit.some((b) => b.condition) ? await this.host.cContext(this.state.vcpu!.id) : undefined;
+    const holds = (condition: string): boolean => (c ? evaluateCondition(condition, c) : evaluate(condition, legacy) !== 0n);
+    const go = this.state.breakpoints.shouldStop(hit, holds, problems);
     for (const p of problems) this.state.note(p, 'important');
     return go;
   }

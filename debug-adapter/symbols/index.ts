@@ -14,6 +14,8 @@ import { describeError } from './dwarf-reader';
 import { LineTable, parseLineTables, SourceLocation } from './line-table';
 import { ObjectFile, objectFileFromElf } from './object-file';
 import { SymbolTable, Symbolized } from './symbol-table';
+import { debugSectionsOf, openDebugData } from '../dwarf';
+import type { DebugData } from '../dwarf/model';
 import { ReadMemory, RegisterSnapshot, unwindStack, UnwindResult } from './unwind';
 
 export { ByteReader, DwarfError } from './dwarf-reader';
@@ -66,6 +68,8 @@ export class Symbols {
   cfi: CallFrameInfo = parseCallFrameInfo({ bits: 64 });
   table: SymbolTable = SymbolTable.empty();
   info?: DebugInfo;
+  /** C data: types, variables in scope, locations (dwarf/); absent without .debug_info. */
+  debug?: DebugData;
   /** The file's bytes at a link-time address (.rodata), for checks against guest memory (KASLR detection). */
   linkedBytes: (address: bigint, length: number) => Uint8Array | undefined = () => undefined;
   /** How far the running kernel is from its link addresses (KASLR); 0 = as linked. Set with rebase(). */
@@ -278,6 +282,7 @@ function fillFromObject(syms: Symbols, obj: ObjectFile, options: LoadOptions): v
         debugStrOffsets: sec('.debug_str_offsets'), debugAddr: sec('.debug_addr'),
       });
       syms.problems.push(...syms.info.problems.slice(0, 20));
+      syms.debug = openDebugData(debugSectionsOf(obj));
     }
   });
 
