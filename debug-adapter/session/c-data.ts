@@ -109,7 +109,11 @@ export class CData {
     if (!fn) return [];
     const locals: VariableInfo[] = [];
     const seen = new Set<string>();
-    for (const block of fn.blocks) for (const v of block.locals) if (!seen.has(v.name)) { seen.add(v.name); locals.push(v); }
+    for (const block of fn.blocks) {
+      // In declaration order within a block, as the source reads (clang's DIEs need not be).
+      const ordered = [...block.locals].sort((a, b) => (a.declLine ?? 0) - (b.declLine ?? 0));
+      for (const v of ordered) if (!seen.has(v.name)) { seen.add(v.name); locals.push(v); }
+    }
     const out: DebugProtocol.Scope[] = [];
     if (locals.length > 0) out.push({ name: 'Locals', presentationHint: 'locals', variablesReference: create({ kind: 'c-scope', vars: locals, ctx }), namedVariables: locals.length, expensive: false });
     if (fn.parameters.length > 0) out.push({ name: 'Arguments', presentationHint: 'arguments', variablesReference: create({ kind: 'c-scope', vars: fn.parameters, ctx }), namedVariables: fn.parameters.length, expensive: false });
