@@ -20,6 +20,7 @@ import { parseVectors, vectorLabel } from '../vmm/debug/idt';
 import { describeVectorStop, IDT_PAUSE_EVERY, IDT_POLL_MS, VectorBreakpoints } from './vector-breakpoints';
 import type { Regs, Sregs } from '../native/types';
 import { loadSymbols, Symbols } from './symbols';
+import { makeSourceFileMap } from './source-map';
 import { loadSystemMap } from './symbols/system-map';
 import { LaunchConfigError, looksLikeLinux, validateLaunchArgs, withNoKaslr, type LaunchConfig } from './launch-config';
 import { ConsoleBatcher } from './console-output';
@@ -202,8 +203,11 @@ export class KvmDebugSession extends DebugSession {
     }
   }
 
+  /** launch.json's sourceFileMap: compiled paths <-> the user's tree. */
+  private sourceMap = makeSourceFileMap();
+
   private loadSymbolsFor(config: LaunchConfig): Symbols | undefined {
-    if (config.symbols) return loadSymbols(config.symbols);
+    if (config.symbols) return loadSymbols(config.symbols, { nameIndex: { log: (l) => this.note(l) } });
     if (config.systemMap) return loadSystemMap(config.systemMap);
     return undefined;
   }
@@ -218,6 +222,7 @@ export class KvmDebugSession extends DebugSession {
       return this.fail(response, e instanceof LaunchConfigError ? e.message : `launch: ${(e as Error).message}`);
     }
     this.config = config;
+    this.sourceMap = makeSourceFileMap(config.sourceFileMap);
     const symbols = await this.withProgress(config.symbols ?? config.systemMap, () => this.loadSymbolsFor(config));
     this.symbols = symbols;
     if (symbols) {
@@ -499,7 +504,8 @@ export class KvmDebugSession extends DebugSession {
           const sf = new StackFrame(vcpu * FRAME_IDS_PER_VCPU + start + i + 1, f.name) as DebugProtocol.StackFrame;
           sf.instructionPointerReference = f.instructionPointerReference;
           if (f.file) {
-            sf.source = new Source(basename(f.file), this.convertDebuggerPathToClient(f.file));
+            const file = this.sourceMap.mapSource(f.file);
+            sf.source = new Source(basename(file), this.convertDebuggerPathToClient(file));
             sf.line = this.convertDebuggerLineToClient(f.line!);
             sf.column = f.column ?? 1;
           } else {
@@ -813,7 +819,7 @@ export class KvmDebugSession extends DebugSession {
       const line = this.convertClientLineToDebugger(bp.line);
       const base = { key: `${path}:${line}`, kind: 'source' as const, condition: bp.condition, hitCondition: bp.hitCondition, path, line };
       if (!this.symbols) return { ...base, problem: 'no symbols: set "symbols" in launch.json to an ELF with DWARF line tables' };
-      const r = this.symbols.resolveBreakpoint(path, line);
+      const r = this.symbols.resolveBreakpoint(this.sourceMap.unmapSource(path), line);
       if (!r || r.addresses.length === 0) return { ...base, problem: `no code at or after line ${line} of ${basename(path)} in the DWARF line tables of ${this.symbols.name}` };
       return { ...base, line: r.line, addresses: r.addresses };
     });

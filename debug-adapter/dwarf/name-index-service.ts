@@ -134,7 +134,8 @@ export class NameIndexService implements NameLookup {
     this.state = 'ready';
     this.source = 'built';
     for (const p of r.problems.slice(0, 5)) log(`kvmdbg: name index: ${p}`);
-    log(`kvmdbg: name index of ${this.path}: ${this.index.nameCount} names in ${(r.ms / 1000).toFixed(1)} s`
+    // Said when it mattered: a cache was written, or the build took long enough to notice.
+    if (this.cachePath || r.ms >= 1000) log(`kvmdbg: name index of ${this.path}: ${this.index.nameCount} names in ${(r.ms / 1000).toFixed(1)} s`
       + (this.cachePath ? (r.written ? ` (not cached: ${r.written})` : `, cached in ${this.cachePath}`) : ''));
     return this.index;
   }
