@@ -79,8 +79,27 @@ function readAbbrevTable(data: Uint8Array, offset: number, version: number, addr
   }
 }
 
-/** Walks every unit into `out`. Never throws: problems are returned, one sentence each. */
-export function buildNameIndex(input: NameIndexInput, out: NameIndexBuilder): string[] {
+/**
+ * The first definition of `name` of one of `kinds`, walking units in order
+ * until one defines it: what a question asked before the index is built
+ * costs (a kernel's common types are defined in its first units).
+ */
+export function findFirstDefinition(input: NameIndexInput, name: string, kinds: readonly number[]): number | undefined {
+  class Watch extends NameIndexBuilder {
+    found?: number;
+    target = -1;
+    override add(id: number, kind: number, offset: number, declaration: boolean): void {
+      if (this.found === undefined && id === this.target && !declaration && kinds.includes(kind)) this.found = offset;
+    }
+  }
+  const w = new Watch();
+  w.target = w.intern(name);
+  buildNameIndex(input, w, () => w.found !== undefined);
+  return w.found;
+}
+
+/** Walks every unit into `out` (or until `stop` says so after a unit). Never throws: problems are returned, one sentence each. */
+export function buildNameIndex(input: NameIndexInput, out: NameIndexBuilder, stop?: () => boolean): string[] {
   const problems: string[] = [];
   const section = input.debugInfo;
   const tables = new Map<string, Map<number, Abbrev>>();
@@ -101,6 +120,7 @@ export function buildNameIndex(input: NameIndexInput, out: NameIndexBuilder): st
       if (problems.length < 100) problems.push(`.debug_info unit at 0x${offset.toString(16)}: ${describeError(e)} (not indexed)`);
     }
     offset += size;
+    if (stop?.()) break;
   }
   return problems;
 }

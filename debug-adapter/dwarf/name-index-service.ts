@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { openFileSource } from '../../vmm/boot/byte-source';
 import { objectFileFromElf } from '../symbols/object-file';
-import { buildNameIndex } from './name-index-build';
-import { INDEX_VERSION, NameIndex, NameIndexBuilder, NameLookup } from './name-index-format';
+import { buildNameIndex, findFirstDefinition, NameIndexInput } from './name-index-build';
+import { INDEX_VERSION, KIND, NameIndex, NameIndexBuilder, NameLookup } from './name-index-format';
 import type { WorkerInput, WorkerResult } from './name-index-worker';
 
 export { NameIndex } from './name-index-format';
@@ -32,23 +32,33 @@ export interface NameIndexOptions {
   inline?: boolean;
 }
 
-/** Reads and walks `path`'s .debug_info into index bytes (the worker's job; inline for tests). */
-export function buildIndexBytes(path: string, buildId: string): { bytes: Uint8Array; problems: string[] } {
+/** The sections a walk needs, from a file opened here (closed by the caller through `close`). */
+function openInput(path: string): { input?: NameIndexInput; debugInfoBytes: number; close(): void } {
   const file = openFileSource(path, { cacheBytes: 4 * 1024 * 1024 });
   try {
     const obj = objectFileFromElf(path, file);
     const info = obj.section('.debug_info');
     const abbrev = obj.section('.debug_abbrev');
-    const builder = new NameIndexBuilder();
-    const problems = info && abbrev
-      ? buildNameIndex({
-        debugInfo: info.source, debugAbbrev: abbrev.data, debugStr: obj.section('.debug_str')?.data,
-        debugLineStr: obj.section('.debug_line_str')?.data, debugStrOffsets: obj.section('.debug_str_offsets')?.data,
-      }, builder)
-      : ['no .debug_info: the name index is empty'];
-    return { bytes: builder.serialize(buildId, info?.size ?? 0), problems };
-  } finally {
+    const input = info && abbrev ? {
+      debugInfo: info.source, debugAbbrev: abbrev.data, debugStr: obj.section('.debug_str')?.data,
+      debugLineStr: obj.section('.debug_line_str')?.data, debugStrOffsets: obj.section('.debug_str_offsets')?.data,
+    } : undefined;
+    return { input, debugInfoBytes: info?.size ?? 0, close: () => file.close() };
+  } catch (e) {
     file.close();
+    throw e;
+  }
+}
+
+/** Reads and walks `path`'s .debug_info into index bytes (the worker's job; inline for tests). */
+export function buildIndexBytes(path: string, buildId: string): { bytes: Uint8Array; problems: string[] } {
+  const f = openInput(path);
+  try {
+    const builder = new NameIndexBuilder();
+    const problems = f.input ? buildNameIndex(f.input, builder) : ['no .debug_info: the name index is empty'];
+    return { bytes: builder.serialize(buildId, f.debugInfoBytes), problems };
+  } finally {
+    f.close();
   }
 }
 
@@ -142,6 +152,24 @@ export class NameIndexService implements NameLookup {
 
   /** The index when ready (else undefined: answer from the symbol table meanwhile). */
   get current(): NameIndex | undefined { return this.index; }
+
+  /**
+   * Types by name now: from the index when it is built, else the first
+   * definition found walking the units in order on this thread (a common
+   * kernel type is defined in its first units; a rare one costs a walk).
+   */
+  typesNow(name: string): number[] {
+    if (this.index) return this.index.types(name);
+    const m = /^(struct|union|enum)\s+(.+)$/.exec(name.trim());
+    const kinds = m ? [m[1] === 'struct' ? KIND.struct : m[1] === 'union' ? KIND.union : KIND.enum] : [KIND.struct, KIND.union, KIND.enum, KIND.typedef, KIND.base];
+    const f = openInput(this.path);
+    try {
+      const at = f.input && findFirstDefinition(f.input, m ? m[2] : name.trim(), kinds);
+      return at === undefined ? [] : [at];
+    } finally {
+      f.close();
+    }
+  }
 
   variables(name: string): number[] { return this.index?.variables(name) ?? []; }
   types(name: string): number[] { return this.index?.types(name) ?? []; }
