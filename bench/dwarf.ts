@@ -149,6 +149,11 @@ export async function runDwarfBench(reps: number, say: (line: string) => void = 
   }
   const bp = cold[0].values.BREAKPOINT;
   say(`  kvmdbg: do_sys_openat2 at ${bp?.file}:${bp?.line} (${bp?.address}); gdb: ${gdbLine[0].stdout.trim().split('\n')[0]}`);
+  // The doubled-directory bug (issue 14) and the line itself, checked against gdb on the real file.
+  const gdbAt = /Line (\d+) of "([^"]+)"/.exec(gdbLine[0].stdout);
+  if (!bp || !gdbAt || bp.line !== Number(gdbAt[1]) || !bp.file.endsWith(`/${gdbAt[2]}`) || /(debian\/build\/build_amd64_none_amd64\/).*\1/.test(bp.file)) {
+    throw new Error(`kvmdbg places do_sys_openat2 at ${bp?.file}:${bp?.line}, gdb at ${gdbAt?.[2]}:${gdbAt?.[1]} (in its compile directory)`);
+  }
   const gdbType = gdbRun(path, ['ptype struct task_struct', 'print sizeof(struct task_struct)', 'print &init_task.comm']);
   const gdbSize = Number(/\$1 = (\d+)/.exec(gdbType.stdout)?.[1]);
   const gdbComm = /\$2 = \(char \(\*\)\[16\]\) (0x[0-9a-f]+)/.exec(gdbType.stdout)?.[1];
