@@ -8,6 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseDisk, parseSize } from '../vmm/cli/args';
 import { checkCondition, EXIT_FILTERS } from './exit-breakpoints';
+import { sourceFileMapProblem } from './source-map';
 
 /**
  * VM-exit breakpoints on from the start, by exception filter id (exit-breakpoints.ts):
@@ -30,6 +31,8 @@ export interface LaunchConfig {
   exitBreakpoints: ExitBreakpointDefaults;
   /** Single steps may enter interrupt handlers (default false: they hold interrupts back). */
   stepIntoInterrupts: boolean;
+  /** Compile directory (as DWARF names it) -> the user's source tree (source-map.ts). */
+  sourceFileMap: Record<string, string>;
 }
 
 type JsonType = 'string' | 'number' | 'boolean' | 'object' | 'array';
@@ -57,6 +60,10 @@ export const LAUNCH_SCHEMA: Record<string, LaunchProperty> = {
   },
   stopOnEntry: { type: 'boolean', default: false, description: 'Stop at the kernel\'s first instruction.' },
   stepIntoInterrupts: { type: 'boolean', default: false, description: 'Let single steps enter interrupt handlers (a timer tick between two instructions). Default false: while stepping, KVM holds interrupts back (KVM_GUESTDBG_BLOCKIRQ, Linux 5.15+).' },
+  sourceFileMap: {
+    type: 'object', default: {},
+    description: 'Where the sources a kernel was compiled from are on this machine: { "compile directory as the DWARF names it": "your tree" }, e.g. { "debian/build/build_amd64_none_amd64": "${workspaceFolder}" } or { "/build/linux-6.1": "/home/me/linux" }. Applied to stack frames, breakpoints and disassembly; the longest matching prefix wins.',
+  },
   exitBreakpoints: {
     type: 'object', default: {},
     description: 'VM-exit breakpoints enabled at launch, as in the Breakpoints view: { "pio": "0x3f8-0x3ff", "mmio": "0xfee00000-0xfee00fff", "msr": "wrmsr EFER", "vector": "#PF, #GP", "shutdown": true, "hlt": true, "hypercall": true }. A filter that takes a condition also takes true (no condition).',
@@ -190,8 +197,11 @@ export function validateLaunchArgs(raw: unknown): Validated {
     try { checkCondition(k, v); } catch (e) { throw new LaunchConfigError(`launch.json: "exitBreakpoints.${k}": ${(e as Error).message}`); }
     exitBreakpoints[k] = v;
   }
+  const mapProblem = sourceFileMapProblem(args.sourceFileMap);
+  if (mapProblem) throw new LaunchConfigError(mapProblem);
+  const sourceFileMap = { ...(args.sourceFileMap as Record<string, string> | undefined ?? {}) };
   return {
-    config: { kernel, symbols, systemMap, initrd, cmdline, memoryBytes: parseMemory(args.memory), cpus, disks, stopOnEntry, exitBreakpoints, stepIntoInterrupts },
+    config: { kernel, symbols, systemMap, initrd, cmdline, memoryBytes: parseMemory(args.memory), cpus, disks, stopOnEntry, exitBreakpoints, stepIntoInterrupts, sourceFileMap },
     warnings,
   };
 }

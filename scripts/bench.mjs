@@ -14,6 +14,9 @@
 //    exits and wall time per boot (informative).
 // 3. `kvmdbg demo` start to exit against QEMU booting the same demo kernel
 //    (bench/demo-wall.ts).
+// 0. DWARF on a distro kernel (issue 14, bench/dwarf.ts): no KVM, on this host,
+//    first: Debian's debug vmlinux against gdb (breakpoint cold/warm, struct
+//    task_struct, peak memory), ratios printed.
 // 4. Debuggers (issues 6 and 4), on pvh64.elf (64 MiB) stopped at fib, in
 //    sessions that alternate between the three pairs, all in this run:
 //      gdb -> QEMU's gdbstub (-enable-kvm where QEMU+KVM boots here, else TCG; said so) -S: the peer;
@@ -46,7 +49,7 @@ function option(name, fallback) {
   if (!Number.isInteger(v) || v < 0) fail(`--${name} wants a non-negative integer, got '${argv[i + 1] ?? ''}'`);
   return v;
 }
-const SECTIONS = ['pio', 'boot', 'demo', 'debuggers', 'symbols'];
+const SECTIONS = ['pio', 'boot', 'demo', 'debuggers', 'symbols', 'dwarf'];
 const only = (() => {
   const i = argv.indexOf('--only');
   if (i < 0) return SECTIONS;
@@ -64,7 +67,8 @@ if (argv.includes('--help') || argv.includes('-h')) {
     + '  --steps N     instruction steps per debugger session (default 2000 on real KVM, 100 in the sandbox)\n'
     + '  --mem-mib N   MiB per debugger memory read (default 16)\n'
     + '  --mem-reads N memory reads per debugger session (default 3 on real KVM, 1 in the sandbox)\n'
-    + '  --only LIST   run only these sections: pio,boot,demo,debuggers,symbols (default all)');
+    + '  --only LIST   run only these sections: pio,boot,demo,debuggers,symbols,dwarf (default all)\n'
+    + '  dwarf         needs no KVM: runs on this host, against gdb, on Debian\'s debug vmlinux (downloaded into ~/.cache/kvmdbg on first run)');
   process.exit(0);
 }
 
@@ -103,6 +107,13 @@ if (!inner && only.includes('symbols') && !process.env.KVMDBG_SMALL_LINUX) {
   // The small Linux (cached after its first build) is the large vmlinux the symbols section loads.
   run('node', ['scripts/build-linux.mjs'], 'kvmdbg\'s small Linux');
   process.env.KVMDBG_SMALL_LINUX = spawnSync('node', ['scripts/build-linux.mjs', '--print-dir'], { encoding: 'utf8' }).stdout.trim();
+}
+
+// ---- dwarf: the symbol/DWARF layer vs gdb on a distro debug vmlinux (no KVM: always on this host) --
+if (!inner && only.includes('dwarf')) {
+  // bench/dwarf.ts: (a) breakpoint cold/warm, (b) struct task_struct, (c) peak RSS, each against gdb in this run.
+  run('node', ['out/bench/dwarf.js', '--reps', String(Math.max(1, option('reps', 3)))], 'the DWARF benchmark (bench/dwarf.ts)');
+  if (only.length === 1) process.exit(0);
 }
 
 const { sandboxed } = runWhereKvmIs({

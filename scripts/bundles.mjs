@@ -15,6 +15,7 @@ export const bundleOptions = {
     extension: 'extension/extension.ts', // package.json main
     'debug-adapter': 'debug-adapter/main.ts', // contributes.debuggers[0].program
     'vcpu-worker': 'vmm/machine/vcpu-worker.ts', // vcpu-thread.ts starts it from beside the CLI or the adapter
+    'name-index-worker': 'debug-adapter/dwarf/name-index-worker.ts', // name-index-service.ts starts it from beside the adapter
   },
   outdir: 'dist', bundle: true, format: 'cjs', platform: 'node', target: 'node20', external: ['vscode'],
   // Minified as the .vsix always was (half the adapter's bytes to parse);

@@ -64,12 +64,9 @@ export function openDebugData(sections: DebugSections, options: OpenOptions = {}
   };
 }
 
-/** The debug sections of an object file, as whole in-memory sections (small files and tests). */
+/** The debug sections of an object file, read piecewise (a distro kernel's .debug_info is hundreds of MB). */
 export function debugSectionsOf(obj: ObjectFile): DebugSections {
-  const s = (name: string): Section | undefined => {
-    const d = obj.section(name);
-    return d ? sectionOf(d.data) : undefined;
-  };
+  const s = (name: string): Section | undefined => obj.section(name)?.source;
   return {
     debugInfo: s('.debug_info'), debugAbbrev: s('.debug_abbrev'), debugStr: s('.debug_str'),
     debugLineStr: s('.debug_line_str'), debugStrOffsets: s('.debug_str_offsets'), debugAddr: s('.debug_addr'),

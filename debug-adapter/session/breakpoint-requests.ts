@@ -68,7 +68,7 @@ export class BreakpointRequests {
       const line = this.paths.toDebuggerLine(bp.line);
       const base = { key: `${path}:${line}`, kind: 'source' as const, condition: bp.condition, hitCondition: bp.hitCondition, path, line };
       if (!symbols) return { ...base, problem: 'no symbols: set "symbols" in launch.json to an ELF with DWARF line tables' };
-      const r = symbols.resolveBreakpoint(path, line);
+      const r = symbols.resolveBreakpoint(this.state.sourceMap.unmapSource(path), line);
       if (!r || r.addresses.length === 0) return { ...base, problem: `no code at or after line ${line} of ${basename(path)} in the DWARF line tables of ${symbols.name}` };
       return { ...base, line: r.line, addresses: r.addresses };
     });

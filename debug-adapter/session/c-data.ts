@@ -29,6 +29,9 @@ export type CContainer =
 /** DWARF register numbers of x86-64 -> the vCPU's register names (what a write to the innermost frame sets). */
 const DWARF_TO_REG: (keyof Regs)[] = ['rax', 'rdx', 'rcx', 'rbx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip'];
 
+/** The longest a request waits for the name index before answering without it. */
+const NAME_INDEX_WAIT_MS = 20_000;
+
 export class CData {
   /** Show integers in hex (kvm/displayFormat, the "Toggle Hexadecimal Values" command). */
   hex = false;
@@ -47,9 +50,17 @@ export class CData {
     const lf: LogicalFrame | undefined = logical[index];
     const debug = this.debug;
     if (!lf || !debug) return undefined;
+    await this.namesReady();
     const snapshot = await this.state.snapshot(vcpu);
     const frame = this.frameOf(vcpu, snapshot, unwound[lf.physical], lf.physical === 0);
     return this.exprContext(frame, lf, snapshot, vcpu, debug);
+  }
+
+  /** C names resolve through the name index: a first stop waits for it (seconds on a distro kernel, once: then it is cached). */
+  private async namesReady(): Promise<void> {
+    const names = this.state.symbols?.names;
+    if (!names || names.state !== 'building') return;
+    await Promise.race([names.ready, new Promise((r) => setTimeout(r, NAME_INDEX_WAIT_MS))]);
   }
 
   /** A C context for conditions and the console where there is no frame list yet: the vCPU's innermost frame. */

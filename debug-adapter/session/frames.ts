@@ -54,7 +54,8 @@ export class Frames {
         const sf = new StackFrame(frameIdOf(vcpu, start + i), f.name) as DebugProtocol.StackFrame;
         sf.instructionPointerReference = f.instructionPointerReference;
         if (f.file) {
-          sf.source = new Source(basename(f.file), this.paths.toClientPath(f.file));
+          const file = this.state.sourceMap.mapSource(f.file);
+          sf.source = new Source(basename(file), this.paths.toClientPath(file));
           sf.line = this.paths.toClientLine(f.line!);
           sf.column = f.column ?? 1;
         } else {

@@ -12,6 +12,7 @@ import { Machine } from '../../vmm/machine/machine';
 import type { VmEnd } from '../../vmm/machine/protocol';
 import { loadSymbols, type Symbols } from '../symbols';
 import { loadSystemMap } from '../symbols/system-map';
+import { makeSourceFileMap } from '../source-map';
 import { LaunchConfigError, looksLikeLinux, validateLaunchArgs, withNoKaslr, type LaunchConfig } from '../launch-config';
 import { kaslrTrackerFor } from '../kaslr';
 import { SoftwareTraps } from '../software-traps';
@@ -31,8 +32,9 @@ export interface LaunchHost {
   ended(end: VmEnd): void;
 }
 
-function loadSymbolsFor(config: LaunchConfig): Symbols | undefined {
-  if (config.symbols) return loadSymbols(config.symbols);
+function loadSymbolsFor(config: LaunchConfig, note: (line: string) => void): Symbols | undefined {
+  // The name index (C globals and types by name) builds in a worker, or comes from its cache by build-id.
+  if (config.symbols) return loadSymbols(config.symbols, { nameIndex: { log: note } });
   if (config.systemMap) return loadSystemMap(config.systemMap);
   return undefined;
 }
@@ -74,7 +76,8 @@ export class Launcher {
       throw new RequestError(e instanceof LaunchConfigError ? e.message : `launch: ${(e as Error).message}`);
     }
     state.config = config;
-    const symbols = await this.withProgress(config.symbols ?? config.systemMap, () => loadSymbolsFor(config));
+    state.sourceMap = makeSourceFileMap(config.sourceFileMap);
+    const symbols = await this.withProgress(config.symbols ?? config.systemMap, () => loadSymbolsFor(config, (line) => state.note(line)));
     state.symbols = symbols;
     if (symbols) {
       state.note(symbols.summary);

@@ -16,6 +16,7 @@ import type { KaslrTracker } from '../kaslr';
 import type { SoftwareTraps } from '../software-traps';
 import type { CpuSnapshot } from '../registers';
 import { BreakpointTable } from '../breakpoints';
+import { makeSourceFileMap, type SourceFileMap } from '../source-map';
 
 /** The one thread id used before any vCPU exists (events after the VM ended). */
 export const THREAD_ID = 1;
@@ -52,6 +53,8 @@ export class SessionState {
   /** Software breakpoints beyond the debug registers (created with the machine). */
   software?: SoftwareTraps;
   readonly breakpoints = new BreakpointTable();
+  /** launch.json's sourceFileMap: compiled paths <-> the user's tree (frames, breakpoints). */
+  sourceMap: SourceFileMap = makeSourceFileMap();
   /** DR0-7 as last armed: the Debug registers scope shows them. */
   debugreg: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
   /** The stop the user sees now (exceptionInfo, the breakpoint line of the top frame). */

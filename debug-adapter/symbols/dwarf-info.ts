@@ -9,7 +9,12 @@
  * comp_dir, stmt_list, pc range); a unit's subprograms are read the first
  * time an address inside it is asked about. A kernel has thousands of units
  * and tens of MiB of DIEs; a stop needs a few units.
+ *
+ * .debug_info may be a Section read on demand (a distro vmlinux's is 170+
+ * MB): the load pass reads each unit's first bytes only, a walk reads one
+ * unit's bytes and lets them go.
  */
+import { Section, sectionOf } from '../dwarf/model';
 import { ByteReader, DwarfError, describeError, stringAt } from './dwarf-reader';
 import { FormContext, FormValue, readForm } from './forms';
 
@@ -56,7 +61,7 @@ export interface Subprogram {
 }
 
 export interface DebugInfoInput {
-  debugInfo: Uint8Array;
+  debugInfo: Uint8Array | Section;
   debugAbbrev: Uint8Array;
   debugStr?: Uint8Array;
   debugLineStr?: Uint8Array;
@@ -122,16 +127,25 @@ function readAbbrevs(data: Uint8Array, offset: number, only?: number): Map<numbe
   }
 }
 
-interface UnitWindow { offset: number; start: number; end: number; offsetSize: 4 | 8 }
+/** A unit's place in .debug_info: `offset` of its initial length, `size` in all, `start` of its header (after the length). */
+interface UnitWindow { offset: number; size: number; start: number; offsetSize: 4 | 8 }
+
+/** The load pass reads this much of each unit (its header and first DIE), the whole unit only when that is not enough. */
+const FIRST_DIE_BYTES = 256;
+
+function unitReader(section: Section, w: UnitWindow, length = w.size): ByteReader {
+  return new ByteReader(section.bytes(w.offset, length), w.start, length, `.debug_info unit at 0x${w.offset.toString(16)}`);
+}
 
 /** Reads every unit's header and first DIE. Never throws. */
 export function parseDebugInfo(input: DebugInfoInput): DebugInfo {
+  const section = input.debugInfo instanceof Uint8Array ? sectionOf(input.debugInfo) : input.debugInfo;
   const abbrevCache = new Map<number, Map<number, Abbrev> | Error>();
   const windows: UnitWindow[] = [];
   const perUnit = new Map<number, Subprogram[]>();
   let all: Subprogram[] | undefined;
   const info: DebugInfo = {
-    units: [], versions: new Set(), problems: [], unitByStmtList: new Map(), eager: input.debugInfo.length <= (input.eagerLimit ?? EAGER_LIMIT),
+    units: [], versions: new Set(), problems: [], unitByStmtList: new Map(), eager: section.size <= (input.eagerLimit ?? EAGER_LIMIT),
     get subprograms(): Subprogram[] {
       if (!all) {
         const list: Subprogram[] = [];
@@ -146,8 +160,7 @@ export function parseDebugInfo(input: DebugInfoInput): DebugInfo {
       list = [];
       const w = windows[index];
       try {
-        walkUnit(new ByteReader(input.debugInfo, w.start, w.end, `.debug_info unit at 0x${w.offset.toString(16)}`), w.offset, w.offsetSize,
-          input, abbrevCache, info, { unitIndex: index, subprograms: list });
+        walkUnit(unitReader(section, w), w.offset, w.offsetSize, input, abbrevCache, info, { unitIndex: index, subprograms: list });
       } catch (e) {
         const msg = describeError(e);
         if (info.problems.length < 100) info.problems.push(msg.startsWith('.debug_info') ? msg : `.debug_info unit at 0x${w.offset.toString(16)}: ${msg}`);
@@ -157,23 +170,30 @@ export function parseDebugInfo(input: DebugInfoInput): DebugInfo {
       return list;
     },
   };
-  const r = new ByteReader(input.debugInfo, 0, input.debugInfo.length, '.debug_info');
-  while (r.remaining > 0) {
-    const unitOffset = r.pos;
-    let unit: ByteReader;
-    let offsetSize: 4 | 8;
+  for (let unitOffset = 0; unitOffset < section.size;) {
+    let window: UnitWindow;
     try {
-      const il = r.initialLength();
-      offsetSize = il.offsetSize;
-      unit = r.sub(il.length, `.debug_info unit at 0x${unitOffset.toString(16)}`);
+      const head = section.bytes(unitOffset, Math.min(12, section.size - unitOffset));
+      const il = new ByteReader(head, 0, head.length, '.debug_info').initialLength();
+      const start = il.offsetSize === 8 ? 12 : 4;
+      if (il.length > section.size - unitOffset - start) {
+        throw new DwarfError(`.debug_info: ${il.length}-byte unit at offset 0x${(unitOffset + start).toString(16)} runs past the end (0x${section.size.toString(16)})`);
+      }
+      window = { offset: unitOffset, size: start + il.length, start, offsetSize: il.offsetSize };
     } catch (e) {
       info.problems.push(`${describeError(e)}; the rest of .debug_info is ignored`);
       break;
     }
-    const window = { offset: unitOffset, start: unit.pos, end: unit.end, offsetSize };
+    unitOffset += window.size;
     try {
       const before = info.units.length;
-      walkUnit(unit, unitOffset, offsetSize, input, abbrevCache, info, undefined);
+      try {
+        walkUnit(unitReader(section, window, Math.min(window.size, FIRST_DIE_BYTES)), window.offset, window.offsetSize, input, abbrevCache, info, undefined);
+      } catch (e) {
+        // A first DIE longer than the bytes read (a long producer string): read the whole unit.
+        if (window.size <= FIRST_DIE_BYTES || info.units.length > before) throw e;
+        walkUnit(unitReader(section, window), window.offset, window.offsetSize, input, abbrevCache, info, undefined);
+      }
       if (info.units.length > before) {
         windows.push(window);
         const cu = info.units[before];
@@ -259,7 +279,8 @@ function walkUnit(
   let depth = 0;
   let first = true;
   while (u.remaining > 0) {
-    const dieOffset = u.pos - unitOffset;
+    // The reader's bytes begin at the unit's initial length: positions are unit-relative DIE offsets.
+    const dieOffset = u.pos;
     const code = u.uleb();
     if (code === 0) {
       if (depth > 0) depth--;

@@ -6,12 +6,14 @@
  * frames). It never throws: what could not be read is said in `summary`
  * and `warnings`, one sentence each, and the queries answer with what there is.
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { ByteSource, openFileSource } from '../../vmm/boot/byte-source';
 import { parseCallFrameInfo, CallFrameInfo, UnwindRow } from './cfi';
 import { DebugInfo, parseDebugInfo, subprogramAt } from './dwarf-info';
+import { NameIndexOptions, NameIndexService, openNameIndex } from '../dwarf/name-index-service';
+import { parseAranges } from './aranges';
 import { describeError } from './dwarf-reader';
-import { LineTable, parseLineTables, SourceLocation } from './line-table';
+import { LineTable, parseLineTables, SourceLocation, UnitRange } from './line-table';
 import { ObjectFile, objectFileFromElf } from './object-file';
 import { SymbolTable, Symbolized } from './symbol-table';
 import { debugSectionsOf, openDebugData } from '../dwarf';
@@ -38,6 +40,11 @@ export interface LoadOptions {
   name?: string;
   /** A System.map's text: used for names when the ELF has no symbol table. */
   systemMap?: string;
+  /**
+   * Start the DWARF name index (`Symbols.names`) of a file loaded by path:
+   * from its build-id's cache, else built in a worker (never waited for).
+   */
+  nameIndex?: Omit<NameIndexOptions, 'buildId'>;
 }
 
 /** A function's extent: from DWARF (subprogram) or the symbol table (sized symbol). */
@@ -70,6 +77,8 @@ export class Symbols {
   info?: DebugInfo;
   /** C data: types, variables in scope, locations (dwarf/); absent without .debug_info. */
   debug?: DebugData;
+  /** Names -> DIE offsets (variables, functions, types) when LoadOptions.nameIndex asked for it; empty answers until built. */
+  names?: NameIndexService;
   /** The file's bytes at a link-time address (.rodata), for checks against guest memory (KASLR detection). */
   linkedBytes: (address: bigint, length: number) => Uint8Array | undefined = () => undefined;
   /** How far the running kernel is from its link addresses (KASLR); 0 = as linked. Set with rebase(). */
@@ -215,13 +224,24 @@ function guard<T>(fn: () => T, fallback: T): T {
   }
 }
 
-/** Loads symbols from a kernel file path or its bytes. Never throws. */
-export function loadSymbols(source: string | Uint8Array, options: LoadOptions = {}): Symbols {
+/** Open files of loaded Symbols, closed when those are collected. */
+const openFiles = new FinalizationRegistry<{ close(): void }>((f) => { try { f.close(); } catch { /* already closed */ } });
+
+/**
+ * Loads symbols from a kernel file path or its bytes. Never throws. A path
+ * is opened and read on demand (headers, symbol table, the small debug
+ * sections; .debug_info a unit at a time), never read whole.
+ */
+export function loadSymbols(source: string | Uint8Array | ByteSource, options: LoadOptions = {}): Symbols {
   const name = options.name ?? (typeof source === 'string' ? basename(source) : 'kernel');
   const syms = new Symbols(name);
-  let bytes: Uint8Array;
+  let bytes: Uint8Array | ByteSource;
   try {
-    bytes = typeof source === 'string' ? readFileSync(source) : source;
+    if (typeof source === 'string') {
+      const file = openFileSource(source);
+      openFiles.register(syms, file);
+      bytes = file;
+    } else bytes = source;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     syms.summary = `${name}: cannot be read (${code === 'ENOENT' ? 'no such file' : describeError(e)}): no symbols, source lines or stacks are available`;
@@ -237,6 +257,22 @@ export function loadSymbols(source: string | Uint8Array, options: LoadOptions = 
     return syms;
   }
   fillFromObject(syms, obj, options);
+  if (typeof source === 'string' && options.nameIndex && syms.info) {
+    try {
+      const names = openNameIndex(source, { ...options.nameIndex, buildId: obj.buildId() });
+      syms.names = names;
+      // C lookups by name go through the index (types have an answer before it is ready: typesNow).
+      syms.debug = openDebugData(debugSectionsOf(obj), {
+        names: {
+          variables: (n) => names.variables(n),
+          types: (n) => (names.current ? names.types(n) : names.typesNow(n)),
+          namesStartingWith: (p, l) => names.namesStartingWith(p, l),
+        },
+      });
+    } catch (e) {
+      syms.problems.push(`name index: ${describeError(e)}`);
+    }
+  }
   return syms;
 }
 
@@ -271,7 +307,7 @@ function fillFromObject(syms: Symbols, obj: ObjectFile, options: LoadOptions): v
     if (syms.table.size === 0 && options.systemMap) syms.table = SymbolTable.fromSystemMap(options.systemMap);
   });
 
-  const debugInfo = sec('.debug_info');
+  const debugInfo = guard(() => obj.section('.debug_info')?.source, undefined);
   const debugAbbrev = sec('.debug_abbrev');
   const debugStr = sec('.debug_str');
   const debugLineStr = sec('.debug_line_str');
@@ -290,8 +326,24 @@ function fillFromObject(syms: Symbols, obj: ObjectFile, options: LoadOptions): v
     const debugLine = sec('.debug_line');
     if (!debugLine) return;
     const compDirs = new Map<number, string>();
-    for (const u of syms.info?.units ?? []) if (u.stmtList !== undefined && u.compDir) compDirs.set(u.stmtList, u.compDir);
-    syms.lines = parseLineTables({ debugLine, debugLineStr, debugStr, addressSize: obj.bits === 64 ? 8 : 4, compDirs });
+    const stmtLists = new Map<number, number>();
+    for (const u of syms.info?.units ?? []) {
+      if (u.stmtList !== undefined && u.compDir) compDirs.set(u.stmtList, u.compDir);
+      if (u.stmtList !== undefined) stmtLists.set(u.offset, u.stmtList);
+    }
+    // Which unit covers which address, from .debug_aranges: no line program runs at load for the units it names.
+    const aranges = sec('.debug_aranges');
+    let unitRanges: UnitRange[] | undefined;
+    if (aranges && stmtLists.size > 0) {
+      const a = parseAranges(aranges);
+      syms.problems.push(...a.problems);
+      unitRanges = [];
+      for (const r of a.ranges) {
+        const stmtList = stmtLists.get(r.unit);
+        if (stmtList !== undefined) unitRanges.push({ start: r.start, end: r.end, stmtList });
+      }
+    }
+    syms.lines = parseLineTables({ debugLine, debugLineStr, debugStr, addressSize: obj.bits === 64 ? 8 : 4, compDirs, unitRanges });
     syms.problems.push(...syms.lines.problems.slice(0, 20));
   });
 

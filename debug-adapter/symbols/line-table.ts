@@ -4,8 +4,10 @@
  * which line covers an address (stack frames, stops), and the address range
  * of the current line (stepping).
  *
- * Loading reads each unit's header (its files) and runs its program once
- * keeping only each sequence's address range; the rows of a unit are made
+ * Loading reads each unit's header (its files). Which unit covers an
+ * address comes from the caller (`unitRanges`: .debug_aranges or the
+ * compile units' own ranges) or, without it, from running each program once
+ * keeping only each sequence's address range. The rows of a unit are made
  * the first time a query needs that unit (by address, or by a file its
  * header names). A kernel's tables hold millions of rows; a stop or a
  * breakpoint needs a handful of units.
@@ -14,38 +16,11 @@
  * (and, when its length is intact, after it) still count. Nothing here
  * throws out of parseLineTables or the LineTable queries.
  */
-import { posix } from 'node:path';
-import { ByteReader, DwarfError, describeError, stringAt } from './dwarf-reader';
-import { FormContext, readForm } from './forms';
+import { ByteReader, describeError } from './dwarf-reader';
+import { FileRegistry, Header, HeaderInput, LineRow, joinPath, normalizePath, readHeader, runProgram } from './line-program';
 
-const DW_LNS_copy = 1;
-const DW_LNS_advance_pc = 2;
-const DW_LNS_advance_line = 3;
-const DW_LNS_set_file = 4;
-const DW_LNS_set_column = 5;
-const DW_LNS_negate_stmt = 6;
-const DW_LNS_set_basic_block = 7;
-const DW_LNS_const_add_pc = 8;
-const DW_LNS_fixed_advance_pc = 9;
-const DW_LNS_set_prologue_end = 10;
-const DW_LNS_set_epilogue_begin = 11;
-const DW_LNS_set_isa = 12;
-const DW_LNE_end_sequence = 1;
-const DW_LNE_set_address = 2;
-const DW_LNE_define_file = 3;
-const DW_LNCT_path = 1;
-const DW_FORM_line_strp = 0x1f;
-const DW_LNCT_directory_index = 2;
-
-/** One row of the line-number matrix; `file` indexes LineTable.files. */
-export interface LineRow {
-  address: bigint;
-  file: number;
-  line: number;
-  column: number;
-  isStmt: boolean;
-  endSequence: boolean;
-}
+export type { LineRow } from './line-program';
+export { normalizePath } from './line-program';
 
 /** A source position; `address` is where its row begins. */
 export interface SourceLocation {
@@ -55,15 +30,18 @@ export interface SourceLocation {
   address: bigint;
 }
 
-export interface LineTableInput {
+export interface LineTableInput extends HeaderInput {
   debugLine: Uint8Array;
-  debugLineStr?: Uint8Array;
-  debugStr?: Uint8Array;
-  /** Address size when a (pre-v5) header does not say: 4 for ELF32, 8 for ELF64. */
-  addressSize?: 4 | 8;
-  /** Compilation directory by .debug_line offset (DW_AT_stmt_list), for relative paths of DWARF 2-4. */
-  compDirs?: ReadonlyMap<number, string>;
+  /**
+   * The address ranges each unit covers, by its .debug_line offset (the
+   * DW_AT_stmt_list of the compile unit that .debug_aranges names). The
+   * programs of the units they cover do not run at load; the others' (all,
+   * without them) run once to learn their sequences' ranges.
+   */
+  unitRanges?: readonly UnitRange[];
 }
+
+export interface UnitRange { start: bigint; end: bigint; stmtList: number }
 
 /** A contiguous address range attributed to one row (rows at one address collapsed). */
 interface Span {
@@ -103,7 +81,7 @@ interface Range { start: bigint; end: bigint; unit: number }
 
 const cmpBig = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
 
-export class LineTable {
+export class LineTable implements FileRegistry {
   /** Full source paths, deduplicated; rows refer to them by index. */
   readonly files: string[] = [];
   /** Line-program versions seen (2-5). */
@@ -116,8 +94,14 @@ export class LineTable {
   /** Path components of each file, last first, for suffix matching (built on first use). */
   private fileTails: string[][] = [];
   private readonly unitList: Unit[] = [];
+  /** (file, unit) pairs as headers name them, indexed into `fileUnits` when a query needs it (load stays cheap). */
+  private readonly pairs: number[] = [];
+  private pairsIndexed = 0;
   /** Units whose header lists each file. */
-  private readonly fileUnits = new Map<number, Set<number>>();
+  private readonly fileUnits = new Map<number, number[]>();
+  /** Files some header names, and how many. */
+  private readonly named: number[] = [];
+  private namedCount = 0;
   private ranges: Range[] = [];
   private maxRangeLength = 0n;
   private data: Uint8Array = new Uint8Array(0);
@@ -142,9 +126,7 @@ export class LineTable {
     if (!byName) this.pathCache.set(dir, (byName = new Map()));
     let i = byName.get(name);
     if (i === undefined) byName.set(name, (i = this.addFile(joinPath(dir, name))));
-    let set = this.fileUnits.get(i);
-    if (!set) this.fileUnits.set(i, (set = new Set()));
-    set.add(unit);
+    this.note(i, unit);
     return i;
   }
 
@@ -156,12 +138,25 @@ export class LineTable {
       this.files.push(path);
       this.fileIndex.set(path, i);
     }
-    if (unit !== undefined) {
-      let set = this.fileUnits.get(i);
-      if (!set) this.fileUnits.set(i, (set = new Set()));
-      set.add(unit);
-    }
+    if (unit !== undefined) this.note(i, unit);
     return i;
+  }
+
+  private note(file: number, unit: number): void {
+    this.pairs.push(file, unit);
+    if (this.named[file] !== 1) { this.named[file] = 1; this.namedCount++; }
+  }
+
+  /** The units whose headers name `file`. */
+  private unitsOfFile(file: number): readonly number[] {
+    for (; this.pairsIndexed < this.pairs.length; this.pairsIndexed += 2) {
+      const f = this.pairs[this.pairsIndexed];
+      const u = this.pairs[this.pairsIndexed + 1];
+      let list = this.fileUnits.get(f);
+      if (!list) this.fileUnits.set(f, (list = []));
+      if (list[list.length - 1] !== u) list.push(u);
+    }
+    return this.fileUnits.get(file) ?? [];
   }
 
   /** @internal A unit whose header was read and whose program was scanned. */
@@ -173,6 +168,16 @@ export class LineTable {
 
   /** @internal The next unit's index (for addFile). */
   get nextUnit(): number { return this.unitList.length; }
+
+  /** @internal Address ranges known without running the programs (see LineTableInput.unitRanges). */
+  addRanges(ranges: readonly UnitRange[]): void {
+    const byOffset = new Map<number, number>();
+    this.unitList.forEach((u, i) => byOffset.set(u.offset, i));
+    for (const r of ranges) {
+      const unit = byOffset.get(r.stmtList);
+      if (unit !== undefined && r.end > r.start) this.ranges.push({ start: r.start, end: r.end, unit });
+    }
+  }
 
   /** @internal Builds the address index after all units are in. */
   finish(): void {
@@ -215,7 +220,7 @@ export class LineTable {
   }
 
   /** Files named by the units' headers (a cheap count for summaries). */
-  get fileCount(): number { return this.fileUnits.size; }
+  get fileCount(): number { return this.namedCount; }
 
   /** Source files that have at least one row (runs every unit). */
   sourceFiles(): string[] {
@@ -255,7 +260,7 @@ export class LineTable {
   private lineStarts(files: Set<number>, first: number, last: number): Map<number, Set<bigint>> {
     const out = new Map<number, Set<bigint>>();
     const units = new Set<number>();
-    for (const f of files) for (const u of this.fileUnits.get(f) ?? []) units.add(u);
+    for (const f of files) for (const u of this.unitsOfFile(f)) units.add(u);
     for (const u of [...units].sort((a, b) => a - b)) {
       for (const seq of this.unitSequences(u)) {
         // A run is consecutive rows on one line; its first statement row begins the line.
@@ -425,41 +430,16 @@ function findSpan(s: readonly Span[], maxSpanLength: bigint, address: bigint): S
   return undefined;
 }
 
-/** Posix-normalised path with forward slashes ("C:\\a\\b" -> "C:/a/b"). */
-export function normalizePath(p: string): string {
-  const n = posix.normalize(p.replace(/\\/g, '/'));
-  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
-}
-
-function joinPath(dir: string, name: string): string {
-  if (name.startsWith('/') || dir === '') return normalizePath(name);
-  return normalizePath(`${dir}/${name}`);
-}
-
-interface Header {
-  version: number;
-  minInstLength: number;
-  maxOpsPerInst: number;
-  defaultIsStmt: boolean;
-  lineBase: number;
-  lineRange: number;
-  opcodeBase: number;
-  standardLengths: number[];
-  /** Full paths by file number as the program uses them. */
-  fileIndex: Map<number, number>;
-  dirs: string[];
-  addressSize: number;
-}
-
 /**
- * Reads every unit header of .debug_line and scans every line program for
- * the address ranges it covers (no rows kept: units run again on demand).
- * Never throws: damage is reported in `problems`.
+ * Reads every unit header of .debug_line and, unless `unitRanges` says,
+ * scans every line program for the address ranges it covers (no rows kept:
+ * units run again on demand). Never throws: damage is reported in `problems`.
  */
 export function parseLineTables(input: LineTableInput): LineTable {
   const table = new LineTable();
   const data = input.debugLine;
   const r = new ByteReader(data, 0, data.length, '.debug_line');
+  const covered = new Set(input.unitRanges?.map((u) => u.stmtList));
   while (r.remaining > 0) {
     const unitOffset = r.pos;
     let unit: ByteReader;
@@ -481,10 +461,12 @@ export function parseLineTables(input: LineTableInput): LineTable {
       header = readHeader(unit, offsetSize, input, unitOffset, table, index);
       table.versions.add(header.version);
       start = unit.pos;
-      runProgram(unit, header, table, index, {
-        row: false,
-        range: (lo, hi) => { ranges.push({ start: lo, end: hi, unit: index }); },
-      });
+      if (!covered.has(unitOffset)) {
+        runProgram(unit, header, table, index, {
+          row: false,
+          range: (lo, hi) => { ranges.push({ start: lo, end: hi, unit: index }); },
+        });
+      }
       table.units++;
     } catch (e) {
       // The complete sequences of a unit whose program is cut short are kept.
@@ -494,6 +476,7 @@ export function parseLineTables(input: LineTableInput): LineTable {
     if (header) table.addUnit(data, { header, bodyStart: start, bodyEnd: unit.end, offset: unitOffset, maxSpanLength: 0n }, ranges);
   }
   try {
+    if (input.unitRanges) table.addRanges(input.unitRanges);
     table.finish();
   } catch (e) {
     table.problems.push(describeError(e));
@@ -501,229 +484,3 @@ export function parseLineTables(input: LineTableInput): LineTable {
   return table;
 }
 
-function readHeader(u: ByteReader, offsetSize: 4 | 8, input: LineTableInput, unitOffset: number, table: LineTable, unitIndex: number): Header {
-  const version = u.u16();
-  if (version < 2 || version > 5) throw new DwarfError(`${u.what}: line table version ${version} is not supported (DWARF 2-5 are)`);
-  let addressSize: number = input.addressSize ?? 8;
-  if (version >= 5) {
-    addressSize = u.u8();
-    u.u8(); // segment_selector_size
-  }
-  const headerLength = u.offset(offsetSize);
-  const h = u.sub(headerLength, `${u.what} header`);
-  const minInstLength = h.u8();
-  const maxOpsPerInst = version >= 4 ? h.u8() : 1;
-  const defaultIsStmt = h.u8() !== 0;
-  const lineBase = h.i8();
-  const lineRange = h.u8();
-  const opcodeBase = h.u8();
-  if (lineRange === 0) throw new DwarfError(`${u.what}: line_range is 0`);
-  const standardLengths: number[] = [0];
-  for (let i = 1; i < opcodeBase; i++) standardLengths.push(h.u8());
-  const fileIndex = new Map<number, number>();
-  const compDir = input.compDirs?.get(unitOffset) ?? '';
-  let dirs: string[];
-  if (version >= 5) {
-    const ctx: FormContext = { version, addressSize, offsetSize, debugStr: input.debugStr, debugLineStr: input.debugLineStr };
-    const dirEntries = readEntries(h, ctx, table.stringCache);
-    dirs = dirEntries.map((e) => e.path ?? '');
-    if (dirs.length > 0 && !dirs[0].startsWith('/') && compDir) dirs[0] = joinPath(compDir, dirs[0]);
-    for (let i = 1; i < dirs.length; i++) dirs[i] = table.dirIn(dirs[0], dirs[i]);
-    const fileEntries = readEntries(h, ctx, table.stringCache);
-    fileEntries.forEach((e, i) => {
-      const dir = dirs[e.dir ?? 0] ?? '';
-      fileIndex.set(i, table.fileIn(dir, e.path ?? `<file ${i}>`, unitIndex));
-    });
-  } else {
-    dirs = [compDir];
-    for (;;) {
-      const d = h.cstr();
-      if (d === '') break;
-      dirs.push(joinPath(compDir, d));
-    }
-    for (let n = 1; ; n++) {
-      const name = h.cstr();
-      if (name === '') break;
-      const dir = h.uleb();
-      h.uleb(); // mtime
-      h.uleb(); // length
-      fileIndex.set(n, table.addFile(joinPath(dirs[dir] ?? '', name), unitIndex));
-    }
-  }
-  u.seek(h.end);
-  return {
-    version, minInstLength, maxOpsPerInst: maxOpsPerInst || 1, defaultIsStmt, lineBase, lineRange,
-    opcodeBase, standardLengths, fileIndex, dirs, addressSize,
-  };
-}
-
-/** DWARF 5 directory or file entries, described by their own format list. */
-function readEntries(h: ByteReader, ctx: FormContext, strings: Map<number, string>): { path?: string; dir?: number }[] {
-  const formatCount = h.u8();
-  const formats: [number, number][] = [];
-  for (let i = 0; i < formatCount; i++) formats.push([h.uleb(), h.uleb()]);
-  const count = h.uleb();
-  const out: { path?: string; dir?: number }[] = [];
-  // Each entry takes at least one byte unless every form is zero-sized: bound the loop by the bytes left.
-  for (let i = 0; i < count; i++) {
-    const start = h.pos;
-    const e: { path?: string; dir?: number } = {};
-    for (const [type, form] of formats) {
-      if (type === DW_LNCT_path && form === DW_FORM_line_strp && ctx.debugLineStr) {
-        // The same .debug_line_str offsets recur in every unit: decode each once.
-        const at = h.offset(ctx.offsetSize);
-        let str = strings.get(at);
-        if (str === undefined) {
-          str = stringAt(ctx.debugLineStr, at);
-          if (str !== undefined) strings.set(at, str);
-        }
-        if (str !== undefined) e.path = str;
-        continue;
-      }
-      const v = readForm(h, form, ctx);
-      if (type === DW_LNCT_path && v.kind === 'string') e.path = v.value;
-      else if (type === DW_LNCT_directory_index && v.kind === 'number') e.dir = Number(v.value & 0xffffffffn);
-    }
-    out.push(e);
-    if (h.pos === start && i >= 1024) throw new DwarfError(`${h.what}: ${count} zero-sized entries`);
-  }
-  return out;
-}
-
-/** What a run of a line program produces: rows by sequence, or only each sequence's address range. */
-interface ProgramSink {
-  row: boolean;
-  sequence?: (rows: LineRow[]) => void;
-  range?: (start: bigint, end: bigint) => void;
-}
-
-/** Larger address offsets than this are folded into the bigint base (keeps the number math exact). */
-const FOLD = 2 ** 48;
-
-/**
- * Runs a line program. The address is a bigint base (DW_LNE_set_address)
- * plus a number offset, so the common opcodes do number math only; bigints
- * are made for rows only when rows are kept.
- */
-function runProgram(u: ByteReader, h: Header, table: LineTable, unitIndex: number, sink: ProgramSink): void {
-  const mask = h.addressSize === 4 ? 0xffffffffn : 0xffffffffffffffffn;
-  const minInst = h.minInstLength;
-  // A run may add files (DW_LNE_define_file, unknown file numbers): its own copy of the header's map.
-  const fileMap = new Map(h.fileIndex);
-  const fileOf = (n: number): number => {
-    const f = fileMap.get(n);
-    if (f !== undefined) return f;
-    const added = table.addFile(`<unknown file ${n}>`, unitIndex);
-    fileMap.set(n, added);
-    return added;
-  };
-  let base = 0n;
-  let off = 0;
-  let opIndex = 0;
-  let file = 1;
-  let line = 1;
-  let column = 0;
-  let isStmt = h.defaultIsStmt;
-  let seq: LineRow[] = [];
-  let count = 0;
-  let first = 0n;
-  const reset = (): void => {
-    base = 0n; off = 0; opIndex = 0; file = 1; line = 1; column = 0; isStmt = h.defaultIsStmt;
-  };
-  const fold = (): void => { base = (base + BigInt(off)) & mask; off = 0; };
-  const emit = (endSequence: boolean): void => {
-    if (sink.row) {
-      seq.push({ address: (base + BigInt(off)) & mask, file: fileOf(file), line, column, isStmt, endSequence });
-    } else if (count === 0) {
-      first = (base + BigInt(off)) & mask;
-    }
-    count++;
-    if (endSequence) {
-      if (count >= 2) {
-        if (sink.row) sink.sequence!(seq);
-        else {
-          const last = (base + BigInt(off)) & mask;
-          sink.range!(first < last ? first : last, first < last ? last : first);
-        }
-      }
-      seq = [];
-      count = 0;
-      reset();
-    }
-  };
-  const advance = (operationAdvance: number): void => {
-    if (h.maxOpsPerInst === 1) {
-      off += minInst * operationAdvance;
-    } else {
-      const total = opIndex + operationAdvance;
-      off += minInst * Math.floor(total / h.maxOpsPerInst);
-      opIndex = total % h.maxOpsPerInst;
-    }
-    if (off > FOLD) fold();
-  };
-  reset();
-  while (u.remaining > 0) {
-    const op = u.u8();
-    if (op >= h.opcodeBase) {
-      const adj = op - h.opcodeBase;
-      advance(Math.floor(adj / h.lineRange));
-      line += h.lineBase + (adj % h.lineRange);
-      emit(false);
-      continue;
-    }
-    switch (op) {
-      case 0: {
-        // Extended opcodes are read in place (no sub-reader: a kernel has one per sequence and per discriminator).
-        const len = u.uleb();
-        if (len === 0) break;
-        const end = u.pos + len;
-        if (end > u.end) u.skip(len);
-        const sub = u.u8();
-        if (sub === DW_LNE_end_sequence) { u.seek(end); emit(true); }
-        else if (sub === DW_LNE_set_address) {
-          const n = end - u.pos;
-          if (n === 1 || n === 2 || n === 4 || n === 8) { base = u.unsigned(n) & mask; off = 0; }
-          opIndex = 0;
-          u.seek(end);
-        } else if (sub === DW_LNE_define_file) {
-          const ext = new ByteReader(u.data, u.pos, end, u.what);
-          u.seek(end);
-          const name = ext.cstr();
-          const dir = ext.uleb();
-          const n = Math.max(0, ...fileMap.keys()) + 1;
-          fileMap.set(n, table.addFile(joinPath(h.dirs[dir] ?? '', name), unitIndex));
-        } else {
-          // DW_LNE_set_discriminator and vendor extensions: skipped by length.
-          u.seek(end);
-        }
-        break;
-      }
-      case DW_LNS_copy: emit(false); break;
-      case DW_LNS_advance_pc: {
-        const v = u.ulebBig();
-        if (v < BigInt(FOLD) && h.maxOpsPerInst === 1) advance(Number(v));
-        else if (h.maxOpsPerInst === 1) { fold(); base = (base + BigInt(minInst) * v) & mask; }
-        else {
-          const ops = BigInt(h.maxOpsPerInst);
-          const total = BigInt(opIndex) + v;
-          fold();
-          base = (base + BigInt(minInst) * (total / ops)) & mask;
-          opIndex = Number(total % ops);
-        }
-        break;
-      }
-      case DW_LNS_advance_line: line += u.sleb(); break;
-      case DW_LNS_set_file: file = u.uleb(); break;
-      case DW_LNS_set_column: column = u.uleb(); break;
-      case DW_LNS_negate_stmt: isStmt = !isStmt; break;
-      case DW_LNS_set_basic_block: break;
-      case DW_LNS_const_add_pc: advance(Math.floor((255 - h.opcodeBase) / h.lineRange)); break;
-      case DW_LNS_fixed_advance_pc: off += u.u16(); opIndex = 0; if (off > FOLD) fold(); break;
-      case DW_LNS_set_prologue_end: case DW_LNS_set_epilogue_begin: break;
-      case DW_LNS_set_isa: u.uleb(); break;
-      default:
-        // An opcode this header declares but DWARF does not define: skip its ULEB operands.
-        for (let i = 0; i < (h.standardLengths[op] ?? 0); i++) u.ulebBig();
-    }
-  }
-}

@@ -2,7 +2,14 @@
  * What the symbol layer needs from an object file, and the one adapter that
  * provides it from vmm/boot/elf.ts. Everything else in debug-adapter/symbols
  * depends on the ObjectFile interface only.
+ *
+ * The file may be bytes in memory or an open file (vmm/boot/byte-source.ts):
+ * a section's `data` is read whole when first asked for (the small ones:
+ * symbol and string tables, .debug_line, .debug_frame); `source` reads it
+ * piecewise (.debug_info of a distro kernel is hundreds of MB and is only
+ * ever read a unit at a time).
  */
+import type { ByteSource } from '../../vmm/boot/byte-source';
 import { ElfFile, SHT_NOBITS } from '../../vmm/boot/elf';
 import { describeError } from './dwarf-reader';
 import type { ElfSymbolLike } from './symbol-table';
@@ -10,7 +17,11 @@ import type { ElfSymbolLike } from './symbol-table';
 /** A section's load address (0 for debug sections) and file bytes. */
 export interface SectionData {
   addr: bigint;
-  data: Uint8Array;
+  size: number;
+  /** The whole section (read on first use, then kept). */
+  readonly data: Uint8Array;
+  /** The section read piecewise, without holding it. */
+  source: ByteSource;
 }
 
 export interface ObjectFile {
@@ -20,12 +31,16 @@ export interface ObjectFile {
   machine: number;
   section(name: string): SectionData | undefined;
   symbols(): readonly ElfSymbolLike[];
+  /** The GNU build-id note's bytes as hex, when the file has one. */
+  buildId(): string | undefined;
   /** Problems met while reading the container (a bad section or symbol table). */
   problems: string[];
 }
 
-/** Opens ELF bytes; throws (one sentence from elf.ts) when they are not a usable ELF file. */
-export function objectFileFromElf(name: string, bytes: Uint8Array): ObjectFile {
+const NT_GNU_BUILD_ID = 3;
+
+/** Opens ELF bytes or a file source; throws (one sentence from elf.ts) when they are not a usable ELF file. */
+export function objectFileFromElf(name: string, bytes: Uint8Array | ByteSource): ObjectFile {
   const elf = new ElfFile(name, bytes);
   const problems: string[] = [];
   const sections = (): ReturnType<ElfFile['sections']> => {
@@ -36,15 +51,26 @@ export function objectFileFromElf(name: string, bytes: Uint8Array): ObjectFile {
       return [];
     }
   };
+  const made = new Map<string, SectionData | undefined>();
   return {
     name,
     bits: elf.bits,
     machine: elf.header.machine,
     problems,
     section(sectionName: string): SectionData | undefined {
+      if (made.has(sectionName)) return made.get(sectionName);
       const s = sections().find((x) => x.name === sectionName);
-      if (!s || s.type === SHT_NOBITS) return undefined;
-      return { addr: s.addr, data: elf.sectionData(s) };
+      let out: SectionData | undefined;
+      if (s && s.type !== SHT_NOBITS) {
+        let whole: Uint8Array | undefined;
+        const source = elf.sectionSource(s);
+        out = {
+          addr: s.addr, size: s.size, source,
+          get data(): Uint8Array { return (whole ??= source.bytes(0, source.size)); },
+        };
+      }
+      made.set(sectionName, out);
+      return out;
     },
     symbols(): readonly ElfSymbolLike[] {
       try {
@@ -54,5 +80,15 @@ export function objectFileFromElf(name: string, bytes: Uint8Array): ObjectFile {
         return [];
       }
     },
+    buildId(): string | undefined {
+      try {
+        const n = elf.findNote('GNU', NT_GNU_BUILD_ID);
+        return n && n.desc.length > 0 ? Buffer.from(n.desc).toString('hex') : undefined;
+      } catch {
+        return undefined;
+      }
+    },
   };
 }
+
+

@@ -20,7 +20,7 @@ const VSIX = 'kvmdbg-0.1.0-linux-x64.vsix';
 const VSIX_FILES = [
   '[Content_Types].xml', 'extension.vsixmanifest',
   'extension/build/Release/kvm.node',
-  'extension/dist/debug-adapter.js', 'extension/dist/extension.js', 'extension/dist/iced_x86_bg.wasm', 'extension/dist/vcpu-worker.js',
+  'extension/dist/debug-adapter.js', 'extension/dist/extension.js', 'extension/dist/iced_x86_bg.wasm', 'extension/dist/name-index-worker.js', 'extension/dist/vcpu-worker.js',
   'extension/package.json', 'extension/readme.md',
 ];
 

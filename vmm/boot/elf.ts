@@ -5,8 +5,14 @@
  * is checked (with bigint arithmetic, so nothing overflows) before a byte is
  * read, and nothing is allocated from a length field: a bad field is one
  * BootError sentence naming the file and the field.
+ *
+ * The bytes are a Uint8Array (boot loaders) or a ByteSource (the debugger:
+ * an open file read on demand, so a 600 MB debug vmlinux is never read
+ * whole: the headers, section table, string and symbol tables are read when
+ * first needed, a section's bytes when asked for).
  */
 import { BootError } from './boot-state';
+import { ByteSource, isByteSource, memorySource, windowOf } from './byte-source';
 import { hex } from './format';
 
 export const ELFCLASS32 = 1;
@@ -108,7 +114,10 @@ const SYMBOL_BINDS: SymbolBinding[] = ['local', 'global', 'weak'];
 export class ElfFile {
   readonly header: ElfHeader;
   readonly programHeaders: readonly ProgramHeader[];
-  private readonly view: DataView;
+  private readonly src: ByteSource;
+  private readonly memory?: Uint8Array;
+  /** String tables by section index, read once. */
+  private readonly tables = new Map<number, Uint8Array>();
   private sectionCache?: SectionHeader[];
   private symbolCache?: ElfSymbol[];
   private byName?: Map<string, ElfSymbol>;
@@ -117,8 +126,9 @@ export class ElfFile {
   private rawShoff = 0n;
 
   /** Parses the header and program headers; sections and symbols are read on first use. */
-  constructor(readonly file: string, readonly data: Uint8Array) {
-    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  constructor(readonly file: string, bytes: Uint8Array | ByteSource) {
+    if (isByteSource(bytes)) this.src = bytes;
+    else { this.memory = bytes; this.src = memorySource(bytes); }
     this.header = this.readHeader();
     this.programHeaders = this.readProgramHeaders();
   }
@@ -130,57 +140,70 @@ export class ElfFile {
 
   get bits(): 32 | 64 { return this.header.bits; }
 
+  /** The file's size in bytes. */
+  get size(): number { return this.src.size; }
+
+  /** The whole file (in memory already for a Uint8Array; read whole from a ByteSource: boot loaders only). */
+  get data(): Uint8Array { return this.memory ?? this.src.bytes(0, this.src.size); }
+
+  /** A DataView over [offset, offset+length) of the file (checked by the caller). */
+  private at(offset: number, length: number): DataView {
+    const b = this.src.bytes(offset, length);
+    return new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+
   private fail(problem: string): never {
     throw new BootError(this.file, problem);
   }
 
   /** Checks [offset, offset+size) lies in the file and returns offset as a number. */
   private span(offset: bigint, size: bigint, what: string): number {
-    const len = BigInt(this.data.length);
+    const len = BigInt(this.src.size);
     if (offset < 0n || size < 0n || offset > len || size > len - offset) {
       this.fail(`${what} extends past the end of the file (offset ${hex(offset)}, size ${hex(size)}, file size ${hex(len)})`);
     }
     return Number(offset);
   }
 
-  private u8(o: number): number { return this.view.getUint8(o); }
-  private u16(o: number): number { return this.view.getUint16(o, true); }
-  private u32(o: number): number { return this.view.getUint32(o, true); }
-  private u64(o: number): bigint { return this.view.getBigUint64(o, true); }
   /** A native-width word: 4 bytes in ELF32, 8 in ELF64. */
-  private word(o: number): bigint { return this.header.bits === 64 ? this.u64(o) : BigInt(this.u32(o)); }
+  private word(v: DataView, o: number): bigint { return this.header.bits === 64 ? v.getBigUint64(o, true) : BigInt(v.getUint32(o, true)); }
 
   private readHeader(): ElfHeader {
-    const d = this.data;
-    if (d.length === 0) this.fail('is empty');
+    const size = this.src.size;
+    if (size === 0) this.fail('is empty');
+    const d = this.src.bytes(0, Math.min(size, 64));
     if (!ElfFile.isElf(d)) this.fail('is not an ELF file (no \\x7fELF magic)');
-    if (d.length < 16) this.fail(`is truncated: ${d.length} bytes, shorter than an ELF identification`);
+    if (size < 16) this.fail(`is truncated: ${size} bytes, shorter than an ELF identification`);
     const cls = d[4];
     if (cls !== ELFCLASS32 && cls !== ELFCLASS64) this.fail(`has an invalid ELF class ${cls} (expected 1 for ELF32 or 2 for ELF64)`);
     if (d[5] !== ELFDATA2LSB) this.fail(`is a big-endian or unknown-endian ELF (EI_DATA ${d[5]}); kvmdbg boots little-endian x86 kernels only`);
     if (d[6] !== 1) this.fail(`has an unknown ELF version ${d[6]} (expected 1)`);
     const bits = cls === ELFCLASS64 ? 64 : 32;
     const ehsize = bits === 64 ? 64 : 52;
-    if (d.length < ehsize) this.fail(`is truncated: ${d.length} bytes, shorter than the ${ehsize}-byte ELF${bits} header`);
+    if (size < ehsize) this.fail(`is truncated: ${size} bytes, shorter than the ${ehsize}-byte ELF${bits} header`);
+    const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
+    const u16 = (o: number): number => v.getUint16(o, true);
+    const u32 = (o: number): number => v.getUint32(o, true);
+    const u64 = (o: number): bigint => v.getBigUint64(o, true);
     const h = { bits } as ElfHeader;
-    h.type = this.u16(16);
-    h.machine = this.u16(18);
-    h.flags = this.u32(bits === 64 ? 48 : 36);
+    h.type = u16(16);
+    h.machine = u16(18);
+    h.flags = u32(bits === 64 ? 48 : 36);
     if (bits === 64) {
-      h.entry = this.u64(24);
-      const phoff = this.u64(32);
-      const shoff = this.u64(40);
-      h.phentsize = this.u16(54); h.phnum = this.u16(56);
-      h.shentsize = this.u16(58); h.shnum = this.u16(60); h.shstrndx = this.u16(62);
+      h.entry = u64(24);
+      const phoff = u64(32);
+      const shoff = u64(40);
+      h.phentsize = u16(54); h.phnum = u16(56);
+      h.shentsize = u16(58); h.shnum = u16(60); h.shstrndx = u16(62);
       h.phoff = this.tableOffset(phoff, h.phnum, h.phentsize, 56, 'program header table');
       h.shoff = this.sectionTableOffset(shoff, h.shnum, h.shentsize, 64);
       this.rawShoff = shoff;
     } else {
-      h.entry = BigInt(this.u32(24));
-      const phoff = BigInt(this.u32(28));
-      const shoff = BigInt(this.u32(32));
-      h.phentsize = this.u16(42); h.phnum = this.u16(44);
-      h.shentsize = this.u16(46); h.shnum = this.u16(48); h.shstrndx = this.u16(50);
+      h.entry = BigInt(u32(24));
+      const phoff = BigInt(u32(28));
+      const shoff = BigInt(u32(32));
+      h.phentsize = u16(42); h.phnum = u16(44);
+      h.shentsize = u16(46); h.shnum = u16(48); h.shstrndx = u16(50);
       h.phoff = this.tableOffset(phoff, h.phnum, h.phentsize, 32, 'program header table');
       h.shoff = this.sectionTableOffset(shoff, h.shnum, h.shentsize, 40);
       this.rawShoff = shoff;
@@ -199,7 +222,7 @@ export class ElfFile {
   private sectionTableOffset(offset: bigint, count: number, entsize: number, minEntsize: number): number {
     if (offset === 0n) return 0;
     if (entsize < minEntsize) return -1;
-    const len = BigInt(this.data.length);
+    const len = BigInt(this.src.size);
     // shnum 0 with a table means the real count is in section 0 (read later); at least one entry must fit.
     const need = BigInt(Math.max(count, 1)) * BigInt(entsize);
     return offset <= len && need <= len - offset ? Number(offset) : -1;
@@ -208,18 +231,22 @@ export class ElfFile {
   private readProgramHeaders(): ProgramHeader[] {
     const { phoff, phnum, phentsize, bits } = this.header;
     const out: ProgramHeader[] = [];
+    if (phnum === 0) return out;
+    const v = this.at(phoff, phnum * phentsize);
+    const u32 = (o: number): number => v.getUint32(o, true);
+    const u64 = (o: number): bigint => v.getBigUint64(o, true);
     for (let i = 0; i < phnum; i++) {
-      const o = phoff + i * phentsize;
+      const o = i * phentsize;
       const ph = bits === 64
         ? {
-          index: i, type: this.u32(o), flags: this.u32(o + 4), offsetRaw: this.u64(o + 8),
-          vaddr: this.u64(o + 16), paddr: this.u64(o + 24), fileszRaw: this.u64(o + 32),
-          memsz: this.u64(o + 40), align: this.u64(o + 48),
+          index: i, type: u32(o), flags: u32(o + 4), offsetRaw: u64(o + 8),
+          vaddr: u64(o + 16), paddr: u64(o + 24), fileszRaw: u64(o + 32),
+          memsz: u64(o + 40), align: u64(o + 48),
         }
         : {
-          index: i, type: this.u32(o), offsetRaw: BigInt(this.u32(o + 4)), vaddr: BigInt(this.u32(o + 8)),
-          paddr: BigInt(this.u32(o + 12)), fileszRaw: BigInt(this.u32(o + 16)), memsz: BigInt(this.u32(o + 20)),
-          flags: this.u32(o + 24), align: BigInt(this.u32(o + 28)),
+          index: i, type: u32(o), offsetRaw: BigInt(u32(o + 4)), vaddr: BigInt(u32(o + 8)),
+          paddr: BigInt(u32(o + 12)), fileszRaw: BigInt(u32(o + 16)), memsz: BigInt(u32(o + 20)),
+          flags: u32(o + 24), align: BigInt(u32(o + 28)),
         };
       const offset = ph.fileszRaw === 0n ? 0 : this.span(ph.offsetRaw, ph.fileszRaw, `program header ${i}`);
       out.push({
@@ -232,7 +259,7 @@ export class ElfFile {
 
   /** The file bytes of a program header (a view, no copy). */
   segmentData(ph: ProgramHeader): Uint8Array {
-    return this.data.subarray(ph.offset, ph.offset + ph.filesz);
+    return this.src.bytes(ph.offset, ph.filesz);
   }
 
   /** All section headers with their names; [] when the file has none. */
@@ -247,18 +274,18 @@ export class ElfFile {
     const minEntsize = h.bits === 64 ? 64 : 40;
     if (h.shoff < 0) {
       if (h.shentsize < minEntsize) this.fail(`has a section header entry size of ${h.shentsize} bytes, smaller than the ${minEntsize} the ELF format requires`);
-      this.fail(`section header table extends past the end of the file (offset ${hex(this.rawShoff)}, ${h.shnum} entries of ${h.shentsize} bytes, file size ${hex(this.data.length)})`);
+      this.fail(`section header table extends past the end of the file (offset ${hex(this.rawShoff)}, ${h.shnum} entries of ${h.shentsize} bytes, file size ${hex(this.src.size)})`);
     }
-    const raw = (i: number): RawSection => this.readSectionHeader(h.shoff + i * h.shentsize, i);
-    const first = raw(0);
+    const first = this.readSectionHeader(this.at(h.shoff, h.shentsize), 0, 0);
     let count = h.shnum;
     if (count === 0) {
       // ELF extended numbering: the count lives in section 0's sh_size.
       count = first.size;
       this.span(BigInt(h.shoff), BigInt(count) * BigInt(h.shentsize), 'section header table');
     }
+    const table = this.at(h.shoff, count * h.shentsize);
     const sections = [first];
-    for (let i = 1; i < count; i++) sections.push(raw(i));
+    for (let i = 1; i < count; i++) sections.push(this.readSectionHeader(table, i * h.shentsize, i));
     let strndx = h.shstrndx === SHN_XINDEX ? first.link : h.shstrndx;
     if (strndx !== SHN_UNDEF && strndx >= count) this.fail(`names its section name table as section ${strndx}, but there are only ${count} sections`);
     if (strndx !== SHN_UNDEF) {
@@ -269,18 +296,19 @@ export class ElfFile {
     return sections.map(({ nameOffset: _, ...s }) => s);
   }
 
-  private readSectionHeader(o: number, index: number): RawSection {
+  private readSectionHeader(v: DataView, o: number, index: number): RawSection {
     const b64 = this.header.bits === 64;
+    const u32 = (at: number): number => v.getUint32(at, true);
     const s: RawSection = {
-      index, name: '', nameOffset: this.u32(o), type: this.u32(o + 4),
-      flags: this.word(o + 8), addr: this.word(b64 ? o + 16 : o + 12),
+      index, name: '', nameOffset: u32(o), type: u32(o + 4),
+      flags: this.word(v, o + 8), addr: this.word(v, b64 ? o + 16 : o + 12),
       offset: 0, size: 0,
-      link: this.u32(b64 ? o + 40 : o + 24), info: this.u32(b64 ? o + 44 : o + 28),
-      addralign: this.word(b64 ? o + 48 : o + 32), entsize: 0,
+      link: u32(b64 ? o + 40 : o + 24), info: u32(b64 ? o + 44 : o + 28),
+      addralign: this.word(v, b64 ? o + 48 : o + 32), entsize: 0,
     };
-    const offset = this.word(b64 ? o + 24 : o + 16);
-    const size = this.word(b64 ? o + 32 : o + 20);
-    const entsize = this.word(b64 ? o + 56 : o + 36);
+    const offset = this.word(v, b64 ? o + 24 : o + 16);
+    const size = this.word(v, b64 ? o + 32 : o + 20);
+    const entsize = this.word(v, b64 ? o + 56 : o + 36);
     if (s.type !== SHT_NOBITS && size !== 0n) s.offset = this.span(offset, size, `section ${index}`);
     else if (offset <= BigInt(Number.MAX_SAFE_INTEGER)) s.offset = Number(offset);
     if (size > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`section ${index} has an impossible size ${hex(size)}`);
@@ -299,12 +327,11 @@ export class ElfFile {
       if (offset === 0) return '';
       this.fail(`${what} points past the end of its string table (offset ${hex(offset)}, table size ${hex(table.size)})`);
     }
-    const start = table.offset + offset;
-    const end = table.offset + table.size;
-    let p = start;
-    while (p < end && this.data[p] !== 0) p++;
-    if (p === end) this.fail(`${what} runs past the end of its string table (no NUL before offset ${hex(table.size)})`);
-    return Buffer.from(this.data.buffer, this.data.byteOffset + start, p - start).toString('latin1');
+    let t = this.tables.get(table.index);
+    if (!t) this.tables.set(table.index, (t = this.src.bytes(table.offset, table.size)));
+    const end = t.indexOf(0, offset);
+    if (end < 0) this.fail(`${what} runs past the end of its string table (no NUL before offset ${hex(table.size)})`);
+    return Buffer.from(t.buffer, t.byteOffset + offset, end - offset).toString('latin1');
   }
 
   /** A section by name, or undefined. */
@@ -312,10 +339,15 @@ export class ElfFile {
     return this.sections().find((s) => s.name === name);
   }
 
+  /** A section's bytes as a source read on demand (empty for SHT_NOBITS). */
+  sectionSource(s: SectionHeader): ByteSource {
+    return windowOf(this.src, s.type === SHT_NOBITS ? 0 : s.offset, s.type === SHT_NOBITS ? 0 : s.size);
+  }
+
   /** The file bytes of a section (empty for SHT_NOBITS). */
   sectionData(s: SectionHeader): Uint8Array {
     if (s.type === SHT_NOBITS) return new Uint8Array(0);
-    return this.data.subarray(s.offset, s.offset + s.size);
+    return this.src.bytes(s.offset, s.size);
   }
 
   /**
@@ -336,23 +368,25 @@ export class ElfFile {
   }
 
   private readNotes(start: number, size: number, align: number, where: string, out: Map<number, ElfNote>): void {
-    const end = start + size;
+    const area = this.src.bytes(start, size);
+    const v = new DataView(area.buffer, area.byteOffset, area.byteLength);
+    const end = size;
     const up = (n: number): number => Math.ceil(n / align) * align;
-    let o = start;
+    let o = 0;
     while (end - o >= 12) {
-      const namesz = this.u32(o);
-      const descsz = this.u32(o + 4);
-      const type = this.u32(o + 8);
+      const namesz = v.getUint32(o, true);
+      const descsz = v.getUint32(o + 4, true);
+      const type = v.getUint32(o + 8, true);
       const nameAt = o + 12;
       const descAt = nameAt + up(namesz);
       const next = descAt + up(descsz);
       if (descAt + descsz > end) {
-        this.fail(`${where}: the note at offset ${hex(o)} extends past the end of its ${size}-byte note area (name ${namesz} bytes, description ${descsz} bytes)`);
+        this.fail(`${where}: the note at offset ${hex(start + o)} extends past the end of its ${size}-byte note area (name ${namesz} bytes, description ${descsz} bytes)`);
       }
       let n = namesz;
-      while (n > 0 && this.data[nameAt + n - 1] === 0) n--;
-      const name = Buffer.from(this.data.buffer, this.data.byteOffset + nameAt, n).toString('latin1');
-      if (!out.has(o)) out.set(o, { name, type, desc: this.data.subarray(descAt, descAt + descsz), offset: o });
+      while (n > 0 && area[nameAt + n - 1] === 0) n--;
+      const name = Buffer.from(area.buffer, area.byteOffset + nameAt, n).toString('latin1');
+      if (!out.has(start + o)) out.set(start + o, { name, type, desc: area.subarray(descAt, descAt + descsz), offset: start + o });
       o = next;
     }
   }
@@ -387,13 +421,14 @@ export class ElfFile {
     if (strtab.type !== SHT_STRTAB) this.fail(`symbol table (section ${symtab.index}) links to section ${strtab.index}, which is not a string table`);
     const count = Math.floor(symtab.size / entsize);
     const out: ElfSymbol[] = [];
+    const v = this.at(symtab.offset, count * entsize);
     for (let i = 1; i < count; i++) {
-      const o = symtab.offset + i * entsize;
-      const nameOffset = this.u32(o);
-      const info = b64 ? this.u8(o + 4) : this.u8(o + 12);
-      const shndx = b64 ? this.u16(o + 6) : this.u16(o + 14);
-      const value = b64 ? this.u64(o + 8) : BigInt(this.u32(o + 4));
-      const size = b64 ? this.u64(o + 16) : BigInt(this.u32(o + 8));
+      const o = i * entsize;
+      const nameOffset = v.getUint32(o, true);
+      const info = v.getUint8(b64 ? o + 4 : o + 12);
+      const shndx = v.getUint16(b64 ? o + 6 : o + 14, true);
+      const value = b64 ? v.getBigUint64(o + 8, true) : BigInt(v.getUint32(o + 4, true));
+      const size = b64 ? v.getBigUint64(o + 16, true) : BigInt(v.getUint32(o + 8, true));
       out.push({
         name: this.stringAt(strtab, nameOffset, `symbol ${i}'s name`),
         value, size,
