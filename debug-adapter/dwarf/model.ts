@@ -154,6 +154,8 @@ export interface UnitScope {
   compDir?: string;
   /** File-scope `static` variables of this unit, then its globals, lazily. */
   statics(): readonly VariableInfo[];
+  /** Names of the globals this unit declares `extern` and uses (defined in other units), lazily. */
+  externs?(): readonly string[];
 }
 
 /**

@@ -153,7 +153,15 @@ export class ScopeReader {
     if (s) return s;
     const u = this.reader.unit(index);
     let statics: VariableInfo[] | undefined;
+    let externs: string[] | undefined;
     s = {
+      externs: (): readonly string[] => {
+        if (!externs) {
+          const root = this.reader.tree(index)?.root;
+          externs = root ? this.vars.unitExterns(root) : [];
+        }
+        return externs;
+      },
       statics: (): readonly VariableInfo[] => {
         if (!statics) {
           const root = this.reader.tree(index)?.root;

@@ -144,6 +144,18 @@ export class VariableFactory {
     return [...statics, ...globals];
   }
 
+  /** A unit's extern declarations of variables (gcc emits them for the ones the unit uses), by name. */
+  unitExterns(root: Die): string[] {
+    const names: string[] = [];
+    for (const d of root.children) {
+      if (d.tag !== DW_TAG.variable || !this.reader.flag(d, DW_AT.declaration)) continue;
+      if (this.reader.attr(d, DW_AT.location) || this.reader.attr(d, DW_AT.const_value)) continue;
+      const name = this.reader.nameOf(d);
+      if (name) names.push(name);
+    }
+    return names;
+  }
+
   isExternal(d: Die): boolean {
     const ext = this.reader.inherited(d, DW_AT.external);
     return ext?.attr.value.kind === 'number' && ext.attr.value.value !== 0n;

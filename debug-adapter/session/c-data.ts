@@ -23,7 +23,7 @@ import { RequestError, type SessionState } from './state';
 
 /** A C scope (its variables in one frame) or a C value with children. */
 export type CContainer =
-  | { kind: 'c-scope'; vars: readonly VariableInfo[]; ctx: ExprContext }
+  | { kind: 'c-scope'; vars: () => readonly VariableInfo[]; ctx: ExprContext }
   | { kind: 'c-value'; value: Value; expr?: string; ctx: ExprContext };
 
 /** DWARF register numbers of x86-64 -> the vCPU's register names (what a write to the innermost frame sets). */
@@ -126,16 +126,29 @@ export class CData {
       for (const v of ordered) if (!seen.has(v.name)) { seen.add(v.name); locals.push(v); }
     }
     const out: DebugProtocol.Scope[] = [];
-    if (locals.length > 0) out.push({ name: 'Locals', presentationHint: 'locals', variablesReference: create({ kind: 'c-scope', vars: locals, ctx }), namedVariables: locals.length, expensive: false });
-    if (fn.parameters.length > 0) out.push({ name: 'Arguments', presentationHint: 'arguments', variablesReference: create({ kind: 'c-scope', vars: fn.parameters, ctx }), namedVariables: fn.parameters.length, expensive: false });
-    const statics = fn.unit.statics();
-    if (statics.length > 0) out.push({ name: 'Statics', variablesReference: create({ kind: 'c-scope', vars: statics, ctx }), namedVariables: statics.length, expensive: false });
+    if (locals.length > 0) out.push({ name: 'Locals', presentationHint: 'locals', variablesReference: create({ kind: 'c-scope', vars: () => locals, ctx }), namedVariables: locals.length, expensive: false });
+    if (fn.parameters.length > 0) out.push({ name: 'Arguments', presentationHint: 'arguments', variablesReference: create({ kind: 'c-scope', vars: () => fn.parameters, ctx }), namedVariables: fn.parameters.length, expensive: false });
+    // The unit's statics and globals, then the globals it uses from other units (its extern declarations), read when opened.
+    let statics: VariableInfo[] | undefined;
+    const unitVariables = (): readonly VariableInfo[] => (statics ??= this.unitVariables(fn.unit, ctx));
+    out.push({ name: 'Statics', variablesReference: create({ kind: 'c-scope', vars: unitVariables, ctx }), expensive: false });
     return out;
+  }
+
+  private unitVariables(unit: ExprContext['scopes'][number]['unit'], ctx: ExprContext): VariableInfo[] {
+    const own = [...unit.statics()];
+    const names = new Set(own.map((v) => v.name));
+    for (const name of unit.externs?.() ?? []) {
+      if (names.has(name)) continue;
+      const v = ctx.debug?.findVariable(name, unit);
+      if (v) { names.add(name); own.push(v); }
+    }
+    return own;
   }
 
   /** A scope's variables or a value's children (a page of them when asked). */
   variables(c: CContainer, args: DebugProtocol.VariablesArguments, create: (c: CContainer) => number): DebugProtocol.Variable[] {
-    if (c.kind === 'c-scope') return c.vars.map((v) => this.toVariable(v.name, this.valueOf(v, c.ctx), v.name, c.ctx, create));
+    if (c.kind === 'c-scope') return c.vars().map((v) => this.toVariable(v.name, this.valueOf(v, c.ctx), v.name, c.ctx, create));
     if (args.filter === 'named' && childCount(c.value).indexed > 0) return [];
     const list = children(c.value, c.expr, { start: args.start, count: args.count || undefined });
     return list.map((ch) => this.toVariable(ch.name, ch.value, ch.evaluateName, c.ctx, create, ch.typeName));
@@ -184,7 +197,7 @@ export class CData {
     let target: Value | undefined;
     let expr: string | undefined;
     if (c.kind === 'c-scope') {
-      const v = c.vars.find((x) => x.name === name);
+      const v = c.vars().find((x) => x.name === name);
       if (v) { target = this.valueOf(v, c.ctx); expr = v.name; }
     } else {
       const ch = children(c.value, c.expr, { count: 1_000_000 }).find((x) => x.name === name);
@@ -212,7 +225,7 @@ export class CData {
     let label = name;
     try {
       if (c?.kind === 'c-scope') {
-        const v = c.vars.find((x) => x.name === name);
+        const v = c.vars().find((x) => x.name === name);
         if (v) value = this.valueOf(v, c.ctx);
       } else if (c?.kind === 'c-value') {
         const ch = children(c.value, c.expr, { count: 1_000_000 }).find((x) => x.name === name);

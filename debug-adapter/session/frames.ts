@@ -3,6 +3,7 @@
  * unwound once a stop (stack.ts does the unwinding and naming), and the
  * stackTrace response body. Scopes and variables find their frame here too.
  */
+import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Source, StackFrame } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
@@ -31,6 +32,19 @@ export class Frames {
 
   constructor(private readonly state: SessionState, private readonly paths: ClientPaths) {}
 
+  private readonly existing = new Map<string, boolean>();
+
+  /** Whether a frame's source file is on this machine (asked once a path: a kernel's stacks name the same few files). */
+  private sourceExists(path: string): boolean {
+    let known = this.existing.get(path);
+    if (known === undefined) {
+      known = existsSync(path);
+      if (this.existing.size > 10_000) this.existing.clear();
+      this.existing.set(path, known);
+    }
+    return known;
+  }
+
   /** The stack may have changed under the frames unwound at this stop (a memory write). */
   forget(): void {
     this.cache.clear();
@@ -56,6 +70,11 @@ export class Frames {
         if (f.file) {
           const file = this.state.sourceMap.mapSource(f.file);
           sf.source = new Source(basename(file), this.paths.toClientPath(file));
+          if (!this.sourceExists(file)) {
+            // VS Code then offers the disassembly for the frame (it has an instructionPointerReference).
+            sf.source.presentationHint = 'deemphasize';
+            sf.source.origin = `source not found here: ${file} (map the kernel's build directory to your tree with "sourceFileMap" in launch.json)`;
+          }
           sf.line = this.paths.toClientLine(f.line!);
           sf.column = f.column ?? 1;
         } else {
