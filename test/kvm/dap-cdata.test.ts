@@ -127,7 +127,23 @@ for (const variant of VARIANTS) {
       const set = await s.dc.setVariableRequest({ variablesReference: (await s.dc.scopesRequest({ frameId: f[1].id })).body.scopes.find((x) => x.name === 'Statics')!.variablesReference, name: 'counter', value: '4321' });
       assert.equal(set.body.value, '4321');
 
-      // ---- bp:inline: mix(830, 4) inlined into caller
+      // The Debug Console completes members; the Watch view's Set Value (setExpression).
+      const done = (await s.dc.completionsRequest({ text: 'head->ne', column: 9, frameId: f[1].id })).body.targets.map((t) => t.label);
+      assert.ok(done.includes('next'), `completions: ${done.join(', ')}`);
+      const setExpression = (expression: string, value: string) =>
+        s.dc.customRequest('setExpression', { expression, value, frameId: f[1].id }) as Promise<DebugProtocol.SetExpressionResponse>;
+      assert.equal((await setExpression('cfg.origin.y', '-44')).body.value, '-44');
+      assert.equal((await evaluate(s, 'cfg_ptr->origin.y', f[1].id)).result, '-44');
+      await setExpression('cfg.origin.y', '-4');
+
+      // Break on Value Change, from the Variables view: mix_hits is written on the bp:inline line.
+      const staticsRef = (await s.dc.scopesRequest({ frameId: f[1].id })).body.scopes.find((x) => x.name === 'Statics')!.variablesReference;
+      const info = (await s.dc.dataBreakpointInfoRequest({ variablesReference: staticsRef, name: 'mix_hits' })).body;
+      assert.ok(info.dataId, info.description);
+      assert.match(info.description, /^mix_hits \(4 bytes at 0x[0-9a-f]+\)$/);
+      assert.ok((await s.dc.setDataBreakpointsRequest({ breakpoints: [{ dataId: info.dataId!, accessType: 'write' }] })).body.breakpoints[0].verified);
+
+      // ---- bp:inline: mix(830, 4) inlined into caller (the line's breakpoint comes before its write)
       assert.equal((await stopAfter(s, 'bp:inline', () => s.dc.continueRequest({ threadId: 1 }))).body.reason, 'breakpoint');
       f = await frames(s);
       assert.deepEqual(f.slice(0, 3).map((x) => x.name), ['mix', 'caller', 'kernel_main']);
@@ -137,6 +153,10 @@ for (const variant of VARIANTS) {
       assert.deepEqual(sc.get('Arguments')!.map((v) => `${v.name}=${v.value}`), ['x=830', 'y=4']);
       assert.deepEqual([values(sc.get('Locals')).t, values(sc.get('Locals')).u], ['826', '1082']);
       assert.equal(values((await scopes(s, f[1].id)).get('Locals')).r, '830');
+
+      assert.equal((await stopAfter(s, 'the write to mix_hits', () => s.dc.continueRequest({ threadId: 1 }))).body.reason, 'data breakpoint', s.console());
+      assert.equal((await evaluate(s, 'mix_hits', (await frames(s))[0].id)).result, '1');
+      await s.dc.setDataBreakpointsRequest({ breakpoints: [] });
 
       // ---- bp:block: a lexical block's locals come first
       assert.equal((await stopAfter(s, 'bp:block', () => s.dc.continueRequest({ threadId: 1 }))).body.reason, 'breakpoint');
