@@ -140,6 +140,7 @@ export class KvmDebugSession extends DebugSession {
       supportsTerminateRequest: true,
       supportsEvaluateForHovers: true,
       supportsSetExpression: true,
+      supportsValueFormattingOptions: true,
       supportsCompletionsRequest: true,
       completionTriggerCharacters: ['.', '>'],
       supportsValueFormattingOptions: true,

@@ -148,10 +148,11 @@ export class CData {
 
   /** A scope's variables or a value's children (a page of them when asked). */
   variables(c: CContainer, args: DebugProtocol.VariablesArguments, create: (c: CContainer) => number): DebugProtocol.Variable[] {
-    if (c.kind === 'c-scope') return c.vars().map((v) => this.toVariable(v.name, this.valueOf(v, c.ctx), v.name, c.ctx, create));
+    const hex = args.format?.hex ?? this.hex;
+    if (c.kind === 'c-scope') return c.vars().map((v) => this.toVariable(v.name, this.valueOf(v, c.ctx), v.name, c.ctx, create, undefined, hex));
     if (args.filter === 'named' && childCount(c.value).indexed > 0) return [];
     const list = children(c.value, c.expr, { start: args.start, count: args.count || undefined });
-    return list.map((ch) => this.toVariable(ch.name, ch.value, ch.evaluateName, c.ctx, create, ch.typeName));
+    return list.map((ch) => this.toVariable(ch.name, ch.value, ch.evaluateName, c.ctx, create, ch.typeName, hex));
   }
 
   valueOf(v: VariableInfo, ctx: ExprContext): Value {
@@ -165,13 +166,13 @@ export class CData {
   }
 
   /** One value as a DAP variable: its text, type, evaluateName, children counts and memory reference. */
-  toVariable(name: string, value: Value, expr: string | undefined, ctx: ExprContext, create: (c: CContainer) => number, type?: string): DebugProtocol.Variable {
+  toVariable(name: string, value: Value, expr: string | undefined, ctx: ExprContext, create: (c: CContainer) => number, type?: string, hex = this.hex): DebugProtocol.Variable {
     let count = { named: 0, indexed: 0 };
     try { count = childCount(value); } catch { /* unreadable: a leaf that says why */ }
     const address = addressOf(value);
     return {
       name,
-      value: this.format(value),
+      value: this.format(value, hex),
       type: type ?? safeTypeName(value),
       evaluateName: expr,
       variablesReference: count.named + count.indexed > 0 ? create({ kind: 'c-value', value, expr, ctx }) : 0,
@@ -181,14 +182,14 @@ export class CData {
     };
   }
 
-  format(value: Value): string {
-    return formatValue(value, { hex: this.hex, symbolize: (a) => this.state.symbolName(a) });
+  format(value: Value, hex = this.hex): string {
+    return formatValue(value, { hex, symbolize: (a) => this.state.symbolName(a) });
   }
 
   /** Evaluates a C expression; the result as the Watch/hover/console show it. */
-  evaluate(text: string, ctx: ExprContext, create: (c: CContainer) => number): DebugProtocol.EvaluateResponse['body'] {
+  evaluate(text: string, ctx: ExprContext, create: (c: CContainer) => number, hex = this.hex): DebugProtocol.EvaluateResponse['body'] {
     const value = evaluateExpression(text, ctx);
-    const v = this.toVariable(text, value, text, ctx, create);
+    const v = this.toVariable(text, value, text, ctx, create, undefined, hex);
     return { result: v.value, type: v.type, variablesReference: v.variablesReference, namedVariables: v.namedVariables, indexedVariables: v.indexedVariables, memoryReference: v.memoryReference };
   }
 

@@ -124,7 +124,7 @@ export class VariablesRequests {
     if (!vcpuControl || vcpuControl.state !== 'stopped') throw new ExpressionError('the vCPU is running: pause it to evaluate');
     const text = args.expression.trim();
     const c = await this.cContext(args.frameId);
-    if (c) return this.c.evaluate(text, c, this.create);
+    if (c) return this.c.evaluate(text, c, this.create, args.format?.hex ?? this.c.hex);
     const vcpu = vcpuOfFrame(args.frameId);
     const snap = await this.state.snapshot(vcpu !== undefined && vcpuControl.hasThread(vcpu + 1) ? vcpu : vcpuControl.id);
     const v = evaluate(text, this.evalContext(snap));

@@ -16,7 +16,7 @@
  */
 import { Section, sectionOf } from '../dwarf/model';
 import { ByteReader, DwarfError, describeError, stringAt } from './dwarf-reader';
-import { FormContext, FormValue, readForm } from './forms';
+import { fixedFormSize, FormContext, FormValue, readForm, skipForm } from './forms';
 
 const DW_TAG_compile_unit = 0x11;
 const DW_TAG_partial_unit = 0x3c;
@@ -89,7 +89,12 @@ export interface DebugInfo {
 const EAGER_LIMIT = 1 << 20;
 
 interface AttrSpec { name: number; form: number; implicitConst: bigint }
-interface Abbrev { tag: number; hasChildren: boolean; attrs: AttrSpec[] }
+/** `named`: has DW_AT_name or DW_AT_linkage_name (an abstract origin's name is looked up by it). */
+interface Abbrev {
+  tag: number; hasChildren: boolean; attrs: AttrSpec[]; named: boolean;
+  /** Bytes of all its values when every form has a fixed size in the context `fixedFor` (else -1): such a DIE is skipped in one step. */
+  fixed?: number; fixedFor?: number;
+}
 
 /**
  * Parses the abbreviation table at `offset`; with `only`, just that code's
@@ -122,7 +127,7 @@ function readAbbrevs(data: Uint8Array, offset: number, only?: number): Map<numbe
       if (name === 0 && form === 0) break;
       attrs.push({ name, form, implicitConst });
     }
-    table.set(code, { tag, hasChildren, attrs });
+    table.set(code, { tag, hasChildren, attrs, named: attrs.some((a) => a.name === DW_AT_name || a.name === DW_AT_linkage_name) });
     if (only !== undefined) return table;
   }
 }
@@ -137,11 +142,43 @@ function unitReader(section: Section, w: UnitWindow, length = w.size): ByteReade
   return new ByteReader(section.bytes(w.offset, length), w.start, length, `.debug_info unit at 0x${w.offset.toString(16)}`);
 }
 
-/** Reads every unit's header and first DIE. Never throws. */
-export function parseDebugInfo(input: DebugInfoInput): DebugInfo {
+/** What the load pass learns, kept across sessions by the symbol layer (cached by build-id). */
+export interface DebugInfoFacts {
+  units: CompileUnit[];
+  versions: number[];
+  problems: string[];
+}
+
+/** The facts of a parsed DebugInfo (for openDebugInfo on the same bytes later). */
+export function debugInfoFacts(info: DebugInfo): DebugInfoFacts {
+  return { units: info.units, versions: [...info.versions], problems: [...info.problems] };
+}
+
+/** Unit `offset`'s window, from its initial length. */
+function windowAt(section: Section, offset: number): UnitWindow {
+  const head = section.bytes(offset, Math.min(12, section.size - offset));
+  const il = new ByteReader(head, 0, head.length, '.debug_info').initialLength();
+  const start = il.offsetSize === 8 ? 12 : 4;
+  if (il.length > section.size - offset - start) {
+    throw new DwarfError(`.debug_info: ${il.length}-byte unit at offset 0x${(offset + start).toString(16)} runs past the end (0x${section.size.toString(16)})`);
+  }
+  return { offset, size: start + il.length, start, offsetSize: il.offsetSize };
+}
+
+/**
+ * The units `facts` lists (an earlier parseDebugInfo of the same bytes),
+ * without the load pass: a unit's header is read when it is first walked.
+ * Never throws.
+ */
+export function openDebugInfo(input: DebugInfoInput, facts: DebugInfoFacts): DebugInfo {
+  return parseDebugInfo(input, facts);
+}
+
+/** Reads every unit's header and first DIE (or takes them from `known`). Never throws. */
+export function parseDebugInfo(input: DebugInfoInput, known?: DebugInfoFacts): DebugInfo {
   const section = input.debugInfo instanceof Uint8Array ? sectionOf(input.debugInfo) : input.debugInfo;
   const abbrevCache = new Map<number, Map<number, Abbrev> | Error>();
-  const windows: UnitWindow[] = [];
+  const windows: (UnitWindow | undefined)[] = [];
   const perUnit = new Map<number, Subprogram[]>();
   let all: Subprogram[] | undefined;
   const info: DebugInfo = {
@@ -158,18 +195,26 @@ export function parseDebugInfo(input: DebugInfoInput): DebugInfo {
       let list = perUnit.get(index);
       if (list) return list;
       list = [];
-      const w = windows[index];
+      let w = windows[index];
       try {
+        w ??= windows[index] = windowAt(section, info.units[index].offset);
         walkUnit(unitReader(section, w), w.offset, w.offsetSize, input, abbrevCache, info, { unitIndex: index, subprograms: list });
       } catch (e) {
         const msg = describeError(e);
-        if (info.problems.length < 100) info.problems.push(msg.startsWith('.debug_info') ? msg : `.debug_info unit at 0x${w.offset.toString(16)}: ${msg}`);
+        if (info.problems.length < 100) info.problems.push(msg.startsWith('.debug_info') ? msg : `.debug_info unit at 0x${info.units[index].offset.toString(16)}: ${msg}`);
       }
       list.sort((a, b) => (a.lowPc < b.lowPc ? -1 : a.lowPc > b.lowPc ? 1 : 0));
       perUnit.set(index, list);
       return list;
     },
   };
+  if (known) {
+    info.units = known.units;
+    for (const v of known.versions) info.versions.add(v);
+    info.problems.push(...known.problems);
+    known.units.forEach((cu, i) => { if (cu.stmtList !== undefined && !info.unitByStmtList.has(cu.stmtList)) info.unitByStmtList.set(cu.stmtList, i); });
+    return info;
+  }
   for (let unitOffset = 0; unitOffset < section.size;) {
     let window: UnitWindow;
     try {
@@ -276,6 +321,24 @@ function walkUnit(
     return undefined;
   };
 
+  // DIEs other than subprograms are stepped over (skipForm); those with a name are marked, and
+  // read again only if a subprogram names one as its abstract origin.
+  const named = full ? new Uint8Array(u.end) : undefined;
+  const ctxKey = version * 256 + addressSize * 16 + offsetSize;
+  const nameAt = (offset: number): string | undefined => {
+    u.seek(offset);
+    const abbrev = abbrevs.get(u.uleb());
+    if (!abbrev) return undefined;
+    let n: FormValue | undefined;
+    let linkage: FormValue | undefined;
+    for (const a of abbrev.attrs) {
+      if (a.name === DW_AT_name) n = readForm(u, a.form, ctx, a.implicitConst);
+      else if (a.name === DW_AT_linkage_name) linkage = readForm(u, a.form, ctx, a.implicitConst);
+      else skipForm(u, a.form, ctx);
+    }
+    const v = n ?? linkage;
+    return v && resolveString(v);
+  };
   let depth = 0;
   let first = true;
   while (u.remaining > 0) {
@@ -288,6 +351,23 @@ function walkUnit(
     }
     const abbrev = abbrevs.get(code);
     if (!abbrev) throw new DwarfError(`${u.what}: DIE at 0x${(unitOffset + dieOffset).toString(16)} uses abbreviation ${code}, which is not defined`);
+    if (!first && named && abbrev.tag !== DW_TAG_subprogram) {
+      if (abbrev.fixedFor !== ctxKey) {
+        let n = 0;
+        for (const a of abbrev.attrs) {
+          const size = fixedFormSize(a.form, ctx);
+          if (size < 0) { n = -1; break; }
+          n += size;
+        }
+        abbrev.fixed = n;
+        abbrev.fixedFor = ctxKey;
+      }
+      if (abbrev.fixed! >= 0) u.skip(abbrev.fixed!);
+      else for (const a of abbrev.attrs) skipForm(u, a.form, ctx);
+      if (abbrev.named) named[dieOffset] = 1;
+      if (abbrev.hasChildren) depth++;
+      continue;
+    }
     const values: [number, FormValue][] = [];
     for (const a of abbrev.attrs) values.push([a.name, readForm(u, a.form, ctx, a.implicitConst)]);
     const get = (name: number): FormValue | undefined => values.find(([n]) => n === name)?.[1];
@@ -327,7 +407,7 @@ function walkUnit(
   }
   // Out-of-line copies of inline functions name their abstract instance.
   for (const p of pending) {
-    const name = names.get(p.origin);
+    const name = names.get(p.origin) ?? (named?.[p.origin] === 1 ? nameAt(p.origin) : undefined);
     if (name !== undefined) out.push({ name, lowPc: p.lowPc, highPc: p.highPc, unit: unitIndex });
   }
   if (first) throw new DwarfError(`${u.what}: unit has no DIEs`);

@@ -112,3 +112,58 @@ export function readForm(r: ByteReader, form: number, ctx: FormContext, implicit
 function str(s: string | undefined): FormValue {
   return s === undefined ? { kind: 'none' } : { kind: 'string', value: s };
 }
+
+/**
+ * Steps over one attribute value of `form` without making it (no strings
+ * decoded, no objects): walks that need a few attributes of a few DIEs
+ * skip the rest this way. Throws where readForm would (unknown forms,
+ * values running past the end).
+ */
+export function skipForm(r: ByteReader, form: number, ctx: FormContext): void {
+  switch (form) {
+    case DW_FORM.flag_present: case DW_FORM.implicit_const: return;
+    case DW_FORM.data1: case DW_FORM.flag: case DW_FORM.ref1: case DW_FORM.strx1: case DW_FORM.addrx1: r.skip(1); return;
+    case DW_FORM.data2: case DW_FORM.ref2: case DW_FORM.strx2: case DW_FORM.addrx2: r.skip(2); return;
+    case DW_FORM.strx3: case DW_FORM.addrx3: r.skip(3); return;
+    case DW_FORM.data4: case DW_FORM.ref4: case DW_FORM.ref_sup4: case DW_FORM.strx4: case DW_FORM.addrx4: r.skip(4); return;
+    case DW_FORM.data8: case DW_FORM.ref8: case DW_FORM.ref_sup8: case DW_FORM.ref_sig8: r.skip(8); return;
+    case DW_FORM.data16: r.skip(16); return;
+    case DW_FORM.addr: r.skip(ctx.addressSize); return;
+    case DW_FORM.sec_offset: case DW_FORM.strp: case DW_FORM.line_strp: case DW_FORM.strp_sup: case DW_FORM.GNU_strp_alt: case DW_FORM.GNU_ref_alt:
+      r.skip(ctx.offsetSize); return;
+    case DW_FORM.ref_addr: r.skip(ctx.version <= 2 ? ctx.addressSize : ctx.offsetSize); return;
+    case DW_FORM.sdata: case DW_FORM.udata: case DW_FORM.ref_udata: case DW_FORM.strx: case DW_FORM.GNU_str_index:
+    case DW_FORM.addrx: case DW_FORM.GNU_addr_index: case DW_FORM.loclistx: case DW_FORM.rnglistx:
+      while ((r.u8() & 0x80) !== 0) { /* LEB128 continuation */ }
+      return;
+    case DW_FORM.string: {
+      const end = r.data.indexOf(0, r.pos);
+      if (end < 0 || end >= r.end) r.cstr(); // throws the same sentence
+      else r.seek(end + 1);
+      return;
+    }
+    case DW_FORM.block1: r.skip(r.u8()); return;
+    case DW_FORM.block2: r.skip(r.u16()); return;
+    case DW_FORM.block4: r.skip(r.u32()); return;
+    case DW_FORM.block: case DW_FORM.exprloc: r.skip(r.uleb()); return;
+    default: readForm(r, form, ctx);
+  }
+}
+
+/** The bytes a value of `form` always takes in `ctx`, or -1 when it varies (LEB128, strings, blocks, indirect). */
+export function fixedFormSize(form: number, ctx: FormContext): number {
+  switch (form) {
+    case DW_FORM.flag_present: case DW_FORM.implicit_const: return 0;
+    case DW_FORM.data1: case DW_FORM.flag: case DW_FORM.ref1: case DW_FORM.strx1: case DW_FORM.addrx1: return 1;
+    case DW_FORM.data2: case DW_FORM.ref2: case DW_FORM.strx2: case DW_FORM.addrx2: return 2;
+    case DW_FORM.strx3: case DW_FORM.addrx3: return 3;
+    case DW_FORM.data4: case DW_FORM.ref4: case DW_FORM.ref_sup4: case DW_FORM.strx4: case DW_FORM.addrx4: return 4;
+    case DW_FORM.data8: case DW_FORM.ref8: case DW_FORM.ref_sup8: case DW_FORM.ref_sig8: return 8;
+    case DW_FORM.data16: return 16;
+    case DW_FORM.addr: return ctx.addressSize;
+    case DW_FORM.sec_offset: case DW_FORM.strp: case DW_FORM.line_strp: case DW_FORM.strp_sup: case DW_FORM.GNU_strp_alt: case DW_FORM.GNU_ref_alt:
+      return ctx.offsetSize;
+    case DW_FORM.ref_addr: return ctx.version <= 2 ? ctx.addressSize : ctx.offsetSize;
+    default: return -1;
+  }
+}

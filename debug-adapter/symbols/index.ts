@@ -9,11 +9,14 @@
 import { basename } from 'node:path';
 import { ByteSource, openFileSource } from '../../vmm/boot/byte-source';
 import { parseCallFrameInfo, CallFrameInfo, UnwindRow } from './cfi';
-import { DebugInfo, parseDebugInfo, subprogramAt } from './dwarf-info';
+import { DebugInfo, DebugInfoInput, debugInfoFacts, openDebugInfo, parseDebugInfo, subprogramAt } from './dwarf-info';
 import { NameIndexOptions, NameIndexService, openNameIndex } from '../dwarf/name-index-service';
 import { parseAranges } from './aranges';
 import { describeError } from './dwarf-reader';
-import { LineTable, parseLineTables, SourceLocation, UnitRange } from './line-table';
+import { HeaderInput } from './line-program';
+import { LineTable, openLineTables, parseLineTables, SourceLocation, UnitRange } from './line-table';
+import { FACTS_VERSION, factsPath, LoadFacts, readFacts, writeFacts } from './load-facts';
+import { quickSymbols } from './elf-symtab';
 import { ObjectFile, objectFileFromElf } from './object-file';
 import { SymbolTable, Symbolized } from './symbol-table';
 import { debugSectionsOf, openDebugData } from '../dwarf';
@@ -70,13 +73,44 @@ export class Symbols {
   /** Details of damaged sections, for a log. */
   readonly problems: string[] = [];
   bits: 32 | 64 = 64;
-  /** The tables below hold link-time addresses; every query here takes and returns run-time ones (see `slide`). */
-  lines: LineTable = parseLineTables({ debugLine: new Uint8Array(0) });
-  cfi: CallFrameInfo = parseCallFrameInfo({ bits: 64 });
-  table: SymbolTable = SymbolTable.empty();
-  info?: DebugInfo;
+  /**
+   * The parts below are made on first use (a distro vmlinux's symbol table,
+   * line-table headers and CFI cost a second to parse; a breakpoint needs a
+   * few of their entries). `makers` says how; assigning a part replaces it.
+   * They hold link-time addresses; every query here takes and returns
+   * run-time ones (see `slide`).
+   */
+  private readonly parts: { lines?: LineTable; cfi?: CallFrameInfo; table?: SymbolTable; info?: DebugInfo | null; debug?: DebugData | null } = {};
+  /** @internal */
+  readonly makers: { lines?: () => LineTable; cfi?: () => CallFrameInfo; table?: () => SymbolTable; info?: () => DebugInfo; debug?: () => DebugData } = {};
+
+  get lines(): LineTable { return (this.parts.lines ??= this.make('line tables', this.makers.lines) ?? parseLineTables({ debugLine: new Uint8Array(0) })); }
+  set lines(v: LineTable) { this.parts.lines = v; }
+  get cfi(): CallFrameInfo { return (this.parts.cfi ??= this.make('call frame information', this.makers.cfi) ?? parseCallFrameInfo({ bits: 64 })); }
+  set cfi(v: CallFrameInfo) { this.parts.cfi = v; }
+  get table(): SymbolTable { return (this.parts.table ??= this.make('symbol table', this.makers.table) ?? SymbolTable.empty()); }
+  set table(v: SymbolTable) { this.parts.table = v; }
+  get info(): DebugInfo | undefined {
+    if (this.parts.info === undefined) this.parts.info = this.make('.debug_info', this.makers.info) ?? null;
+    return this.parts.info ?? undefined;
+  }
+  set info(v: DebugInfo | undefined) { this.parts.info = v ?? null; }
   /** C data: types, variables in scope, locations (dwarf/); absent without .debug_info. */
-  debug?: DebugData;
+  get debug(): DebugData | undefined {
+    if (this.parts.debug === undefined) this.parts.debug = this.make('.debug_info', this.makers.debug) ?? null;
+    return this.parts.debug ?? undefined;
+  }
+  set debug(v: DebugData | undefined) { this.parts.debug = v ?? null; }
+
+  private make<T>(what: string, maker: (() => T) | undefined): T | undefined {
+    if (!maker) return undefined;
+    try {
+      return maker();
+    } catch (e) {
+      this.problems.push(`${what}: ${describeError(e)}`);
+      return undefined;
+    }
+  }
   /** Names -> DIE offsets (variables, functions, types) when LoadOptions.nameIndex asked for it; empty answers until built. */
   names?: NameIndexService;
   /** The file's bytes at a link-time address (.rodata), for checks against guest memory (KASLR detection). */
@@ -257,12 +291,12 @@ export function loadSymbols(source: string | Uint8Array | ByteSource, options: L
     return syms;
   }
   fillFromObject(syms, obj, options);
-  if (typeof source === 'string' && options.nameIndex && syms.info) {
+  if (typeof source === 'string' && options.nameIndex && syms.makers.debug) {
     try {
       const names = openNameIndex(source, { ...options.nameIndex, buildId: obj.buildId() });
       syms.names = names;
       // C lookups by name go through the index (types have an answer before it is ready: typesNow).
-      syms.debug = openDebugData(debugSectionsOf(obj), {
+      syms.makers.debug = () => openDebugData(debugSectionsOf(obj), {
         names: {
           variables: (n) => names.variables(n),
           types: (n) => (names.current ? names.types(n) : names.typesNow(n)),
@@ -302,80 +336,141 @@ function fillFromObject(syms: Symbols, obj: ObjectFile, options: LoadOptions): v
     return ro.data.subarray(at, at + length);
   }, undefined);
 
+  // The symbol table: counted and searched by name in place (elf-symtab.ts); made whole when first needed.
+  let symbolCount = 0;
   step('symbol table', () => {
-    syms.table = SymbolTable.fromElf(obj.symbols());
-    if (syms.table.size === 0 && options.systemMap) syms.table = SymbolTable.fromSystemMap(options.systemMap);
+    const raw = obj.rawSymtab?.();
+    const quick = raw ? quickSymbols(raw) : undefined;
+    if (quick && quick.count > 0) {
+      syms.makers.table = () => SymbolTable.lazyFromElf(() => obj.symbols(), quick);
+      symbolCount = quick.count;
+      return;
+    }
+    let table = raw === null || quick ? SymbolTable.fromElf([]) : SymbolTable.fromElf(obj.symbols());
+    if (table.size === 0 && options.systemMap) table = SymbolTable.fromSystemMap(options.systemMap);
+    syms.table = table;
+    symbolCount = table.size;
   });
 
   const debugInfo = guard(() => obj.section('.debug_info')?.source, undefined);
-  const debugAbbrev = sec('.debug_abbrev');
-  const debugStr = sec('.debug_str');
-  const debugLineStr = sec('.debug_line_str');
-  step('.debug_info', () => {
-    if (debugInfo && debugAbbrev) {
-      syms.info = parseDebugInfo({
-        debugInfo, debugAbbrev, debugStr, debugLineStr,
-        debugStrOffsets: sec('.debug_str_offsets'), debugAddr: sec('.debug_addr'),
-      });
-      syms.problems.push(...syms.info.problems.slice(0, 20));
-      syms.debug = openDebugData(debugSectionsOf(obj));
-    }
+  const debugAbbrevSection = guard(() => obj.section('.debug_abbrev'), undefined);
+  const hasInfo = debugInfo !== undefined && debugAbbrevSection !== undefined;
+  if (hasInfo) syms.makers.debug = () => openDebugData(debugSectionsOf(obj));
+  // The sections parsers read whole, read when a parser first asks (getters).
+  const infoInput: DebugInfoInput = {
+    debugInfo: debugInfo ?? new Uint8Array(0),
+    get debugAbbrev() { return sec('.debug_abbrev') ?? new Uint8Array(0); },
+    get debugStr() { return sec('.debug_str'); },
+    get debugLineStr() { return sec('.debug_line_str'); },
+    get debugStrOffsets() { return sec('.debug_str_offsets'); },
+    get debugAddr() { return sec('.debug_addr'); },
+  };
+  const headerInput = (compDirs: Map<number, string>): HeaderInput => ({
+    get debugLineStr() { return sec('.debug_line_str'); },
+    get debugStr() { return sec('.debug_str'); },
+    addressSize: obj.bits === 64 ? 8 : 4,
+    compDirs,
   });
-
-  step('.debug_line', () => {
-    const debugLine = sec('.debug_line');
-    if (!debugLine) return;
+  const compDirsOf = (info: DebugInfo | undefined): Map<number, string> => {
     const compDirs = new Map<number, string>();
-    const stmtLists = new Map<number, number>();
-    for (const u of syms.info?.units ?? []) {
-      if (u.stmtList !== undefined && u.compDir) compDirs.set(u.stmtList, u.compDir);
-      if (u.stmtList !== undefined) stmtLists.set(u.offset, u.stmtList);
-    }
-    // Which unit covers which address, from .debug_aranges: no line program runs at load for the units it names.
-    const aranges = sec('.debug_aranges');
-    let unitRanges: UnitRange[] | undefined;
-    if (aranges && stmtLists.size > 0) {
-      const a = parseAranges(aranges);
-      syms.problems.push(...a.problems);
-      unitRanges = [];
-      for (const r of a.ranges) {
-        const stmtList = stmtLists.get(r.unit);
-        if (stmtList !== undefined) unitRanges.push({ start: r.start, end: r.end, stmtList });
-      }
-    }
-    syms.lines = parseLineTables({ debugLine, debugLineStr, debugStr, addressSize: obj.bits === 64 ? 8 : 4, compDirs, unitRanges });
-    syms.problems.push(...syms.lines.problems.slice(0, 20));
+    for (const u of info?.units ?? []) if (u.stmtList !== undefined && u.compDir) compDirs.set(u.stmtList, u.compDir);
+    return compDirs;
+  };
+  const frames = (): CallFrameInfo => parseCallFrameInfo({
+    ehFrame: guard(() => obj.section('.eh_frame'), undefined), debugFrame: guard(() => obj.section('.debug_frame'), undefined), bits: obj.bits,
   });
 
-  step('call frame information', () => {
-    const ehFrame = guard(() => obj.section('.eh_frame'), undefined);
-    const debugFrame = guard(() => obj.section('.debug_frame'), undefined);
-    syms.cfi = parseCallFrameInfo({ ehFrame, debugFrame, bits: obj.bits });
-    syms.problems.push(...syms.cfi.problems.slice(0, 20));
-  });
-  syms.problems.push(...obj.problems);
+  // What an earlier load of this file (by build-id) learned: then no part is parsed now.
+  const buildId = options.nameIndex ? guard(() => obj.buildId(), undefined) : undefined;
+  const cachePath = options.nameIndex ? factsPath(buildId, options.nameIndex.cacheDir) : undefined;
+  const sizes = [guard(() => obj.section('.debug_info')?.size ?? 0, 0), guard(() => obj.section('.debug_line')?.size ?? 0, 0)];
+  const known = cachePath ? readFacts(cachePath, buildId!, sizes) : undefined;
+
+  let files: number;
+  let versions: number[];
+  let fdeCount: number;
+  let frameSources: string[];
+  if (known) {
+    const infoFacts = known.info;
+    if (hasInfo && infoFacts) syms.makers.info = () => openDebugInfo(infoInput, infoFacts);
+    const lineFacts = known.lines;
+    const debugLine = guard(() => obj.section('.debug_line')?.source, undefined);
+    if (debugLine && lineFacts) syms.makers.lines = () => openLineTables(debugLine, headerInput(compDirsOf(syms.info)), lineFacts);
+    syms.makers.cfi = frames;
+    syms.problems.push(...known.problems);
+    files = known.lines?.fileCount ?? 0;
+    versions = known.lines?.versions ?? [];
+    fdeCount = known.cfi.fdeCount;
+    frameSources = known.cfi.sources;
+  } else {
+    step('.debug_info', () => {
+      if (hasInfo) {
+        syms.info = parseDebugInfo(infoInput);
+        syms.problems.push(...syms.info.problems.slice(0, 20));
+      }
+    });
+
+    step('.debug_line', () => {
+      const debugLine = sec('.debug_line');
+      if (!debugLine) return;
+      const stmtLists = new Map<number, number>();
+      for (const u of syms.info?.units ?? []) if (u.stmtList !== undefined) stmtLists.set(u.offset, u.stmtList);
+      // Which unit covers which address, from .debug_aranges: no line program runs at load for the units it names.
+      const aranges = sec('.debug_aranges');
+      let unitRanges: UnitRange[] | undefined;
+      if (aranges && stmtLists.size > 0) {
+        const a = parseAranges(aranges);
+        syms.problems.push(...a.problems);
+        unitRanges = [];
+        for (const r of a.ranges) {
+          const stmtList = stmtLists.get(r.unit);
+          if (stmtList !== undefined) unitRanges.push({ start: r.start, end: r.end, stmtList });
+        }
+      }
+      syms.lines = parseLineTables({ ...headerInput(compDirsOf(syms.info)), debugLine, unitRanges });
+      syms.problems.push(...syms.lines.problems.slice(0, 20));
+    });
+
+    step('call frame information', () => {
+      syms.cfi = frames();
+      syms.problems.push(...syms.cfi.problems.slice(0, 20));
+    });
+    syms.problems.push(...obj.problems);
+    files = guard(() => syms.lines.fileCount, 0);
+    versions = [...syms.lines.versions];
+    fdeCount = syms.cfi.fdeCount;
+    frameSources = [...new Set(syms.cfi.ranges().map((r) => r.source))];
+    if (cachePath) {
+      guard(() => {
+        const facts: LoadFacts = {
+          version: FACTS_VERSION, buildId: buildId!, sizes,
+          info: syms.info && debugInfoFacts(syms.info),
+          lines: sec('.debug_line') ? syms.lines.facts() : undefined,
+          cfi: { fdeCount, sources: frameSources },
+          problems: [...syms.problems],
+        };
+        return writeFacts(cachePath, facts);
+      }, false);
+    }
+  }
 
   // The summary and what the user loses.
   const parts: string[] = [];
-  const files = guard(() => syms.lines.fileCount, 0);
-  if (files > 0) {
-    const versions = [...syms.lines.versions].sort().join('/');
-    parts.push(`DWARF ${versions} line tables for ${files} file${files === 1 ? '' : 's'}`);
-  }
-  const frameSources = new Set(syms.cfi.ranges().map((r) => r.source));
-  if (syms.cfi.fdeCount > 0) parts.push(`CFI for ${syms.cfi.fdeCount} functions (${[...frameSources].join(', ')})`);
-  if (syms.table.size > 0) parts.push(`${syms.table.size} symbols${syms.table.source === 'System.map' ? ' (from System.map)' : ''}`);
+  if (files > 0) parts.push(`DWARF ${[...versions].sort().join('/')} line tables for ${files} file${files === 1 ? '' : 's'}`);
+  if (fdeCount > 0) parts.push(`CFI for ${fdeCount} functions (${frameSources.join(', ')})`);
+  const fromMap = syms.makers.table === undefined && syms.table.source === 'System.map';
+  if (symbolCount > 0) parts.push(`${symbolCount} symbols${fromMap ? ' (from System.map)' : ''}`);
   syms.summary = `${name}: ${parts.length > 0 ? parts.join(', ') : 'no symbols, line tables or frame information'}`;
   if (syms.problems.length > 0) syms.summary += ` (${syms.problems.length} problem${syms.problems.length === 1 ? '' : 's'} in damaged debug sections)`;
 
   if (files === 0) {
-    syms.warnings.push(syms.table.size > 0
+    syms.warnings.push(symbolCount > 0
       ? `${name} has no DWARF line tables (built without CONFIG_DEBUG_INFO?): source breakpoints are unavailable; function breakpoints by name still work`
       : `${name} has no DWARF line tables and no symbol table (stripped?): only instruction breakpoints by address work; pass a System.map for names`);
-  } else if (syms.table.size === 0) {
+  } else if (symbolCount === 0) {
     syms.warnings.push(`${name} has no symbol table (stripped?): frames show addresses instead of function names`);
   }
-  if (syms.cfi.fdeCount === 0) {
+  if (fdeCount === 0) {
     syms.warnings.push(`${name} has no call frame information (.eh_frame/.debug_frame): call stacks follow the frame-pointer chain only`);
   }
 }

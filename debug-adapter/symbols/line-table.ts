@@ -16,6 +16,7 @@
  * (and, when its length is intact, after it) still count. Nothing here
  * throws out of parseLineTables or the LineTable queries.
  */
+import type { Section } from '../dwarf/model';
 import { ByteReader, describeError } from './dwarf-reader';
 import { FileRegistry, Header, HeaderInput, LineRow, joinPath, normalizePath, readHeader, runProgram } from './line-program';
 
@@ -65,8 +66,10 @@ interface Span {
  * it: a kernel's line tables hold millions of rows, a debugger needs a few units.
  */
 interface Unit {
-  header: Header;
-  /** Absolute offsets of the line program in .debug_line. */
+  /** Undefined until read (a table opened from LineTableFacts reads a header when a query needs its unit). */
+  header?: Header;
+  /** The bytes `bodyStart`/`bodyEnd` index: all of .debug_line, or (opened from facts) this unit's own until its rows are made. */
+  bytes?: Uint8Array;
   bodyStart: number;
   bodyEnd: number;
   /** Offset of the unit in .debug_line (what DW_AT_stmt_list says). */
@@ -81,9 +84,29 @@ interface Range { start: bigint; end: bigint; unit: number }
 
 const cmpBig = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/**
+ * What a parsed table knows that is worth keeping across sessions (the
+ * symbol layer caches it by build-id): a table opened from it reads no
+ * header until a query needs that unit, and every header only for queries
+ * by file name.
+ */
+export interface LineTableFacts {
+  /** .debug_line offsets of the units whose headers read, in file order. */
+  unitOffsets: number[];
+  /** LineTable.units. */
+  units: number;
+  versions: number[];
+  /** Files the headers name (LineTable.fileCount). */
+  fileCount: number;
+  /** The address index: [start, end, unit index into unitOffsets]. */
+  ranges: [bigint, bigint, number][];
+  problems: string[];
+}
+
 export class LineTable implements FileRegistry {
-  /** Full source paths, deduplicated; rows refer to them by index. */
-  readonly files: string[] = [];
+  /** Full source paths, deduplicated; rows refer to them by index (reading it reads every header). */
+  get files(): readonly string[] { this.readAllHeaders(); return this.fileList; }
+  private readonly fileList: string[] = [];
   /** Line-program versions seen (2-5). */
   readonly versions = new Set<number>();
   /** Number of units parsed successfully. */
@@ -104,7 +127,6 @@ export class LineTable implements FileRegistry {
   private namedCount = 0;
   private ranges: Range[] = [];
   private maxRangeLength = 0n;
-  private data: Uint8Array = new Uint8Array(0);
   /** @internal Load-time caches: a kernel's units repeat the same strings and paths thousands of times. */
   readonly stringCache = new Map<number, string>();
   /** @internal Resolved directory -> entry name -> file index. */
@@ -134,8 +156,8 @@ export class LineTable implements FileRegistry {
   addFile(path: string, unit?: number): number {
     let i = this.fileIndex.get(path);
     if (i === undefined) {
-      i = this.files.length;
-      this.files.push(path);
+      i = this.fileList.length;
+      this.fileList.push(path);
       this.fileIndex.set(path, i);
     }
     if (unit !== undefined) this.note(i, unit);
@@ -161,9 +183,70 @@ export class LineTable implements FileRegistry {
 
   /** @internal A unit whose header was read and whose program was scanned. */
   addUnit(data: Uint8Array, unit: Unit, ranges: Range[]): void {
-    this.data = data;
+    unit.bytes = data;
     this.unitList.push(unit);
     for (const r of ranges) this.ranges.push(r);
+  }
+
+  /** Set when opened from facts: where a unit's header is read from when a query first needs it. */
+  private lazy?: { section: Section; input: HeaderInput; unread: number };
+
+  /** @internal A table whose headers are read on demand (see openLineTables). */
+  openFrom(section: Section, input: HeaderInput, facts: LineTableFacts): void {
+    for (const offset of facts.unitOffsets) this.unitList.push({ offset, bodyStart: 0, bodyEnd: 0, maxSpanLength: 0n });
+    for (const [start, end, unit] of facts.ranges) if (unit >= 0 && unit < this.unitList.length) this.ranges.push({ start, end, unit });
+    for (const v of facts.versions) this.versions.add(v);
+    this.units = facts.units;
+    this.problems.push(...facts.problems);
+    this.lazy = { section, input, unread: this.unitList.length };
+    this.finish();
+  }
+
+  /** Unit `index` with its header read (now, if opened from facts); undefined when it cannot be read. */
+  private unit(index: number): Unit | undefined {
+    const u = this.unitList[index];
+    if (!u || u.header || !this.lazy || u.bytes) return u?.header ? u : undefined;
+    const what = `.debug_line unit at 0x${u.offset.toString(16)}`;
+    this.lazy.unread--;
+    try {
+      const { section, input } = this.lazy;
+      const head = section.bytes(u.offset, Math.min(12, section.size - u.offset));
+      const il = new ByteReader(head, 0, head.length, what).initialLength();
+      const start = il.offsetSize === 8 ? 12 : 4;
+      const bytes = section.bytes(u.offset, start + il.length);
+      const r = new ByteReader(bytes, start, bytes.length, what);
+      u.header = readHeader(r, il.offsetSize, input, u.offset, this, index);
+      u.bytes = bytes;
+      u.bodyStart = r.pos;
+      u.bodyEnd = bytes.length;
+      return u;
+    } catch (e) {
+      // It read when the facts were made: the file changed under the same build-id.
+      const msg = describeError(e);
+      this.problems.push(msg.startsWith('.debug_line') ? msg : `${what}: ${msg}`);
+      u.bytes = new Uint8Array(0);
+      return undefined;
+    }
+  }
+
+  /** Every unit's header (queries by file name need to know which units name a file). */
+  private readAllHeaders(): void {
+    if (!this.lazy || this.lazy.unread === 0) return;
+    for (let i = 0; i < this.unitList.length; i++) this.unit(i);
+    this.lazy.unread = 0;
+  }
+
+  /** What openLineTables needs to open this table again without reading its headers. */
+  facts(): LineTableFacts {
+    this.readAllHeaders();
+    return {
+      unitOffsets: this.unitList.map((u) => u.offset),
+      units: this.units,
+      versions: [...this.versions],
+      fileCount: this.namedCount,
+      ranges: this.ranges.map((r) => [r.start, r.end, r.unit]),
+      problems: [...this.problems],
+    };
   }
 
   /** @internal The next unit's index (for addFile). */
@@ -193,11 +276,16 @@ export class LineTable implements FileRegistry {
     if (!u.sequences) {
       const seqs: LineRow[][] = [];
       try {
-        runProgram(new ByteReader(this.data, u.bodyStart, u.bodyEnd, `.debug_line unit at 0x${u.offset.toString(16)}`), u.header, this, index,
-          { row: true, sequence: (rows) => { seqs.push(rows); } });
+        const ready = this.unit(index);
+        if (ready?.header && ready.bytes) {
+          runProgram(new ByteReader(ready.bytes, u.bodyStart, u.bodyEnd, `.debug_line unit at 0x${u.offset.toString(16)}`), ready.header, this, index,
+            { row: true, sequence: (rows) => { seqs.push(rows); } });
+        }
       } catch {
         // Reported when the unit was scanned at load.
       }
+      // A unit's own bytes (opened from facts) are not needed once its rows are made.
+      if (this.lazy) u.bytes = new Uint8Array(0);
       u.sequences = seqs;
       const { spans, max } = buildSpans(seqs);
       u.spans = spans;
@@ -208,6 +296,7 @@ export class LineTable implements FileRegistry {
 
   /** Sequences of rows, each ending with an end_sequence row (every unit: runs them all). */
   get sequences(): LineRow[][] {
+    this.readAllHeaders();
     const out: LineRow[][] = [];
     for (let i = 0; i < this.unitList.length; i++) out.push(...this.unitSequences(i));
     return out;
@@ -219,25 +308,26 @@ export class LineTable implements FileRegistry {
     return n;
   }
 
-  /** Files named by the units' headers (a cheap count for summaries). */
-  get fileCount(): number { return this.namedCount; }
+  /** Files named by the units' headers (every header is read, if opened from facts). */
+  get fileCount(): number { this.readAllHeaders(); return this.namedCount; }
 
   /** Source files that have at least one row (runs every unit). */
   sourceFiles(): string[] {
     const used = new Set<number>();
     for (const seq of this.sequences) for (const r of seq) used.add(r.file);
-    return [...used].map((i) => this.files[i]).sort();
+    return [...used].map((i) => this.fileList[i]).sort();
   }
 
   /** Indices of the files best matching `file`: full path, path suffix ("kernel/main.c") or basename. */
   matchFiles(file: string): number[] {
     const query = normalizePath(file);
     if (query === '' || query === '.') return [];
+    this.readAllHeaders();
     const exact = this.fileIndex.get(query);
     if (exact !== undefined) return [exact];
     const q = query.split('/').filter((c) => c !== '').reverse();
     const absolute = query.startsWith('/');
-    for (let i = this.fileTails.length; i < this.files.length; i++) this.fileTails.push(this.files[i].split('/').filter((x) => x !== '').reverse());
+    for (let i = this.fileTails.length; i < this.fileList.length; i++) this.fileTails.push(this.fileList[i].split('/').filter((x) => x !== '').reverse());
     let best = 0;
     let out: number[] = [];
     this.fileTails.forEach((c, index) => {
@@ -356,7 +446,7 @@ export class LineTable implements FileRegistry {
     const sp = this.spanAt(address);
     if (!sp) return undefined;
     const first = functionEntry;
-    return { file: this.files[sp.file], line: first ? sp.line : sp.lastLine, column: first ? sp.column : sp.lastColumn, address: sp.start };
+    return { file: this.fileList[sp.file], line: first ? sp.line : sp.lastLine, column: first ? sp.column : sp.lastColumn, address: sp.start };
   }
 
   /**
@@ -484,3 +574,18 @@ export function parseLineTables(input: LineTableInput): LineTable {
   return table;
 }
 
+
+/**
+ * A table from what an earlier parse of the same bytes learned (its
+ * `facts()`): no header is read until a query needs its unit (by address),
+ * every header at the first query by file name. Never throws.
+ */
+export function openLineTables(debugLine: Section, input: HeaderInput, facts: LineTableFacts): LineTable {
+  const table = new LineTable();
+  try {
+    table.openFrom(debugLine, input, facts);
+  } catch (e) {
+    table.problems.push(describeError(e));
+  }
+  return table;
+}

@@ -10,8 +10,9 @@
  * ever read a unit at a time).
  */
 import type { ByteSource } from '../../vmm/boot/byte-source';
-import { ElfFile, SHT_NOBITS } from '../../vmm/boot/elf';
+import { ElfFile, SHT_NOBITS, SHT_STRTAB, SHT_SYMTAB } from '../../vmm/boot/elf';
 import { describeError } from './dwarf-reader';
+import type { RawSymtab } from './elf-symtab';
 import type { ElfSymbolLike } from './symbol-table';
 
 /** A section's load address (0 for debug sections) and file bytes. */
@@ -31,6 +32,12 @@ export interface ObjectFile {
   machine: number;
   section(name: string): SectionData | undefined;
   symbols(): readonly ElfSymbolLike[];
+  /**
+   * The symbol table's raw bytes (elf-symtab.ts reads them in place): null
+   * when there is none, undefined when they cannot be had this way (then
+   * `symbols()` reads them and says what is wrong).
+   */
+  rawSymtab?(): RawSymtab | null | undefined;
   /** The GNU build-id note's bytes as hex, when the file has one. */
   buildId(): string | undefined;
   /** Problems met while reading the container (a bad section or symbol table). */
@@ -78,6 +85,20 @@ export function objectFileFromElf(name: string, bytes: Uint8Array | ByteSource):
       } catch (e) {
         problems.push(describeError(e));
         return [];
+      }
+    },
+    rawSymtab(): RawSymtab | null | undefined {
+      try {
+        // The checks of ElfFile.symbols(), without reading a symbol.
+        const all = elf.sections();
+        const symtab = all.find((x) => x.type === SHT_SYMTAB);
+        if (!symtab) return null;
+        const strtab = all[symtab.link];
+        const entsize = symtab.entsize === 0 ? (elf.bits === 64 ? 24 : 16) : symtab.entsize;
+        if (symtab.type === SHT_NOBITS || symtab.link === 0 || !strtab || strtab.type !== SHT_STRTAB) return undefined;
+        return { symtab: elf.sectionData(symtab), strtab: elf.sectionData(strtab), entsize, bits: elf.bits };
+      } catch {
+        return undefined;
       }
     },
     buildId(): string | undefined {

@@ -30,38 +30,89 @@ export interface Symbolized {
 }
 
 const cmp = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
-const rank = (s: SymbolEntry): number => (s.kind === 'function' ? 4 : s.kind === 'object' ? 2 : 0) + (s.global ? 1 : 0);
+export const rank = (s: SymbolEntry): number => (s.kind === 'function' ? 4 : s.kind === 'object' ? 2 : 0) + (s.global ? 1 : 0);
+
+/**
+ * What a symbol table can answer before its entries are built (a distro
+ * vmlinux has 130k symbols: sorting them costs hundreds of ms): the exact
+ * count, and lookups by name (elf-symtab.ts answers both from the raw ELF
+ * .symtab).
+ */
+export interface QuickSymbols {
+  readonly count: number;
+  lookup(name: string): SymbolEntry | undefined;
+}
+
+/** The symbols a table keeps of an ELF symtab: defined, named functions, objects and untyped ones, no ".L" labels. */
+export function entriesFromElf(symbols: readonly ElfSymbolLike[]): SymbolEntry[] {
+  const out: SymbolEntry[] = [];
+  for (const s of symbols) {
+    if (s.shndx === 0 || s.name === '' || !(s.type === 'func' || s.type === 'object' || s.type === 'notype')) continue;
+    // Local labels of the assembler (".L...") are not names a person wants to see.
+    if (s.name.startsWith('.L')) continue;
+    out.push({
+      name: s.name, address: s.value, size: s.size,
+      kind: s.type === 'func' ? 'function' : s.type === 'object' ? 'object' : 'other',
+      global: s.bind === 'global' || s.bind === 'weak',
+    });
+  }
+  return out;
+}
+
+/** By address; at one address the best rank first; otherwise the input order (the sort is stable). */
+function sortEntries(entries: readonly SymbolEntry[]): SymbolEntry[] {
+  return [...entries].sort((a, b) => cmp(a.address, b.address) || rank(b) - rank(a));
+}
 
 export class SymbolTable {
-  /** Sorted by address; among equal addresses the best name first (global function first). */
-  readonly entries: readonly SymbolEntry[];
-  private readonly byName = new Map<string, SymbolEntry>();
+  private sorted?: readonly SymbolEntry[];
+  private names?: Map<string, SymbolEntry>;
+  private load?: () => SymbolEntry[];
+  private readonly looked = new Map<string, SymbolEntry | undefined>();
 
-  constructor(entries: SymbolEntry[], readonly source: 'elf' | 'System.map' | 'none' = 'elf') {
-    this.entries = [...entries].sort((a, b) => cmp(a.address, b.address) || rank(b) - rank(a));
-    for (const e of this.entries) {
-      const have = this.byName.get(e.name);
-      if (!have || rank(e) > rank(have)) this.byName.set(e.name, e);
+  /**
+   * `entries`, or a function that makes them on first use (then `quick`
+   * answers the count and lookups by name until then).
+   */
+  constructor(entries: SymbolEntry[] | (() => SymbolEntry[]), readonly source: 'elf' | 'System.map' | 'none' = 'elf', private readonly quick?: QuickSymbols) {
+    if (typeof entries === 'function') this.load = entries;
+    else this.sorted = sortEntries(entries);
+  }
+
+  /** Sorted by address; among equal addresses the best name first (global function first). */
+  get entries(): readonly SymbolEntry[] {
+    if (!this.sorted) {
+      const load = this.load!;
+      this.load = undefined;
+      this.sorted = sortEntries(load());
     }
+    return this.sorted;
+  }
+
+  private byName(): Map<string, SymbolEntry> {
+    if (!this.names) {
+      const m = new Map<string, SymbolEntry>();
+      for (const e of this.entries) {
+        const have = m.get(e.name);
+        if (!have || rank(e) > rank(have)) m.set(e.name, e);
+      }
+      this.names = m;
+    }
+    return this.names;
   }
 
   static empty(): SymbolTable { return new SymbolTable([], 'none'); }
 
-  /** Defined, named function/object/untyped symbols of an ELF symtab. */
+  /** Defined, named function/object/untyped symbols of an ELF symtab (elf-symtab.ts counts and finds the same ones). */
   static fromElf(symbols: readonly ElfSymbolLike[]): SymbolTable {
-    const out: SymbolEntry[] = [];
-    for (const s of symbols) {
-      if (s.shndx === 0 || s.name === '' || !(s.type === 'func' || s.type === 'object' || s.type === 'notype')) continue;
-      // Local labels of the assembler (".L...") are not names a person wants to see.
-      if (s.name.startsWith('.L')) continue;
-      out.push({
-        name: s.name, address: s.value, size: s.size,
-        kind: s.type === 'func' ? 'function' : s.type === 'object' ? 'object' : 'other',
-        global: s.bind === 'global' || s.bind === 'weak',
-      });
-    }
-    return new SymbolTable(out, 'elf');
+    return new SymbolTable(entriesFromElf(symbols), 'elf');
   }
+
+  /** An ELF symtab read when first needed; `quick` answers the count and lookups by name until then. */
+  static lazyFromElf(symbols: () => readonly ElfSymbolLike[], quick: QuickSymbols): SymbolTable {
+    return new SymbolTable(() => entriesFromElf(symbols()), 'elf', quick);
+  }
+
 
   /**
    * A System.map or `nm` listing: "address type name" per line. Undefined
@@ -84,7 +135,7 @@ export class SymbolTable {
     return new SymbolTable(out, 'System.map');
   }
 
-  get size(): number { return this.entries.length; }
+  get size(): number { return !this.sorted && this.quick ? this.quick.count : this.entries.length; }
 
   get functionCount(): number {
     let n = 0;
@@ -94,7 +145,12 @@ export class SymbolTable {
 
   /** The symbol by name (a global function wins over a local one of the same name). */
   lookup(name: string): SymbolEntry | undefined {
-    return this.byName.get(name);
+    if (this.sorted || !this.quick) return this.byName().get(name);
+    if (this.looked.has(name)) return this.looked.get(name);
+    const e = this.quick.lookup(name);
+    if (this.looked.size >= 4096) this.looked.clear();
+    this.looked.set(name, e);
+    return e;
   }
 
   /**
