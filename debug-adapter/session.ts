@@ -140,7 +140,6 @@ export class KvmDebugSession extends DebugSession {
       supportsTerminateRequest: true,
       supportsEvaluateForHovers: true,
       supportsSetExpression: true,
-      supportsValueFormattingOptions: true,
       supportsCompletionsRequest: true,
       completionTriggerCharacters: ['.', '>'],
       supportsValueFormattingOptions: true,
