@@ -201,7 +201,7 @@ export class CData {
       const v = c.vars().find((x) => x.name === name);
       if (v) { target = this.valueOf(v, c.ctx); expr = v.name; }
     } else {
-      const ch = children(c.value, c.expr, { count: 1_000_000 }).find((x) => x.name === name);
+      const ch = childNamed(c.value, c.expr, name);
       if (ch) { target = ch.value; expr = ch.evaluateName; }
     }
     if (!target) throw new RequestError(`there is no "${name}" here to set`);
@@ -229,7 +229,7 @@ export class CData {
         const v = c.vars().find((x) => x.name === name);
         if (v) value = this.valueOf(v, c.ctx);
       } else if (c?.kind === 'c-value') {
-        const ch = children(c.value, c.expr, { count: 1_000_000 }).find((x) => x.name === name);
+        const ch = childNamed(c.value, c.expr, name);
         if (ch) { value = ch.value; label = ch.evaluateName ?? name; }
       } else if (ctx) {
         value = evaluateExpression(name, ctx);
@@ -249,6 +249,13 @@ export class CData {
     const before = text.slice(0, Math.max(0, column - 1));
     return completions(before, ctx, 100).map((c) => ({ label: c.label, type: c.type, start: c.start, length: c.length }));
   }
+}
+
+/** The child the Variables view names `name`: an element `[i]` is read alone, not with its whole array. */
+function childNamed(value: Value, expr: string | undefined, name: string): ReturnType<typeof children>[number] | undefined {
+  const index = /^\[(\d+)\]$/.exec(name);
+  const list = index ? children(value, expr, { start: Number(index[1]), count: 1 }) : children(value, expr, { count: 100_000 });
+  return list.find((x) => x.name === name);
 }
 
 function safeTypeName(v: Value): string {

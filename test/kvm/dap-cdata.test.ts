@@ -122,6 +122,11 @@ for (const variant of VARIANTS) {
       assert.deepEqual([page[0].name, page[0].value, page[99].name, page[99].value], ['[200]', '40000', '[299]', '89401']);
       assert.equal(page[99].evaluateName, 'squares[299]');
       assert.ok(squares.memoryReference, 'an array in memory has a memory reference');
+      // Set Value on one element of a paged array.
+      assert.equal((await s.dc.setVariableRequest({ variablesReference: squares.variablesReference, name: '[299]', value: '7' })).body.value, '7');
+      assert.equal((await evaluate(s, 'squares[299] + squares[17]', f[1].id)).result, String(7 + 289));
+      await s.dc.setVariableRequest({ variablesReference: squares.variablesReference, name: '[299]', value: '299 * 299' });
+      assert.equal((await evaluate(s, 'squares[299]', f[1].id)).result, '89401');
 
       // setVariable: the guest prints what was written.
       const set = await s.dc.setVariableRequest({ variablesReference: (await s.dc.scopesRequest({ frameId: f[1].id })).body.scopes.find((x) => x.name === 'Statics')!.variablesReference, name: 'counter', value: '4321' });
