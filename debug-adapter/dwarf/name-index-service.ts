@@ -62,6 +62,15 @@ export function buildIndexBytes(path: string, buildId: string): { bytes: Uint8Ar
   }
 }
 
+/** A cache file's bytes (the name index's, or the symbol layer's load facts next to it), or undefined when there is none. */
+export function readIndexFile(path: string): Uint8Array | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Writes `bytes` to `path` atomically (a temporary file renamed into place). */
 export function writeIndexFile(path: string, bytes: Uint8Array): void {
   const dir = join(path, '..');
@@ -170,6 +179,31 @@ export class NameIndexService implements NameLookup {
       f.close();
     }
   }
+
+  /**
+   * Variables by name now: from the index when it is built, else the first
+   * definition found walking the units in order on this thread, remembered
+   * per name (a kernel's early globals, `init_task`, `jiffies`, are in its
+   * first units; a name no unit defines costs one walk).
+   */
+  variablesNow(name: string): number[] {
+    if (this.index) return this.index.variables(name);
+    let known = this.scanned.get(name);
+    if (!known) {
+      const f = openInput(this.path);
+      try {
+        const at = f.input && findFirstDefinition(f.input, name.trim(), [KIND.variable]);
+        known = at === undefined ? [] : [at];
+      } finally {
+        f.close();
+      }
+      if (this.scanned.size >= 1024) this.scanned.clear();
+      this.scanned.set(name, known);
+    }
+    return known;
+  }
+
+  private readonly scanned = new Map<string, number[]>();
 
   variables(name: string): number[] { return this.index?.variables(name) ?? []; }
   types(name: string): number[] { return this.index?.types(name) ?? []; }

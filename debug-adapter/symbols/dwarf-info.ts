@@ -62,11 +62,14 @@ export interface Subprogram {
 
 export interface DebugInfoInput {
   debugInfo: Uint8Array | Section;
-  debugAbbrev: Uint8Array;
+  /** Whole, or read piecewise (a distro kernel's is 5 MB; a walk needs one unit's table). */
+  debugAbbrev: Uint8Array | Section;
   debugStr?: Uint8Array;
   debugLineStr?: Uint8Array;
   debugStrOffsets?: Uint8Array;
   debugAddr?: Uint8Array;
+  /** Resolves .debug_str/.debug_line_str offsets instead of debugStr/debugLineStr (string sections read piecewise). */
+  strings?: (section: 'str' | 'line_str', offset: number) => string | undefined;
   /** Walk every unit at the first query up to this much .debug_info (default 1 MiB; tests set 0 to exercise the lazy path). */
   eagerLimit?: number;
 }
@@ -130,6 +133,20 @@ function readAbbrevs(data: Uint8Array, offset: number, only?: number): Map<numbe
     table.set(code, { tag, hasChildren, attrs, named: attrs.some((a) => a.name === DW_AT_name || a.name === DW_AT_linkage_name) });
     if (only !== undefined) return table;
   }
+}
+
+/** The table at `offset` of a whole or piecewise .debug_abbrev: a piece at a time, growing until the table ends inside it. */
+function abbrevTableAt(data: Uint8Array | Section, offset: number, only?: number): Map<number, Abbrev> {
+  if (data instanceof Uint8Array) return readAbbrevs(data, offset, only);
+  for (let window = 16 * 1024; offset >= 0 && window < data.size - offset; window *= 4) {
+    try {
+      return readAbbrevs(data.bytes(offset, window), 0, only);
+    } catch {
+      // Runs past this piece (or is damaged): a larger one.
+    }
+  }
+  // The rest of the section (or damage): read as a whole section is, for the same sentences.
+  return readAbbrevs(data.bytes(0, data.size), offset, only);
 }
 
 /** A unit's place in .debug_info: `offset` of its initial length, `size` in all, `start` of its header (after the length). */
@@ -285,14 +302,16 @@ function walkUnit(
     let only: number | undefined;
     if (!full) { const at = u.pos; only = u.uleb(); u.seek(at); }
     try {
-      abbrevs = readAbbrevs(input.debugAbbrev, abbrevOffset, only);
+      abbrevs = abbrevTableAt(input.debugAbbrev, abbrevOffset, only);
     } catch (e) {
       abbrevs = new Error(`abbreviations at 0x${abbrevOffset.toString(16)}: ${describeError(e)}`);
     }
     if (full) abbrevCache.set(abbrevOffset, abbrevs);
   }
   if (abbrevs instanceof Error) throw new DwarfError(`${u.what}: ${abbrevs.message}`);
-  const ctx: FormContext = { version, addressSize, offsetSize, debugStr: input.debugStr, debugLineStr: input.debugLineStr };
+  const ctx: FormContext = input.strings
+    ? { version, addressSize, offsetSize, strings: input.strings }
+    : { version, addressSize, offsetSize, debugStr: input.debugStr, debugLineStr: input.debugLineStr };
 
   const cu: CompileUnit = { offset: unitOffset, version };
   const unitIndex = full ? full.unitIndex : info.units.length;
@@ -307,7 +326,7 @@ function walkUnit(
       const at = strOffsetsBase + v.value * offsetSize;
       if (at + offsetSize > input.debugStrOffsets.length) return undefined;
       const rr = new ByteReader(input.debugStrOffsets, at, at + offsetSize);
-      return stringAt(input.debugStr, rr.offset(offsetSize));
+      return input.strings ? input.strings('str', rr.offset(offsetSize)) : stringAt(input.debugStr, rr.offset(offsetSize));
     }
     return undefined;
   };

@@ -12,16 +12,20 @@ import { parseCallFrameInfo, CallFrameInfo, UnwindRow } from './cfi';
 import { DebugInfo, DebugInfoInput, debugInfoFacts, openDebugInfo, parseDebugInfo, subprogramAt } from './dwarf-info';
 import { NameIndexOptions, NameIndexService, openNameIndex } from '../dwarf/name-index-service';
 import { parseAranges } from './aranges';
-import { describeError } from './dwarf-reader';
+import { describeError, stringAt } from './dwarf-reader';
+import { sectionString } from '../dwarf/section-io';
 import { HeaderInput } from './line-program';
 import { LineTable, openLineTables, parseLineTables, SourceLocation, UnitRange } from './line-table';
 import { FACTS_VERSION, factsPath, LoadFacts, readFacts, writeFacts } from './load-facts';
 import { quickSymbols } from './elf-symtab';
 import { ObjectFile, objectFileFromElf } from './object-file';
 import { SymbolTable, Symbolized } from './symbol-table';
-import { debugSectionsOf, openDebugData } from '../dwarf';
 import type { DebugData } from '../dwarf/model';
 import { ReadMemory, RegisterSnapshot, unwindStack, UnwindResult } from './unwind';
+
+/** dwarf/ (the C data reader, 20 modules) is loaded when C data is first asked for, not with the symbols. */
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const dwarf = (): typeof import('../dwarf') => require('../dwarf') as typeof import('../dwarf');
 
 export { ByteReader, DwarfError } from './dwarf-reader';
 export { LineTable, parseLineTables } from './line-table';
@@ -296,9 +300,9 @@ export function loadSymbols(source: string | Uint8Array | ByteSource, options: L
       const names = openNameIndex(source, { ...options.nameIndex, buildId: obj.buildId() });
       syms.names = names;
       // C lookups by name go through the index (types have an answer before it is ready: typesNow).
-      syms.makers.debug = () => openDebugData(debugSectionsOf(obj), {
+      syms.makers.debug = () => dwarf().openDebugData(dwarf().debugSectionsOf(obj), {
         names: {
-          variables: (n) => names.variables(n),
+          variables: (n) => (names.current ? names.variables(n) : names.variablesNow(n)),
           types: (n) => (names.current ? names.types(n) : names.typesNow(n)),
           namesStartingWith: (p, l) => names.namesStartingWith(p, l),
         },
@@ -336,14 +340,22 @@ function fillFromObject(syms: Symbols, obj: ObjectFile, options: LoadOptions): v
     return ro.data.subarray(at, at + length);
   }, undefined);
 
+  // What an earlier load of this file (by build-id) learned: then no part is parsed now.
+  const buildId = options.nameIndex ? guard(() => obj.buildId(), undefined) : undefined;
+  const cachePath = options.nameIndex ? factsPath(buildId, options.nameIndex.cacheDir) : undefined;
+  const sizes = [guard(() => obj.section('.debug_info')?.size ?? 0, 0), guard(() => obj.section('.debug_line')?.size ?? 0, 0)];
+  const known = cachePath ? readFacts(cachePath, buildId!, sizes) : undefined;
+
   // The symbol table: counted and searched by name in place (elf-symtab.ts); made whole when first needed.
   let symbolCount = 0;
+  let countedInPlace = false;
   step('symbol table', () => {
     const raw = obj.rawSymtab?.();
-    const quick = raw ? quickSymbols(raw) : undefined;
+    const quick = raw ? quickSymbols(raw, known?.symbolCount) : undefined;
     if (quick && quick.count > 0) {
       syms.makers.table = () => SymbolTable.lazyFromElf(() => obj.symbols(), quick);
       symbolCount = quick.count;
+      countedInPlace = true;
       return;
     }
     let table = raw === null || quick ? SymbolTable.fromElf([]) : SymbolTable.fromElf(obj.symbols());
@@ -355,15 +367,25 @@ function fillFromObject(syms: Symbols, obj: ObjectFile, options: LoadOptions): v
   const debugInfo = guard(() => obj.section('.debug_info')?.source, undefined);
   const debugAbbrevSection = guard(() => obj.section('.debug_abbrev'), undefined);
   const hasInfo = debugInfo !== undefined && debugAbbrevSection !== undefined;
-  if (hasInfo) syms.makers.debug = () => openDebugData(debugSectionsOf(obj));
-  // The sections parsers read whole, read when a parser first asks (getters).
-  const infoInput: DebugInfoInput = {
-    debugInfo: debugInfo ?? new Uint8Array(0),
-    get debugAbbrev() { return sec('.debug_abbrev') ?? new Uint8Array(0); },
-    get debugStr() { return sec('.debug_str'); },
-    get debugLineStr() { return sec('.debug_line_str'); },
-    get debugStrOffsets() { return sec('.debug_str_offsets'); },
-    get debugAddr() { return sec('.debug_addr'); },
+  if (hasInfo) syms.makers.debug = () => dwarf().openDebugData(dwarf().debugSectionsOf(obj));
+  // The sections parsers read whole, read when a parser first asks (getters); a walk of a few
+  // units (`piecewise`) reads only their abbreviation tables and strings.
+  const infoInput = (piecewise: boolean): DebugInfoInput => {
+    const strings = new Map<number, string | undefined>();
+    const debugStr = piecewise ? guard(() => obj.section('.debug_str')?.source, undefined) : undefined;
+    return {
+      debugInfo: debugInfo ?? new Uint8Array(0),
+      get debugAbbrev() { return (piecewise ? debugAbbrevSection?.source : sec('.debug_abbrev')) ?? new Uint8Array(0); },
+      get debugStr() { return sec('.debug_str'); },
+      get debugLineStr() { return sec('.debug_line_str'); },
+      get debugStrOffsets() { return sec('.debug_str_offsets'); },
+      get debugAddr() { return sec('.debug_addr'); },
+      strings: piecewise ? (which, offset) => {
+        if (which === 'line_str') return stringAt(sec('.debug_line_str'), offset);
+        if (!strings.has(offset)) strings.set(offset, sectionString(debugStr, offset));
+        return strings.get(offset);
+      } : undefined,
+    };
   };
   const headerInput = (compDirs: Map<number, string>): HeaderInput => ({
     get debugLineStr() { return sec('.debug_line_str'); },
@@ -380,19 +402,13 @@ function fillFromObject(syms: Symbols, obj: ObjectFile, options: LoadOptions): v
     ehFrame: guard(() => obj.section('.eh_frame'), undefined), debugFrame: guard(() => obj.section('.debug_frame'), undefined), bits: obj.bits,
   });
 
-  // What an earlier load of this file (by build-id) learned: then no part is parsed now.
-  const buildId = options.nameIndex ? guard(() => obj.buildId(), undefined) : undefined;
-  const cachePath = options.nameIndex ? factsPath(buildId, options.nameIndex.cacheDir) : undefined;
-  const sizes = [guard(() => obj.section('.debug_info')?.size ?? 0, 0), guard(() => obj.section('.debug_line')?.size ?? 0, 0)];
-  const known = cachePath ? readFacts(cachePath, buildId!, sizes) : undefined;
-
   let files: number;
   let versions: number[];
   let fdeCount: number;
   let frameSources: string[];
   if (known) {
     const infoFacts = known.info;
-    if (hasInfo && infoFacts) syms.makers.info = () => openDebugInfo(infoInput, infoFacts);
+    if (hasInfo && infoFacts) syms.makers.info = () => openDebugInfo(infoInput(true), infoFacts);
     const lineFacts = known.lines;
     const debugLine = guard(() => obj.section('.debug_line')?.source, undefined);
     if (debugLine && lineFacts) syms.makers.lines = () => openLineTables(debugLine, headerInput(compDirsOf(syms.info)), lineFacts);
@@ -405,7 +421,7 @@ function fillFromObject(syms: Symbols, obj: ObjectFile, options: LoadOptions): v
   } else {
     step('.debug_info', () => {
       if (hasInfo) {
-        syms.info = parseDebugInfo(infoInput);
+        syms.info = parseDebugInfo(infoInput(false));
         syms.problems.push(...syms.info.problems.slice(0, 20));
       }
     });
@@ -447,6 +463,7 @@ function fillFromObject(syms: Symbols, obj: ObjectFile, options: LoadOptions): v
           info: syms.info && debugInfoFacts(syms.info),
           lines: sec('.debug_line') ? syms.lines.facts() : undefined,
           cfi: { fdeCount, sources: frameSources },
+          symbolCount: countedInPlace ? symbolCount : undefined,
           problems: [...syms.problems],
         };
         return writeFacts(cachePath, facts);
