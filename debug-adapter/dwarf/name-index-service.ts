@@ -12,12 +12,16 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { openFileSource } from '../../vmm/boot/byte-source';
 import { objectFileFromElf } from '../symbols/object-file';
-import { buildNameIndex, findFirstDefinition, NameIndexInput } from './name-index-build';
+import type { NameIndexInput } from './name-index-build';
 import { INDEX_VERSION, KIND, NameIndex, NameIndexBuilder, NameLookup } from './name-index-format';
 import type { WorkerInput, WorkerResult } from './name-index-worker';
 
 export { NameIndex } from './name-index-format';
 export type { NameLookup } from './name-index-format';
+
+/** The walk that builds an index (the worker's job): loaded when one is built or scanned here, not with the service. */
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const build = (): typeof import('./name-index-build') => require('./name-index-build') as typeof import('./name-index-build');
 
 export const DEFAULT_INDEX_DIR = join(homedir(), '.cache', 'kvmdbg', 'index');
 
@@ -55,7 +59,7 @@ export function buildIndexBytes(path: string, buildId: string): { bytes: Uint8Ar
   const f = openInput(path);
   try {
     const builder = new NameIndexBuilder();
-    const problems = f.input ? buildNameIndex(f.input, builder) : ['no .debug_info: the name index is empty'];
+    const problems = f.input ? build().buildNameIndex(f.input, builder) : ['no .debug_info: the name index is empty'];
     return { bytes: builder.serialize(buildId, f.debugInfoBytes), problems };
   } finally {
     f.close();
@@ -173,7 +177,7 @@ export class NameIndexService implements NameLookup {
     const kinds = m ? [m[1] === 'struct' ? KIND.struct : m[1] === 'union' ? KIND.union : KIND.enum] : [KIND.struct, KIND.union, KIND.enum, KIND.typedef, KIND.base];
     const f = openInput(this.path);
     try {
-      const at = f.input && findFirstDefinition(f.input, m ? m[2] : name.trim(), kinds);
+      const at = f.input && build().findFirstDefinition(f.input, m ? m[2] : name.trim(), kinds);
       return at === undefined ? [] : [at];
     } finally {
       f.close();
@@ -192,7 +196,7 @@ export class NameIndexService implements NameLookup {
     if (!known) {
       const f = openInput(this.path);
       try {
-        const at = f.input && findFirstDefinition(f.input, name.trim(), [KIND.variable]);
+        const at = f.input && build().findFirstDefinition(f.input, name.trim(), [KIND.variable]);
         known = at === undefined ? [] : [at];
       } finally {
         f.close();

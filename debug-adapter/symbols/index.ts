@@ -387,12 +387,15 @@ function fillFromObject(syms: Symbols, obj: ObjectFile, options: LoadOptions): v
       } : undefined,
     };
   };
-  const headerInput = (compDirs: Map<number, string>): HeaderInput => ({
-    get debugLineStr() { return sec('.debug_line_str'); },
-    get debugStr() { return sec('.debug_str'); },
-    addressSize: obj.bits === 64 ? 8 : 4,
-    compDirs,
-  });
+  const headerInput = (compDirs: Map<number, string>, piecewise: boolean): HeaderInput => {
+    const strings = piecewise ? infoInput(true).strings : undefined;
+    return {
+      get debugLineStr() { return sec('.debug_line_str'); },
+      get debugStr() { return sec('.debug_str'); },
+      addressSize: obj.bits === 64 ? 8 : 4,
+      compDirs, strings,
+    };
+  };
   const compDirsOf = (info: DebugInfo | undefined): Map<number, string> => {
     const compDirs = new Map<number, string>();
     for (const u of info?.units ?? []) if (u.stmtList !== undefined && u.compDir) compDirs.set(u.stmtList, u.compDir);
@@ -411,7 +414,7 @@ function fillFromObject(syms: Symbols, obj: ObjectFile, options: LoadOptions): v
     if (hasInfo && infoFacts) syms.makers.info = () => openDebugInfo(infoInput(true), infoFacts);
     const lineFacts = known.lines;
     const debugLine = guard(() => obj.section('.debug_line')?.source, undefined);
-    if (debugLine && lineFacts) syms.makers.lines = () => openLineTables(debugLine, headerInput(compDirsOf(syms.info)), lineFacts);
+    if (debugLine && lineFacts) syms.makers.lines = () => openLineTables(debugLine, headerInput(compDirsOf(syms.info), true), lineFacts);
     syms.makers.cfi = frames;
     syms.problems.push(...known.problems);
     files = known.lines?.fileCount ?? 0;
@@ -443,7 +446,7 @@ function fillFromObject(syms: Symbols, obj: ObjectFile, options: LoadOptions): v
           if (stmtList !== undefined) unitRanges.push({ start: r.start, end: r.end, stmtList });
         }
       }
-      syms.lines = parseLineTables({ ...headerInput(compDirsOf(syms.info)), debugLine, unitRanges });
+      syms.lines = parseLineTables({ ...headerInput(compDirsOf(syms.info), false), debugLine, unitRanges });
       syms.problems.push(...syms.lines.problems.slice(0, 20));
     });
 

@@ -56,6 +56,8 @@ export interface HeaderInput {
   debugStr?: Uint8Array;
   /** Address size when a (pre-v5) header does not say: 4 for ELF32, 8 for ELF64. */
   addressSize?: 4 | 8;
+  /** Resolves DW_FORM_strp (and line_strp without debugLineStr) instead of debugStr: .debug_str read piecewise. */
+  strings?: (section: 'str' | 'line_str', offset: number) => string | undefined;
   /** Compilation directory by .debug_line offset (DW_AT_stmt_list), for relative paths of DWARF 2-4. */
   compDirs?: ReadonlyMap<number, string>;
 }
@@ -109,7 +111,9 @@ export function readHeader(u: ByteReader, offsetSize: 4 | 8, input: HeaderInput,
   const compDir = input.compDirs?.get(unitOffset) ?? '';
   let dirs: string[];
   if (version >= 5) {
-    const ctx: FormContext = { version, addressSize, offsetSize, debugStr: input.debugStr, debugLineStr: input.debugLineStr };
+    const ctx: FormContext = input.strings
+      ? { version, addressSize, offsetSize, debugLineStr: input.debugLineStr, strings: input.strings }
+      : { version, addressSize, offsetSize, debugStr: input.debugStr, debugLineStr: input.debugLineStr };
     const dirEntries = readEntries(h, ctx, table.stringCache);
     dirs = dirEntries.map((e) => e.path ?? '');
     // Directory 0 is the compilation directory itself (DWARF 5, 6.2.4.1), not a path under DW_AT_comp_dir:
