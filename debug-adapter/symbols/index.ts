@@ -11,7 +11,8 @@ import { ByteSource, openFileSource } from '../../vmm/boot/byte-source';
 import { parseCallFrameInfo, CallFrameInfo, UnwindRow } from './cfi';
 import { DebugInfo, DebugInfoInput, debugInfoFacts, openDebugInfo, parseDebugInfo, subprogramAt } from './dwarf-info';
 import { NameIndexOptions, NameIndexService, openNameIndex } from '../dwarf/name-index-service';
-import { parseAranges } from './aranges';
+import { readAranges } from '../dwarf/aranges';
+import { sectionOf } from '../dwarf/model';
 import { describeError, stringAt } from './dwarf-reader';
 import { sectionString } from '../dwarf/section-io';
 import { HeaderInput } from './line-program';
@@ -438,12 +439,10 @@ function fillFromObject(syms: Symbols, obj: ObjectFile, options: LoadOptions): v
       const aranges = sec('.debug_aranges');
       let unitRanges: UnitRange[] | undefined;
       if (aranges && stmtLists.size > 0) {
-        const a = parseAranges(aranges);
-        syms.problems.push(...a.problems);
         unitRanges = [];
-        for (const r of a.ranges) {
-          const stmtList = stmtLists.get(r.unit);
-          if (stmtList !== undefined) unitRanges.push({ start: r.start, end: r.end, stmtList });
+        for (const r of readAranges(sectionOf(aranges), syms.problems)) {
+          const stmtList = stmtLists.get(r.unitOffset);
+          if (stmtList !== undefined) unitRanges.push({ start: r.low, end: r.high, stmtList });
         }
       }
       syms.lines = parseLineTables({ ...headerInput(compDirsOf(syms.info), false), debugLine, unitRanges });
