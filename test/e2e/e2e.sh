@@ -13,7 +13,8 @@
 # emulated it took ~10 min just to render the workbench. E2E_WHOLE_SANDBOX=1
 # runs the browser inside the sandbox too.
 #   npm run test:e2e   (E2E_KEEP=1 keeps the run directory; E2E_DIRECT=1 runs here without KVM,
-#                       for working on the UI part; PORT=n picks the port)
+#                       for working on the UI part; E2E_SPLIT=1 uses the sandbox split even
+#                       where /dev/kvm works, to try the CI shape; PORT=n picks the port)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ROOT=$E2E_ROOT
@@ -67,7 +68,7 @@ case ${E2E_INNER:-} in
   e2e_tools
   e2e_stage_vsix
   rm -rf "$OUT"; mkdir -p "$OUT"
-  if [[ -n ${E2E_DIRECT:-} || ( -e /dev/kvm && -r /dev/kvm && -w /dev/kvm ) ]]; then
+  if [[ -n ${E2E_DIRECT:-} || ( -z ${E2E_SPLIT:-} && -e /dev/kvm && -r /dev/kvm && -w /dev/kvm ) ]]; then
     E2E_INNER=all exec bash "$0"
   fi
   if [[ -n ${E2E_WHOLE_SANDBOX:-} ]]; then
@@ -77,7 +78,7 @@ case ${E2E_INNER:-} in
   fi
   e2e_log "no usable /dev/kvm here: code-server runs inside the KVM sandbox, the browser here (port $PORT forwarded)"
   if curl -s -m 2 -o /dev/null "http://127.0.0.1:$PORT/"; then echo "kvmdbg e2e: port $PORT is in use here: set PORT" >&2; exit 1; fi
-  test/sandbox/run -m 4096 -c 2 -p "$PORT" -t 1500 -- env TMPDIR=/tmp TOOLS="$TOOLS" PORT="$PORT" E2E_INNER=server bash "$0" \
+  test/sandbox/run -m 4096 -c 2 -p "$PORT" -t 2100 -- env TMPDIR=/tmp TOOLS="$TOOLS" PORT="$PORT" E2E_INNER=server bash "$0" \
     > "$OUT/sandbox.log" 2>&1 &
   SBX=$!
   stop_sandbox() { touch "$OUT/stop"; wait "$SBX" 2>/dev/null || true; }
@@ -114,7 +115,7 @@ all|server)
   if [[ $E2E_INNER == server ]]; then
     # (fsync first: the work tree is a 9p mount with a page cache inside the sandbox)
     printf 'WS_A=%q\nWS_B=%q\nWS_C=%q\n' "$RUN/ws" "$RUN/ws-f5" "$RUN/ws-c" > "$OUT/server.env.tmp" && sync "$OUT/server.env.tmp" && mv "$OUT/server.env.tmp" "$OUT/server.env"
-    deadline=$(( $(date +%s) + ${E2E_SERVE_S:-1200} ))
+    deadline=$(( $(date +%s) + ${E2E_SERVE_S:-1800} ))
     while [[ ! -e $OUT/stop ]] && (( $(date +%s) < deadline )); do sleep 1; done
     e2e_log "told to stop$([[ -e $OUT/stop ]] || echo ' (no: the serving deadline passed)')"; exit 0
   fi

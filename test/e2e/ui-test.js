@@ -192,9 +192,10 @@ function markerLine(file, name) {
       return waitText(`${activeEditor} .tabs-container .tab.active`, new RegExp(base.replace(/[.]/g, '\\.')), 30 * SEC);
     });
   };
-  // Ctrl+G to the line, as a person does.
-  const goToLine = (line) => retry(`Go to line ${line}`, 3, async () => {
-    await focusEditor();
+  // Ctrl+G to the line, as a person does. (click: into the editor first; Ctrl+G itself needs only an
+  // active editor, and while stopped a click there may land on sticky scroll lines or the debug toolbar.)
+  const goToLine = (line, click = true) => retry(`Go to line ${line}`, 3, async () => {
+    if (click) await focusEditor();
     await page.keyboard.press('Control+G');
     const input = page.locator(`${quickInput} input`);
     await input.waitFor({ state: 'visible', timeout: MIN * SLOW });
@@ -280,11 +281,19 @@ function markerLine(file, name) {
     const items = oneLine(await text('.context-view .monaco-menu .action-label'), 300);
     log(`context menu: ${items}`);
     if (!await entry.count()) { await page.keyboard.press('Escape'); return false; }
-    await entry.click();
-    return true;
+    // A menu item takes clicks only from 100 ms after the menu is drawn (VS Code's
+    // menu ignores the mouseup of the right-click that opened it that way): a click
+    // before then does nothing, and the menu stays open. Click until it closes.
+    for (let i = 0; i < 5; i++) {
+      await page.waitForTimeout(500);
+      if (!await page.locator('.context-view .monaco-menu').first().isVisible().catch(() => false)) return true;
+      await entry.click().catch((e) => log(`clicking ${item}: ${e.message.split('\n')[0]}`));
+    }
+    await page.waitForTimeout(500);
+    return !await page.locator('.context-view .monaco-menu').first().isVisible().catch(() => false);
   };
   // Where on screen the editor shows character `within` (its middle) of the first `needle` on source line `line`.
-  const textPoint = (line, needle, within) => page.evaluate(({ ed, line, needle, within }) => {
+  const textPoint = (line, needle, within, k = -1) => page.evaluate(({ ed, line, needle, within, k }) => {
     const nums = [...document.querySelectorAll(`${ed} .margin-view-overlays .line-numbers`)];
     const num = nums.find((n) => n.textContent.trim() === String(line));
     if (!num) return { error: `line ${line} is not on screen` };
@@ -294,7 +303,7 @@ function markerLine(file, name) {
     if (!vl) return { error: `no view line level with line number ${line}` };
     const at = vl.textContent.replace(/\u00a0/g, ' ').indexOf(needle);
     if (at < 0) return { error: `"${needle}" is not on line ${line}: ${vl.textContent}` };
-    let target = at + needle.lastIndexOf(within) + Math.floor(within.length / 2);
+    let target = at + needle.lastIndexOf(within) + (k >= 0 ? Math.min(k, within.length - 1) : Math.floor(within.length / 2));
     const walker = document.createTreeWalker(vl, NodeFilter.SHOW_TEXT);
     for (let n = walker.nextNode(); n; n = walker.nextNode()) {
       if (target < n.length) {
@@ -306,22 +315,35 @@ function markerLine(file, name) {
       target -= n.length;
     }
     return { error: 'offset past the line' };
-  }, { ed: activeEditor, line, needle, within });
+  }, { ed: activeEditor, line, needle, within, k });
   const mouseAway = async () => {
     const bar = await page.locator('.part.activitybar').first().boundingBox().catch(() => null);
     await page.mouse.move(bar ? bar.x + bar.width / 2 : 5, bar ? bar.y + bar.height * 0.6 : 500);
     await page.keyboard.press('Escape');
   };
   // Hovers the mouse over `within` in `needle` on `line`; the debug hover's text, or '' with why in the log.
-  const hover = async (line, needle, within) => {
-    const p = await textPoint(line, needle, within);
-    if (p.error) { log(`hover ${needle}: ${p.error}`); return ''; }
-    // Away first, off the editor (a hover shows on entering a word), then onto it in small steps.
-    await mouseAway();
-    await page.waitForTimeout(500);
-    await page.mouse.move(p.x, p.y, { steps: 8 });
+  // attempt (1, 2, ...) picks a different character of `within` each time, so a retry is a new mouse position.
+  const hover = async (line, needle, within, attempt = 1) => {
     const widget = '.debug-hover-widget';
-    if (!await visible(widget, 30 * SEC)) { log(`hover ${needle}: no debug hover widget`); return ''; }
+    // The editor takes the keyboard with the line in view (Ctrl+G to it; Escape there closes an
+    // earlier hover; a click into the editor would do, but may scroll: sticky scroll lines), then
+    // the mouse goes off it and comes back straight onto the word: ONE move. VS Code 1.100 starts a
+    // hover for every word the pointer crosses and never cancels the timers; when two hovers'
+    // evaluatable-expression requests overlap (a slow extension host: the sandbox), the older one's
+    // cancellation hides the newer, and no hover shows at all. A hand crossing words fast sees that too.
+    await goToLine(line, false);
+    await page.keyboard.press('Escape');
+    await mouseAway();
+    await page.waitForTimeout(700);
+    const p = await textPoint(line, needle, within, [-1, 1, within.length - 2, 0][(attempt - 1) % 4]);
+    if (p.error) { log(`hover ${needle}: ${p.error}`); return ''; }
+    await page.mouse.move(p.x, p.y);
+    if (!await visible(widget, 20 * SEC)) {
+      const under = await page.evaluate(({ x, y }) => { const e = document.elementFromPoint(x, y); return e ? `${e.tagName}.${e.className} "${(e.textContent || '').slice(0, 40)}"` : 'nothing'; }, p);
+      log(`hover ${needle}: no debug hover widget (mouse at ${Math.round(p.x)},${Math.round(p.y)} over ${under})`);
+      await shot(`c-02x-hover-failed-${needle.replace(/\W+/g, '_')}-${attempt}`);
+      return '';
+    }
     await page.waitForTimeout(1000);  // its value arrives after the widget
     return (await text(widget)).trim();
   };
@@ -383,7 +405,7 @@ function markerLine(file, name) {
     for (const [needle, want] of [['n->next->value', 20], ['n->value', 10]]) {
       const src = leafBp.body.find((l) => l.text.replace(/\/\*.*$/, '').includes(needle));
       if (!src) { check(`C: hovering ${needle} shows ${want}`, false, `no line of leaf has ${needle}`); continue; }
-      const shown = await retry(`hover ${needle}`, 3, async () => { const t = await hover(src.line, needle, 'value'); return new RegExp(`(^|\\D)${want}(\\D|$)`).test(t) ? t : undefined; });
+      const shown = await retry(`hover ${needle}`, 4, async (i) => { const t = await hover(src.line, needle, 'value', i); return new RegExp(`(^|\\D)${want}(\\D|$)`).test(t) ? t : undefined; });
       check(`C: hovering "value" in ${needle} (line ${src.line}) shows ${want} in the hover`, !!shown, oneLine(shown || await text('.debug-hover-widget')));
       if (needle === 'n->next->value') await shot('c-02-hover-member-chain');
     }
@@ -408,7 +430,6 @@ function markerLine(file, name) {
     await shot('c-04-data-breakpoint-set');
     await page.keyboard.press('Escape');
     log('C: continuing (F5)');
-    await focusEditor();
     await page.keyboard.press('F5');
     const callStackPane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /call stack/i }) }).first();
     const paneText = async () => await callStackPane.innerText({ timeout: 5 * SEC }).catch(() => '');
@@ -416,7 +437,9 @@ function markerLine(file, name) {
     const e5 = Date.now() + 2 * MIN * SLOW;
     while (Date.now() < e5) { why = await paneText(); if (/paused on data breakpoint/i.test(why)) break; await page.waitForTimeout(1000); }
     check('C: F5 runs on and the debugger stops on the data breakpoint (Call Stack: "Paused on data breakpoint")', /paused on data breakpoint/i.test(why), oneLine(why, 300));
-    const frames2 = (await text('.debug-call-stack')).split('\n').map((l) => l.trim()).filter(Boolean);
+    // (the header says why before the frames are listed)
+    const stack2 = await waitText('.debug-call-stack', /\S[\s\S]*\bcaller\b/, 30 * SEC) || await text('.debug-call-stack');
+    const frames2 = stack2.split('\n').map((l) => l.trim()).filter(Boolean);
     const mixLast = mixBp.body[mixBp.body.length - 1].line;
     await page.waitForTimeout(1500);
     const line2 = await cursorLine();
