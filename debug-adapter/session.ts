@@ -205,6 +205,8 @@ export class KvmDebugSession extends DebugSession {
     const { machine } = this.state;
     if (machine && !machine.ended) await machine.stop(message).catch(() => undefined);
     this.console.dispose();
+    // An adapter in --server mode lives on: the kernel file read on demand must not stay open.
+    this.state.symbols?.close();
   }
 
   protected override async terminateRequest(response: DebugProtocol.TerminateResponse): Promise<void> {

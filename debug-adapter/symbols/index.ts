@@ -100,6 +100,8 @@ export class Symbols {
     return this.parts.info ?? undefined;
   }
   set info(v: DebugInfo | undefined) { this.parts.info = v ?? null; }
+  /** Closes the kernel file (loaded from a path, it stays open for reads on demand): a session that ends calls it. */
+  close: () => void = () => {};
   /** C data: types, variables in scope, locations (dwarf/); absent without .debug_info. */
   get debug(): DebugData | undefined {
     if (this.parts.debug === undefined) this.parts.debug = this.make('.debug_info', this.makers.debug) ?? null;
@@ -278,7 +280,8 @@ export function loadSymbols(source: string | Uint8Array | ByteSource, options: L
   try {
     if (typeof source === 'string') {
       const file = openFileSource(source);
-      openFiles.register(syms, file);
+      openFiles.register(syms, file, file);
+      syms.close = () => { openFiles.unregister(file); try { file.close(); } catch { /* already closed */ } };
       bytes = file;
     } else bytes = source;
   } catch (e) {
