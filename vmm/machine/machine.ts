@@ -39,6 +39,8 @@ import { MEANINGS, works } from '../host/probe/capabilities';
 import type { ExitBreakpointSpec } from '../debug/exit-filters';
 import type { ArmResult } from '../debug/vcpu-debug';
 import { int3From, type Int3Probe } from '../debug/int3-probe';
+import { createDisplayBuffers, Display } from '../devices/display';
+import { KEY_RELEASE, keyIndex, type KeyEvent } from '../devices/scancodes';
 
 export interface MachineConfig extends Partial<MachineOptions> {
   kernel: string;
@@ -69,6 +71,9 @@ export class Machine extends EventEmitter {
   private readonly threads: VcpuThread[];
   private readonly consoleOut: SharedRing;
   private readonly consoleIn: SharedRing;
+  private readonly keysIn: SharedRing;
+  /** The guest's screen (registers and framebuffer), readable any time from this thread (vmm/screen renders it). */
+  readonly display: Display;
   private readonly vmState = new Int32Array(new SharedArrayBuffer(4));
   private ending?: VmEnd;
   private end?: VmEnd;
@@ -84,6 +89,8 @@ export class Machine extends EventEmitter {
     this.exitRing = new ExitRing();
     this.consoleOut = SharedRing.create(1 << 16);
     this.consoleIn = SharedRing.create(1 << 12);
+    this.keysIn = SharedRing.create(1 << 14);
+    this.display = new Display(createDisplayBuffers(pageAlignedOffset));
     this.endPromise = new Promise((r) => { this.resolveEnd = r; });
     this.threads = Array.from({ length: options.cpus }, (_, id) => new VcpuThread(id, {
       // What the guest printed before it stopped reaches listeners before the stop does.
@@ -141,6 +148,8 @@ export class Machine extends EventEmitter {
       virtio: this.virtio,
       consoleOut: this.consoleOut.buffer,
       consoleIn: this.consoleIn.buffer,
+      keysIn: this.keysIn.buffer,
+      display: this.display.buffers,
       stats: new SharedArrayBuffer(0),
       mailboxes,
       vmState: this.vmState.buffer as SharedArrayBuffer,
@@ -288,6 +297,23 @@ export class Machine extends EventEmitter {
     if (this.ending) return;
     this.consoleIn.write(bytes, 0);
     this.threads[0].signal(CONTROL_INPUT);
+  }
+
+  /**
+   * Keys for the guest's PS/2 keyboard, in order (scancodes.ts typeText
+   * turns a string into them). Throws on an unknown key code, naming it.
+   */
+  sendKeys(events: readonly KeyEvent[]): void {
+    const bytes = new Uint8Array(events.length);
+    events.forEach((e, i) => {
+      const index = keyIndex(e.code);
+      if (index === undefined) throw new Error(`unknown key '${e.code}' (keys are named as KeyboardEvent.code: KeyA, Enter, ArrowUp, ...)`);
+      bytes[i] = index | (e.down ? 0 : KEY_RELEASE);
+    });
+    if (this.ending || bytes.length === 0) return;
+    const taken = this.keysIn.write(bytes, 0);
+    this.threads[0].signal(CONTROL_INPUT);
+    if (taken < bytes.length) throw new Error(`${bytes.length - taken} of ${bytes.length} key events were dropped: the guest has not read the ones before (it may be stopped)`);
   }
 
   /** Ends the VM (as Ctrl-C does) and resolves when every vCPU thread is gone. */

@@ -17,7 +17,7 @@ import { ExitRing } from './exit-ring';
 import { COM1_BASE, COM1_IRQ } from '../devices/serial';
 import { describePciConfig } from '../devices/pci';
 import { VcpuRunner, type RunnerHooks, type RunOutcome } from './vcpu-runner';
-import { createApVcpu, createBootVcpu, createVm } from './vm-setup';
+import { createApVcpu, createBootVcpu, createVm, framebufferSlot } from './vm-setup';
 import { MailboxServer, RemoteBuses, VM_ENDING } from './device-mailbox';
 import { KVM_DEVICE } from '../host/kvm-host';
 import { CONTROL_DEVICE } from './protocol';
@@ -32,6 +32,9 @@ import type { Sregs } from '../../native/types';
 import { EFER_LMA } from '../cpu/control-bits';
 import { analyzeFault } from '../debug/fault-chain';
 import { cpuMode, idtContext } from '../debug/idt';
+import { Display } from '../devices/display';
+import { VBE_DISPI_LFB_PHYSICAL_ADDRESS } from '../devices/bochs-vbe';
+import { KEY_RELEASE } from '../devices/scancodes';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -65,8 +68,10 @@ function startBoot(): void {
   };
   const consoleOut = new SharedRing(init.consoleOut);
   const consoleIn = new SharedRing(init.consoleIn);
+  const keysIn = new SharedRing(init.keysIn);
   ({ kvm, vm } = createVm(init.memory.buffer, init.memory.regions));
   const theVm = vm;
+  const framebuffer = framebufferSlot(theVm, init.display, init.memory.regions);
   board = buildPcBoard({
     ramBytes: init.options.memoryBytes,
     debugExit: init.options.debugExit,
@@ -78,13 +83,16 @@ function startBoot(): void {
     irq: (line) => ({ set: (level) => theVm.irqLine(line, level) }),
     console: (byte) => { consoleOut.push(byte); },
     virtio: { slots: init.virtio, memory: new GuestMemory(init.memory.buffer, init.memory.regions) },
+    display: { display: new Display(init.display), moveFramebuffer: framebuffer },
   });
+  framebuffer(VBE_DISPI_LFB_PHYSICAL_ADDRESS);
   vcpu = createBootVcpu(kvm, vm, init.vcpuId, init.boot.cpu, init.options.cpus);
   const server = new MailboxServer(init.mailboxes.slice(1), board.pio, board.mmio);
   runner = new VcpuRunner(vcpu, board.pio, board.mmio, control, new ExitStats(init.stats), {
     pollInput: () => {
       const bytes = consoleIn.drain();
       if (bytes.length > 0) board.uart.receive(bytes);
+      for (const k of keysIn.drain()) board.kbd.keyEvent(k & ~KEY_RELEASE, (k & KEY_RELEASE) === 0);
     },
     serveDevices: () => { server.serve(); },
     ...faultHooks(),
