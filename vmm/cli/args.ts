@@ -29,7 +29,7 @@ options:
                      as it changes (the serial console scrolls below it); keys typed go to
                      the guest's PS/2 keyboard instead of its serial port
   --keys TEXT        type TEXT on the guest's PS/2 keyboard (US layout; {Enter}, {F1},
-                     {ArrowUp}... name keys; a newline is Enter)
+                     {ArrowUp}... name keys, as KeyboardEvent.code does; {{ types a brace)
   --keys-when TEXT   type the --keys once the text screen shows TEXT (default: at once)
   --no-sandbox       fail instead of using the KVM sandbox when /dev/kvm is missing
   -v, --verbose      also print device notes (unhandled ports, ...)

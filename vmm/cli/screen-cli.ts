@@ -4,7 +4,7 @@
  * terminal as it changes, terminal keys to the PS/2 keyboard) and --keys
  * (typed at once, or once the text screen shows --keys-when).
  */
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import type { Machine } from '../machine/machine';
 import { captureScreen } from '../screen/screen';
 import { encodePng } from '../screen/png';
@@ -28,7 +28,10 @@ export function startScreenCli(machine: Machine, args: RunArgs, say: (msg: strin
   const shot = () => {
     if (!args.screenshot) return;
     try {
-      writeFileSync(args.screenshot, encodePng(captureScreen(machine.memory, machine.display).image));
+      // Written aside and renamed: a script watching for the file never reads half a PNG.
+      const part = `${args.screenshot}.${process.pid}.part`;
+      writeFileSync(part, encodePng(captureScreen(machine.memory, machine.display).image));
+      renameSync(part, args.screenshot);
     } catch (e) {
       say(`--screenshot ${args.screenshot}: ${(e as Error).message}`);
     }

@@ -21,7 +21,8 @@ import {
 } from './pci';
 
 export const VBE_DISPI_IOPORT_INDEX = 0x1ce;
-export const VBE_DISPI_PORT_COUNT = 2;
+/** 0x1CE index, 0x1CF data, 0x1D0 data again (Bochs), so 16-bit accesses at 0x1CF fit. */
+export const VBE_DISPI_PORT_COUNT = 3;
 
 export const VBE_DISPI_INDEX_ID = 0x0;
 export const VBE_DISPI_INDEX_XRES = 0x1;

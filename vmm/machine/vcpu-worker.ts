@@ -85,7 +85,7 @@ function startBoot(): void {
     virtio: { slots: init.virtio, memory: new GuestMemory(init.memory.buffer, init.memory.regions) },
     display: { display: new Display(init.display), moveFramebuffer: framebuffer },
   });
-  framebuffer(VBE_DISPI_LFB_PHYSICAL_ADDRESS);
+  if (!framebuffer(VBE_DISPI_LFB_PHYSICAL_ADDRESS)) log.guestError(`the framebuffer could not be mapped at 0x${VBE_DISPI_LFB_PHYSICAL_ADDRESS.toString(16)}: the screen shows VGA text only`);
   vcpu = createBootVcpu(kvm, vm, init.vcpuId, init.boot.cpu, init.options.cpus);
   const server = new MailboxServer(init.mailboxes.slice(1), board.pio, board.mmio);
   runner = new VcpuRunner(vcpu, board.pio, board.mmio, control, new ExitStats(init.stats), {
