@@ -125,9 +125,11 @@ export class I8042 implements Device {
 
   read(offset: number, _size: AccessSize): number {
     if (offset === 0) {
-      if (!this.outFull) return this.outBuf; // a second read gets the same byte, as on a PC
+      if (!this.outFull) return 0;
       this.outFull = false;
       const v = this.outBuf;
+      // Lower IRQ1 before the next byte raises it: an edge-triggered PIC sees one edge a byte.
+      this.updateIrq();
       this.refill();
       this.updateIrq();
       return v;
