@@ -13,53 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BOOT_MS, GUEST_DIR, within } from './helpers/guests';
 import { runCli, startCli } from './helpers/cli';
-import { GuestMemory } from '../../vmm/memory/guest-memory';
-import { Vga } from '../../vmm/devices/vga';
-import { VgaState } from '../../vmm/devices/vga-state';
-import { renderText, textLines, textSnapshot } from '../../vmm/screen/text-mode';
 import { decodePng } from '../../vmm/screen/png';
-import type { RgbaImage } from '../../vmm/screen/image';
+import { assertSameImage, expectedScreen } from './helpers/screen';
 
 const KERNEL = join(GUEST_DIR, 'screen64.elf');
 const dir = mkdtempSync(join(tmpdir(), 'kvmdbg-screen-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** The text screen screen.c draws, after `typed` was typed (undefined: still at the prompt), as our renderer draws it. */
-function expectedScreen(set: 1 | 2, typed?: string): { image: RgbaImage; lines: string[] } {
-  const memory = GuestMemory.allocate(2 * 1024 * 1024);
-  const put = (r: number, c: number, s: string, attr: number) => {
-    for (let i = 0; i < s.length && c + i < 80; i++) memory.writeU16(0xb8000 + ((r * 80 + c + i) * 2), s.charCodeAt(i) | (attr << 8));
-  };
-  for (let r = 0; r < 25; r++) put(r, 0, ' '.repeat(80), 0x07);
-  put(0, 0, ' '.repeat(80), 0x1f);
-  put(0, 2, 'kvmdbg screen64: VGA text mode', 0x1f);
-  put(1, 0, 'colours:', 0x07);
-  for (let i = 0; i < 16; i++) put(1, 9 + i, '#', i);
-  put(2, 0, 'blink:', 0x07);
-  put(2, 7, 'BLINK', 0x8e);
-  put(3, 0, `scan code set ${set}`, 0x0a);
-  put(5, 0, `> ${typed ?? ''}`, 0x07);
-  const vga = new Vga(new VgaState());
-  let cursor = 5 * 80 + 2;
-  if (typed !== undefined) {
-    put(6, 0, `typed: ${typed}`, 0x0f);
-    cursor = 7 * 80;
-  }
-  vga.write(0x14, 2, 0x0e | ((cursor >> 8) << 8));
-  vga.write(0x14, 2, 0x0f | ((cursor & 0xff) << 8));
-  const t = textSnapshot(memory, vga.state);
-  return { image: renderText(t), lines: textLines(t) };
-}
-
-function assertSameImage(actual: RgbaImage, expected: RgbaImage, what: string): void {
-  assert.deepEqual([actual.width, actual.height], [expected.width, expected.height], `${what}: size`);
-  for (let i = 0; i < expected.data.length; i += 4) {
-    if (actual.data[i] !== expected.data[i] || actual.data[i + 1] !== expected.data[i + 1] || actual.data[i + 2] !== expected.data[i + 2]) {
-      const p = i / 4;
-      assert.fail(`${what}: pixel (${p % expected.width}, ${Math.floor(p / expected.width)}) is ${[...actual.data.subarray(i, i + 3)]}, expected ${[...expected.data.subarray(i, i + 3)]}`);
-    }
-  }
-}
 
 for (const set of [1, 2] as const) {
   test(`--keys through scan code set ${set}${set === 1 ? ' (i8042 translation)' : ' (translation off)'}: the echo is on the screen, the screenshot is the expected text pixel for pixel`, async () => {
@@ -69,14 +28,14 @@ for (const set of [1, 2] as const) {
     assert.equal(r.stderr, '');
     assert.deepEqual([r.status, r.signal], [0, null]);
     assert.equal(r.stdout, 'kvmdbg screen64 (pvh)\nscreen ready\ntyped: Hello 42\n');
-    assertSameImage(decodePng(readFileSync(png)), expectedScreen(set, 'Hello 42').image, `${png}`);
+    assertSameImage(decodePng(readFileSync(png)), expectedScreen(set, 'Hello 42', true).image, `${png}`);
   });
 }
 
 test('--screen without a terminal: the final text screen follows the console', async () => {
   const r = await runCli(['run', '--kernel', KERNEL, '--memory', '64M', '--screen', '--keys', 'abc{Enter}', '--keys-when', 'scan code set'], BOOT_MS);
   assert.deepEqual([r.status, r.signal], [0, null]);
-  assert.equal(r.stdout, 'kvmdbg screen64 (pvh)\nscreen ready\ntyped: abc\n' + expectedScreen(1, 'abc').lines.join('\n').replace(/\n+$/, '') + '\n');
+  assert.equal(r.stdout, 'kvmdbg screen64 (pvh)\nscreen ready\ntyped: abc\n' + expectedScreen(1, 'abc', true).lines.join('\n').replace(/\n+$/, '') + '\n');
 });
 
 test('SIGUSR1 writes the screenshot while the guest runs (waiting at its prompt)', async () => {

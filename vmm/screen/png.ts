@@ -6,10 +6,11 @@
 import { PNG } from 'pngjs';
 import type { RgbaImage } from './image';
 
-export function encodePng(img: RgbaImage): Buffer {
+/** `deflateLevel` 1 for live frames (fast), 9 for files (small; the default). */
+export function encodePng(img: RgbaImage, deflateLevel = 9): Buffer {
   const png = new PNG({ width: img.width, height: img.height });
   png.data = Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength);
-  return PNG.sync.write(png, { colorType: 6 });
+  return PNG.sync.write(png, { colorType: 6, deflateLevel });
 }
 
 export function decodePng(file: Uint8Array): RgbaImage {

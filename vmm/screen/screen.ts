@@ -31,6 +31,30 @@ export function captureScreen(memory: PhysicalReader, display: Display, o: TextR
 }
 
 /**
+ * What decides the picture, hashed without drawing it: the registers'
+ * generation and the memory shown (the text window, or the framebuffer
+ * lines in view). Equal fingerprints, equal pictures; a live view draws
+ * and encodes a frame only when the fingerprint moved.
+ */
+export function screenFingerprint(memory: PhysicalReader, display: Display): number {
+  let h = Math.imul(0x811c9dc5 ^ display.generation, 0x01000193);
+  const mix = (bytes: Uint8Array) => {
+    const whole = bytes.byteLength >> 2;
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, whole);
+    for (let i = 0; i < whole; i++) h = Math.imul(h ^ words[i], 0x01000193);
+  };
+  const fb = display.dispi.mode;
+  if (fb) {
+    const end = Math.min(display.vram.length, fb.offset + fb.height * fb.stride);
+    if (end > fb.offset) mix(display.vram.subarray(fb.offset & ~3, end & ~3));
+  } else {
+    const { base, size } = display.vga.textWindow;
+    try { mix(memory.read(base, size)); } catch { /* no RAM there: the generation alone */ }
+  }
+  return h >>> 0;
+}
+
+/**
  * A cheap fingerprint of what the screen shows (FNV-1a over the image), so
  * live views send a frame only when it changed.
  */
