@@ -4,7 +4,7 @@
 // renderer draws for the buffer the kernel is known to write (no OCR: the
 // same font, the same palette); keys typed with --keys come back as the
 // kernel's echo, in scan code set 1 (translation) and set 2 (translation
-// off); the framebuffer kernel's 1024x768x32 picture is checked pixel by
+// off), also through IRQ1; the framebuffer kernel's 1024x768x32 picture is checked pixel by
 // pixel; SIGUSR1 writes a screenshot while the guest runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,6 +31,14 @@ for (const set of [1, 2] as const) {
     assertSameImage(decodePng(readFileSync(png)), expectedScreen(set, 'Hello 42', true).image, `${png}`);
   });
 }
+
+test('IRQ1: a kernel that reads the keyboard in its interrupt handler gets one interrupt a byte (set 1: 9 bytes for "Hi7" and Enter, set 2: 13)', async () => {
+  for (const [cmdline, irqs] of [['irq', 9], ['irq set2', 13]] as const) {
+    const r = await runCli(['run', '--kernel', KERNEL, '--memory', '64M', '--cmdline', cmdline, '--keys', 'Hi7{Enter}', '--keys-when', 'scan code set'], BOOT_MS);
+    assert.deepEqual([r.status, r.signal, r.stderr], [0, null, '']);
+    assert.equal(r.stdout, `kvmdbg screen64 (pvh)\nscreen ready\ntyped: Hi7 (irqs ${irqs})\n`, cmdline);
+  }
+});
 
 test('--screen without a terminal: the final text screen follows the console', async () => {
   const r = await runCli(['run', '--kernel', KERNEL, '--memory', '64M', '--screen', '--keys', 'abc{Enter}', '--keys-when', 'scan code set'], BOOT_MS);

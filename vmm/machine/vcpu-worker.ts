@@ -196,6 +196,8 @@ function devices(): DeviceSnapshot[] {
   const out: DeviceSnapshot[] = [
     { name: 'uart0', description: `16550A at 0x${COM1_BASE.toString(16)}, IRQ ${COM1_IRQ} (${board.uart.name})`, details: board.uart.describe() },
   ];
+  if (board.vga) out.push({ name: 'vga', description: 'VGA text mode at 0xb8000, ports 0x3c0-0x3df', details: board.vga.describe() });
+  if (board.vbe) out.push({ name: 'bochs-vbe', description: 'Bochs VBE dispi at 0x1ce-0x1d0, framebuffer at PCI BAR 0', details: board.vbe.describe() });
   for (const p of board.pci.functions()) {
     const f = p.function as typeof p.function & { describe?: () => [string, string][] };
     out.push({ name: `pci ${p.address}`, description: f.name, details: f.describe ? f.describe() : describePciConfig(f) });
