@@ -11,17 +11,25 @@ import { VGA_STATE_BYTES, VgaState } from './vga-state';
 /** What crosses to the vCPU threads (plain shared buffers). */
 export interface DisplayBuffers {
   state: SharedArrayBuffer;
-  /** VRAM_BYTES from `vramOffset` (page-aligned, as KVM needs it) are the framebuffer. */
+  /** VRAM_BYTES from `vramOffset` are the framebuffer (at a page-aligned address, as KVM needs it: RAM's alignment plus whole pages). */
   vram: SharedArrayBuffer;
   vramOffset: number;
 }
 
-const PAGE = 4096;
-
-/** Fresh buffers; `align` gives the page-aligned offset inside the VRAM buffer (native pageAlignedOffset; 0 in tests). */
-export function createDisplayBuffers(align: (b: SharedArrayBuffer) => number = () => 0): DisplayBuffers {
-  const vram = new SharedArrayBuffer(VRAM_BYTES + PAGE);
-  return { state: new SharedArrayBuffer(VGA_STATE_BYTES + DISPI_STATE_BYTES), vram, vramOffset: align(vram) };
+/**
+ * Fresh buffers. The VRAM may live in a buffer the caller has (`vram` with a
+ * page-aligned offset): the machine puts it after guest RAM in RAM's buffer,
+ * because one allocation that large is always mmap'ed fresh, while a 16 MiB
+ * one of its own can come from the C heap (glibc's threshold moves), zeroed
+ * page by page: every VM then costs 16 MiB of RSS until the GC frees it.
+ */
+export function createDisplayBuffers(vram?: { buffer: SharedArrayBuffer; offset: number }): DisplayBuffers {
+  const state = new SharedArrayBuffer(VGA_STATE_BYTES + DISPI_STATE_BYTES);
+  if (vram) {
+    if (vram.offset + VRAM_BYTES > vram.buffer.byteLength) throw new RangeError('the framebuffer does not fit its buffer');
+    return { state, vram: vram.buffer, vramOffset: vram.offset };
+  }
+  return { state, vram: new SharedArrayBuffer(VRAM_BYTES), vramOffset: 0 };
 }
 
 export class Display {

@@ -40,6 +40,7 @@ import type { ExitBreakpointSpec } from '../debug/exit-filters';
 import type { ArmResult } from '../debug/vcpu-debug';
 import { int3From, type Int3Probe } from '../debug/int3-probe';
 import { createDisplayBuffers, Display } from '../devices/display';
+import { VRAM_BYTES } from '../devices/bochs-vbe';
 import { KEY_RELEASE, keyIndex, type KeyEvent } from '../devices/scancodes';
 
 export interface MachineConfig extends Partial<MachineOptions> {
@@ -90,7 +91,9 @@ export class Machine extends EventEmitter {
     this.consoleOut = SharedRing.create(1 << 16);
     this.consoleIn = SharedRing.create(1 << 12);
     this.keysIn = SharedRing.create(1 << 14);
-    this.display = new Display(createDisplayBuffers(pageAlignedOffset));
+    // The framebuffer follows guest RAM in RAM's buffer (display.ts says why), page-aligned as RAM is.
+    const ramEnd = memory.regions.reduce((end, r) => Math.max(end, r.offset + r.size), 0);
+    this.display = new Display(createDisplayBuffers({ buffer: memory.buffer, offset: ramEnd }));
     this.endPromise = new Promise((r) => { this.resolveEnd = r; });
     this.threads = Array.from({ length: options.cpus }, (_, id) => new VcpuThread(id, {
       // What the guest printed before it stopped reaches listeners before the stop does.
@@ -126,7 +129,7 @@ export class Machine extends EventEmitter {
     for (const d of options.disks) checkDiskFile(d);
     const virtio = virtioLayout(options.disks);
     const modules = config.initrd ? [{ path: config.initrd, data: readUserFile(config.initrd, 'initrd') }] : [];
-    const buffer = new SharedArrayBuffer(sharedBufferSizeFor(options.memoryBytes));
+    const buffer = new SharedArrayBuffer(sharedBufferSizeFor(options.memoryBytes) + VRAM_BYTES);
     const memory = new GuestMemory(buffer, pcRamRegions(options.memoryBytes, pageAlignedOffset(buffer)));
     const boot = loadKernel({ kernelPath: config.kernel, kernel, memory, cmdline: config.cmdline ?? '', modules, cpus: options.cpus, virtio });
     const machine = new Machine(options, memory, boot, virtio);
