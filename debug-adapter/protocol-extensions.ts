@@ -26,13 +26,44 @@ export interface StateEventBody {
   exitsPerSecond?: number;
 }
 
+/**
+ * The guest's screen (VGA text or the dispi framebuffer) as a PNG: the reply
+ * to kvm/screen, and, while the extension watches, an event each time the
+ * picture changed (at most maxFps a second, only while the guest runs, and
+ * once more when it stops).
+ */
+export interface ScreenBody {
+  png: string /* base64 */;
+  width: number;
+  height: number;
+  mode: 'text' | 'framebuffer' | 'vga-graphics';
+  /** "80x25 text", "1024x768x32". */
+  description: string;
+  /** Fingerprint of the picture: equal hashes, equal pictures. */
+  hash: number;
+}
+
 export interface KvmEvents {
   'kvm/console': ConsoleEventBody;
   'kvm/state': StateEventBody;
+  'kvm/screen': ScreenBody;
 }
 export type KvmEventName = keyof KvmEvents;
 
 // ---- requests (extension -> adapter) -------------------------------------
+
+/** The current screen; watch: true starts kvm/screen events (false stops them). */
+export interface ScreenArgs {
+  watch?: boolean;
+  /** Frames a second at most while watching, 1 to 30 (default 30). */
+  maxFps?: number;
+}
+
+/** Keys for the guest's PS/2 keyboard: events named as KeyboardEvent.code, or text typed on a US layout ({Enter} names a key). */
+export interface KeyboardArgs {
+  keys?: { code: string; down: boolean }[];
+  text?: string;
+}
 
 /** Keyboard input for the guest's serial console (what the user typed, UTF-8 text). */
 export interface ConsoleInputArgs { data: string }
@@ -132,11 +163,14 @@ export interface KvmRequests {
   'kvm/devices': { args: Record<string, never>; body: DevicesBody };
   'kvm/descriptorTables': { args: DescriptorTablesArgs; body: DescriptorTablesBody };
   'kvm/displayFormat': { args: DisplayFormatArgs; body: Record<string, never> | undefined };
+  'kvm/screen': { args: ScreenArgs; body: ScreenBody };
+  'kvm/keyboard': { args: KeyboardArgs; body: Record<string, never> | undefined };
 }
 export type KvmRequestName = keyof KvmRequests;
 
-export const KVM_REQUESTS: readonly KvmRequestName[] = ['kvm/consoleInput', 'kvm/exitStats', 'kvm/pageWalk', 'kvm/devices', 'kvm/descriptorTables', 'kvm/displayFormat'];
-export const KVM_EVENTS: readonly KvmEventName[] = ['kvm/console', 'kvm/state'];
+export const KVM_REQUESTS: readonly KvmRequestName[] = ['kvm/consoleInput', 'kvm/exitStats', 'kvm/pageWalk', 'kvm/devices', 'kvm/descriptorTables', 'kvm/displayFormat',
+  'kvm/screen', 'kvm/keyboard'];
+export const KVM_EVENTS: readonly KvmEventName[] = ['kvm/console', 'kvm/state', 'kvm/screen'];
 
 export function isKvmRequest(command: string): command is KvmRequestName {
   return (KVM_REQUESTS as readonly string[]).includes(command);

@@ -12,6 +12,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { VmEnd } from '../vmm/machine/protocol';
 import { ConsoleBatcher } from './console-output';
 import { KvmCustomRequests } from './custom-requests';
+import { ScreenRequests } from './screen';
 import { EXIT_FILTERS } from './exit-breakpoints';
 import type { Stepper, StepOutcome } from './stepping';
 import { RequestError, SessionState, THREAD_ID, type ClientPaths } from './session/state';
@@ -29,6 +30,7 @@ const NEEDS_VM = new Set(['stackTrace', 'scopes', 'readMemory', 'writeMemory', '
 export class KvmDebugSession extends DebugSession {
   private readonly state = new SessionState((event) => this.sendEvent(event));
   private readonly kvm = new KvmCustomRequests((event, body) => this.sendEvent(new Event(event, body)));
+  private readonly screen = new ScreenRequests((event, body) => this.sendEvent(new Event(event, body)));
   private readonly console = new ConsoleBatcher((text) => this.sendEvent(new OutputEvent(text, 'stdout')), { bytes: (b) => this.kvm.console(b) });
   private readonly paths: ClientPaths = {
     toClientPath: (p) => this.convertDebuggerPathToClient(p),
@@ -50,7 +52,7 @@ export class KvmDebugSession extends DebugSession {
   private progressReporting = false;
   private readonly launcher = new Launcher(this.state, this.exceptions, {
     showsProgress: () => this.progressReporting,
-    created: (machine, vcpu) => this.kvm.attach(machine, vcpu),
+    created: (machine, vcpu) => { this.kvm.attach(machine, vcpu); this.screen.attach(machine, vcpu); },
     output: (bytes) => this.console.push(bytes),
     ended: (end) => this.onEnded(end),
   });
@@ -350,8 +352,9 @@ export class KvmDebugSession extends DebugSession {
       if (this.state.vcpu?.state === 'stopped') this.sendEvent(new InvalidatedEvent(['variables']));
       return;
     }
-    if (!this.kvm.handles(command)) return super.customRequest(command, response, args);
-    this.kvm.handle(command, (args ?? {}) as Record<string, unknown>).then(
+    const handler = this.screen.handles(command) ? this.screen : this.kvm.handles(command) ? this.kvm : undefined;
+    if (!handler) return super.customRequest(command, response, args);
+    handler.handle(command as never, (args ?? {}) as Record<string, unknown>).then(
       (body) => { response.body = body; this.sendResponse(response); },
       (e: unknown) => this.fail(response, `${command}: ${e instanceof Error ? e.message : String(e)}`),
     );

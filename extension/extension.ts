@@ -13,6 +13,7 @@ import { registerMemoryCommands } from './memory-commands';
 import { SessionHub } from './session-hub';
 import { createStatusBar } from './status-bar';
 import { KvmViews } from './views/kvm-views';
+import { GuestScreenView } from './views/guest-screen';
 
 export function activate(context: vscode.ExtensionContext): void {
   const started = Date.now();
@@ -27,6 +28,7 @@ export function activate(context: vscode.ExtensionContext): void {
     hub,
     new ConsoleTerminals(hub),
     new KvmViews(hub),
+    new GuestScreenView(hub),
     createStatusBar(hub),
     ...registerMemoryCommands(hub),
     ...registerCLanguage(),

@@ -26,6 +26,7 @@ export class SessionHub implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<SessionState>();
   private readonly consoleBytes = new vscode.EventEmitter<{ session: vscode.DebugSession; data: Uint8Array }>();
   private readonly ended = new vscode.EventEmitter<vscode.DebugSession>();
+  private readonly screenFrames = new vscode.EventEmitter<{ session: vscode.DebugSession; frame: KvmEvents['kvm/screen'] }>();
   private readonly disposables: vscode.Disposable[] = [];
 
   /** Any state change of a kvm session (start, stop, continue, rates, end). */
@@ -33,6 +34,8 @@ export class SessionHub implements vscode.Disposable {
   /** Guest serial console output. */
   readonly onConsole = this.consoleBytes.event;
   readonly onDidEnd = this.ended.event;
+  /** A changed frame of the guest's screen (while a Guest Screen view watches). */
+  readonly onScreen = this.screenFrames.event;
 
   constructor() {
     this.disposables.push(
@@ -45,7 +48,7 @@ export class SessionHub implements vscode.Disposable {
         this.states.delete(s.id);
         this.ended.fire(s);
       }),
-      this.changed, this.consoleBytes, this.ended,
+      this.changed, this.consoleBytes, this.ended, this.screenFrames,
     );
   }
 
@@ -117,6 +120,9 @@ export class SessionHub implements vscode.Disposable {
             this.consoleBytes.fire({ session, data: Buffer.from(body.data, 'base64') });
             break;
           }
+          case 'kvm/screen':
+            this.screenFrames.fire({ session, frame: m.body as KvmEvents['kvm/screen'] });
+            break;
           case 'kvm/state': {
             const body = m.body as KvmEvents['kvm/state'];
             st.state = body.state;

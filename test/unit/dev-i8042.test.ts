@@ -86,13 +86,14 @@ test('output port write (0xD1) with bit 0 clear resets; with it set, it only mov
   assert.equal(resets.length, 1);
 });
 
-test('0xD3 echoes a byte as AUX data; bytes for a missing keyboard go nowhere', () => {
+test('0xD3 echoes a byte as AUX data; bytes for the missing mouse go nowhere', () => {
   const { command, writeData, status, data } = kbc();
   command(0xd3);
   writeData(0x5a);
   assert.equal(status() & (I8042_STR_OBF | I8042_STR_AUXDATA), I8042_STR_OBF | I8042_STR_AUXDATA);
   assert.equal(data(), 0x5a);
-  writeData(0xff); // keyboard reset: no keyboard
+  command(0xd4);
+  writeData(0xff); // mouse reset: no mouse
   assert.equal(status() & I8042_STR_OBF, 0);
 });
 

@@ -106,7 +106,7 @@ const COMMANDS = [
   'setInstructionBreakpoints', 'dataBreakpointInfo', 'setDataBreakpoints', 'setExceptionBreakpoints', 'exceptionInfo',
   'source', 'loadedSources', 'modules', 'completions', 'gotoTargets', 'stepInTargets', 'breakpointLocations', 'terminate',
   'terminateThreads', 'cancel', 'restart', 'kvm/consoleInput', 'kvm/exitStats', 'kvm/pageWalk', 'kvm/devices',
-  'kvm/descriptorTables', 'nonsense', '', 'constructor', '__proto__', 'toString',
+  'kvm/descriptorTables', 'kvm/screen', 'kvm/keyboard', 'nonsense', '', 'constructor', '__proto__', 'toString',
 ];
 
 /** The fields each request is known to read (and a few it does not). */
@@ -135,6 +135,8 @@ const FIELDS: Record<string, string[]> = {
   'kvm/consoleInput': ['text', 'data'],
   'kvm/pageWalk': ['address', 'memoryReference', 'threadId'],
   'kvm/descriptorTables': ['threadId'],
+  'kvm/screen': ['watch', 'maxFps'],
+  'kvm/keyboard': ['keys', 'text'],
   source: ['source', 'sourceReference'],
   completions: ['text', 'column', 'frameId'],
 };

@@ -86,10 +86,12 @@ test('files are opened only by the modules that open what the user named; nothin
     'debug-adapter/symbols/system-map.ts': 'the System.map named in launch.json (systemMap)',
     'vmm/boot/byte-source.ts': 'the symbols ELF named in launch.json, read on demand (symbols/index.ts opens it through here)',
     'debug-adapter/dwarf/name-index-service.ts': 'its own name index cache, ~/.cache/kvmdbg/index/<build-id>.v1.idx (issue 14)',
+    'vmm/cli/screen-cli.ts': 'the --screenshot FILE.png the user named (issue 16)',
   };
   // module -> the one place it may write (nothing else writes but the user's --disk image)
   const writers: Record<string, string> = {
     'debug-adapter/dwarf/name-index-service.ts': 'the name index cache under ~/.cache/kvmdbg/index: a temp file renamed into place, a damaged one removed',
+    'vmm/cli/screen-cli.ts': 'the --screenshot FILE.png: FILE.png.<pid>.part beside it, renamed into place',
   };
   const OPEN = /\b(readFileSync|readFile|openSync|open|createReadStream|createWriteStream|writeFileSync|writeFile|appendFileSync|appendFile|mkdtempSync|mkdtemp|copyFileSync|renameSync|unlinkSync|rmSync)\s*\(/g;
   const WRITE = /\b(createWriteStream|writeFileSync|writeFile|appendFileSync|appendFile|mkdtempSync|mkdtemp|copyFileSync|renameSync|unlinkSync|rmSync|tmpdir)\s*\(/;

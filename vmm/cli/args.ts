@@ -2,10 +2,12 @@
  * `kvmdbg` command-line parsing: one sentence per mistake, and the usage.
  */
 import { parseArgs } from 'node:util';
+import { typeText } from '../devices/scancodes';
 
 export const USAGE = `usage:
   kvmdbg run --kernel FILE [--initrd FILE] [--cmdline STR] [--memory 512M] [--cpus 1] [--no-debug-exit]
              [--disk FILE[,ro]]... [--gdb [HOST:]PORT [--wait-gdb] [--gdb-arch x86-64|i386]]
+             [--screenshot FILE.png] [--screen] [--keys TEXT [--keys-when TEXT]]
   kvmdbg demo            boot the bundled demo kernel
   kvmdbg doctor          what this host's KVM can do for a debugger, measured (exit 0: kernels boot and step here)
 options:
@@ -21,6 +23,14 @@ options:
   --wait-gdb         start stopped at the entry point until gdb connects and continues
   --gdb-arch ARCH    registers gdb sees: x86-64 or i386 (default: i386 for an ELF32
                      kernel, x86-64 otherwise; fixed for the session whatever the CPU mode)
+  --screenshot FILE  write the guest's screen (VGA text or framebuffer) as a PNG when the
+                     VM ends, and each time kvmdbg receives SIGUSR1
+  --screen           draw the guest's VGA text screen at the top of this terminal, updated
+                     as it changes (the serial console scrolls below it); keys typed go to
+                     the guest's PS/2 keyboard instead of its serial port
+  --keys TEXT        type TEXT on the guest's PS/2 keyboard (US layout; {Enter}, {F1},
+                     {ArrowUp}... name keys, as KeyboardEvent.code does; {{ types a brace)
+  --keys-when TEXT   type the --keys once the text screen shows TEXT (default: at once)
   --no-sandbox       fail instead of using the KVM sandbox when /dev/kvm is missing
   -v, --verbose      also print device notes (unhandled ports, ...)
 The guest's serial console is this terminal; Ctrl-C ends the VM. The exit status
@@ -43,6 +53,13 @@ export interface RunArgs {
   waitGdb: boolean;
   /** --gdb-arch; undefined = from the kernel's ELF class. */
   gdbArch?: 'x86-64' | 'i386';
+  /** --screenshot FILE.png. */
+  screenshot?: string;
+  /** --screen: the VGA text screen in this terminal. */
+  screen: boolean;
+  /** --keys TEXT (already checked to be typeable) and --keys-when TEXT. */
+  keys?: string;
+  keysWhen?: string;
 }
 
 export class UsageError extends Error {}
@@ -72,6 +89,7 @@ export function parseCli(argv: string[]): RunArgs | 'help' {
         'no-debug-exit': { type: 'boolean' }, 'no-sandbox': { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' },
         gdb: { type: 'string' }, 'wait-gdb': { type: 'boolean' }, 'gdb-arch': { type: 'string' },
+        screenshot: { type: 'string' }, screen: { type: 'boolean' }, keys: { type: 'string' }, 'keys-when': { type: 'string' },
       },
     });
   } catch (e) {
@@ -95,8 +113,17 @@ export function parseCli(argv: string[]): RunArgs | 'help' {
     if (values.gdb === undefined) throw new UsageError('--gdb-arch needs --gdb [HOST:]PORT');
     if (gdbArch !== 'x86-64' && gdbArch !== 'i386') throw new UsageError(`--gdb-arch ${gdbArch}: expected x86-64 or i386`);
   }
+  if (values['keys-when'] !== undefined && values.keys === undefined) throw new UsageError('--keys-when needs --keys TEXT');
+  if (values.keys !== undefined) {
+    try { typeText(values.keys); } catch (e) { throw new UsageError(`--keys: ${(e as Error).message}`); }
+  }
+  if (values.screenshot !== undefined && !/\.png$/i.test(values.screenshot)) throw new UsageError(`--screenshot ${values.screenshot}: the file is a PNG, name it FILE.png`);
   return {
     command,
+    screenshot: values.screenshot,
+    screen: !!values.screen,
+    keys: values.keys,
+    keysWhen: values['keys-when'],
     gdb: values.gdb !== undefined ? parseGdbAddress(values.gdb) : undefined,
     waitGdb: !!values['wait-gdb'],
     gdbArch,

@@ -7,6 +7,7 @@ import { startGdbServer } from '../gdb/server';
 import { MachineGdbTarget } from '../gdb/machine-target';
 import { gdbArchForKernel } from '../gdb/arch';
 import type { RunArgs } from './args';
+import { startScreenCli } from './screen-cli';
 
 const CTRL_C = 0x03;
 /** Ends that the guest chose itself: no need to explain them. */
@@ -33,9 +34,10 @@ export async function runVm(args: RunArgs, say: (msg: string) => void): Promise<
   const stdin = process.stdin;
   const raw = stdin.isTTY === true;
   if (raw) stdin.setRawMode(true);
+  const screen = startScreenCli(machine, args, say);
   const onInput = (chunk: Buffer) => {
     if (raw && chunk.includes(CTRL_C)) { void machine.stop('Ctrl-C'); return; }
-    machine.sendInput(chunk);
+    if (!screen.input(chunk)) machine.sendInput(chunk);
   };
   stdin.on('data', onInput);
   stdin.on('error', () => {});
@@ -61,6 +63,7 @@ export async function runVm(args: RunArgs, say: (msg: string) => void): Promise<
   }
   if (!args.waitGdb) machine.resume();
   const end = await machine.whenEnded();
+  screen.finish();
   await gdb?.close();
 
   for (const s of signals) process.off(s, onSignal);

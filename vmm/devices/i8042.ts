@@ -1,15 +1,18 @@
 /**
- * The PS/2 controller (Intel 8042) at 0x60/0x64, with nothing plugged in.
- * A guest still talks to it: Linux probes it, and rebooting through it
- * (0xFE to 0x64, or clearing output port bit 0) is the PC's oldest reset.
- * Commands complete at once, so IBF never reads set and a result is in
- * the output buffer (OBF) before the guest polls for it.
+ * The PS/2 controller (Intel 8042) at 0x60/0x64, with a keyboard on its
+ * first port (ps2-keyboard.ts) and no mouse. Rebooting through it (0xFE to
+ * 0x64, or clearing output port bit 0) is the PC's oldest reset. Commands
+ * complete at once, so IBF never reads set and a result is in the output
+ * buffer (OBF) before the guest polls for it. IRQ1 is raised while the
+ * output buffer holds keyboard-side data and the configuration byte enables
+ * it, lowered when the guest reads it (as QEMU does: one edge a byte).
  *
  * Wiring: the data port at offset 0, status/command at offset 4, e.g.
  *   pio.register(I8042_DATA_PORT, 1, kbd);
  *   pio.register(I8042_COMMAND_PORT, 1, kbd, I8042_COMMAND_OFFSET);
  */
-import { AccessSize, Device, DeviceLog, MachineControl, nullLog } from '../bus/device';
+import { AccessSize, Device, DeviceLog, IrqLine, MachineControl, noIrq, nullLog } from '../bus/device';
+import { Ps2Keyboard } from './ps2-keyboard';
 
 export const I8042_DATA_PORT = 0x60;
 export const I8042_COMMAND_PORT = 0x64;
@@ -66,12 +69,17 @@ export interface I8042Options {
   name?: string;
   control: MachineControl;
   log?: DeviceLog;
+  /** IRQ1, the keyboard's interrupt. */
+  irq?: IrqLine;
 }
 
 export class I8042 implements Device {
   readonly name: string;
   private readonly control: MachineControl;
   private readonly log: DeviceLog;
+  private readonly irq: IrqLine;
+  private irqLevel = false;
+  readonly keyboard: Ps2Keyboard;
 
   /** Controller RAM; byte 0 is the configuration byte (CTR). */
   private readonly ram = new Uint8Array(RAM_SIZE);
@@ -89,6 +97,8 @@ export class I8042 implements Device {
     this.name = options.name ?? 'i8042';
     this.control = options.control;
     this.log = options.log ?? nullLog;
+    this.irq = options.irq ?? noIrq;
+    this.keyboard = new Ps2Keyboard(() => (this.ram[0] & I8042_CTR_XLATE) !== 0);
     this.reset();
   }
 
@@ -100,6 +110,7 @@ export class I8042 implements Device {
     this.outFull = this.outAux = this.lastWasCommand = false;
     this.outBuf = 0;
     this.pending = 0;
+    this.updateIrq();
   }
 
   /** The configuration byte, for views. */
@@ -116,7 +127,12 @@ export class I8042 implements Device {
     if (offset === 0) {
       if (!this.outFull) return 0;
       this.outFull = false;
-      return this.outBuf;
+      const v = this.outBuf;
+      // Lower IRQ1 before the next byte raises it: an edge-triggered PIC sees one edge a byte.
+      this.updateIrq();
+      this.refill();
+      this.updateIrq();
+      return v;
     }
     if (offset === I8042_COMMAND_OFFSET) return this.status();
     return 0xff;
@@ -131,6 +147,28 @@ export class I8042 implements Device {
       this.lastWasCommand = true;
       this.command(v);
     }
+    this.refill();
+    this.updateIrq();
+  }
+
+  /** A key pressed (down) or released on the host; `index` is its place in scancodes.ts KEY_CODES. */
+  keyEvent(index: number, down: boolean): void {
+    this.keyboard.key(index, down);
+    this.refill();
+    this.updateIrq();
+  }
+
+  /** Moves the keyboard's next byte into an empty output buffer (not while the guest disabled the keyboard port). */
+  private refill(): void {
+    if (this.outFull || this.ram[0] & I8042_CTR_KBDDIS || !this.keyboard.hasData) return;
+    this.respond(this.keyboard.next()!);
+  }
+
+  private updateIrq(): void {
+    const level = this.outFull && !this.outAux && (this.ram[0] & I8042_CTR_KBDINT) !== 0;
+    if (level === this.irqLevel) return;
+    this.irqLevel = level;
+    this.irq.set(level);
   }
 
   private status(): number {
@@ -205,12 +243,17 @@ export class I8042 implements Device {
       case I8042_CMD_AUX_LOOP:
         this.respond(v, true);
         return;
-      default:
-        // A byte for the keyboard (or, after 0xD4, the mouse): none is attached, so it times out as on a PC without one.
+      case I8042_CMD_AUX_SEND:
+        // A byte for the mouse: none is attached, so it times out as on a PC without one.
         if (!this.warnedNoDevice) {
           this.warnedNoDevice = true;
-          this.log.info(`${this.name}: no keyboard or mouse is attached; bytes sent to them are dropped`);
+          this.log.info(`${this.name}: no mouse is attached; bytes sent to it are dropped`);
         }
+        return;
+      default:
+        // A byte for the keyboard; sending one enables the keyboard port, as the 8042 does.
+        this.ram[0] &= ~I8042_CTR_KBDDIS;
+        this.keyboard.receive(v);
     }
   }
 }

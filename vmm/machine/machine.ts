@@ -39,6 +39,9 @@ import { MEANINGS, works } from '../host/probe/capabilities';
 import type { ExitBreakpointSpec } from '../debug/exit-filters';
 import type { ArmResult } from '../debug/vcpu-debug';
 import { int3From, type Int3Probe } from '../debug/int3-probe';
+import { createDisplayBuffers, Display } from '../devices/display';
+import { VRAM_BYTES } from '../devices/bochs-vbe';
+import { KEY_RELEASE, keyIndex, type KeyEvent } from '../devices/scancodes';
 
 export interface MachineConfig extends Partial<MachineOptions> {
   kernel: string;
@@ -69,6 +72,9 @@ export class Machine extends EventEmitter {
   private readonly threads: VcpuThread[];
   private readonly consoleOut: SharedRing;
   private readonly consoleIn: SharedRing;
+  private readonly keysIn: SharedRing;
+  /** The guest's screen (registers and framebuffer), readable any time from this thread (vmm/screen renders it). */
+  readonly display: Display;
   private readonly vmState = new Int32Array(new SharedArrayBuffer(4));
   private ending?: VmEnd;
   private end?: VmEnd;
@@ -84,6 +90,10 @@ export class Machine extends EventEmitter {
     this.exitRing = new ExitRing();
     this.consoleOut = SharedRing.create(1 << 16);
     this.consoleIn = SharedRing.create(1 << 12);
+    this.keysIn = SharedRing.create(1 << 14);
+    // The framebuffer follows guest RAM in RAM's buffer (display.ts says why), page-aligned as RAM is.
+    const ramEnd = memory.regions.reduce((end, r) => Math.max(end, r.offset + r.size), 0);
+    this.display = new Display(createDisplayBuffers({ buffer: memory.buffer, offset: ramEnd }));
     this.endPromise = new Promise((r) => { this.resolveEnd = r; });
     this.threads = Array.from({ length: options.cpus }, (_, id) => new VcpuThread(id, {
       // What the guest printed before it stopped reaches listeners before the stop does.
@@ -119,7 +129,7 @@ export class Machine extends EventEmitter {
     for (const d of options.disks) checkDiskFile(d);
     const virtio = virtioLayout(options.disks);
     const modules = config.initrd ? [{ path: config.initrd, data: readUserFile(config.initrd, 'initrd') }] : [];
-    const buffer = new SharedArrayBuffer(sharedBufferSizeFor(options.memoryBytes));
+    const buffer = new SharedArrayBuffer(sharedBufferSizeFor(options.memoryBytes) + VRAM_BYTES);
     const memory = new GuestMemory(buffer, pcRamRegions(options.memoryBytes, pageAlignedOffset(buffer)));
     const boot = loadKernel({ kernelPath: config.kernel, kernel, memory, cmdline: config.cmdline ?? '', modules, cpus: options.cpus, virtio });
     const machine = new Machine(options, memory, boot, virtio);
@@ -141,6 +151,8 @@ export class Machine extends EventEmitter {
       virtio: this.virtio,
       consoleOut: this.consoleOut.buffer,
       consoleIn: this.consoleIn.buffer,
+      keysIn: this.keysIn.buffer,
+      display: this.display.buffers,
       stats: new SharedArrayBuffer(0),
       mailboxes,
       vmState: this.vmState.buffer as SharedArrayBuffer,
@@ -288,6 +300,23 @@ export class Machine extends EventEmitter {
     if (this.ending) return;
     this.consoleIn.write(bytes, 0);
     this.threads[0].signal(CONTROL_INPUT);
+  }
+
+  /**
+   * Keys for the guest's PS/2 keyboard, in order (scancodes.ts typeText
+   * turns a string into them). Throws on an unknown key code, naming it.
+   */
+  sendKeys(events: readonly KeyEvent[]): void {
+    const bytes = new Uint8Array(events.length);
+    events.forEach((e, i) => {
+      const index = keyIndex(e.code);
+      if (index === undefined) throw new Error(`unknown key '${e.code}' (keys are named as KeyboardEvent.code: KeyA, Enter, ArrowUp, ...)`);
+      bytes[i] = index | (e.down ? 0 : KEY_RELEASE);
+    });
+    if (this.ending || bytes.length === 0) return;
+    const taken = this.keysIn.write(bytes, 0);
+    this.threads[0].signal(CONTROL_INPUT);
+    if (taken < bytes.length) throw new Error(`${bytes.length - taken} of ${bytes.length} key events were dropped: the guest has not read the ones before (it may be stopped)`);
   }
 
   /** Ends the VM (as Ctrl-C does) and resolves when every vCPU thread is gone. */

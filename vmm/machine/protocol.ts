@@ -10,6 +10,7 @@ import type { Fpu, GuestDebug, MsrEntry, Regs, Sregs, Translation, VcpuExit } fr
 import type { HwRequest, WatchAccess, WatchMechanisms } from '../debug/hw-breakpoints';
 import type { ExitBreakpointSpec } from '../debug/exit-filters';
 import type { ArmResult } from '../debug/vcpu-debug';
+import type { DisplayBuffers } from '../devices/display';
 
 export interface MachineOptions {
   memoryBytes: number;
@@ -30,6 +31,10 @@ export interface WorkerInit {
   virtio: VirtioSlot[];
   consoleOut: SharedArrayBuffer;
   consoleIn: SharedArrayBuffer;
+  /** Host key presses for the PS/2 keyboard: one byte each, KEY_CODES index | 0x80 on release. */
+  keysIn: SharedArrayBuffer;
+  /** The screen's registers and framebuffer (display.ts). */
+  display: DisplayBuffers;
   /** This vCPU's control word (CONTROL_*). */
   control: SharedArrayBuffer;
   /** This vCPU's exit counters (exit-stats.ts). */

@@ -17,7 +17,7 @@ import { ExitRing } from './exit-ring';
 import { COM1_BASE, COM1_IRQ } from '../devices/serial';
 import { describePciConfig } from '../devices/pci';
 import { VcpuRunner, type RunnerHooks, type RunOutcome } from './vcpu-runner';
-import { createApVcpu, createBootVcpu, createVm } from './vm-setup';
+import { createApVcpu, createBootVcpu, createVm, framebufferSlot } from './vm-setup';
 import { MailboxServer, RemoteBuses, VM_ENDING } from './device-mailbox';
 import { KVM_DEVICE } from '../host/kvm-host';
 import { CONTROL_DEVICE } from './protocol';
@@ -32,6 +32,9 @@ import type { Sregs } from '../../native/types';
 import { EFER_LMA } from '../cpu/control-bits';
 import { analyzeFault } from '../debug/fault-chain';
 import { cpuMode, idtContext } from '../debug/idt';
+import { Display } from '../devices/display';
+import { VBE_DISPI_LFB_PHYSICAL_ADDRESS } from '../devices/bochs-vbe';
+import { KEY_RELEASE } from '../devices/scancodes';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -65,8 +68,10 @@ function startBoot(): void {
   };
   const consoleOut = new SharedRing(init.consoleOut);
   const consoleIn = new SharedRing(init.consoleIn);
+  const keysIn = new SharedRing(init.keysIn);
   ({ kvm, vm } = createVm(init.memory.buffer, init.memory.regions));
   const theVm = vm;
+  const framebuffer = framebufferSlot(theVm, init.display, init.memory.regions);
   board = buildPcBoard({
     ramBytes: init.options.memoryBytes,
     debugExit: init.options.debugExit,
@@ -78,13 +83,16 @@ function startBoot(): void {
     irq: (line) => ({ set: (level) => theVm.irqLine(line, level) }),
     console: (byte) => { consoleOut.push(byte); },
     virtio: { slots: init.virtio, memory: new GuestMemory(init.memory.buffer, init.memory.regions) },
+    display: { display: new Display(init.display), moveFramebuffer: framebuffer },
   });
+  if (!framebuffer(VBE_DISPI_LFB_PHYSICAL_ADDRESS)) log.guestError(`the framebuffer could not be mapped at 0x${VBE_DISPI_LFB_PHYSICAL_ADDRESS.toString(16)}: the screen shows VGA text only`);
   vcpu = createBootVcpu(kvm, vm, init.vcpuId, init.boot.cpu, init.options.cpus);
   const server = new MailboxServer(init.mailboxes.slice(1), board.pio, board.mmio);
   runner = new VcpuRunner(vcpu, board.pio, board.mmio, control, new ExitStats(init.stats), {
     pollInput: () => {
       const bytes = consoleIn.drain();
       if (bytes.length > 0) board.uart.receive(bytes);
+      for (const k of keysIn.drain()) board.kbd.keyEvent(k & ~KEY_RELEASE, (k & KEY_RELEASE) === 0);
     },
     serveDevices: () => { server.serve(); },
     ...faultHooks(),
@@ -188,6 +196,8 @@ function devices(): DeviceSnapshot[] {
   const out: DeviceSnapshot[] = [
     { name: 'uart0', description: `16550A at 0x${COM1_BASE.toString(16)}, IRQ ${COM1_IRQ} (${board.uart.name})`, details: board.uart.describe() },
   ];
+  if (board.vga) out.push({ name: 'vga', description: 'VGA text mode at 0xb8000, ports 0x3c0-0x3df', details: board.vga.describe() });
+  if (board.vbe) out.push({ name: 'bochs-vbe', description: 'Bochs VBE dispi at 0x1ce-0x1d0, framebuffer at PCI BAR 0', details: board.vbe.describe() });
   for (const p of board.pci.functions()) {
     const f = p.function as typeof p.function & { describe?: () => [string, string][] };
     out.push({ name: `pci ${p.address}`, description: f.name, details: f.describe ? f.describe() : describePciConfig(f) });

@@ -9,6 +9,9 @@ import type { BootCpuState } from '../boot/boot-state';
 import type { RamRegion } from '../memory/guest-memory';
 import { KVM_DEVICE } from '../host/kvm-host';
 import { withTopology } from './cpu-topology';
+import type { DisplayBuffers } from '../devices/display';
+import { VRAM_BYTES } from '../devices/bochs-vbe';
+import { VIRTIO_MMIO_BASE } from '../virtio/layout';
 
 /** Just below 4 GiB, where KVM on Intel needs three pages for the real-mode TSS and one for the identity map. */
 const TSS_ADDR = 0xfffb_d000;
@@ -38,6 +41,33 @@ export function createVm(buffer: SharedArrayBuffer, regions: readonly RamRegion[
     kvm.close();
     throw e;
   }
+}
+
+/**
+ * The framebuffer's memory slot: the highest slot number KVM allows, clear
+ * of the RAM slots (numbered from 0 up, page protection adds more). The
+ * returned function maps it at a guest physical address (the PCI BAR), or
+ * unmaps it; false when the address is not a place for it (over RAM, past
+ * 4 GiB, or over the devices from the virtio window up).
+ */
+export function framebufferSlot(vm: Vm, display: DisplayBuffers, ram: readonly RamRegion[]): (gpa: number | undefined) => boolean {
+  const slot = Math.min(vm.checkExtension(Cap.NR_MEMSLOTS) || 32, 32767) - 1;
+  let mapped: number | undefined;
+  const spec = (guestPhys: number, size: number) => ({ slot, guestPhys, size, buffer: display.vram, offset: display.vramOffset });
+  return (gpa) => {
+    if (gpa !== undefined) {
+      const end = gpa + VRAM_BYTES;
+      if (!Number.isSafeInteger(gpa) || gpa % 4096 !== 0 || end > VIRTIO_MMIO_BASE || ram.some((r) => gpa < r.guestPhys + r.size && end > r.guestPhys)) return false;
+    }
+    try {
+      if (mapped !== undefined) vm.setUserMemoryRegion(spec(mapped, 0));
+      mapped = undefined;
+      if (gpa !== undefined) { vm.setUserMemoryRegion(spec(gpa, VRAM_BYTES)); mapped = gpa; }
+      return true;
+    } catch {
+      return false;
+    }
+  };
 }
 
 const CPUID_1_ECX_HYPERVISOR = 1 << 31;
