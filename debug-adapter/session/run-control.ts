@@ -149,11 +149,15 @@ export class RunControl {
     const sregs = await vcpu.sregs();
     const bitness: Bitness = bitnessOf(sregs);
     const bits = bitness === 64 ? 64 : 32;
+    const pauses = vcpu.pauses;
     return new Stepper({
       bits,
       symbols: this.state.symbols,
       regs: () => vcpu.regs(),
       stepInstruction: () => vcpu.step(),
+      stepRange: (ranges, overCalls) => vcpu.rangeStep({ ranges, overCalls, bits }),
+      reportable: (stop) => this.decide(stop),
+      pauseRequested: () => vcpu.pauses !== pauses,
       decode: (address) => decodeFrom((a, n) => view.read({ space: 'v', address: a }, n), bitness, address, 1)[0],
       returnAddress: (regs) => {
         const read = view.reader();
