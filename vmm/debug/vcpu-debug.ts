@@ -51,8 +51,12 @@ export class VcpuDebug {
   readonly pageWatch = new PageWatch();
   protection?: PageProtection;
 
+  /** Bumped whenever guestDebug() may answer differently (a cached setting is stale then). */
+  generation = 0;
+
   /** Replaces every hardware breakpoint and watchpoint (and page-protection watchpoint). */
   arm(requests: readonly HwRequest[], mechanisms: WatchMechanisms = DR_ONLY): ArmResult {
+    this.generation++;
     const canPage = mechanisms.pageWatch && this.protection !== undefined;
     const { assignments, debugreg } = assignHwSlots(requests, { ...mechanisms, pageWatch: canPage });
     if (canPage) this.armPages(assignments);
@@ -90,6 +94,7 @@ export class VcpuDebug {
 
   /** The launch option stepIntoInterrupts; returns true when steps really block interrupts. */
   setStepIntoInterrupts(into: boolean): boolean {
+    this.generation++;
     this.blockInterruptsWhenStepping = !into && this.canBlockInterrupts;
     return this.blockInterruptsWhenStepping;
   }

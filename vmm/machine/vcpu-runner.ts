@@ -16,6 +16,7 @@ import type { ExitRing } from './exit-ring';
 import type { FaultAnalysis } from '../debug/fault-chain';
 import { dropPendingOut, TRAP_PORT } from '../debug/port-trap';
 import { CONTROL_DEVICE, CONTROL_INPUT, CONTROL_PAUSE, CONTROL_STOP, type StopReason, type VmEnd } from './protocol';
+import { REGS_BYTES, RIP_WORD, RSP_WORD, STATE_BYTES, SYNC_REGS } from '../../native/state-layout';
 
 /** What made run() return to the caller. */
 export type RunOutcome =
@@ -53,6 +54,8 @@ export class VcpuRunner {
   private appliedDebug?: string;
   /** Whether this KVM copies the registers into kvm_run on exits (turned on for steps only). */
   private readonly canSync: boolean;
+  /** The step setting last applied, while VcpuDebug's generation and the choices stay (no guest-debug object a step). */
+  private stepDebug?: { withBp: boolean; unblock: boolean; generation: number; key?: string };
   /** RIP before and after the last step, while nothing else changed the vCPU: a halt is possible only after a 1-byte instruction (HLT). */
   private lastStep?: { before: bigint; after: bigint };
 
@@ -82,8 +85,11 @@ export class VcpuRunner {
 
   /** Registers synced into kvm_run on every exit while stepping (getRegs after a step is then no ioctl). */
   private syncRegisters(on: boolean): void {
-    if (this.canSync) this.vcpu.syncRegisters(on, on);
+    if (this.canSync && this.syncing !== on) this.vcpu.syncRegisters(on, on);
+    this.syncing = on;
   }
+
+  private syncing = false;
 
   /** Someone else set the vCPU's registers or debug state (a command from the main thread). */
   stateChanged(): void {
@@ -164,12 +170,18 @@ export class VcpuRunner {
     this.syncRegisters(true);
     const before = this.lastStep?.after ?? this.rip();
     // Stepping from a breakpoint's own address must execute it, not hit it again.
-    const debug = this.debug.guestDebug(true, withBreakpoints && !(this.debug.hasBreakpoints && this.debug.breakpointAt(before)));
+    const withBp = withBreakpoints && !(this.debug.hasBreakpoints && this.debug.breakpointAt(before));
     // A halted vCPU's next instruction is the handler of the interrupt that wakes it: holding interrupts
     // back would make the step wait for ever (an idle CPU of an SMP guest). Only HLT (1 byte) halts it.
     const mayBeHalted = !this.lastStep || this.wasHlt(this.lastStep);
-    if (debug.blockInterrupts && mayBeHalted && this.halted()) debug.blockInterrupts = false;
-    this.applyDebug(debug);
+    const unblock = mayBeHalted && this.debug.blockInterruptsWhenStepping && this.halted();
+    const cached = this.stepDebug;
+    if (!cached || cached.withBp !== withBp || cached.unblock !== unblock || cached.generation !== this.debug.generation || this.appliedDebug !== cached.key) {
+      const debug = this.debug.guestDebug(true, withBp);
+      if (unblock) debug.blockInterrupts = false;
+      this.applyDebug(debug);
+      this.stepDebug = { withBp, unblock, generation: this.debug.generation, key: this.appliedDebug };
+    }
     this.lastStep = undefined;
     for (;;) {
       const exit = this.vcpu.run();
@@ -359,7 +371,16 @@ export class VcpuRunner {
   }
 
   rip(): bigint {
-    try { return this.vcpu.getRegs().rip; } catch { return -1n; }
+    try { return this.pcSp().rip; } catch { return -1n; }
+  }
+
+  private readonly regsRaw = new Uint8Array(STATE_BYTES);
+  private readonly regsWords = new BigUint64Array(this.regsRaw.buffer, 0, REGS_BYTES / 8);
+
+  /** RIP and RSP now, raw (no registers object: range steps ask after every instruction). */
+  pcSp(): { rip: bigint; rsp: bigint } {
+    this.vcpu.readState(this.regsRaw, SYNC_REGS);
+    return { rip: this.regsWords[RIP_WORD], rsp: this.regsWords[RSP_WORD] };
   }
 
   private portIo(exit: VcpuExit & { kind: 'io' }): void {

@@ -33,7 +33,7 @@ import { EFER_LMA } from '../cpu/control-bits';
 import { analyzeFault } from '../debug/fault-chain';
 import { cpuMode, idtContext } from '../debug/idt';
 import { RangeStepper } from './range-step';
-import { RIP_WORD, RSP_WORD, STATE_BYTES, SYNC_REGS } from '../../native/state-layout';
+import { RIP_WORD } from '../../native/state-layout';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -48,9 +48,6 @@ let msrFilter: VmExitControls | undefined;
 let board: PcBoard;
 const control = new Int32Array(init.control);
 const stateView = new Uint8Array(init.state);
-/** RIP and RSP during range steps, read raw (no object a step). */
-const pcView = new Uint8Array(STATE_BYTES);
-const pcWords = new BigUint64Array(pcView.buffer);
 let ranges: RangeStepper;
 const vmState = new Int32Array(init.vmState);
 
@@ -186,11 +183,7 @@ function faultHooks(): Pick<RunnerHooks, 'analyzeFault' | 'codeBytes' | 'readVir
 
 /** Range steps (range-step.ts) over this vCPU: registers raw from kvm_run, return addresses through its paging. */
 function rangeStepper(): RangeStepper {
-  const read = faultHooks().readVirtual!;
-  return new RangeStepper(runner, () => {
-    vcpu!.readState(pcView, SYNC_REGS);
-    return { rip: pcWords[RIP_WORD], rsp: pcWords[RSP_WORD] };
-  }, read);
+  return new RangeStepper(runner, () => runner.pcSp(), faultHooks().readVirtual!);
 }
 
 /** Page-protection watchpoints' access to guest RAM from this vCPU's thread. */
