@@ -90,6 +90,8 @@ export class VcpuRunner {
   }
 
   private syncing = false;
+  /** The guest debug KVM has is one of ours for stepping (run() puts the running one back). */
+  private stepping = false;
 
   /** Someone else set the vCPU's registers or debug state (a command from the main thread). */
   stateChanged(): void {
@@ -134,7 +136,9 @@ export class VcpuRunner {
     if (pending) return pending;
     this.lastStep = undefined;
     this.syncRegisters(false);
-    this.applyDebug(this.debug.guestDebug(false));
+    // Back from stepping to running; a raw setting (setGuestDebug) stays as it was set.
+    if (this.stepping) this.applyDebug(this.debug.guestDebug(false));
+    this.stepping = false;
     for (;;) {
       const exit = this.vcpu.run();
       this.stats.count(exit.kind);
@@ -168,6 +172,7 @@ export class VcpuRunner {
    */
   stepInstruction(withBreakpoints: boolean, filters: boolean): RunOutcome {
     this.syncRegisters(true);
+    this.stepping = true;
     const before = this.lastStep?.after ?? this.rip();
     // Stepping from a breakpoint's own address must execute it, not hit it again.
     const withBp = withBreakpoints && !(this.debug.hasBreakpoints && this.debug.breakpointAt(before));
@@ -213,6 +218,7 @@ export class VcpuRunner {
   runWith(debug: GuestDebug, ours: (exit: VcpuExit & { kind: 'debug' }) => boolean): RunOutcome | undefined {
     this.lastStep = undefined;
     this.syncRegisters(true);
+    this.stepping = true;
     this.applyDebug(debug);
     for (;;) {
       const exit = this.vcpu.run();
