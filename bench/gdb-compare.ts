@@ -1,15 +1,18 @@
 /**
- * The debugger section of `npm run bench` (issues 6 and 4): sessions of
+ * The debugger section of `npm run bench` (issues 6, 4 and 18): sessions of
  * gdb -> QEMU's gdbstub (the peer), gdb -> kvmdbg's stub and DAP -> kvmdbg's
- * adapter, alternating, in one run; prints every session, then medians and
- * ratios to the peer. Asserts no timing: it throws only when a side failed
+ * adapter (with VS Code's refresh after each step, and stepIn alone), the C
+ * single-step loop (the host's limit, step-limit.ts) and a DAP line step over
+ * 100,002 instructions, alternating, in one run; prints every session, then
+ * medians and ratios to the peer and to the limit. Asserts no timing: it throws only when a side failed
  * to run or the sides disagree on where N steps from fib end (then they did
  * not measure the same thing).
  */
 import { mkdirSync } from 'node:fs';
 import { median, qemuAccel } from './gdb-peers';
 import { MEM_BYTES, gdbSample, summarize, type GdbSample } from './gdb-rsp';
-import { DAP_READ_CHUNK, dapSample, type DapSample } from './dap-steps';
+import { DAP_READ_CHUNK, dapLineStepSample, dapSample, type DapSample } from './dap-steps';
+import { stepLoop, type StepLoopResult } from './step-limit';
 
 export interface DebuggerBenchOptions {
   reps: number;
@@ -23,7 +26,7 @@ export interface DebuggerBenchOptions {
   bytes?: number;
 }
 
-const f1 = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const f1 = (x: number) => (Number.isNaN(x) ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const ratio = (x: number) => `${x.toFixed(2)}x`;
 
 export async function runDebuggerBench(o: DebuggerBenchOptions): Promise<Record<string, unknown>> {
@@ -37,6 +40,10 @@ export async function runDebuggerBench(o: DebuggerBenchOptions): Promise<Record<
   console.log(`  DAP:  readMemory requests of ${DAP_READ_CHUNK / 1048576} MiB; stepIn granularity instruction + threads + stackTrace(20) + scopes + variables(first scope)\n`);
   const gdb: GdbSample[] = [];
   const dap: DapSample[] = [];
+  const bare: DapSample[] = [];
+  const limit: StepLoopResult[] = [];
+  const lineSec: number[] = [];
+  const lineCpu: number[] = [];
   const pairs: (() => Promise<void>)[] = [
     async () => {
       const s = await gdbSample('qemu', { dumps: reads, steps: o.steps, scratch: o.scratch, bytes });
@@ -54,13 +61,28 @@ export async function runDebuggerBench(o: DebuggerBenchOptions): Promise<Record<
       line('DAP -> kvmdbg adapter', MiB, s);
       console.log(`  ${''.padEnd(22)} per step: ${Object.entries(s.phases).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')}`);
     },
+    async () => {
+      const s = await dapSample({ steps: o.steps, reads: 0, bytes, refresh: false });
+      bare.push(s);
+      line('DAP stepIn only', MiB, s);
+      console.log(`  ${''.padEnd(22)} adapter CPU ${f1(s.cpuPerStep * 1e6)} us a step (main and vCPU threads, KVM_RUN's kernel time included)`);
+    },
+    async () => {
+      const l = stepLoop(Math.max(o.steps, 100_000));
+      limit.push(l);
+      console.log(`  ${'C step loop'.padEnd(22)} ${Object.entries(l.perSec).map(([k, v]) => `${k} ${f1(v)}/s (CPU ${f1(l.cpuPerStep[k as keyof typeof l.cpuPerStep] * 1e6)} us)`).join(', ')}`);
+      const ls = await dapLineStepSample();
+      lineSec.push(ls.sec);
+      lineCpu.push(ls.cpuSec);
+      console.log(`  ${'DAP line step'.padEnd(22)} ${ls.instructions} instructions in ${ls.sec.toFixed(3)} s = ${f1(ls.instructions / ls.sec)}/s; adapter CPU ${ls.cpuSec.toFixed(3)} s`);
+    },
   ];
   for (let r = 0; r < o.reps; r++) {
     for (let k = 0; k < pairs.length; k++) await pairs[(r + k) % pairs.length]();
   }
 
   // RSP too: fib's recursion comes back to the same RIP every few instructions, one frame deeper each time.
-  const ends = new Set([...gdb, ...dap].map((s) => `rip 0x${s.pc.toString(16)} rsp 0x${s.sp.toString(16)}`));
+  const ends = new Set([...gdb, ...dap, ...bare].map((s) => `rip 0x${s.pc.toString(16)} rsp 0x${s.sp.toString(16)}`));
   if (ends.size !== 1) throw new Error(`the sides ended ${o.steps} steps from fib at different places: ${[...ends].join('; ')}`);
 
   const c = summarize(gdb);
@@ -77,11 +99,29 @@ export async function runDebuggerBench(o: DebuggerBenchOptions): Promise<Record<
   console.log(row('gdb -> QEMU gdbstub (peer)', c.qemu));
   console.log(row('gdb -> kvmdbg GDB stub (issue 6)', c.kvmdbg));
   console.log(row('DAP -> kvmdbg adapter (issue 4)', d));
+  const b = { stepsPerSec: median(bare.map((x) => x.steps / x.stepSec)), pingMs: median(bare.map((x) => x.pingSec * 1000)) };
+  console.log(row('DAP stepIn only (issue 18)', { ...b, memMiBps: NaN }));
+  const cRun = median(limit.map((l) => l.perSec.run));
+  const cRegs = median(limit.map((l) => l.perSec['run+regs']));
+  const cCpu = median(limit.map((l) => l.cpuPerStep.run));
+  const line18 = median(lineSec);
+  const lineCpu18 = median(lineCpu);
+  const bareCpu = median(bare.map((x) => x.cpuPerStep));
+  const cFor = (n: number) => n / cRun;
   const stepRatio = d.stepsPerSec / c.qemu.stepsPerSec;
   const memRatio = d.memMiBps / c.qemu.memMiBps;
   console.log(`\nIssue 6: gdb against kvmdbg vs against QEMU: memory ${ratio(c.kvmdbg.memMiBps / c.qemu.memMiBps)}, stepi ${ratio(c.kvmdbg.stepsPerSec / c.qemu.stepsPerSec)}.`);
   console.log(`Issue 4: DAP instruction steps (with the requests VS Code sends) vs gdb stepi through QEMU: ${ratio(stepRatio)} (goal >= 5x); `
     + `${MiB} MiB readMemory vs gdb dump memory through QEMU: ${ratio(memRatio)} (goal >= 20x).`);
+  console.log(`\nIssue 18 (the host's limit: the C single-step loop, ${f1(cRun)} steps/s, ${f1(cRegs)}/s with KVM_GET_REGS a step):`);
+  console.log(`  DAP instruction steps (stepIn -> stopped): ${f1(b.stepsPerSec)}/s = ${ratio(b.stepsPerSec / c.qemu.stepsPerSec)} gdb stepi through QEMU (goal >= 5x), `
+    + `${ratio(b.stepsPerSec / cRun)} the C loop (goal >= 0.05x); ${f1(1e6 / b.stepsPerSec)} us a step against the loop's ${f1(1e6 / cRun)}`);
+  console.log(`  CPU a step: the adapter ${f1(bareCpu * 1e6)} us (both threads, the step's kernel time included), the C loop ${f1(cCpu * 1e6)} us: `
+    + `our own ${f1((bareCpu - cCpu) * 1e6)} us (goal <= 100 us)`);
+  console.log(`  with VS Code's refresh per step: ${f1(d.stepsPerSec)}/s = ${ratio(stepRatio)} gdb stepi (goal >= 3x)`);
+  console.log(`  a line step over ${100_002} instructions: ${line18.toFixed(3)} s; the C loop's 100,002 steps: ${cFor(100_002).toFixed(3)} s: `
+    + `${ratio(line18 / cFor(100_002))} (goal <= 2x); in CPU time ${lineCpu18.toFixed(3)} s against ${(cCpu * 100_002).toFixed(3)} s: ${ratio(lineCpu18 / (cCpu * 100_002))}`);
+  console.log(`  ${MiB} MiB readMemory: ${f1(d.memMiBps)} MiB/s = ${ratio(memRatio)} gdb dump memory through QEMU (goal >= 20x)`);
   // What a VS Code step must cost at least: five sequential requests (the step and four questions), each a no-op's round trip.
   const floorRatio = (1000 / (5 * d.pingMs)) / c.qemu.stepsPerSec;
   console.log(`No-op round trip (DAP threads / gdb maint packet qC): DAP ${f1(d.pingMs)} ms, gdb -> QEMU ${f1(c.qemu.pingMs)} ms. `
@@ -99,12 +139,16 @@ export async function runDebuggerBench(o: DebuggerBenchOptions): Promise<Record<
     qemuGdb: { memMiBps: r3(c.qemu.memMiBps), stepsPerSec: r3(c.qemu.stepsPerSec), noopRoundTripMs: r3(c.qemu.pingMs) },
     kvmdbgGdb: { memMiBps: r3(c.kvmdbg.memMiBps), stepsPerSec: r3(c.kvmdbg.stepsPerSec), noopRoundTripMs: r3(c.kvmdbg.pingMs) },
     kvmdbgDap: { memMiBps: r3(d.memMiBps), stepsPerSec: r3(d.stepsPerSec), noopRoundTripMs: r3(d.pingMs) },
+    kvmdbgDapStepOnly: { stepsPerSec: r3(b.stepsPerSec), adapterCpuUsPerStep: r3(bareCpu * 1e6) },
+    cStepLoop: { stepsPerSec: r3(cRun), withGetRegs: r3(cRegs), cpuUsPerStep: r3(cCpu * 1e6) },
+    lineStep100k: { sec: r3(line18), cLoopSec: r3(cFor(100_002)), ratio: r3(line18 / cFor(100_002)), cpuSec: r3(lineCpu18), cpuRatio: r3(lineCpu18 / (cCpu * 100_002)) },
     dapStepCeilingFromRoundTrips: r3(floorRatio),
     ratios: {
       gdbMemKvmdbgToQemu: r3(c.kvmdbg.memMiBps / c.qemu.memMiBps), gdbStepKvmdbgToQemu: r3(c.kvmdbg.stepsPerSec / c.qemu.stepsPerSec),
       dapStepToQemuGdb: r3(stepRatio), dapMemToQemuGdb: r3(memRatio),
+      dapStepOnlyToQemuGdb: r3(b.stepsPerSec / c.qemu.stepsPerSec), dapStepOnlyToCLoop: r3(b.stepsPerSec / cRun),
     },
-    goals: { dapStepToQemuGdbMin: 5, dapMemToQemuGdbMin: 20 },
+    goals: { dapStepOnlyToQemuGdbMin: 5, dapStepOnlyToCLoopMin: 0.05, dapStepToQemuGdbMin: 3, dapMemToQemuGdbMin: 20, lineStepToCLoopMax: 2 },
   };
 }
 

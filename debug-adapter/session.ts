@@ -5,6 +5,7 @@
  * through the modules beside this file; their answers and the machine's
  * events come back here as DAP responses and events. Decisions live there.
  */
+import type { Writable } from 'node:stream';
 import {
   DebugSession, Event, ExitedEvent, InitializedEvent, InvalidatedEvent, OutputEvent, Response, TerminatedEvent, Thread, ThreadEvent,
 } from '@vscode/debugadapter';
@@ -48,6 +49,12 @@ export class KvmDebugSession extends DebugSession {
     cContext: (vcpu) => this.variables.c.innermost(vcpu),
     running: () => this.kvm.running(),
     stopping: () => { this.console.flush(); this.kvm.paused(); this.variables.reset(); },
+    together: (send) => {
+      // Messages sent together leave in one write (a write to the client's pipe wakes it: tens of us each).
+      const out = (this as unknown as { _writableStream?: Writable })._writableStream;
+      out?.cork();
+      try { send(); } finally { out?.uncork(); }
+    },
   });
   private progressReporting = false;
   private readonly launcher = new Launcher(this.state, this.exceptions, {

@@ -1,6 +1,6 @@
 /**
  * Step in / over / out by source line, and by instruction. The line
- * boundaries come from DWARF (Symbols.lineRange); "deeper" and "shallower"
+ * boundaries come from DWARF (lineRanges); "deeper" and "shallower"
  * come from the stack pointer. Calls are stepped over by running to their
  * return address (a temporary hardware breakpoint, accepted only when the
  * stack pointer is back above the call: recursion returns there too), not
@@ -28,6 +28,12 @@ export interface StepHost {
   regs(): Promise<Regs>;
   /** One instruction; its stop reason ('step' normally). */
   stepInstruction(): Promise<StopReason>;
+  /** Single steps on the vCPU's thread while RIP is in `ranges` (calls run to their return when `overCalls`); 'step' when it left them. */
+  stepRange(ranges: [bigint, bigint][], overCalls: boolean): Promise<StopReason>;
+  /** Whether a breakpoint stop on the way is the user's to see (its condition and hit count say; else the step goes on). */
+  reportable(stop: StopReason): Promise<boolean>;
+  /** The user paused: a line step between two range steps ends. */
+  pauseRequested?(): boolean;
   /** Runs to `address` until `accept(regs)` holds there; a foreign stop or the end returns it. */
   runTo(address: bigint, accept: (regs: Regs) => boolean): Promise<StopReason | 'ended' | undefined>;
   /** The instruction at `address`. */
@@ -35,9 +41,6 @@ export interface StepHost {
   /** The caller's return address and the stack pointer after returning (from the unwinder). */
   returnAddress(regs: Regs): { pc: bigint; sp: bigint } | undefined;
 }
-
-/** Single steps per source-line step before giving up (a line that loops for ever). */
-export const MAX_LINE_STEPS = 20000;
 
 function isCall(i: Instr | undefined): boolean {
   return !!i && (i.flow === FlowControl.Call || i.flow === FlowControl.IndirectCall);
@@ -84,25 +87,34 @@ export class Stepper {
     return r === 'ended' ? { kind: 'ended' } : { kind: 'stopped', stop: r };
   }
 
-  /** Step in or over by source line. Without line information: one instruction. */
+  /**
+   * Step in or over by source line. Without line information: one
+   * instruction. The vCPU's thread single-steps through all of the line's
+   * addresses at once (a range step, stepping over calls for 'over'); what
+   * is left to decide here happens where RIP left them: a call stepped into,
+   * a caller returned to, the same line again through another range.
+   */
   async line(kind: 'in' | 'over'): Promise<StepOutcome> {
     const symbols = this.host.symbols;
     let regs = await this.host.regs();
     const startPc = this.mask(regs.rip);
-    const range = symbols?.lineRange(startPc);
-    if (!symbols || !range) return this.instruction(kind === 'over');
+    const ranges = symbols && lineRanges(symbols, startPc);
+    if (!symbols || !ranges) return this.instruction(kind === 'over');
     const startSp = this.mask(regs.rsp);
     const startLine = symbols.lineForAddress(startPc);
     const startFn = symbols.functionAt(startPc)?.start;
-    for (let n = 0; n < MAX_LINE_STEPS; n++) {
-      const insn = this.host.decode(this.mask(regs.rip));
-      const outcome = kind === 'over' && isCall(insn) ? await this.overCall(regs, insn!) : await this.single();
-      if (outcome.kind !== 'done') return outcome;
+    const inLine = (pc: bigint): boolean => ranges.some(([lo, hi]) => pc >= lo && pc < hi);
+    let pc = startPc;
+    for (;;) {
+      if (this.host.pauseRequested?.()) return { kind: 'stopped', stop: { reason: 'pause' } };
+      // Outside the line (no line information here, or code the line table gives no range): one instruction at a time.
+      const stop = await this.host.stepRange(inLine(pc) ? ranges : [[pc, pc + 1n]], kind === 'over');
+      if (stop.reason !== 'step' && !(stop.reason === 'breakpoint' && !(await this.host.reportable(stop)))) return { kind: 'stopped', stop };
       regs = await this.host.regs();
-      const pc = this.mask(regs.rip);
+      pc = this.mask(regs.rip);
       const sp = this.mask(regs.rsp);
       const loc = symbols.lineForAddress(pc);
-      if (pc >= range[0] && pc < range[1]) continue;
+      if (inLine(pc)) continue;
       if (sp < startSp && symbols.functionAt(pc)?.start !== startFn) {
         // Deeper: a call we stepped into.
         if (kind === 'in' && loc) return { kind: 'done' };
@@ -111,7 +123,7 @@ export class Stepper {
         if (!ret) return { kind: 'done' };
         const r = await this.host.runTo(ret.pc, (now) => this.mask(now.rsp) >= startSp);
         if (r !== undefined) return r === 'ended' ? { kind: 'ended' } : { kind: 'stopped', stop: r };
-        regs = await this.host.regs();
+        pc = this.mask((await this.host.regs()).rip);
         continue;
       }
       if (!loc) continue;
@@ -120,6 +132,31 @@ export class Stepper {
       // Back in a caller mid-line, or at the start of another line: stop at a line boundary.
       if (loc.address === pc || sp > startSp) return { kind: 'done' };
     }
-    return { kind: 'failed', message: `the step did not leave the line after ${MAX_LINE_STEPS} instructions; stopped where it got to` };
   }
+}
+
+/** Line blocks looked at per function when collecting a line's ranges (a bound for huge functions). */
+const MAX_BLOCKS = 100_000;
+
+/**
+ * Every address range of the line at `pc` within its function (a loop's
+ * header and its latch are one line in two places), the one at `pc` first;
+ * undefined without line information at `pc`.
+ */
+export function lineRanges(symbols: Symbols, pc: bigint): [bigint, bigint][] | undefined {
+  const here = symbols.lineRange(pc);
+  const line = symbols.lineForAddress(pc);
+  if (!here || !line) return here && [here];
+  const out: [bigint, bigint][] = [here];
+  const fn = symbols.functionAt(pc);
+  if (!fn || fn.end - fn.start > 1n << 24n) return out;
+  let a = fn.start;
+  for (let n = 0; a < fn.end && n < MAX_BLOCKS; n++) {
+    const r = symbols.lineRange(a);
+    if (!r || r[1] <= a) { a++; continue; }
+    const loc = symbols.lineForAddress(r[0]);
+    if (r[0] !== here[0] && loc && loc.line === line.line && loc.file === line.file) out.push(r);
+    a = r[1];
+  }
+  return out;
 }

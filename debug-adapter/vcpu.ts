@@ -10,7 +10,7 @@
  */
 import type { Machine } from '../vmm/machine/machine';
 import { AllStop } from '../vmm/machine/all-stop';
-import type { StopReason } from '../vmm/machine/protocol';
+import type { RangeStepRequest, StopReason } from '../vmm/machine/protocol';
 import type { Regs, Sregs } from '../native/types';
 import type { PagingState } from '../vmm/debug/page-walk';
 
@@ -158,10 +158,29 @@ export class VcpuControl {
     }
   }
 
+  /** Steps the vCPU in focus while RIP is in `req.ranges`, on its thread (Machine.rangeStep); the run hooks plant and lift int3s around it. */
+  async rangeStep(req: RangeStepRequest): Promise<StopReason> {
+    const early = await this.hooks.prepare?.();
+    if (early) return early;
+    this.invalidate();
+    this.hooks.resuming?.();
+    try {
+      return await this.machine.rangeStep(req, this.id);
+    } finally {
+      this.hooks.stopped?.();
+      this.invalidate();
+      if (!this.machine.ended) this.regs().catch(() => {});
+    }
+  }
+
   /** A user's pause: the pending run() resolves with reason 'pause'; a step still waiting (a halted vCPU) ends. */
   pause(): void {
+    this.pauses++;
     if (this.state === 'running' || this.machine.stepping) this.allStop.interrupt();
   }
+
+  /** User pauses so far: a line step made of several range steps ends at the next one after a pause. */
+  pauses = 0;
 
   /**
    * Runs `fn` with the vCPU stopped. When it was running, it is paused

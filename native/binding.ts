@@ -44,6 +44,9 @@ export interface RawVcpu {
   setTiming(on: boolean, reset: boolean): void;
   runStats(): RunStats;
   close(): void;
+  setSyncRegs(mask: number): void;
+  /** kvm_regs at 0 and/or kvm_sregs at 144 (mask: KVM_SYNC_X86_REGS 1, _SREGS 2), from kvm_run when synced, else by ioctl. */
+  readState(view: Uint8Array, mask: number): void;
   getRegs(): Regs;
   setRegs(regs: Partial<Regs>): void;
   getSregs(): Sregs;

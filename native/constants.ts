@@ -29,6 +29,8 @@ export enum Cap {
   XSAVE = 55,
   MAX_VCPUS = 66,
   TSC_DEADLINE_TIMER = 72,
+  /** kvm_run.s.regs: the KVM_SYNC_X86_* register sets KVM copies out on every exit. */
+  SYNC_REGS = 74,
   READONLY_MEM = 81,
   EXT_EMUL_CPUID = 95,
   IMMEDIATE_EXIT = 136,

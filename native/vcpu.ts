@@ -6,6 +6,7 @@ import type {
   CpuidEntry, DebugRegs, Fpu, GuestDebug, MsrEntry, Regs, RunStats, Sregs, Translation, VcpuEvents, VcpuExit,
 } from './types';
 import type { Vm } from './vm';
+import { decodeRegs, decodeSregs, STATE_BYTES, SYNC_REGS, SYNC_SREGS } from './state-layout';
 
 /**
  * A vCPU (KVM_CREATE_VCPU). Use it on the thread that created it; other
@@ -13,6 +14,9 @@ import type { Vm } from './vm';
  */
 export class Vcpu {
   private readonly decoder: ExitDecoder;
+  /** getRegs/getSregs read raw registers here and decode them in JS (cheaper than Node-API objects). */
+  private readonly scratch = new Uint8Array(STATE_BYTES);
+  private readonly scratchView = new DataView(this.scratch.buffer);
   /** Pass to the module function kick(token) from any thread to stop run(). */
   readonly kickToken: number;
   readonly id: number;
@@ -46,6 +50,29 @@ export class Vcpu {
     return exit.kind === 'interrupted' ? undefined : exit;
   }
 
+  /**
+   * Asks KVM to copy the general (and with `sregs`, the system) registers
+   * into kvm_run on every exit (KVM_SYNC_X86_REGS/SREGS): getRegs/getSregs
+   * after an exit then cost no ioctl (tens of microseconds each on some
+   * hosts). False, and nothing changes, where this KVM cannot.
+   */
+  syncRegisters(regs: boolean, sregs = false): boolean {
+    const can = this.vm.checkExtension(Cap.SYNC_REGS);
+    const want = (regs ? SYNC_REGS : 0) | (sregs ? SYNC_SREGS : 0);
+    if ((can & want) !== want) return false;
+    this.raw.setSyncRegs(want);
+    return true;
+  }
+
+  /**
+   * Copies the vCPU's registers raw into `view` (state-layout.ts: kvm_regs at
+   * 0, kvm_sregs at REGS_BYTES; `mask` SYNC_REGS | SYNC_SREGS says which):
+   * from kvm_run where the last exit left them (syncRegisters), else by ioctl.
+   */
+  readState(view: Uint8Array, mask = SYNC_REGS | SYNC_SREGS): void {
+    this.raw.readState(view, mask);
+  }
+
   /** Stops run() on this vCPU; same as kick(this.kickToken). False once closed. */
   kick(): boolean {
     return this.raw.kick();
@@ -60,10 +87,16 @@ export class Vcpu {
     return this.raw.runStats();
   }
 
-  getRegs(): Regs { return this.raw.getRegs(); }
+  getRegs(): Regs {
+    this.raw.readState(this.scratch, SYNC_REGS);
+    return decodeRegs(this.scratchView);
+  }
   /** Registers left out keep their values. */
   setRegs(regs: Partial<Regs>): void { this.raw.setRegs(regs); }
-  getSregs(): Sregs { return this.raw.getSregs(); }
+  getSregs(): Sregs {
+    this.raw.readState(this.scratch, SYNC_SREGS);
+    return decodeSregs(this.scratchView);
+  }
   /** Fields left out keep their values (a BootCpuState's sregs fits). */
   setSregs(sregs: Partial<Sregs>): void { this.raw.setSregs(sregs); }
   getFpu(): Fpu { return this.raw.getFpu(); }

@@ -54,8 +54,17 @@ export function openDebugData(sections: DebugSections, options: OpenOptions = {}
       return fallback;
     }
   };
+  const scopeMemo = new Map<bigint, readonly FunctionScope[]>();
   return {
-    scopesAt: (pc: bigint): readonly FunctionScope[] => guard(`scopes at 0x${pc.toString(16)}`, [], () => scopes.scopesAt(pc)),
+    scopesAt: (pc: bigint): readonly FunctionScope[] => {
+      // Every stop asks again for the same few pcs (each frame of the stack): found once each.
+      let found = scopeMemo.get(pc);
+      if (!found) {
+        if (scopeMemo.size >= 4096) scopeMemo.clear();
+        scopeMemo.set(pc, (found = guard(`scopes at 0x${pc.toString(16)}`, [], () => scopes.scopesAt(pc))));
+      }
+      return found;
+    },
     findVariable: (name: string, near?: UnitScope): VariableInfo | undefined => guard(`variable ${name}`, undefined, () => resolver.findVariable(name, near)),
     findType: (name: string): CType | undefined => guard(`type ${name}`, undefined, () => resolver.findType(name)),
     namesStartingWith: (prefix: string, limit: number): readonly string[] =>

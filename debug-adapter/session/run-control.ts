@@ -30,7 +30,12 @@ export interface RunControlHost {
   running(): void;
   /** A stop is about to be reported: flush the console, drop what was shown for the last stop. */
   stopping(): void;
+  /** Sends what `send` sends as one write to the client. */
+  together(send: () => void): void;
 }
+
+/** A step's response waits this long for its stop, to leave with the stopped event (an instruction step takes well under it). */
+const QUICK_STEP_MS = 20;
 
 export class RunControl {
   /** Set while a run, step or stop decision is in progress: one at a time. */
@@ -149,11 +154,15 @@ export class RunControl {
     const sregs = await vcpu.sregs();
     const bitness: Bitness = bitnessOf(sregs);
     const bits = bitness === 64 ? 64 : 32;
+    const pauses = vcpu.pauses;
     return new Stepper({
       bits,
       symbols: this.state.symbols,
       regs: () => vcpu.regs(),
       stepInstruction: () => vcpu.step(),
+      stepRange: (ranges, overCalls) => vcpu.rangeStep({ ranges, overCalls, bits }),
+      reportable: (stop) => this.decide(stop),
+      pauseRequested: () => vcpu.pauses !== pauses,
       decode: (address) => decodeFrom((a, n) => view.read({ space: 'v', address: a }, n), bitness, address, 1)[0],
       returnAddress: (regs) => {
         const read = view.reader();
@@ -186,19 +195,24 @@ export class RunControl {
     if (this.busy || vcpu?.state !== 'stopped') throw new RequestError('the vCPU is running: pause it before stepping');
     vcpu.focus(this.state.vcpuOfThread(threadId));
     this.busy = true;
-    started();
-    return this.stepFocused(vcpu, how);
+    // A quick step's response leaves with its stopped event, in one write; a longer one's after QUICK_STEP_MS.
+    let answered = false;
+    const answer = (): void => { if (!answered) { answered = true; clearTimeout(timer); started(); } };
+    const timer = setTimeout(answer, QUICK_STEP_MS);
+    return this.stepFocused(vcpu, how, answer);
   }
 
-  private async stepFocused(vcpu: VcpuControl, how: (s: Stepper) => Promise<StepOutcome>): Promise<void> {
+  private async stepFocused(vcpu: VcpuControl, how: (s: Stepper) => Promise<StepOutcome>, answer: () => void): Promise<void> {
+    const report = (stop: StopReason, message?: string): void => this.host.together(() => { answer(); this.reportStop(stop, message); });
     try {
       const outcome = await how(await this.stepper());
-      if (outcome.kind === 'done') this.reportStop({ reason: 'step' });
-      else if (outcome.kind === 'stopped') { await this.exceptions.atStop(outcome.stop); this.reportStop(outcome.stop); }
-      else if (outcome.kind === 'failed') this.reportStop({ reason: 'step' }, outcome.message);
+      if (outcome.kind === 'done') report({ reason: 'step' });
+      else if (outcome.kind === 'stopped') { await this.exceptions.atStop(outcome.stop); report(outcome.stop); }
+      else if (outcome.kind === 'failed') report({ reason: 'step' }, outcome.message);
     } catch (e) {
-      if ((vcpu.state as string) !== 'ended') this.reportStop({ reason: 'step' }, `step: ${(e as Error).message}`);
+      if ((vcpu.state as string) !== 'ended') report({ reason: 'step' }, `step: ${(e as Error).message}`);
     } finally {
+      answer();
       this.busy = false;
     }
   }

@@ -37,6 +37,8 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::SetTiming>("setTiming"),
                          InstanceMethod<&Vcpu::RunStats>("runStats"),
                          InstanceMethod<&Vcpu::Close>("close"),
+                         InstanceMethod<&Vcpu::SetSyncRegs>("setSyncRegs"),
+                         InstanceMethod<&Vcpu::ReadState>("readState"),
                          InstanceMethod<&Vcpu::GetRegs>("getRegs"),
                          InstanceMethod<&Vcpu::SetRegs>("setRegs"),
                          InstanceMethod<&Vcpu::GetSregs>("getSregs"),
@@ -125,6 +127,7 @@ uint32_t Vcpu::EnterRun(Napi::Env env) {
     runs_++;
   }
   bool interrupted = (r < 0 && err == EINTR) || (r == 0 && run_->exit_reason == KVM_EXIT_INTR);
+  NoteSynced(r == 0 || interrupted);
   kick::Leave(kickEntry_, interrupted);
   if (interrupted) {
     exitbuf::WriteReason(exit_, exitbuf::kInterrupted);
@@ -158,6 +161,7 @@ Napi::Value Vcpu::CompletePendingIo(const Napi::CallbackInfo& info) {
   kick::ForceImmediateExit(kickEntry_);
   int r = ioctl(fd_, KVM_RUN, 0);
   int err = errno;
+  NoteSynced(r == 0 || err == EINTR);
   kick::RestoreImmediateExit(kickEntry_);
   if (r < 0 && err == EINTR) return Napi::Number::New(env, exitbuf::kInterrupted);
   if (r < 0) ThrowIoctl(env, "KVM_RUN", err);
@@ -189,6 +193,41 @@ Napi::Value Vcpu::RunStats(const Napi::CallbackInfo& info) {
   o.Set("runs", Napi::Number::New(env, static_cast<double>(runs_)));
   o.Set("nsInKvmRun", Napi::Number::New(env, static_cast<double>(nsInRun_)));
   return o;
+}
+
+// KVM_SYNC_X86_REGS / _SREGS: KVM copies the registers into kvm_run on every
+// exit, so reading them after a step costs no ioctl (each is tens of
+// microseconds on some hosts). The caller checks KVM_CAP_SYNC_REGS first.
+Napi::Value Vcpu::SetSyncRegs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Fd(env);
+  run_->kvm_valid_regs = ToU32(info[0], "sync mask") & (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS);
+  return env.Undefined();
+}
+
+// (view: Uint8Array of at least sizeof kvm_regs + sizeof kvm_sregs, mask of
+// KVM_SYNC_X86_REGS/_SREGS) -> kvm_regs at 0 and/or kvm_sregs after it, raw:
+// from kvm_run where the last exit synced them, else by ioctl. Decoding is
+// the caller's (state-layout.ts): building the objects through Node-API
+// costs more than the ioctls.
+Napi::Value Vcpu::ReadState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Fd(env);
+  if (info.Length() < 2 || !info[0].IsTypedArray()) ThrowType(env, "readState wants a Uint8Array and a mask");
+  Napi::Uint8Array view = info[0].As<Napi::Uint8Array>();
+  if (view.ByteLength() < sizeof(kvm_regs) + sizeof(kvm_sregs)) ThrowType(env, "readState: the view is too small");
+  uint32_t mask = ToU32(info[1], "state mask");
+  uint8_t* out = view.Data();
+  if (mask & KVM_SYNC_X86_REGS) {
+    if (synced_ & KVM_SYNC_X86_REGS) std::memcpy(out, &run_->s.regs.regs, sizeof(kvm_regs));
+    else if (ioctl(fd_, KVM_GET_REGS, out) < 0) ThrowIoctl(env, "KVM_GET_REGS", errno);
+  }
+  if (mask & KVM_SYNC_X86_SREGS) {
+    uint8_t* s = out + sizeof(kvm_regs);
+    if (synced_ & KVM_SYNC_X86_SREGS) std::memcpy(s, &run_->s.regs.sregs, sizeof(kvm_sregs));
+    else if (ioctl(fd_, KVM_GET_SREGS, s) < 0) ThrowIoctl(env, "KVM_GET_SREGS", errno);
+  }
+  return env.Undefined();
 }
 
 Napi::Value Vcpu::Close(const Napi::CallbackInfo& info) {

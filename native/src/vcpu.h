@@ -43,6 +43,12 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   Napi::Value SetTiming(const Napi::CallbackInfo& info);
   Napi::Value RunStats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value SetSyncRegs(const Napi::CallbackInfo& info);
+  Napi::Value ReadState(const Napi::CallbackInfo& info);
+  /** The registers in kvm_run.s.regs no longer match the vCPU (a KVM_SET_* changed it). */
+  void ForgetSynced() { synced_ = 0; }
+  /** Records which registers the last KVM_RUN left in kvm_run.s.regs (KVM_SYNC_X86_*). */
+  void NoteSynced(bool ok) { synced_ = ok && run_ ? run_->kvm_valid_regs : 0; }
 
   // vcpu_state.cc
   Napi::Value GetRegs(const Napi::CallbackInfo& info);
@@ -81,6 +87,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   size_t copyLen_ = 0;
   bool ioPending_ = false;
   bool timing_ = false;
+  // KVM_SYNC_X86_* bits valid in run_->s.regs since the last KVM_RUN (none after a KVM_SET_*).
+  uint64_t synced_ = 0;
   uint64_t runs_ = 0;
   uint64_t nsInRun_ = 0;
 };

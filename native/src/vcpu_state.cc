@@ -36,7 +36,8 @@ Napi::Object Arg(const Napi::CallbackInfo& info, const char* what) {
 Napi::Value Vcpu::GetRegs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   kvm_regs r;
-  Ioctl(env, Fd(env), KVM_GET_REGS, &r, "KVM_GET_REGS");
+  if (Fd(env) >= 0 && (synced_ & KVM_SYNC_X86_REGS)) r = run_->s.regs.regs;
+  else Ioctl(env, fd_, KVM_GET_REGS, &r, "KVM_GET_REGS");
   Napi::Object o = Napi::Object::New(env);
 #define X(n) o.Set(#n, Big(env, r.n));
   KVMDBG_REGS(X)
@@ -46,6 +47,7 @@ Napi::Value Vcpu::GetRegs(const Napi::CallbackInfo& info) {
 
 // Registers absent from the object keep their current values.
 Napi::Value Vcpu::SetRegs(const Napi::CallbackInfo& info) {
+  ForgetSynced();
   Napi::Env env = info.Env();
   Napi::Object o = Arg(info, "regs");
   kvm_regs r;
@@ -61,7 +63,8 @@ Napi::Value Vcpu::SetRegs(const Napi::CallbackInfo& info) {
 Napi::Value Vcpu::GetSregs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   kvm_sregs s;
-  Ioctl(env, Fd(env), KVM_GET_SREGS, &s, "KVM_GET_SREGS");
+  if (Fd(env) >= 0 && (synced_ & KVM_SYNC_X86_SREGS)) s = run_->s.regs.sregs;
+  else Ioctl(env, fd_, KVM_GET_SREGS, &s, "KVM_GET_SREGS");
   Napi::Object o = Napi::Object::New(env);
 #define X(n) o.Set(#n, SegmentToJs(env, s.n));
   KVMDBG_SEGS(X)
@@ -81,6 +84,7 @@ Napi::Value Vcpu::GetSregs(const Napi::CallbackInfo& info) {
 // Fields absent from the object keep their current values (a BootCpuState's
 // sregs has no tr/ldt/cr2/cr8), so callers can set only what they mean to.
 Napi::Value Vcpu::SetSregs(const Napi::CallbackInfo& info) {
+  ForgetSynced();
   Napi::Env env = info.Env();
   Napi::Object o = Arg(info, "sregs");
   kvm_sregs s;
@@ -127,6 +131,7 @@ Napi::Value Vcpu::GetFpu(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Vcpu::SetFpu(const Napi::CallbackInfo& info) {
+  ForgetSynced();
   Napi::Env env = info.Env();
   Napi::Object o = Arg(info, "fpu");
   kvm_fpu f = {};
@@ -158,6 +163,7 @@ Napi::Value Vcpu::GetXsave(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Vcpu::SetXsave(const Napi::CallbackInfo& info) {
+  ForgetSynced();
   Napi::Env env = info.Env();
   // KVM_SET_XSAVE reads as many bytes as KVM_GET_XSAVE2 wrote.
   std::vector<uint8_t> x(xsaveSize_ > sizeof(abi::Xsave) ? xsaveSize_ : sizeof(abi::Xsave));
@@ -192,6 +198,7 @@ Napi::Value Vcpu::GetMsrs(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Vcpu::SetMsrs(const Napi::CallbackInfo& info) {
+  ForgetSynced();
   Napi::Env env = info.Env();
   if (!info[0].IsArray()) ThrowType(env, "setMsrs takes an array of { index, value }");
   Napi::Array in = info[0].As<Napi::Array>();
@@ -221,6 +228,7 @@ Napi::Value Vcpu::SetMsrs(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Vcpu::SetCpuid2(const Napi::CallbackInfo& info) {
+  ForgetSynced();
   Napi::Env env = info.Env();
   if (!info[0].IsArray()) ThrowType(env, "setCpuid2 takes an array of CpuidEntry");
   Napi::Array in = info[0].As<Napi::Array>();
@@ -255,6 +263,7 @@ Napi::Value Vcpu::GetLapic(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Vcpu::SetLapic(const Napi::CallbackInfo& info) {
+  ForgetSynced();
   Napi::Env env = info.Env();
   kvm_lapic_state l;
   CopyIn(info[0], l.regs, sizeof l.regs, "lapic");
@@ -270,6 +279,7 @@ Napi::Value Vcpu::GetMpState(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Vcpu::SetMpState(const Napi::CallbackInfo& info) {
+  ForgetSynced();
   Napi::Env env = info.Env();
   kvm_mp_state m;
   m.mp_state = ToU32(info[0], "mp state");
@@ -310,6 +320,7 @@ Napi::Value Vcpu::GetDebugRegs(const Napi::CallbackInfo& info) {
 
 // (control: number, debugreg: bigint[8])
 Napi::Value Vcpu::SetGuestDebug(const Napi::CallbackInfo& info) {
+  ForgetSynced();
   Napi::Env env = info.Env();
   kvm_guest_debug g = {};
   g.control = ToU32(info[0], "guest debug control");

@@ -4,7 +4,7 @@
  * debug exit means (which breakpoint, which watchpoint, or a step).
  */
 import type { GuestDebug, VcpuExit } from '../../native/types';
-import { assignHwSlots, DR6_BS, DR_ONLY, firedSlots, type HwAssignment, type HwRequest, type WatchMechanisms } from './hw-breakpoints';
+import { assignHwSlots, DR6_BS, DR_ONLY, firedSlots, HW_SLOTS, type HwAssignment, type HwRequest, type WatchMechanisms } from './hw-breakpoints';
 import { PageWatch } from './page-watch';
 import type { StopReason } from '../machine/protocol';
 
@@ -51,8 +51,12 @@ export class VcpuDebug {
   readonly pageWatch = new PageWatch();
   protection?: PageProtection;
 
+  /** Bumped whenever guestDebug() may answer differently (a cached setting is stale then). */
+  generation = 0;
+
   /** Replaces every hardware breakpoint and watchpoint (and page-protection watchpoint). */
   arm(requests: readonly HwRequest[], mechanisms: WatchMechanisms = DR_ONLY): ArmResult {
+    this.generation++;
     const canPage = mechanisms.pageWatch && this.protection !== undefined;
     const { assignments, debugreg } = assignHwSlots(requests, { ...mechanisms, pageWatch: canPage });
     if (canPage) this.armPages(assignments);
@@ -90,6 +94,7 @@ export class VcpuDebug {
 
   /** The launch option stepIntoInterrupts; returns true when steps really block interrupts. */
   setStepIntoInterrupts(into: boolean): boolean {
+    this.generation++;
     this.blockInterruptsWhenStepping = !into && this.canBlockInterrupts;
     return this.blockInterruptsWhenStepping;
   }
@@ -114,6 +119,33 @@ export class VcpuDebug {
       softwareBreakpoints: sw,
       hardwareBreakpoints: hw,
       debugreg: hw ? this.debugreg : [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n],
+    };
+  }
+
+  /** Every address an instruction breakpoint stops at (debug registers and int3s): a range step stops before executing one. */
+  stopAddresses(): Set<bigint> {
+    const out = new Set(this.softwareAt);
+    for (const a of this.assignments) if (a.slot !== undefined && a.request.kind === 'execute') out.add(a.request.address);
+    return out;
+  }
+
+  /**
+   * The guest-debug setting for running with one more instruction
+   * breakpoint, at `address`, in a debug register nobody uses (a range step
+   * running a call to its return); undefined when all four are taken.
+   */
+  runWithTemporary(address: bigint): { debug: GuestDebug; slot: number } | undefined {
+    const used = new Set(this.assignments.filter((a) => a.slot !== undefined).map((a) => a.slot));
+    let slot = 0;
+    while (slot < HW_SLOTS && used.has(slot)) slot++;
+    if (slot === HW_SLOTS) return undefined;
+    const debugreg = [...this.debugreg];
+    debugreg[slot] = address;
+    // Gn (global enable), RW 00 and LEN 00: an instruction breakpoint.
+    debugreg[7] = (debugreg[7] & ~(0xfn << BigInt(16 + 4 * slot))) | (1n << BigInt(2 * slot + 1));
+    return {
+      slot,
+      debug: { enable: true, singleStep: false, blockInterrupts: false, softwareBreakpoints: this.hasSoftwareBreakpoints, hardwareBreakpoints: true, debugreg },
     };
   }
 

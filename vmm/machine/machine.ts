@@ -26,7 +26,7 @@ import { explainHostFailure } from '../host/kvm-errors';
 import { SharedRing } from './shared-ring';
 import { ExitStats, ExitStatsSum } from './exit-stats';
 import { ExitRing } from './exit-ring';
-import { CONTROL_INPUT, type DeviceSnapshot, type MachineOptions, type StopReason, type VmEnd, type WorkerInit } from './protocol';
+import { CONTROL_INPUT, type DeviceSnapshot, type MachineOptions, type RangeStepRequest, type StopReason, type VmEnd, type WorkerInit } from './protocol';
 import { pageAlignedOffset } from '../../native';
 import { VcpuThread, type VcpuRequest, type VcpuRunState } from './vcpu-thread';
 import { createMailbox, VM_ENDING } from './device-mailbox';
@@ -144,7 +144,7 @@ export class Machine extends EventEmitter {
 
   private async startThreads(probe: boolean): Promise<void> {
     const mailboxes = this.threads.map((_, i) => (i === 0 ? new SharedArrayBuffer(0) : createMailbox()));
-    const common: Omit<WorkerInit, 'control' | 'vcpuId'> = {
+    const common: Omit<WorkerInit, 'control' | 'state' | 'vcpuId'> = {
       options: this.options,
       memory: { buffer: this.memory.buffer, regions: [...this.memory.regions] },
       boot: this.boot,
@@ -257,6 +257,12 @@ export class Machine extends EventEmitter {
 
   /** Executes one guest instruction on one vCPU (the others stay as they are). */
   step(vcpu = 0): Promise<StopReason> { return this.on1(vcpu, { type: 'step' }); }
+  /**
+   * Single-steps one vCPU on its own thread while RIP stays in `req.ranges`
+   * (range-step.ts); resolves once, with 'step' when it left them, or with
+   * whatever stopped it on the way (a breakpoint, watchpoint, VM exit, pause).
+   */
+  rangeStep(req: RangeStepRequest, vcpu = 0): Promise<StopReason> { return this.on1(vcpu, { type: 'rangeStep', ...req }); }
   getRegs(vcpu = 0): Promise<Regs> { return this.on1(vcpu, { type: 'getRegs' }); }
   getSregs(vcpu = 0): Promise<Sregs> { return this.on1(vcpu, { type: 'getSregs' }); }
   setRegs(regs: Partial<Regs>, vcpu = 0): Promise<void> { return this.on1(vcpu, { type: 'setRegs', regs }); }

@@ -37,6 +37,8 @@ export interface WorkerInit {
   display: DisplayBuffers;
   /** This vCPU's control word (CONTROL_*). */
   control: SharedArrayBuffer;
+  /** This vCPU's registers at its last stop or step, raw (native/state-layout.ts): the worker writes, the main thread reads after the event. */
+  state: SharedArrayBuffer;
   /** This vCPU's exit counters (exit-stats.ts). */
   stats: SharedArrayBuffer;
   /** The last exits (exit-ring.ts); vCPU 0 only for now (the VM-exits view shows vCPU 0's). */
@@ -86,9 +88,19 @@ export interface VmEnd {
   kind: 'poweroff' | 'debug-exit' | 'reset' | 'triple-fault' | 'internal-error' | 'fail-entry' | 'stopped' | 'crash';
 }
 
+/** A range step (range-step.ts): single steps while RIP is in one of the [start, end) ranges. */
+export interface RangeStepRequest {
+  ranges: [bigint, bigint][];
+  /** Run calls to their return address instead of stepping into them. */
+  overCalls: boolean;
+  /** The code's width: addresses and the stack's words are 32 or 64 bits. */
+  bits: 32 | 64;
+}
+
 export type Command =
   | { type: 'continue' }
   | { type: 'step'; id: number }
+  | ({ type: 'rangeStep'; id: number } & RangeStepRequest)
   | { type: 'getRegs'; id: number }
   | { type: 'getSregs'; id: number }
   | { type: 'setRegs'; id: number; regs: Partial<Regs> }
@@ -117,14 +129,16 @@ export type Event =
   | { type: 'log'; level: 'info' | 'guest-error'; message: string };
 
 /**
- * The registers as a vCPU stopped, sent along with the stop: a debugger asks
- * for them right after every stop and step, and each ask would otherwise be
- * a round trip to the vCPU's thread.
+ * The registers as a vCPU stopped, along with the stop: a debugger asks for
+ * them right after every stop and step, and each ask would otherwise be a
+ * round trip to the vCPU's thread. `true`: they are in the vCPU's shared
+ * state buffer (WorkerInit.state), raw, read by the main thread on receipt
+ * (no structured clone of 60 bigints a step).
  */
-export interface StateAtStop { regs: Regs; sregs: Sregs }
+export type StateAtStop = true;
 
 export type ReplyOf = {
-  step: StopReason; getRegs: Regs; getSregs: Sregs; setRegs: void; setSregs: void; setGuestDebug: void;
+  step: StopReason; rangeStep: StopReason; getRegs: Regs; getSregs: Sregs; setRegs: void; setSregs: void; setGuestDebug: void;
   getFpu: Fpu; setFpu: void; getMsrs: MsrEntry[];
   armHardware: ArmResult; setExitBreakpoints: void; setStepIntoInterrupts: boolean;
   translate: Translation; runStats: { runs: number; nsInKvmRun: number }; setTiming: void;

@@ -16,6 +16,7 @@ import type { ExitRing } from './exit-ring';
 import type { FaultAnalysis } from '../debug/fault-chain';
 import { dropPendingOut, TRAP_PORT } from '../debug/port-trap';
 import { CONTROL_DEVICE, CONTROL_INPUT, CONTROL_PAUSE, CONTROL_STOP, type StopReason, type VmEnd } from './protocol';
+import { REGS_BYTES, RIP_WORD, RSP_WORD, STATE_BYTES, SYNC_REGS } from '../../native/state-layout';
 
 /** What made run() return to the caller. */
 export type RunOutcome =
@@ -32,6 +33,13 @@ export interface RunnerHooks {
   analyzeFault?(): FaultAnalysis | undefined;
   /** The bytes at RIP in hex ("cd 80 8b 05"), or '' when unreadable. */
   codeBytes?(): string;
+  /** `length` bytes at a virtual address through the vCPU's paging now; undefined where unmapped (range steps read return addresses). */
+  readVirtual?(address: bigint, length: number): Uint8Array | undefined;
+}
+
+/** The guest-debug setting as a string: an equal one is not applied again (an ioctl each, tens of us on some hosts). */
+function debugKey(d: GuestDebug): string {
+  return d.enable ? `${+!!d.singleStep}${+!!d.blockInterrupts}${+!!d.softwareBreakpoints}${+!!d.hardwareBreakpoints}:${d.debugreg?.join() ?? ''}` : 'off';
 }
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
@@ -42,6 +50,14 @@ export class VcpuRunner {
   private pendingExit?: VcpuExit;
   private exitFilter = new ExitFilter();
   readonly debug: VcpuDebug;
+  /** debugKey of the guest debug KVM has now (undefined: unknown). */
+  private appliedDebug?: string;
+  /** Whether this KVM copies the registers into kvm_run on exits (turned on for steps only). */
+  private readonly canSync: boolean;
+  /** The step setting last applied, while VcpuDebug's generation and the choices stay (no guest-debug object a step). */
+  private stepDebug?: { withBp: boolean; unblock: boolean; generation: number; key?: string };
+  /** RIP before and after the last step, while nothing else changed the vCPU: a halt is possible only after a 1-byte instruction (HLT). */
+  private lastStep?: { before: bigint; after: bigint };
 
   constructor(
     private readonly vcpu: Vcpu,
@@ -54,7 +70,33 @@ export class VcpuRunner {
     /** The last exits for the VM-exits view (optional: tests and benchmarks run without). */
     private readonly ring?: ExitRing,
   ) {
-    this.debug = new VcpuDebug((d) => this.vcpu.setGuestDebug(d), vcpu.supportsGuestDebug(GuestDebugFlag.BLOCKIRQ));
+    this.debug = new VcpuDebug((d) => this.applyDebug(d), vcpu.supportsGuestDebug(GuestDebugFlag.BLOCKIRQ));
+    this.canSync = vcpu.syncRegisters(false);
+  }
+
+  /** Sets the guest debug unless KVM has exactly this one already. */
+  applyDebug(d: GuestDebug): void {
+    const key = debugKey(d);
+    if (key === this.appliedDebug) return;
+    this.appliedDebug = undefined;
+    this.vcpu.setGuestDebug(d);
+    this.appliedDebug = key;
+  }
+
+  /** Registers synced into kvm_run on every exit while stepping (getRegs after a step is then no ioctl). */
+  private syncRegisters(on: boolean): void {
+    if (this.canSync && this.syncing !== on) this.vcpu.syncRegisters(on, on);
+    this.syncing = on;
+  }
+
+  private syncing = false;
+  /** The guest debug KVM has is one of ours for stepping (run() puts the running one back). */
+  private stepping = false;
+
+  /** Someone else set the vCPU's registers or debug state (a command from the main thread). */
+  stateChanged(): void {
+    this.lastStep = undefined;
+    this.appliedDebug = undefined;
   }
 
   /** Devices call this (through MachineControl) to end the VM. */
@@ -70,7 +112,9 @@ export class VcpuRunner {
   /** Raw guest-debug setting, bypassing breakpoint bookkeeping (tests, probes). */
   setGuestDebug(debug: GuestDebug): void {
     this.rawSoftwareBreakpoints = !!(debug.enable && debug.softwareBreakpoints);
+    this.appliedDebug = undefined;
     this.vcpu.setGuestDebug(debug);
+    this.appliedDebug = debugKey(debug);
   }
 
   /** Raw guest debug asked for int3 exits: a PVM-style int3 trap (an internal error on an int3) is reported as the #BP exit it stands for. */
@@ -90,6 +134,11 @@ export class VcpuRunner {
     }
     const pending = this.resumePending();
     if (pending) return pending;
+    this.lastStep = undefined;
+    this.syncRegisters(false);
+    // Back from stepping to running; a raw setting (setGuestDebug) stays as it was set.
+    if (this.stepping) this.applyDebug(this.debug.guestDebug(false));
+    this.stepping = false;
     for (;;) {
       const exit = this.vcpu.run();
       this.stats.count(exit.kind);
@@ -104,35 +153,80 @@ export class VcpuRunner {
    * `withBreakpoints` false steps off a breakpoint without it firing.
    */
   step(withBreakpoints = true): RunOutcome {
+    return this.startStep() ?? this.stepInstruction(withBreakpoints, false);
+  }
+
+  /** Before a step or a range step: drops a stale pause, lets the device see the exit stopped at (an outcome if that ends things). */
+  startStep(): RunOutcome | undefined {
     // A pause meant for an earlier run may still be set; one meant for this step is re-sent until it ends (VcpuThread.pause).
     Atomics.and(this.control, 0, ~CONTROL_PAUSE);
-    const pending = this.resumePending();
-    if (pending) return pending;
+    return this.resumePending();
+  }
+
+  /**
+   * One instruction, the core of step() and of range steps (range-step.ts):
+   * no pause is cleared here. The guest debug stays set for stepping
+   * afterwards (the next step needs no ioctl; run() sets its own), and the
+   * registers come back synced into kvm_run. `filters`: VM-exit breakpoints
+   * stop on the way (range steps), as they do while running.
+   */
+  stepInstruction(withBreakpoints: boolean, filters: boolean): RunOutcome {
+    this.syncRegisters(true);
+    this.stepping = true;
+    const before = this.lastStep?.after ?? this.rip();
     // Stepping from a breakpoint's own address must execute it, not hit it again.
-    const debug = this.debug.guestDebug(true, withBreakpoints && !this.atArmedBreakpoint());
-    // A halted vCPU's next instruction is the handler of the interrupt that wakes it:
-    // holding interrupts back would make the step wait for ever (an idle CPU of an SMP guest).
-    if (debug.blockInterrupts && this.halted()) debug.blockInterrupts = false;
-    this.vcpu.setGuestDebug(debug);
-    try {
-      for (;;) {
-        const exit = this.vcpu.run();
-        this.stats.count(exit.kind);
-        this.ring?.record(exit);
-        // A kick during a step is not a pause: the step finishes first.
-        if (exit.kind === 'interrupted') {
-          this.takeAsyncWork();
-          if (this.takeControl(CONTROL_STOP)) return { kind: 'stop-requested' };
-          // A step that waits (a halted vCPU waits for an interrupt; one that holds interrupts
-          // back may wait for ever after stepping a HLT) ends when the user pauses.
-          if (this.takeControl(CONTROL_PAUSE)) return { kind: 'stopped', stop: { reason: 'pause' } };
-          continue;
-        }
-        const outcome = this.handle(exit, true);
-        if (outcome) return outcome;
+    const withBp = withBreakpoints && !(this.debug.hasBreakpoints && this.debug.breakpointAt(before));
+    // A halted vCPU's next instruction is the handler of the interrupt that wakes it: holding interrupts
+    // back would make the step wait for ever (an idle CPU of an SMP guest). Only HLT (1 byte) halts it.
+    const mayBeHalted = !this.lastStep || this.wasHlt(this.lastStep);
+    const unblock = mayBeHalted && this.debug.blockInterruptsWhenStepping && this.halted();
+    const cached = this.stepDebug;
+    if (!cached || cached.withBp !== withBp || cached.unblock !== unblock || cached.generation !== this.debug.generation || this.appliedDebug !== cached.key) {
+      const debug = this.debug.guestDebug(true, withBp);
+      if (unblock) debug.blockInterrupts = false;
+      this.applyDebug(debug);
+      this.stepDebug = { withBp, unblock, generation: this.debug.generation, key: this.appliedDebug };
+    }
+    this.lastStep = undefined;
+    for (;;) {
+      const exit = this.vcpu.run();
+      this.stats.count(exit.kind);
+      this.ring?.record(exit);
+      // A kick during a step is not a pause: the step finishes first.
+      if (exit.kind === 'interrupted') {
+        this.takeAsyncWork();
+        if (this.takeControl(CONTROL_STOP)) return { kind: 'stop-requested' };
+        // A step that waits (a halted vCPU waits for an interrupt; one that holds interrupts
+        // back may wait for ever after stepping a HLT) ends when the user pauses.
+        if (this.takeControl(CONTROL_PAUSE)) return { kind: 'stopped', stop: { reason: 'pause' } };
+        continue;
       }
-    } finally {
-      this.vcpu.setGuestDebug(this.debug.guestDebug(false));
+      if (filters && exit.kind !== 'debug' && this.exitFilter.matches(exit)) return this.stopAtExit(exit);
+      const outcome = this.handle(exit, true);
+      if (outcome) {
+        if (outcome.kind === 'stopped' && outcome.stop.reason === 'step') this.lastStep = { before, after: this.rip() };
+        return outcome;
+      }
+    }
+  }
+
+  /**
+   * Runs with `debug` until a stop; `ours(exit)` claims a debug exit first
+   * (true: the run is over, undefined returned; false: not ours, classified
+   * as usual). For range steps running a call to its return.
+   */
+  runWith(debug: GuestDebug, ours: (exit: VcpuExit & { kind: 'debug' }) => boolean): RunOutcome | undefined {
+    this.lastStep = undefined;
+    this.syncRegisters(true);
+    this.stepping = true;
+    this.applyDebug(debug);
+    for (;;) {
+      const exit = this.vcpu.run();
+      this.stats.count(exit.kind);
+      this.ring?.record(exit);
+      if (exit.kind === 'debug' && ours(exit)) return undefined;
+      const outcome = this.exitFilter.matches(exit) ? this.stopAtExit(exit) : this.handle(exit, false);
+      if (outcome) return outcome;
     }
   }
 
@@ -141,6 +235,13 @@ export class VcpuRunner {
     if (exit.kind !== 'hlt') this.pendingExit = exit;
     const rip = exit.kind === 'io' || exit.kind === 'mmio' || exit.kind === 'shutdown' ? undefined : this.rip();
     return { kind: 'stopped', stop: { reason: 'exit', exit: snapshotExit(exit), description: describeExit(exit, rip) } };
+  }
+
+  /** Whether a step that moved RIP from `before` to `after` may have executed a HLT (1 byte, 0xF4; unreadable: maybe). */
+  private wasHlt({ before, after }: { before: bigint; after: bigint }): boolean {
+    if (after !== before + 1n) return false;
+    const code = this.hooks.readVirtual?.(before, 1);
+    return !code || code[0] === 0xf4;
   }
 
   /** After a kick: is the vCPU sitting in HLT? (halt-watch.ts: KVM handles HLT itself with the in-kernel LAPIC.) */
@@ -208,6 +309,7 @@ export class VcpuRunner {
         const stop = this.debug.classify(exit, stepping);
         // A guest's own int3 (not one of ours) goes back to the guest as its #BP.
         if (!stop && exit.exception === 3 && this.debug.hasSoftwareBreakpoints) {
+          this.appliedDebug = undefined;
           this.vcpu.setGuestDebug({ ...this.debug.guestDebug(stepping), injectBreakpoint: true });
           return undefined;
         }
@@ -274,8 +376,17 @@ export class VcpuRunner {
     return { kind: 'ended', end: { kind, status, message } };
   }
 
-  private rip(): bigint {
-    try { return this.vcpu.getRegs().rip; } catch { return -1n; }
+  rip(): bigint {
+    try { return this.pcSp().rip; } catch { return -1n; }
+  }
+
+  private readonly regsRaw = new Uint8Array(STATE_BYTES);
+  private readonly regsWords = new BigUint64Array(this.regsRaw.buffer, 0, REGS_BYTES / 8);
+
+  /** RIP and RSP now, raw (no registers object: range steps ask after every instruction). */
+  pcSp(): { rip: bigint; rsp: bigint } {
+    this.vcpu.readState(this.regsRaw, SYNC_REGS);
+    return { rip: this.regsWords[RIP_WORD], rsp: this.regsWords[RSP_WORD] };
   }
 
   private portIo(exit: VcpuExit & { kind: 'io' }): void {

@@ -8,7 +8,8 @@ import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { kick } from '../../native';
 import { HaltWatch } from '../debug/halt-watch';
-import { CONTROL_PAUSE, CONTROL_STOP, type Command, type Event, type ReplyOf, type StateAtStop, type StopReason, type WorkerInit } from './protocol';
+import { CONTROL_PAUSE, CONTROL_STOP, type Command, type Event, type ReplyOf, type StopReason, type WorkerInit } from './protocol';
+import { decodeRegs, decodeSregs, STATE_BYTES } from '../../native/state-layout';
 
 /** A command that expects a reply, without its id. */
 export type VcpuRequest = Extract<Command, { id: number }> extends infer C ? (C extends unknown ? Omit<C, 'id'> : never) : never;
@@ -38,8 +39,10 @@ export class VcpuThread {
   private stopWaiters: ((s: StopReason) => void)[] = [];
   /** A step in flight (a halted vCPU's step waits for the interrupt that wakes it: a pause may end it). */
   private stepping?: Promise<unknown>;
-  /** The registers as of the last stop or step, until anything may change them (answers getRegs/getSregs). */
-  private atStop?: StateAtStop;
+  /** The registers as of the last stop or step (raw, copied from the shared state buffer on receipt), until anything may change them (answers getRegs/getSregs). */
+  private atStop?: DataView;
+  /** Where the worker leaves the registers at a stop (WorkerInit.state). */
+  private readonly stateBuffer = new Uint8Array(new SharedArrayBuffer(STATE_BYTES));
   private gone = false;
   private readonly goneWaiters: (() => void)[] = [];
   /** The HLT breakpoint's periodic kick while running (halt-watch.ts). */
@@ -50,8 +53,8 @@ export class VcpuThread {
   }
 
   /** Starts the worker; resolves with its 'ready' event. */
-  start(init: Omit<WorkerInit, 'control' | 'vcpuId'>): Promise<Extract<Event, { type: 'ready' }>> {
-    const data: WorkerInit = { ...init, vcpuId: this.id, control: this.control.buffer as SharedArrayBuffer };
+  start(init: Omit<WorkerInit, 'control' | 'state' | 'vcpuId'>): Promise<Extract<Event, { type: 'ready' }>> {
+    const data: WorkerInit = { ...init, vcpuId: this.id, control: this.control.buffer as SharedArrayBuffer, state: this.stateBuffer.buffer as SharedArrayBuffer };
     const worker = new Worker(join(__dirname, 'vcpu-worker.js'), { workerData: data });
     this.worker = worker;
     return new Promise((resolve, reject) => {
@@ -85,7 +88,7 @@ export class VcpuThread {
     switch (e.type) {
       case 'stopped': {
         this.state = 'stopped';
-        this.atStop = e.state;
+        this.atStop = this.stateAtStop(e.state);
         this.haltWatch.stopped();
         for (const w of this.stopWaiters.splice(0)) w(e.stop);
         this.events.stopped(e.stop, e.rip);
@@ -95,12 +98,17 @@ export class VcpuThread {
       case 'reply': {
         const p = this.pending.get(e.id);
         this.pending.delete(e.id);
-        if (e.state) this.atStop = e.state;
+        if (e.state) this.atStop = this.stateAtStop(e.state);
         if (e.error !== undefined) p?.reject(new Error(e.error)); else p?.resolve(e.result);
         break;
       }
       case 'log': this.events.log(e.level, e.message); break;
     }
+  }
+
+  /** A copy of the shared state buffer the worker just wrote (it writes again only after another command). */
+  private stateAtStop(inShared: true | undefined): DataView | undefined {
+    return inShared ? new DataView(this.stateBuffer.slice().buffer) : undefined;
   }
 
   failPending(why: string): void {
@@ -119,8 +127,8 @@ export class VcpuThread {
     if (this.state === 'ended') return Promise.reject(new Error('the VM has ended'));
     if (this.state === 'running') return Promise.reject(new Error(`vCPU ${this.id} is running: pause it first`));
     if (this.atStop && (cmd.type === 'getRegs' || cmd.type === 'getSregs')) {
-      // A copy: callers may change what they get (the bigints themselves are immutable).
-      return Promise.resolve(structuredClone(cmd.type === 'getRegs' ? this.atStop.regs : this.atStop.sregs)) as never;
+      // Decoded anew each time: callers may change what they get.
+      return Promise.resolve(cmd.type === 'getRegs' ? decodeRegs(this.atStop) : decodeSregs(this.atStop)) as never;
     }
     if (!KEEPS_REGISTERS.has(cmd.type)) this.atStop = undefined;
     const id = this.nextId++;
@@ -128,7 +136,7 @@ export class VcpuThread {
       this.pending.set(id, { resolve, reject });
       this.worker!.postMessage({ ...(cmd as object), id } as Command);
     });
-    if (cmd.type === 'step') {
+    if (cmd.type === 'step' || cmd.type === 'rangeStep') {
       const step = (this.stepping = reply.finally(() => { if (this.stepping === step) this.stepping = undefined; }));
       step.catch(() => {});
     }

@@ -35,6 +35,8 @@ import { cpuMode, idtContext } from '../debug/idt';
 import { Display } from '../devices/display';
 import { VBE_DISPI_LFB_PHYSICAL_ADDRESS } from '../devices/bochs-vbe';
 import { KEY_RELEASE } from '../devices/scancodes';
+import { RangeStepper } from './range-step';
+import { RIP_WORD } from '../../native/state-layout';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -48,6 +50,8 @@ let runner: VcpuRunner;
 let msrFilter: VmExitControls | undefined;
 let board: PcBoard;
 const control = new Int32Array(init.control);
+const stateView = new Uint8Array(init.state);
+let ranges: RangeStepper;
 const vmState = new Int32Array(init.vmState);
 
 function shutdown(): never {
@@ -107,6 +111,7 @@ function startBoot(): void {
     applySlots(theVm, init.memory.buffer, slots, next);
     slots = next;
   });
+  ranges = rangeStepper();
   post({ type: 'ready', kickToken: vcpu.kickToken, vmFd: vm.fd });
   if (init.options.cpus > 1) void serveWhileIdle(server);
 }
@@ -141,6 +146,7 @@ function startAp(ap: NonNullable<WorkerInit['ap']>): void {
   runner = new VcpuRunner(vcpu, remote.pio, remote.mmio, control, new ExitStats(init.stats), { pollInput() {}, ...faultHooks() });
   // vCPU 0's thread owns the slots; this one only recognizes writes into the protected pages.
   runner.debug.protection = pageProtection(() => {});
+  ranges = rangeStepper();
   post({ type: 'ready', kickToken: vcpu.kickToken });
 }
 
@@ -154,8 +160,8 @@ function checkEnterable(s: Sregs): void {
   }
 }
 
-/** How a fault KVM could not deliver looks from the guest's state (fault-chain.ts). */
-function faultHooks(): Pick<RunnerHooks, 'analyzeFault' | 'codeBytes'> {
+/** How a fault KVM could not deliver looks from the guest's state (fault-chain.ts); guest memory through the vCPU's paging. */
+function faultHooks(): Pick<RunnerHooks, 'analyzeFault' | 'codeBytes' | 'readVirtual'> {
   const memory = new GuestMemory(init.memory.buffer, init.memory.regions);
   const reader = () => {
     const sregs = vcpu!.getSregs();
@@ -167,6 +173,13 @@ function faultHooks(): Pick<RunnerHooks, 'analyzeFault' | 'codeBytes'> {
     } };
   };
   return {
+    readVirtual: (address, length) => {
+      try {
+        const s = vcpu!.getSregs();
+        const r = readVirtual(memory, { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer }, address, length);
+        return r.unreadableBytes === 0 ? r.data : undefined;
+      } catch { return undefined; }
+    },
     analyzeFault: () => {
       try { const r = reader(); return analyzeFault(idtContext(r.sregs), r.read, r.rip); } catch { return undefined; }
     },
@@ -174,6 +187,11 @@ function faultHooks(): Pick<RunnerHooks, 'analyzeFault' | 'codeBytes'> {
       try { const r = reader(); return [...(r.read(r.rip, 8) ?? [])].map((b) => b.toString(16).padStart(2, '0')).join(' '); } catch { return ''; }
     },
   };
+}
+
+/** Range steps (range-step.ts) over this vCPU: registers raw from kvm_run, return addresses through its paging. */
+function rangeStepper(): RangeStepper {
+  return new RangeStepper(runner, () => runner.pcSp(), faultHooks().readVirtual!);
 }
 
 /** Page-protection watchpoints' access to guest RAM from this vCPU's thread. */
@@ -231,9 +249,14 @@ function reply(id: number, fn: () => unknown, withState = false): void {
   }
 }
 
-/** The registers to send along with a stop (undefined if the vCPU cannot say: the reader asks again). */
+/** The registers at a stop, into the shared state buffer (undefined if the vCPU cannot say: the reader asks again). */
 function stateNow(): StateAtStop | undefined {
-  try { return { regs: vcpu!.getRegs(), sregs: vcpu!.getSregs() }; } catch { return undefined; }
+  try { vcpu!.readState(stateView); return true; } catch { return undefined; }
+}
+
+/** A range step: like a step, a pause meant for an earlier run is dropped first. */
+function rangeStep(cmd: Extract<Command, { type: 'rangeStep' }>) {
+  return runner.startStep() ?? ranges.step(cmd);
 }
 
 port.on('message', (cmd: Command) => {
@@ -242,16 +265,17 @@ port.on('message', (cmd: Command) => {
     case 'continue': {
       const stop = conclude(runner.run());
       const state = stateNow();
-      post({ type: 'stopped', stop, rip: state?.regs.rip ?? v.getRegs().rip, state });
+      post({ type: 'stopped', stop, rip: state ? new BigUint64Array(init.state, 0, 18)[RIP_WORD] : v.getRegs().rip, state });
       break;
     }
     case 'step': reply(cmd.id, () => conclude(runner.step()), true); break;
+    case 'rangeStep': reply(cmd.id, () => conclude(rangeStep(cmd)), true); break;
     case 'getRegs': reply(cmd.id, () => v.getRegs()); break;
     case 'getSregs': reply(cmd.id, () => v.getSregs()); break;
-    case 'setRegs': reply(cmd.id, () => v.setRegs({ ...v.getRegs(), ...cmd.regs })); break;
-    case 'setSregs': reply(cmd.id, () => { checkEnterable({ ...v.getSregs(), ...cmd.sregs }); v.setSregs(cmd.sregs); }); break;
+    case 'setRegs': reply(cmd.id, () => { runner.stateChanged(); v.setRegs({ ...v.getRegs(), ...cmd.regs }); }); break;
+    case 'setSregs': reply(cmd.id, () => { runner.stateChanged(); checkEnterable({ ...v.getSregs(), ...cmd.sregs }); v.setSregs(cmd.sregs); }); break;
     case 'getFpu': reply(cmd.id, () => v.getFpu()); break;
-    case 'setFpu': reply(cmd.id, () => v.setFpu(cmd.fpu)); break;
+    case 'setFpu': reply(cmd.id, () => { runner.stateChanged(); v.setFpu(cmd.fpu); }); break;
     case 'getMsrs': reply(cmd.id, () => v.getMsrs(cmd.indices)); break;
     case 'setGuestDebug': reply(cmd.id, () => runner.setGuestDebug(cmd.debug)); break;
     case 'armHardware': reply(cmd.id, () => runner.debug.arm(cmd.requests, cmd.mechanisms)); break;

@@ -13,6 +13,7 @@
 #define POST_CODE      0x42
 #define UNASSIGNED_PORT 0x510
 #define COUNT_LOOPS    1000
+#define RANGE_COUNT    33334              /* `range`: 3 instructions each, 100,002 on one line */
 
 uint32_t step_sequence(void);              /* kernel/step{32,64}.S */
 void spin_forever(void) __attribute__((noreturn));
@@ -27,6 +28,9 @@ struct boot_info boot;                     /* what the loader told us */
 volatile uint32_t watch_a, watch_b, watch_c, watch_d, watch_e;
 struct watch_block { uint64_t words[8]; };
 volatile struct watch_block watch_block;
+
+/* `range`: what range_run() leaves. */
+volatile uint64_t range_sum;
 
 /* The data compute_checksum() runs over: the 6 bytes "kvmdbg". */
 const uint8_t checksum_data[6] = { 'k', 'v', 'm', 'd', 'b', 'g' };
@@ -92,6 +96,25 @@ __attribute__((noinline)) void count_ticks(void)
 		tick_counter++;
 }
 
+__attribute__((noinline)) uint64_t range_helper(uint64_t x)
+{
+	return x * 3 + 1;
+}
+
+/* `range`: a line step over 100,002 instructions on one source line (the
+ * asm loop), then a line with two calls. RAX = RANGE_COUNT * (RANGE_COUNT +
+ * 1) / 2 and RCX = 0 after the long line. `range-forever`: the loop runs
+ * 2^63 (2^31) times: a line that never ends, for Pause. range_loop_mid is the
+ * loop's second instruction (an instruction breakpoint inside the line). */
+__attribute__((noinline)) void range_run(int forever)
+{
+	uintptr_t sum = 0, left = forever ? (uintptr_t)-1 >> 1 : RANGE_COUNT;
+	__asm__ volatile("range_loop: add %1, %0\n\trange_loop_mid: dec %1\n\tjnz range_loop" : "+a"(sum), "+c"(left) : : "cc");
+	range_sum = sum;
+	range_sum = range_helper(sum) + range_helper(left + 1);
+	kprintf("range = 0x%llx\n", (unsigned long long)range_sum);
+}
+
 static void __attribute__((noreturn)) triple_fault(void)
 {
 	static const struct {
@@ -152,6 +175,8 @@ void __attribute__((noreturn)) kernel_main(uint32_t protocol, uintptr_t boot_inf
 	}
 	if (cmdline_has(boot.cmdline, "watch"))
 		watch_writes();
+	if (cmdline_has(boot.cmdline, "range") || cmdline_has(boot.cmdline, "range-forever"))
+		range_run(cmdline_has(boot.cmdline, "range-forever"));
 	if (cmdline_has(boot.cmdline, "count")) {
 		count_ticks();
 		kprintf("count = %llu\n", (unsigned long long)tick_counter);
