@@ -60,7 +60,10 @@ export class CData {
   private async namesReady(): Promise<void> {
     const names = this.state.symbols?.names;
     if (!names || names.state !== 'building') return;
-    await Promise.race([names.ready, new Promise((r) => setTimeout(r, NAME_INDEX_WAIT_MS))]);
+    let timer: NodeJS.Timeout | undefined;
+    // The timer is cleared when the index wins: a pending one kept a finished adapter process alive for 20 s.
+    await Promise.race([names.ready, new Promise((r) => { timer = setTimeout(r, NAME_INDEX_WAIT_MS); })]);
+    clearTimeout(timer);
   }
 
   /** A C context for conditions and the console where there is no frame list yet: the vCPU's innermost frame. */

@@ -3,6 +3,7 @@
  * paths, with one sentence for each way it can go wrong, never a trace.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { hostAdvice } from '../host/kvm-errors';
 
 /** A file larger than this is certainly not something to put in guest RAM. */
 export const MAX_USER_FILE = 4 * 1024 * 1024 * 1024;
@@ -34,6 +35,8 @@ function describe(e: NodeJS.ErrnoException, what: string, path: string): string 
   switch (e.code) {
     case 'ENOENT': return `the ${what} '${path}' does not exist`;
     case 'EACCES': case 'EPERM': return `cannot read the ${what} '${path}': permission denied`;
+    // Out of file descriptors is the host's limit, not the file's: the same advice as everywhere else.
+    case 'EMFILE': case 'ENFILE': return hostAdvice(e.code, `reading the ${what} '${path}': ${e.code}`);
     default: return `cannot read the ${what} '${path}': ${e.message}`;
   }
 }
