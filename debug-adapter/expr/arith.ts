@@ -53,7 +53,7 @@ export function binaryOp(ev: Evaluator, node: Expr, op: BinaryOp, le: Expr, a: V
     if (['%', '&', '|', '^'].includes(op)) throw new ExprError(`'${ev.text(node)}': ${op} does not take floating-point operands`);
     const x = ev.float(le, a);
     const y = ev.float(re, b);
-    if (COMPARISONS.has(op)) return ev.boolResult(compareNumbers(op, x, y));
+    if (COMPARISONS.has(op)) return ev.boolResult(compare(op, x, y));
     const r = op === '+' ? x + y : op === '-' ? x - y : op === '*' ? x * y : x / y;
     return floatRvalue(common, r, frame);
   }
@@ -114,7 +114,8 @@ function offsetPointer(ev: Evaluator, p: Value, pe: Expr, n: bigint): Value {
   return intRvalue(p.type, BigInt.asUintN(sizeOf(t) * 8, address), ev.ctx.frame);
 }
 
-function compare(op: BinaryOp, x: bigint, y: bigint): boolean {
+/** A C comparison, the same for integers (bigint) and floating values (number). */
+function compare<T extends bigint | number>(op: BinaryOp, x: T, y: T): boolean {
   switch (op) {
     case '<': return x < y;
     case '>': return x > y;
@@ -125,13 +126,3 @@ function compare(op: BinaryOp, x: bigint, y: bigint): boolean {
   }
 }
 
-function compareNumbers(op: BinaryOp, x: number, y: number): boolean {
-  switch (op) {
-    case '<': return x < y;
-    case '>': return x > y;
-    case '<=': return x <= y;
-    case '>=': return x >= y;
-    case '==': return x === y;
-    default: return x !== y;
-  }
-}
