@@ -30,41 +30,29 @@ cd "$ROOT"
 # launch.json: Variables, hover, Watch and Break on Value Change on C data.
 # Workspace D: the screen kernel (test/guests/kernel/screen.c) and a
 # launch.json: the Guest Screen view at a breakpoint, and typing into it.
+# A workspace holding a kernel and, unless no_launch, a launch.json that boots it.
+workspace() { # dir kernel [no_launch]
+  local dir=$1 kernel=$2
+  mkdir -p "$dir"
+  cp "test/guests/build/$kernel" "$dir/"
+  [[ -n ${3:-} ]] && return 0
+  mkdir -p "$dir/.vscode"
+  cat > "$dir/.vscode/launch.json" <<JSON
+{
+  "version": "0.2.0",
+  "configurations": [
+    { "type": "kvm", "request": "launch", "name": "Boot $kernel (KVM)",
+      "kernel": "\${workspaceFolder}/$kernel", "memory": "64M", "stopOnEntry": false }
+  ]
+}
+JSON
+}
 make_workspaces() {
   local run=$1
-  mkdir -p "$run/ws/.vscode" "$run/ws-f5" "$run/ws-c/.vscode" "$run/ws-screen/.vscode"
-  cp test/guests/build/pvh64.elf "$run/ws/"
-  cp test/guests/build/pvh64.elf "$run/ws-f5/"
-  cp test/guests/build/cdata-gcc-O0.elf "$run/ws-c/"
-  cp test/guests/build/screen64.elf "$run/ws-screen/"
-  cat > "$run/ws-screen/.vscode/launch.json" <<'JSON'
-{
-  "version": "0.2.0",
-  "configurations": [
-    { "type": "kvm", "request": "launch", "name": "Boot screen64.elf (KVM)",
-      "kernel": "${workspaceFolder}/screen64.elf", "memory": "64M", "stopOnEntry": false }
-  ]
-}
-JSON
-  cat > "$run/ws-c/.vscode/launch.json" <<'JSON'
-{
-  "version": "0.2.0",
-  "configurations": [
-    { "type": "kvm", "request": "launch", "name": "Boot cdata-gcc-O0.elf (KVM)",
-      "kernel": "${workspaceFolder}/cdata-gcc-O0.elf", "memory": "64M", "stopOnEntry": false }
-  ]
-}
-JSON
-  cat > "$run/ws/.vscode/launch.json" <<'JSON'
-{
-  "version": "0.2.0",
-  "configurations": [
-    { "type": "kvm", "request": "launch", "name": "Boot pvh64.elf (KVM)",
-      "kernel": "${workspaceFolder}/pvh64.elf", "symbols": "${workspaceFolder}/pvh64.elf",
-      "memory": "64M", "stopOnEntry": false }
-  ]
-}
-JSON
+  workspace "$run/ws" pvh64.elf
+  workspace "$run/ws-f5" pvh64.elf no_launch
+  workspace "$run/ws-c" cdata-gcc-O0.elf
+  workspace "$run/ws-screen" screen64.elf
 }
 
 ui_test() { # url run-dir (its workspaces: make_workspaces)
