@@ -1,0 +1,2 @@
+#include "lib.h"
+void kernel_main(void) { for (;;) ; }
