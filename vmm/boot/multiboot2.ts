@@ -26,6 +26,8 @@ import { RSDP_SIZE } from '../acpi/rsdp';
 import { FOUR_GIB, GuestMemory } from '../memory/guest-memory';
 
 const SHF_ALLOC = 2n;
+/** Section header table bytes the boot information carries at most (a third of its area). */
+const MAX_SECTION_TABLE = 128 * 1024;
 /** Information tags kvmdbg always writes (the framebuffer and ELF sections only when it has them). */
 const ALWAYS = new Set<number>([MB2I.end, MB2I.cmdline, MB2I.bootLoaderName, MB2I.module, MB2I.basicMeminfo, MB2I.mmap,
   MB2I.acpiOld, MB2I.acpiNew, MB2I.loadBaseAddr]);
@@ -154,7 +156,8 @@ function loadElfSections(elf: ElfFile, kernel: Uint8Array, memory: GuestMemory, 
   }
   if (sections.length === 0 || hd.shoff <= 0 || hd.shentsize === 0) return undefined;
   const tableBytes = sections.length * hd.shentsize;
-  if (hd.shoff + tableBytes > kernel.length) return undefined;
+  // The table travels inside the boot information: a huge one costs the tag, not the boot.
+  if (hd.shoff + tableBytes > kernel.length || tableBytes > MAX_SECTION_TABLE) return undefined;
   const headers = kernel.slice(hd.shoff, hd.shoff + tableBytes);
   const view = new DataView(headers.buffer);
   const b64 = elf.bits === 64;
