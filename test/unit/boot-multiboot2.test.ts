@@ -9,6 +9,7 @@ import { layoutAcpi } from '../../vmm/acpi/tables';
 import { GuestMemory } from '../../vmm/memory/guest-memory';
 import type { BootModule } from '../../vmm/boot/layout';
 import { buildElf, concat, multibootHeader, pattern } from './helpers/elf-builder';
+import { parseCli, UsageError } from '../../vmm/cli/args';
 import { assertDescriptorMatches, dirtyMemory, expectBootError } from './helpers/boot-check';
 import { mb2Header, readMb2Info, tagOf, type Mb2TagSpec } from './helpers/mb2-builder';
 
@@ -16,7 +17,7 @@ const FILE = 'hobby.elf';
 const REQUEST_ALL = { type: 1, words: [1, 2, 3, 4, 6, 8, 9, 14, 15, 21] };
 const FB_1024 = { type: 5, words: [1024, 768, 32] };
 
-function mb2Elf(tags: Mb2TagSpec[], prefix = new Uint8Array(0)) {
+function mb2Elf(tags: Mb2TagSpec[], prefix: Uint8Array = new Uint8Array(0)) {
   const text = concat(prefix, mb2Header(tags), pattern(300));
   return buildElf({
     bits: 32,
@@ -212,4 +213,16 @@ test('the framebuffer is set "as if firmware did it": the dispi enabled in the m
   assert.deepEqual(vbe.state.mode, { width: 1024, height: 768, bpp: 32, stride: 4096, offset: 0, dac8: false });
   assert.ok(vram.subarray(0, 1024 * 768 * 4).every((b) => b === 0), 'the visible screen is black');
   assert.equal(vbe.describe()[0][1], '1024x768x32, 4096 bytes a line');
+});
+
+test('kvmdbg demo fb is the framebuffer demo; any other word after demo is a usage error naming it', () => {
+  const fb = parseCli(['demo', 'fb']);
+  assert.ok(fb !== 'help');
+  assert.deepEqual([fb.command, fb.demo], ['demo', 'fb']);
+  const plain = parseCli(['demo']);
+  assert.ok(plain !== 'help');
+  assert.equal(plain.demo, undefined);
+  assert.throws(() => parseCli(['demo', 'fx']), (e: Error) => e instanceof UsageError && e.message === "unexpected argument 'fx' (kvmdbg demo takes fb or nothing)");
+  assert.throws(() => parseCli(['demo', 'fb', 'more']), /unexpected argument 'more'/);
+  assert.throws(() => parseCli(['run', '--kernel', 'k', 'fb']), (e: Error) => e.message === "unexpected argument 'fb'");
 });

@@ -8,10 +8,13 @@ export const USAGE = `usage:
   kvmdbg run --kernel FILE [--initrd FILE] [--cmdline STR] [--memory 512M] [--cpus 1] [--no-debug-exit]
              [--disk FILE[,ro]]... [--gdb [HOST:]PORT [--wait-gdb] [--gdb-arch x86-64|i386]]
              [--screenshot FILE.png] [--screen] [--keys TEXT [--keys-when TEXT]]
-  kvmdbg demo            boot the bundled demo kernel
+  kvmdbg demo            boot the bundled demo kernel (the Mandelbrot set on the serial console)
+  kvmdbg demo fb         the framebuffer demo: a multiboot2 kernel drawing at 1024x768x32; its screen
+                         goes to kvmdbg-fbdemo.png (--screenshot FILE.png elsewhere)
   kvmdbg doctor          what this host's KVM can do for a debugger, measured (exit 0: kernels boot and step here)
 options:
-  --kernel FILE      multiboot v1 ELF, PVH ELF, or x86-64 ELF (entered in long mode)
+  --kernel FILE      multiboot2 or multiboot v1 kernel, PVH ELF, x86-64 ELF (entered in long mode),
+                     or a Linux bzImage
   --initrd FILE      passed as the first boot module
   --cmdline STR      kernel command line
   --memory SIZE      guest RAM, e.g. 64M, 2G (default 256M)
@@ -39,6 +42,8 @@ non-zero with a message on a crash.`;
 
 export interface RunArgs {
   command: 'run' | 'demo' | 'doctor';
+  /** `kvmdbg demo fb`: the framebuffer demo instead of the serial one. */
+  demo?: 'fb';
   kernel?: string;
   initrd?: string;
   cmdline?: string;
@@ -99,7 +104,8 @@ export function parseCli(argv: string[]): RunArgs | 'help' {
   if (values.help || positionals.length === 0) return 'help';
   const command = positionals[0];
   if (command !== 'run' && command !== 'demo' && command !== 'doctor') throw new UsageError(`unknown command '${command}'`);
-  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+  const demo = command === 'demo' && positionals[1] === 'fb' ? 'fb' : undefined;
+  if (positionals.length > (demo ? 2 : 1)) throw new UsageError(`unexpected argument '${positionals[demo ? 2 : 1]}'${command === 'demo' ? ' (kvmdbg demo takes fb or nothing)' : ''}`);
   if (command === 'run' && !values.kernel) throw new UsageError('kvmdbg run needs --kernel FILE');
   if (command === 'demo' && values.kernel) throw new UsageError('kvmdbg demo boots the bundled demo kernel; use kvmdbg run --kernel FILE for your own');
   let cpus: number | undefined;
@@ -120,6 +126,7 @@ export function parseCli(argv: string[]): RunArgs | 'help' {
   if (values.screenshot !== undefined && !/\.png$/i.test(values.screenshot)) throw new UsageError(`--screenshot ${values.screenshot}: the file is a PNG, name it FILE.png`);
   return {
     command,
+    demo,
     screenshot: values.screenshot,
     screen: !!values.screen,
     keys: values.keys,

@@ -7,6 +7,9 @@
 
 struct fb { volatile uint8_t *base; uint32_t pitch, width, height; };
 
+/* As a text background: leave the pixels behind the glyph as they are. */
+#define FB_CLEAR 0xffffffffu
+
 void fb_fill(const struct fb *f, uint32_t x, uint32_t y, uint32_t w, uint32_t h, uint32_t rgb);
 /* One glyph at (x, y), each font pixel a scale x scale square; characters outside 0x20-0x7E draw as '?'. */
 void fb_char(const struct fb *f, uint32_t x, uint32_t y, char c, uint32_t fg, uint32_t bg, uint32_t scale);

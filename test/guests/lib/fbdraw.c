@@ -30,7 +30,8 @@ void fb_char(const struct fb *f, uint32_t x, uint32_t y, char c, uint32_t fg, ui
 			int on = (g[r] >> (7 - start)) & 1;
 			if (b < 8 && ((g[r] >> (7 - b)) & 1) == on)
 				continue;
-			fb_fill(f, x + start * scale, y + r * scale, (b - start) * scale, scale, on ? fg : bg);
+			if (on || bg != FB_CLEAR)
+				fb_fill(f, x + start * scale, y + r * scale, (b - start) * scale, scale, on ? fg : bg);
 			start = b;
 		}
 	}
