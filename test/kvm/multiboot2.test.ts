@@ -41,7 +41,7 @@ function expectedConsole(cmdline: string, modules: string[], typed: string): Reg
     'mmap: 0x9fc00\\+0x400 type 2',
     'mmap: 0xf0000\\+0x10000 type 2',
     'mmap: 0x100000\\+0x3f00000 type 1',
-    ...modules.map((m) => esc(m.replace('ADDR', `0x${f.moduleAddr.toString(16)}`))),
+    ...modules.map((m, i) => esc(m.replace('ADDR', `0x${(f.moduleAddr + i * 4096).toString(16)}`))),
     'rsdp: old "RSD PTR " rev 2, new "RSD PTR " rev 2 length 36',
     `elf sections: ${f.sections} of 40 bytes, names in ${f.shstrndx}`,
     'load base: 0x100000',
@@ -51,16 +51,19 @@ function expectedConsole(cmdline: string, modules: string[], typed: string): Reg
   ].join('\n') + '\n$');
 }
 
-test('multiboot2: the command line, a module and the memory map on the console; the framebuffer picture and the typed keys pixel for pixel', async () => {
+test('multiboot2: the command line, two modules (--initrd, --module with its own command line) and the memory map on the console; the framebuffer picture and the typed keys pixel for pixel', async () => {
   const module = join(dir, 'hello.mod');
   writeFileSync(module, 'hello from module zero\nsecond line\n');
   const png = join(dir, 'mb2.png');
   const cmdline = 'mb2 test root=/dev/ram0';
+  const second = join(dir, 'second.mod');
+  writeFileSync(second, 'font data');
   const r = await runCli(['run', '--kernel', KERNEL, '--memory', '64M', '--cmdline', cmdline, '--initrd', module,
-    '--screenshot', png, '--keys', 'Hi 42{Enter}'], BOOT_MS);
+    '--module', `${second},font --size=16`, '--screenshot', png, '--keys', 'Hi 42{Enter}'], BOOT_MS);
   assert.equal(r.stderr, '');
   assert.deepEqual([r.status, r.signal], [0, null]);
-  assert.match(r.stdout, expectedConsole(cmdline, [`module 0: 35 bytes at ADDR, "${module}": hello from module zero`], 'Hi 42'));
+  assert.match(r.stdout, expectedConsole(cmdline, [`module 0: 35 bytes at ADDR, "${module}": hello from module zero`,
+    'module 1: 9 bytes at ADDR, "font --size=16": font data'], 'Hi 42'));
   const img = decodePng(readFileSync(png));
   assert.deepEqual([img.width, img.height], [1024, 768]);
   assertSameImage(img, expectedMb2Screen(cmdline, 'hello from module zero', 'Hi 42'), png);

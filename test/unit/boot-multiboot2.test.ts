@@ -10,6 +10,10 @@ import { GuestMemory } from '../../vmm/memory/guest-memory';
 import type { BootModule } from '../../vmm/boot/layout';
 import { buildElf, concat, multibootHeader, pattern } from './helpers/elf-builder';
 import { parseCli, UsageError } from '../../vmm/cli/args';
+import { LaunchConfigError, validateLaunchArgs } from '../../debug-adapter/launch-config';
+import { join } from 'node:path';
+
+const GUESTS = join(__dirname, '..', '..', '..', 'test', 'guests', 'build');
 import { assertDescriptorMatches, dirtyMemory, expectBootError } from './helpers/boot-check';
 import { mb2Header, readMb2Info, tagOf, type Mb2TagSpec } from './helpers/mb2-builder';
 
@@ -225,4 +229,21 @@ test('kvmdbg demo fb is the framebuffer demo; any other word after demo is a usa
   assert.throws(() => parseCli(['demo', 'fx']), (e: Error) => e instanceof UsageError && e.message === "unexpected argument 'fx' (kvmdbg demo takes fb or nothing)");
   assert.throws(() => parseCli(['demo', 'fb', 'more']), /unexpected argument 'more'/);
   assert.throws(() => parseCli(['run', '--kernel', 'k', 'fb']), (e: Error) => e.message === "unexpected argument 'fb'");
+});
+
+test('modules: --module FILE[,CMDLINE] on the command line, "modules" in launch.json (strings or { path, cmdline }), after the initrd', () => {
+  const a = parseCli(['run', '--kernel', 'k', '--module', 'a.bin', '--module', 'b.bin,b cmd, with commas']);
+  assert.ok(a !== 'help');
+  assert.deepEqual(a.modules, [{ path: 'a.bin' }, { path: 'b.bin', cmdline: 'b cmd, with commas' }]);
+  assert.throws(() => parseCli(['run', '--kernel', 'k', '--module', ',x']), /--module ,x: expected FILE or FILE,CMDLINE/);
+  const kernel = join(GUESTS, 'mb2.elf');
+  const v = validateLaunchArgs({ kernel, initrd: kernel, modules: [kernel, `${kernel},one two`, { path: kernel, cmdline: 'three' }] });
+  assert.deepEqual(v.config.modules, [{ path: kernel }, { path: kernel, cmdline: 'one two' }, { path: kernel, cmdline: 'three' }]);
+  assert.equal(v.config.initrd, kernel);
+  const bad = (modules: unknown, message: string) => assert.throws(() => validateLaunchArgs({ kernel, modules }), (e: Error) => e instanceof LaunchConfigError && e.message === message);
+  bad('x', 'launch.json: "modules" must be a list like ["font.psf", "initrd.tar,root"], not "x"');
+  bad(['/nonexistent/m'], 'launch.json: "modules"[0]: /nonexistent/m does not exist');
+  bad([{ cmdline: 'x' }], 'launch.json: "modules"[0] needs a "path" (a string)');
+  bad([{ path: kernel, cmdline: 3 }], 'launch.json: "modules"[0].cmdline must be a string');
+  bad([''], 'launch.json: "modules"[0] is an empty path');
 });
