@@ -247,3 +247,20 @@ test('modules: --module FILE[,CMDLINE] on the command line, "modules" in launch.
   bad([{ path: kernel, cmdline: 3 }], 'launch.json: "modules"[0].cmdline must be a string');
   bad([''], 'launch.json: "modules"[0] is an empty path');
 });
+
+test('a higher-half ELF64 multiboot2 kernel (32-bit bootstrap, AT() physical addresses) is loaded by p_paddr and entered at the physical entry', () => {
+  const text = concat(mb2Header([{ type: 5, words: [0, 0, 32] }]), pattern(300));
+  const elf = buildElf({
+    bits: 64,
+    entry: 0xffffffff80100080n,
+    segments: [{ paddr: 0x100000, vaddr: 0xffffffff80100000n, data: text, memsz: 0x3000 }],
+  });
+  const memory = dirtyMemory();
+  const info = boot(elf.bytes, [], memory)();
+  assert.deepEqual([info.protocol, info.entry, info.cpu.regs.rip, info.imageEnd], ['multiboot2', 0x100080, 0x100080n, 0x103000]);
+  assert.match(info.description, /^multiboot2 ELF64, entry 0x100080, framebuffer 1024x768x32/);
+  assert.deepEqual(memory.read(0x100000, text.length), text);
+  const es = tagOf(readMb2Info(memory, MB2_INFO_ADDR), 9);
+  assert.equal(memory.readU32(es.addr + 12), 64, 'ELF64 section headers are 64 bytes');
+  assert.equal(memory.readU64(es.addr + 20 + 1 * 64 + 16), 0xffffffff80100000n, 'sh_addr kept as linked');
+});
