@@ -6,16 +6,17 @@
 // framebuffer, drawn; continuing, the key reaches the text box and Esc ends it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BOOT_MS, GUEST_DIR, ROOT } from './helpers/guests';
-import { finishDap, launchDap, nextStop, startDap, topFrame, waitForText } from './helpers/dap-session';
+import { evaluate, finishDap, launchDap, nextStop, startDap, topFrame, waitForText } from './helpers/dap-session';
 import { decodePng } from '../../vmm/screen/png';
 import type { ScreenBody } from '../../debug-adapter/protocol-extensions';
 
 const KERNEL = join(GUEST_DIR, 'fbdemo.elf');
 const SOURCE = join(ROOT, 'test', 'guests', 'demo', 'fbdemo.c');
-/** `if (ch == 27) {`: the first line after a key was read (fbdemo.c). */
-const KEY_LINE = 233;
+/** `if (ch == 27) {`: the first line after a key was read (fbdemo.c); it runs for keys only. */
+const KEY_LINE = readFileSync(SOURCE, 'utf8').split('\n').findIndex((l) => l.includes('if (ch == 27) {')) + 1;
 const DEMO_MS = BOOT_MS * 3;
 
 test('F5 on the framebuffer demo: a breakpoint in fbdemo.c on a typed key, the framebuffer shown at the stop, the key echoed after continuing', async () => {
@@ -30,6 +31,7 @@ test('F5 on the framebuffer demo: a breakpoint in fbdemo.c on a typed key, the f
     assert.equal((await stop).body.reason, 'breakpoint');
     const top = await topFrame(s);
     assert.deepEqual([top.name, top.line, top.source?.path], ['kernel_main', KEY_LINE, SOURCE]);
+    assert.equal((await evaluate(s, 'ch', top.id)).result, "81 'Q'", 'the key the Guest Screen typed, as a C char');
 
     const shot = (await s.dc.customRequest('kvm/screen', {})).body as ScreenBody;
     assert.deepEqual([shot.mode, shot.width, shot.height], ['framebuffer', 1024, 768]);

@@ -103,15 +103,20 @@ static uint32_t iterations(int32_t cr, int32_t ci)
 	return i;
 }
 
+/* x from -2.25 to 0.75, square blocks, the rows centred on the real axis.
+ * The set is symmetric about that axis, so each row is computed once and
+ * drawn twice, from the top and bottom edges towards the middle. */
 static void mandelbrot(void)
 {
-	/* x from -2.25 to 0.75, square blocks, y centred on 0 */
-	const int32_t dx = (3 << FRAC) / (SET_W / BLOCK), x0 = -(9 << FRAC) / 4;
-	const int32_t y0 = -dx * (SET_H / BLOCK) / 2 + dx / 2;
-	for (uint32_t by = 0; by < SET_H / BLOCK; by++)
-		for (uint32_t bx = 0; bx < SET_W / BLOCK; bx++) {
+	const uint32_t rows = SET_H / BLOCK, cols = SET_W / BLOCK;
+	const int32_t dx = (3 << FRAC) / (int32_t)cols, x0 = -(9 << FRAC) / 4;
+	const int32_t y0 = -dx * (int32_t)rows / 2 + dx / 2;
+	for (uint32_t by = 0; by < rows / 2; by++)
+		for (uint32_t bx = 0; bx < cols; bx++) {
 			uint32_t i = iterations(x0 + dx * (int32_t)bx, y0 + dx * (int32_t)by);
-			fb_fill(&fb, SET_X + bx * BLOCK, SET_Y + by * BLOCK, BLOCK, BLOCK, i >= MAX_ITER ? 0 : escape_colour(i));
+			uint32_t rgb = i >= MAX_ITER ? 0 : escape_colour(i);
+			fb_fill(&fb, SET_X + bx * BLOCK, SET_Y + by * BLOCK, BLOCK, BLOCK, rgb);
+			fb_fill(&fb, SET_X + bx * BLOCK, SET_Y + (rows - 1 - by) * BLOCK, BLOCK, BLOCK, rgb);
 		}
 }
 
