@@ -7,7 +7,8 @@
  * paging off, IF clear, EAX = 0x36D76289, EBX = the boot information
  * (multiboot2-info.ts). A framebuffer tag gets the Bochs VBE framebuffer
  * in its mode before entry (multiboot2-framebuffer.ts); the ACPI RSDP
- * kvmdbg builds is copied into tags 14 and 15.
+ * kvmdbg builds is copied into tags 14 and 15; a relocatable tag may move
+ * the image (multiboot2-relocate.ts).
  */
 import { BootError, BootInfo } from './boot-state';
 import { protectedModeState } from './cpu';
@@ -16,6 +17,7 @@ import { hex } from './format';
 import { alignUp, checkImageRange, lowRamEnd, placeModules, PlacedModule } from './layout';
 import { loadElfSegments, LoadedImage, physicalEntry } from './load-elf';
 import { chooseScreen } from './multiboot2-framebuffer';
+import { elfExtent, relocationDelta, shiftedElf } from './multiboot2-relocate';
 import { findMultiboot2Header, MB2_INFO_NAMES, MB2I, Multiboot2Header } from './multiboot2-header';
 import { Mb2ElfSections, MULTIBOOT2_BOOTLOADER_MAGIC, writeMultiboot2Info } from './multiboot2-info';
 import { MULTIBOOT_LOADER_NAME } from './multiboot-info';
@@ -42,10 +44,13 @@ export function loadMultiboot2(opts: LoadKernelOptions, header?: Multiboot2Heade
   let entry: number;
   let kind: string;
   let elf: ElfFile | undefined;
+  let delta = 0;
   if (h.address) {
     if (h.entry === undefined) throw new BootError(kernelPath, 'multiboot2 header has an address tag but no entry address tag, so kvmdbg cannot tell where to enter it');
-    image = loadByAddressTag(kernelPath, kernel, memory, ctx, h);
-    entry = h.entry;
+    const plan = addressTagLayout(kernelPath, kernel, h);
+    delta = relocationDelta(kernelPath, h.relocatable, plan.loadAddr, plan.bssEnd, ctx.map);
+    image = loadByAddressTag(kernelPath, kernel, memory, ctx, plan, delta);
+    entry = h.entry + delta;
     kind = 'address tag';
   } else {
     if (!ElfFile.isElf(kernel)) {
@@ -55,15 +60,16 @@ export function loadMultiboot2(opts: LoadKernelOptions, header?: Multiboot2Heade
     if (elf.header.machine !== EM_386 && elf.header.machine !== EM_X86_64) {
       throw new BootError(kernelPath, `is an ELF for ${machineName(elf.header.machine)}; kvmdbg boots x86 kernels`);
     }
-    image = loadElfSegments(elf, memory, ctx.map);
-    entry = h.entry !== undefined ? h.entry : physicalEntry(kernelPath, image, elf.header.entry);
+    const extent = elfExtent(elf);
+    delta = extent ? relocationDelta(kernelPath, h.relocatable, extent.start, extent.end, ctx.map) : 0;
+    image = loadElfSegments(shiftedElf(elf, kernel, delta) ?? elf, memory, ctx.map);
+    entry = h.entry !== undefined ? h.entry + delta : physicalEntry(kernelPath, image, elf.header.entry);
     kind = `ELF${elf.bits}`;
   }
   if (entry >= FOUR_GIB) throw new BootError(kernelPath, `entry point ${hex(entry)} is above 4 GiB, out of reach of multiboot2's 32-bit entry`);
   if (!image.segments.some((s) => entry >= s.paddr && entry < s.paddr + s.memsz)) {
     throw new BootError(kernelPath, `multiboot2 entry address ${hex(entry)} is outside the loaded image [${hex(image.start)}, ${hex(image.end)})`);
   }
-  checkRelocatable(kernelPath, h, image);
   const modules = placeModules(memory, image.end, opts.modules);
   const elfSections = elf ? loadElfSections(elf, kernel, memory, endOf(image, modules)) : undefined;
   checkRequests(kernelPath, h, { framebuffer: screen.info !== undefined, elfSections: elfSections !== undefined });
@@ -73,13 +79,14 @@ export function loadMultiboot2(opts: LoadKernelOptions, header?: Multiboot2Heade
     framebuffer: screen.info, elfSections, rsdp, loadBase: image.start,
   });
   const ignored = h.ignored.length ? `; ignored the optional ${h.ignored.join(', ')}` : '';
+  const moved = delta ? `, relocated to ${hex(image.start)}` : '';
   return {
     protocol: 'multiboot2',
     cpu: protectedModeState(entry, { rax: BigInt(MULTIBOOT2_BOOTLOADER_MAGIC), rbx: BigInt(info.addr) }),
     imageStart: image.start,
     imageEnd: image.end,
     entry,
-    description: `multiboot2 ${kind}, entry ${hex(entry)}, ${screen.summary}${ignored}`,
+    description: `multiboot2 ${kind}${moved}, entry ${hex(entry)}, ${screen.summary}${ignored}`,
     framebuffer: screen.mode,
   };
 }
@@ -96,8 +103,10 @@ function checkRequests(file: string, h: Multiboot2Header, have: { framebuffer: b
   }
 }
 
+interface AddressTagLayout { loadAddr: number; loadOffset: number; loadSize: number; loadEnd: number; bssEnd: number }
+
 /** The address tag: file bytes from (header offset - (header_addr - load_addr)) go to load_addr; load_addr -1 loads from the file's start. */
-function loadByAddressTag(file: string, kernel: Uint8Array, memory: GuestMemory, ctx: BootContext, h: Multiboot2Header): LoadedImage {
+function addressTagLayout(file: string, kernel: Uint8Array, h: Multiboot2Header): AddressTagLayout {
   const a = h.address!;
   const fail = (problem: string): never => { throw new BootError(file, `multiboot2 address tag: ${problem}`); };
   const fromStart = a.loadAddr === 0xffffffff;
@@ -115,23 +124,16 @@ function loadByAddressTag(file: string, kernel: Uint8Array, memory: GuestMemory,
   const bssEnd = a.bssEndAddr === 0 ? loadEnd : a.bssEndAddr;
   if (bssEnd < loadEnd) fail(`bss_end_addr ${hex(bssEnd)} is below load_end_addr ${hex(loadEnd)}`);
   if (bssEnd === loadAddr) fail('the image is empty (load_addr equals the end of the image)');
-  checkImageRange(file, memory, ctx.map, 'the multiboot2 image', loadAddr, bssEnd - loadAddr);
-  memory.write(loadAddr, kernel.subarray(loadOffset, loadOffset + loadSize));
-  memory.fill(loadEnd, bssEnd - loadEnd);
-  return { start: loadAddr, end: bssEnd, segments: [{ index: 0, paddr: loadAddr, vaddr: BigInt(loadAddr), memsz: bssEnd - loadAddr }] };
+  return { loadAddr, loadOffset, loadSize, loadEnd, bssEnd };
 }
 
-/**
- * kvmdbg loads a relocatable kernel where it is linked (which the load base
- * tag reports); that place must be one the relocatable tag allows.
- */
-function checkRelocatable(file: string, h: Multiboot2Header, image: LoadedImage): void {
-  const r = h.relocatable;
-  if (!r) return;
-  const aligned = r.align <= 1 || image.start % r.align === 0;
-  if (image.start < r.minAddr || image.end > r.maxAddr || !aligned) {
-    throw new BootError(file, `multiboot2 relocatable tag allows [${hex(r.minAddr)}, ${hex(r.maxAddr)}] aligned to ${hex(r.align)}, but the kernel is linked at [${hex(image.start)}, ${hex(image.end)}) and kvmdbg loads it where it is linked; link it inside that range`);
-  }
+/** Copies the address-tag image, moved by `delta` (a relocation), and zeroes its bss. */
+function loadByAddressTag(file: string, kernel: Uint8Array, memory: GuestMemory, ctx: BootContext, p: AddressTagLayout, delta: number): LoadedImage {
+  const start = p.loadAddr + delta, end = p.bssEnd + delta;
+  checkImageRange(file, memory, ctx.map, 'the multiboot2 image', start, end - start);
+  memory.write(start, kernel.subarray(p.loadOffset, p.loadOffset + p.loadSize));
+  memory.fill(p.loadEnd + delta, p.bssEnd - p.loadEnd);
+  return { start, end, segments: [{ index: 0, paddr: start, vaddr: BigInt(start), memsz: end - start }] };
 }
 
 function endOf(image: LoadedImage, modules: readonly PlacedModule[]): number {
