@@ -12,6 +12,8 @@ import { buildElf, concat, multibootHeader, pattern } from './helpers/elf-builde
 import { parseCli, UsageError } from '../../vmm/cli/args';
 import { LaunchConfigError, validateLaunchArgs } from '../../debug-adapter/launch-config';
 import { join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { classifyKernelFile } from '../../extension/detect';
 
 const GUESTS = join(__dirname, '..', '..', '..', 'test', 'guests', 'build');
 import { assertDescriptorMatches, dirtyMemory, expectBootError } from './helpers/boot-check';
@@ -289,4 +291,19 @@ test('a relocatable multiboot2 kernel stays where it is linked when the tag allo
   const info = boot(flat, [], m)();
   assert.deepEqual([info.imageStart, info.entry], [0x1000000, 0x1000040]);
   assert.deepEqual(m.read(0x1000000, flat.length), flat);
+});
+
+test('F5 in test/guests/demo: its launch.json names the built demos, valid kvm launch arguments; F5 without one would find fbdemo.elf as a multiboot kernel', () => {
+  const demoDir = join(__dirname, '..', '..', '..', 'test', 'guests', 'demo');
+  const text = readFileSync(join(demoDir, '.vscode', 'launch.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '');
+  const { configurations } = JSON.parse(text) as { configurations: Record<string, unknown>[] };
+  assert.deepEqual(configurations.map((c) => [c.type, c.request, c.kernel]), [
+    ['kvm', 'launch', '${workspaceFolder}/../build/fbdemo.elf'], ['kvm', 'launch', '${workspaceFolder}/../build/demo.elf']]);
+  for (const c of configurations) {
+    const v = validateLaunchArgs({ ...c, kernel: (c.kernel as string).replace('${workspaceFolder}', demoDir) });
+    assert.deepEqual(v.warnings, [], `${c.name}: no unknown attributes`);
+    assert.equal(v.config.symbols, v.config.kernel, `${c.name}: the ELF is its own symbols (breakpoints in the C source)`);
+  }
+  const fbdemo = join(GUESTS, 'fbdemo.elf');
+  assert.equal(classifyKernelFile(fbdemo, statSync(fbdemo).size), 'multiboot');
 });
