@@ -28,15 +28,18 @@ module.exports = async function scenarioScreen(w, wsD) {
   await page.waitForTimeout(1500);
   check(`D: the editor stopped on the bp:screen-ready line ${bp.line}`, await cursorLine() === bp.line, `status bar: Ln ${await cursorLine()}`);
 
-  // The view's page lives in nested iframes (VS Code's webview host): find the frame that has its #screen.
-  const screenFrame = async () => {
+  // The screen's page lives in nested iframes (VS Code's webview host): the frames that have its #screen,
+  // the biggest first (the editor tab's, once it is open; else the side bar's).
+  const screenFrames = async () => {
+    const found = [];
     for (const f of page.frames()) {
-      if (await f.locator('#screen').count().catch(() => 0)) return f;
+      const box = await f.locator('#screen').boundingBox({ timeout: 2 * SEC }).catch(() => null);
+      if (box) found.push({ f, area: box.width * box.height });
     }
-    return undefined;
+    return found.sort((a, b) => b.area - a.area).map((x) => x.f);
   };
-  const inView = async (selector) => {
-    const f = await screenFrame();
+  const inView = async (selector, which = 0) => {
+    const f = (await screenFrames())[which];
     return f ? await f.locator(selector).textContent({ timeout: 5 * SEC }).catch(() => '') : '';
   };
   const screenText = () => inView('#text');
@@ -56,12 +59,18 @@ module.exports = async function scenarioScreen(w, wsD) {
   const status = await inView('#status');
   check('D: the view says what it shows (80x25 text)', /80x25 text/.test(status), oneLine(status));
   await shot('d-01-guest-screen-at-breakpoint');
+  // A side bar is small for a screen: the same screen in an editor tab.
+  check('D: the Command Palette runs "Open Guest Screen in Editor"', !!await command('Open Guest Screen in Editor'));
+  const tab = await waitText('.tabs-container', /Guest Screen/, 30 * SEC);
+  const bigger = tab && await waitScreen(new RegExp(`${TITLE}[\\s\\S]*scan code set 1`), 30 * SEC);
+  check('D: an editor tab "Guest Screen" shows the same screen', !!bigger && (await screenFrames()).length >= 2, oneLine(tab || await text('.tabs-container'), 200));
+  await shot('d-01b-guest-screen-in-editor');
 
   log('D: continuing (F5), then typing into the view');
   await page.keyboard.press('F5');
   const term = await waitText('.terminal-wrapper .xterm-rows, .xterm-screen', /screen ready/, MIN);
   check('D: the guest runs on to its prompt (console: "screen ready")', !!term);
-  const f = await screenFrame();
+  const f = (await screenFrames())[0];
   if (f) await f.locator('#screen').click({ timeout: 20 * SEC }).catch((e) => log(`D: clicking the screen: ${e.message.split('\n')[0]}`));
   await page.keyboard.type('hello', { delay: 80 });
   const echoed = await waitScreen(/\n> hello/, 60 * SEC);
