@@ -10,6 +10,8 @@
  * `modules` list is walked (a few reads a module; the rest only when the
  * list changed) so modules loaded before the session looked are found too.
  */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { ModuleEvent } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { HookContext, HookResult } from '../kernel-hooks';
@@ -17,7 +19,7 @@ import type { SessionState } from '../session/state';
 import { Symbols, symbolsFromObject } from '../symbols';
 import { relocatableObject } from '../symbols/relocate';
 import { SymbolSpace } from '../symbols/symbol-space';
-import { moduleFilesIn, moduleKey, readModuleFile, releaseOfBanner, type ModuleSearch } from './module-files';
+import { moduleFilesIn, moduleKey, releaseOfBanner, type ModuleSearch } from './module-files';
 import { moduleBase, moduleLayout, moduleRanges, readModule, walkModules, type KernelModule, type ModuleLayout, type ReadGuest } from './module-list';
 import { loadModuleSymbols } from './module-symbols';
 import { pendingFunctionMessage, pendingSourceMessage, rebindBreakpoints } from './module-breakpoints';
@@ -203,12 +205,14 @@ export class ModuleTracker {
     return undefined;
   }
 
+  /** A .ko on disk (compressed ones are not read for this): its file names, under its module name. */
   private scanOwner(path: string): void {
-    void readModuleFile(path).then((bytes) => {
-      const name = moduleKey(path.replace(/^.*\//, '').replace(/\.ko(\.\w+)?$/, ''));
-      if (this.loaded.has(name) || this.owners.has(name)) return;
-      this.owners.set(name, symbolsFromObject(relocatableObject(name, bytes, new Map()), { name }));
-    }).catch(() => undefined);
+    if (!path.endsWith('.ko')) return;
+    const name = moduleKey(basename(path).slice(0, -3));
+    if (this.loaded.has(name) || this.owners.has(name)) return;
+    try {
+      this.owners.set(name, symbolsFromObject(relocatableObject(name, new Uint8Array(readFileSync(path)), new Map()), { name }));
+    } catch { /* not a module: it owns no file */ }
   }
 
   /** A source breakpoint's problem when no loaded object has its file: pending, or undefined (not a module matter). */

@@ -26,9 +26,12 @@ export class BreakpointRequests {
     const vcpu = this.state.vcpu!;
     if (!machine || machine.ended) return;
     const software = this.state.software!;
-    this.state.hooks.sync(this.state.symbols);
     const { plan, result } = await vcpu.withStopped(async () => {
       await vcpu.sregs().catch(() => undefined);
+      this.state.hooks.sync(this.state.symbols, machine.int3.delivered ? {
+        fits: (a) => software.fits(vcpu.paging, a),
+        firstByte: (a) => this.state.view?.readExact({ space: 'v', address: a }, 1)?.[0],
+      } : undefined);
       // Code a trap cannot take (unmapped yet, or an instruction shorter than the port trap) gets the debug registers first.
       const plan = breakpoints.hardwarePlan({ software: machine.int3.delivered, mapped: (a) => software.fits(vcpu.paging, a) });
       const result = await machine.armHardware(plan.requests);

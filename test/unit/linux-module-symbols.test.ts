@@ -15,6 +15,8 @@ import { SymbolSpace } from '../../debug-adapter/symbols/symbol-space';
 import { ElfFile } from '../../vmm/boot/elf';
 import { loadModuleSymbols } from '../../debug-adapter/linux/module-symbols';
 import type { KernelModule } from '../../debug-adapter/linux/module-list';
+import { BreakpointTable } from '../../debug-adapter/breakpoints';
+import { pendingSourceMessage, rebindBreakpoints } from '../../debug-adapter/linux/module-breakpoints';
 
 const dir = mkdtempSync(join(tmpdir(), 'kvmdbg-ko-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -222,4 +224,26 @@ test('a .ko.xz is read through the xz command', async (t) => {
   assert.equal(got.status, 'Symbols loaded');
   assert.equal(got.path, join(d, 'xzmod.ko.xz'));
   t.diagnostic(`read ${got.path}`);
+});
+
+test('a source breakpoint in a module binds when the module is in the space and is pending again when it leaves', () => {
+  const k = gcc('kernel2', KERNEL_C);
+  const space = new SymbolSpace(symbolsFromObject(relocatableObject('vmlinux', k.bytes, placeAll(k.bytes, KERNEL_BASE)), { name: 'vmlinux' }));
+  const m = moduleSymbols();
+  const ret = lineOf(MODULE_C, 'bp:ret');
+  const table = new BreakpointTable();
+  const message = pendingSourceMessage(m.source, 'kvm_mod');
+  assert.equal(message, 'pending: in module kvm_mod, which is not loaded');
+  const [b] = table.replace(`source:${m.source}`, [{ key: `${m.source}:${ret}`, kind: 'source', path: m.source, line: ret, problem: message, pending: true, rebind: true }]);
+  const owner = (): string => 'kvm_mod';
+  assert.deepEqual(rebindBreakpoints(table.all(), space, (p) => p, owner), []);
+  space.add({ name: 'kvm_mod', symbols: m.syms, ranges: [[MODULE_BASE, MODULE_BASE + 0x1000n]] });
+  assert.deepEqual(rebindBreakpoints(table.all(), space, (p) => p, owner), [b]);
+  assert.equal(b.problem, undefined);
+  assert.equal(b.line, ret);
+  assert.deepEqual(b.addresses, m.syms.resolveBreakpoint(m.source, ret)!.addresses);
+  space.remove('kvm_mod');
+  assert.deepEqual(rebindBreakpoints(table.all(), space, (p) => p, owner), [b]);
+  assert.deepEqual([b.problem, b.addresses, b.pending], [message, [], true]);
+  assert.equal(pendingSourceMessage('/src/x.c', undefined), 'pending: no loaded object has code for x.c (a module not loaded yet?); kvmdbg sets it when one with it loads');
 });
