@@ -28,6 +28,8 @@ import { lsmodText } from './module-lsmod';
 /** Where module unload is seen, first found wins (free_module since 2.6; static, so maybe inlined elsewhere). */
 const FREE_HOOKS = ['free_module'];
 const LOAD_HOOK = 'do_init_module';
+/** The longest a module load waits for the kernel's name index (it finds struct module). */
+const NAME_INDEX_WAIT_MS = 20_000;
 /** .ko files in modulePaths read to learn which module a pending breakpoint's file belongs to. */
 const OWNER_SCAN_FILES = 64;
 
@@ -91,8 +93,10 @@ export class ModuleTracker {
     };
   }
 
+  /** The kernel's struct module layout; undefined (and said once) when its types cannot be read, or not yet (the name index building). */
   private layoutNow(): ModuleLayout | undefined {
     if (this.layout) return this.layout;
+    if (this.space?.names?.state === 'building') return undefined;
     const l = moduleLayout(this.space?.debug);
     if (typeof l === 'string') { this.layoutProblem = l; this.once(`kvmdbg: modules: ${l}; module symbols and the Modules view are off`); return undefined; }
     return (this.layout = l);
@@ -100,7 +104,17 @@ export class ModuleTracker {
 
   // ---- hooks --------------------------------------------------------------------------------
 
+  /** The name index finds struct module: a module loading while it still builds waits for it (once, bounded). */
+  private async namesReady(): Promise<void> {
+    const names = this.space?.names;
+    if (names?.state !== 'building') return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([names.ready, new Promise((r) => { timer = setTimeout(r, NAME_INDEX_WAIT_MS); })]);
+    clearTimeout(timer);
+  }
+
   private async onLoad(ctx: HookContext): Promise<HookResult> {
+    await this.namesReady();
     const layout = this.layoutNow();
     if (!layout) return 'continue';
     const address = (await ctx.regs()).rdi;
