@@ -183,6 +183,8 @@ export class ModuleTracker {
     this.loaded.set(m.name, tracked);
     this.owners.delete(moduleKey(m.name));
     space.add({ name: m.name, symbols: loaded.symbols, ranges: moduleRanges(m) });
+    const at = moduleBase(m);
+    this.state.note(`kvmdbg: module ${m.name} loaded${at === undefined ? '' : ` at ${hex(at)}`}: ${loaded.status === 'Symbols loaded' ? `symbols from ${loaded.path}` : loaded.status}`);
     this.state.send(new ModuleEvent('new', this.toDap(tracked)));
   }
 
@@ -193,6 +195,7 @@ export class ModuleTracker {
     this.space?.remove(name);
     // Kept for its file names: a breakpoint in it says which module it waits for.
     this.owners.set(moduleKey(name), t.symbols);
+    this.state.note(`kvmdbg: module ${name} unloaded`);
     this.state.send(new ModuleEvent('removed', { id: name, name }));
   }
 

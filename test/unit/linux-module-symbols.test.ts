@@ -5,7 +5,7 @@
 // object beside them. Bad input: relocations outside their section, a stripped copy. No KVM.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -17,6 +17,7 @@ import { loadModuleSymbols } from '../../debug-adapter/linux/module-symbols';
 import type { KernelModule } from '../../debug-adapter/linux/module-list';
 import { BreakpointTable } from '../../debug-adapter/breakpoints';
 import { pendingSourceMessage, rebindBreakpoints } from '../../debug-adapter/linux/module-breakpoints';
+import { candidateFiles, moduleKey } from '../../debug-adapter/linux/module-files';
 
 const dir = mkdtempSync(join(tmpdir(), 'kvmdbg-ko-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -246,4 +247,20 @@ test('a source breakpoint in a module binds when the module is in the space and 
   assert.deepEqual(rebindBreakpoints(table.all(), space, (p) => p, owner), [b]);
   assert.deepEqual([b.problem, b.addresses, b.pending], [message, [], true]);
   assert.equal(pendingSourceMessage('/src/x.c', undefined), 'pending: no loaded object has code for x.c (a module not loaded yet?); kvmdbg sets it when one with it loads');
+});
+
+test('module files: the kernel build tree\'s modules.order (.o names since 6.2) and M= directories in modulePaths, - and _ alike', () => {
+  const tree = mkdtempSync(join(dir, 'tree-'));
+  mkdirSync(join(tree, 'drivers', 'misc'), { recursive: true });
+  writeFileSync(join(tree, 'vmlinux'), '');
+  writeFileSync(join(tree, 'drivers', 'misc', 'foo-bar.ko'), '');
+  writeFileSync(join(tree, 'modules.order'), 'drivers/misc/foo-bar.o\nfs/other.o\n');
+  const out = mkdtempSync(join(dir, 'M-'));
+  mkdirSync(join(out, 'sub'));
+  writeFileSync(join(out, 'sub', 'foo_bar.ko'), '');
+  assert.equal(moduleKey('foo-bar'), 'foo_bar');
+  assert.deepEqual(candidateFiles('foo_bar', { modulePaths: [out], vmlinux: join(tree, 'vmlinux') }), {
+    files: [join(out, 'sub', 'foo_bar.ko'), join(tree, 'drivers', 'misc', 'foo-bar.ko')],
+    searched: [out, tree],
+  });
 });
