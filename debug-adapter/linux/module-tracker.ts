@@ -85,7 +85,8 @@ export class ModuleTracker {
   private search(): ModuleSearch {
     const space = this.space!;
     const banner = space.kernel.table.lookup('linux_banner');
-    const bytes = banner ? space.kernel.linkedBytes(banner.address, 128) : undefined;
+    const size = banner && banner.size > 0n && banner.size < 128n ? Number(banner.size) : 128;
+    const bytes = banner ? space.kernel.linkedBytes(banner.address, size) : undefined;
     return {
       modulePaths: this.state.config?.modulePaths ?? [],
       vmlinux: this.state.config?.symbols,
@@ -94,9 +95,10 @@ export class ModuleTracker {
   }
 
   /** The kernel's struct module layout; undefined (and said once) when its types cannot be read, or not yet (the name index building). */
-  private layoutNow(): ModuleLayout | undefined {
+  private layoutNow(evenWhileIndexing = false): ModuleLayout | undefined {
     if (this.layout) return this.layout;
-    if (this.space?.names?.state === 'building') return undefined;
+    // While the index builds a type lookup scans units (slow): a stop waits for a later one, a load does not.
+    if (this.space?.names?.state === 'building' && !evenWhileIndexing) return undefined;
     const l = moduleLayout(this.space?.debug);
     if (typeof l === 'string') { this.layoutProblem = l; this.once(`kvmdbg: modules: ${l}; module symbols and the Modules view are off`); return undefined; }
     return (this.layout = l);
@@ -115,7 +117,7 @@ export class ModuleTracker {
 
   private async onLoad(ctx: HookContext): Promise<HookResult> {
     await this.namesReady();
-    const layout = this.layoutNow();
+    const layout = this.layoutNow(true);
     if (!layout) return 'continue';
     const address = (await ctx.regs()).rdi;
     const m = readModule(layout, address, ctx.read, true);

@@ -5,105 +5,24 @@
 // and a kernel without struct module give a sentence. lsmod's text from it. No KVM.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { symbolsFromObject } from '../../debug-adapter/symbols';
 import { relocatableObject } from '../../debug-adapter/symbols/relocate';
 import { moduleLayout, moduleRanges, readModule, walkModules, type ModuleLayout } from '../../debug-adapter/linux/module-list';
 import { lsmodText } from '../../debug-adapter/linux/module-lsmod';
 import type { DebugData } from '../../debug-adapter/dwarf/model';
-
-const dir = mkdtempSync(join(tmpdir(), 'kvmdbg-modlist-'));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-
-const COMMON = `
-#include <stddef.h>
-struct list_head { struct list_head *next, *prev; };
-typedef struct { int counter; } atomic_t;
-enum module_state { MODULE_STATE_LIVE, MODULE_STATE_COMING, MODULE_STATE_GOING, MODULE_STATE_UNFORMED };
-struct attribute { const char *name; unsigned short mode; };
-struct bin_attribute { struct attribute attr; unsigned long size; void *private; void *read, *write, *mmap; };
-struct attribute_group { const char *name; void *is_visible, *is_bin_visible, *attrs, *bin_attrs; };
-struct module_sect_attr { struct bin_attribute battr; unsigned long address; };
-struct module_sect_attrs { struct attribute_group grp; unsigned int nsections; struct module_sect_attr attrs[]; };
-struct module;
-struct module_use { struct list_head source_list; struct list_head target_list; struct module *source, *target; };
-`;
-
-const V61 = `${COMMON}
-struct module_layout { void *base; unsigned int size; unsigned int text_size; unsigned int ro_size; unsigned int ro_after_init_size; };
-struct module {
-	enum module_state state; struct list_head list; char name[56]; const char *version; const char *srcversion;
-	long pad[12]; struct module_layout core_layout; struct module_layout init_layout;
-	struct module_sect_attrs *sect_attrs; struct list_head source_list; struct list_head target_list; atomic_t refcnt;
-};
-`;
-
-const V64 = `${COMMON}
-enum mod_mem_type { MOD_TEXT = 0, MOD_DATA, MOD_RODATA, MOD_RO_AFTER_INIT, MOD_INIT_TEXT, MOD_INIT_DATA, MOD_INIT_RODATA, MOD_MEM_NUM_TYPES };
-struct module_memory { void *base; unsigned int size; };
-struct module {
-	enum module_state state; struct list_head list; char name[56]; const char *version; const char *srcversion;
-	struct module_memory mem[MOD_MEM_NUM_TYPES];
-	struct module_sect_attrs *sect_attrs; struct list_head source_list; struct list_head target_list; atomic_t refcnt;
-};
-`;
-
-const OFFSETS = (layout: '61' | '64') => `
-struct module mod_example; struct module_sect_attrs *sect_example; struct module_use *use_example; enum mod_mem_type *kind_example;
-unsigned long offsets[] = {
-	offsetof(struct module, state), offsetof(struct module, list), offsetof(struct module, name), offsetof(struct module, version),
-	${layout === '61' ? 'offsetof(struct module, core_layout), offsetof(struct module, init_layout), sizeof(struct module_layout)' : 'offsetof(struct module, mem), sizeof(struct module_memory), 0'},
-	offsetof(struct module, sect_attrs), offsetof(struct module, source_list), offsetof(struct module, refcnt),
-	offsetof(struct module_sect_attrs, nsections), offsetof(struct module_sect_attrs, attrs), sizeof(struct module_sect_attr),
-	offsetof(struct module_sect_attr, address), offsetof(struct module_use, source), sizeof(struct module),
-};
-`.replace('enum mod_mem_type *kind_example;', layout === '64' ? 'enum mod_mem_type *kind_example;' : '');
+import { gcc, Memory, offsetsOf, offsetsSource, STRUCT_MODULE_61, STRUCT_MODULE_64 } from './helpers/kernel-modules';
 
 interface Compiled { debug: DebugData; off: bigint[] }
 
 function compile(name: string, source: string): Compiled {
-  const src = join(dir, `${name}.c`);
-  const out = join(dir, `${name}.o`);
-  writeFileSync(src, source);
-  const r = spawnSync('gcc', ['-c', '-g', '-O1', '-o', out, src], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) assert.fail(`gcc -c -g failed (apt-get install gcc): ${r.error?.message ?? r.stderr}`);
-  const bytes = new Uint8Array(readFileSync(out));
-  const obj = relocatableObject(name, bytes, new Map());
-  const syms = symbolsFromObject(obj, { name });
-  const data = obj.section('.data')!.data;
-  const sym = relocatableObject(name, bytes, new Map([['.data', 0n]])).symbols().find((s) => s.name === 'offsets')!;
-  const v = new DataView(data.buffer, data.byteOffset + Number(sym.value), Number(sym.size));
-  const off = Array.from({ length: Number(sym.size) / 8 }, (_, i) => v.getBigUint64(i * 8, true));
-  return { debug: syms.debug!, off };
+  const { bytes } = gcc(name, source);
+  const debug = symbolsFromObject(relocatableObject(name, bytes, new Map()), { name }).debug!;
+  return { debug, off: offsetsOf(bytes).map(BigInt) };
 }
 
-/** Sparse guest memory: 4 KiB pages that exist only where something was written. */
-class Memory {
-  readonly pages = new Map<bigint, Uint8Array>();
-  private page(a: bigint, make: boolean): Uint8Array | undefined {
-    const p = a & ~0xfffn;
-    let b = this.pages.get(p);
-    if (!b && make) this.pages.set(p, (b = new Uint8Array(4096)));
-    return b;
-  }
-  write(a: bigint, bytes: Uint8Array): void { bytes.forEach((x, i) => { const at = a + BigInt(i); this.page(at, true)![Number(at & 0xfffn)] = x; }); }
-  u64(a: bigint, v: bigint): void { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), true); this.write(a, b); }
-  u32(a: bigint, v: number): void { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, v >>> 0, true); this.write(a, b); }
-  str(a: bigint, s: string): void { this.write(a, new Uint8Array([...Buffer.from(s, 'latin1'), 0])); }
-  read = (a: bigint, n: number): Uint8Array | undefined => {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      const at = a + BigInt(i);
-      const p = this.page(at, false);
-      if (!p) return undefined;
-      out[i] = p[Number(at & 0xfffn)];
-    }
-    return out;
-  };
-}
+const V61 = STRUCT_MODULE_61;
+const V64 = STRUCT_MODULE_64;
+const OFFSETS = offsetsSource;
 
 const HEAD = 0xffffffff81aa9720n;
 

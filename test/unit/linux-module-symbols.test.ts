@@ -5,8 +5,7 @@
 // object beside them. Bad input: relocations outside their section, a stripped copy. No KVM.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { symbolsFromObject, type Symbols } from '../../debug-adapter/symbols';
@@ -18,9 +17,8 @@ import type { KernelModule } from '../../debug-adapter/linux/module-list';
 import { BreakpointTable } from '../../debug-adapter/breakpoints';
 import { pendingSourceMessage, rebindBreakpoints } from '../../debug-adapter/linux/module-breakpoints';
 import { candidateFiles, moduleKey } from '../../debug-adapter/linux/module-files';
+import { gcc, lineOf, placeAll, workDir as dir } from './helpers/kernel-modules';
 
-const dir = mkdtempSync(join(tmpdir(), 'kvmdbg-ko-'));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 const MODULE_C = `
 struct probe { int id; unsigned long calls; const char *label; };
@@ -53,31 +51,6 @@ __attribute__((noinline)) int kernel_work(int x)
 	return kernel_counter;
 }
 `;
-
-function gcc(name: string, source: string, flags: string[] = []): { path: string; bytes: Uint8Array; source: string } {
-  const src = join(dir, name + '.c');
-  const out = join(dir, name + '.o');
-  writeFileSync(src, source);
-  const r = spawnSync('gcc', ['-c', '-g', '-O1', '-fno-stack-protector', ...flags, '-o', out, src], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) assert.fail(`gcc -c -g -O1 failed (apt-get install gcc): ${r.error?.message ?? r.stderr}`);
-  return { path: out, bytes: new Uint8Array(readFileSync(out)), source: src };
-}
-
-const lineOf = (source: string, marker: string): number => source.split('\n').findIndex((l) => l.includes(marker)) + 1;
-
-/** Places every SHF_ALLOC section one after another from `base`, aligned, as the module loader lays them out. */
-function placeAll(bytes: Uint8Array, base: bigint): Map<string, bigint> {
-  const loads = new Map<string, bigint>();
-  let at = base;
-  for (const s of new ElfFile('o', bytes).sections()) {
-    if ((s.flags & 2n) === 0n || s.size === 0 || loads.has(s.name)) continue;
-    const align = s.addralign > 0n ? s.addralign : 1n;
-    at = (at + align - 1n) / align * align;
-    loads.set(s.name, at);
-    at += BigInt(s.size);
-  }
-  return loads;
-}
 
 const MODULE_BASE = 0xffffffffa0000000n;
 const KERNEL_BASE = 0xffffffff81000000n;
