@@ -21,6 +21,11 @@ export function pendingSourceMessage(file: string, owner: string | undefined): s
     : `pending: no loaded object has code for ${basename(file)} (a module not loaded yet?); kvmdbg sets it when one with it loads`;
 }
 
+/** A loaded object has the file, but no code at the line any more (an init function, freed once the module ran). */
+export function freedMessage(file: string, line: number, objects: string[]): string {
+  return `pending: no live code at or after line ${line} of ${basename(file)} in ${objects.join(', ')} (a module's init code is freed once it has run); kvmdbg sets it if the module loads again`;
+}
+
 export function pendingFunctionMessage(name: string): string {
   return `pending: no function named "${name}" in the kernel or its loaded modules; kvmdbg looks again when a module loads`;
 }
@@ -54,7 +59,11 @@ export function rebindBreakpoints(list: readonly Breakpoint[], space: SymbolSpac
       const file = unmap(b.path);
       const asked = requestedLine(b) ?? b.line ?? 0;
       const r = space.resolveBreakpoint(file, asked);
-      if (r && r.addresses.length > 0) { addresses = r.addresses; line = r.line; } else { pending = pendingSourceMessage(file, owner(file)); line = asked; }
+      if (r && r.addresses.length > 0) { addresses = r.addresses; line = r.line; } else {
+        const loaded = space.objectsWithFile(file);
+        pending = loaded.length > 0 ? freedMessage(file, asked, loaded) : pendingSourceMessage(file, owner(file));
+        line = asked;
+      }
     } else if (b.kind === 'function') {
       const name = b.key.replace(/^fn:/, '');
       const a = space.addressOf(name);

@@ -22,7 +22,7 @@ import { SymbolSpace } from '../symbols/symbol-space';
 import { moduleFilesIn, moduleKey, releaseOfBanner, type ModuleSearch } from './module-files';
 import { moduleBase, moduleLayout, moduleRanges, readModule, walkModules, type KernelModule, type ModuleLayout, type ReadGuest } from './module-list';
 import { loadModuleSymbols } from './module-symbols';
-import { pendingFunctionMessage, pendingSourceMessage, rebindBreakpoints } from './module-breakpoints';
+import { freedMessage, pendingFunctionMessage, pendingSourceMessage, rebindBreakpoints } from './module-breakpoints';
 import { lsmodText } from './module-lsmod';
 
 /** Where module unload is seen, first found wins (free_module since 2.6; static, so maybe inlined elsewhere). */
@@ -159,7 +159,8 @@ export class ModuleTracker {
       const have = this.loaded.get(m.name);
       if (have && have.module.address === m.address) {
         have.module = { ...m, sections: have.module.sections };
-        space.setRanges(m.name, moduleRanges(m));
+        // Its init sections freed: breakpoints there are unbound (rebind).
+        if (space.setRanges(m.name, moduleRanges(m))) changed = true;
         continue;
       }
       if (m.state === 'unformed') continue;   // not loaded yet, or being freed
@@ -235,9 +236,12 @@ export class ModuleTracker {
   }
 
   /** A source breakpoint's problem when no loaded object has its file: pending, or undefined (not a module matter). */
-  pendingSource(file: string): string | undefined {
-    if (!this.active || !this.space || this.space.objectsWithFile(file).length > 0) return undefined;
-    return pendingSourceMessage(file, this.ownerOf(file));
+  pendingSource(file: string, line = 0): string | undefined {
+    const space = this.space;
+    if (!this.active || !space) return undefined;
+    const objects = space.objectsWithFile(file);
+    if (objects.includes(space.kernel.name)) return undefined;
+    return objects.length > 0 ? freedMessage(file, line, objects) : pendingSourceMessage(file, this.ownerOf(file));
   }
 
   pendingFunction(name: string): string | undefined {

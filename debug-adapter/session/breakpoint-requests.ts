@@ -77,7 +77,7 @@ export class BreakpointRequests {
       // With kernel modules, a line may bind (or unbind) as they load: linux/module-breakpoints.ts.
       const rebind = this.state.modules?.active;
       if (!r || r.addresses.length === 0) {
-        const pending = this.state.modules?.pendingSource(file);
+        const pending = this.state.modules?.pendingSource(file, line);
         if (pending) return { ...base, problem: pending, pending: true, rebind };
         return { ...base, problem: `no code at or after line ${line} of ${basename(path)} in the DWARF line tables of ${symbols.name}` };
       }

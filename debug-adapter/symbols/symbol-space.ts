@@ -75,10 +75,12 @@ export class SymbolSpace extends Symbols {
     return this.objects.delete(name);
   }
 
-  /** A module's memory changed (the kernel freed its init sections). */
-  setRanges(name: string, ranges: [bigint, bigint][]): void {
+  /** A module's memory changed (the kernel freed its init sections); true when it did. */
+  setRanges(name: string, ranges: [bigint, bigint][]): boolean {
     const o = this.objects.get(name);
-    if (o) o.ranges = ranges;
+    if (!o || o.ranges.join('/') === ranges.join('/')) return false;
+    o.ranges = ranges;
+    return true;
   }
 
   get modules(): readonly SpaceObject[] { return [...this.objects.values()]; }
@@ -118,9 +120,15 @@ export class SymbolSpace extends Symbols {
     if (k && k.addresses.length > 0) out.push({ object: this.kernel.name, ...k });
     for (const o of this.objects.values()) {
       const r = o.symbols.resolveBreakpoint(file, line);
-      if (r && r.addresses.length > 0) out.push({ object: o.name, ...r });
+      // Code the kernel freed (a module's init sections once it is live) is no place for a breakpoint.
+      const live = r?.addresses.filter((a) => this.inRanges(o, a)) ?? [];
+      if (r && live.length > 0) out.push({ object: o.name, line: r.line, addresses: live });
     }
     return out;
+  }
+
+  private inRanges(o: SpaceObject, address: bigint): boolean {
+    return o.ranges.length === 0 || o.ranges.some(([start, end]) => address >= start && address < end);
   }
 
   /** The objects whose line tables name `file` (whether or not the line has code). */
@@ -141,7 +149,7 @@ export class SymbolSpace extends Symbols {
   }
 
   override addressesForLine(file: string, line: number): bigint[] {
-    return [this.kernel, ...[...this.objects.values()].map((o) => o.symbols)].flatMap((s) => s.addressesForLine(file, line));
+    return [...this.kernel.addressesForLine(file, line), ...[...this.objects.values()].flatMap((o) => o.symbols.addressesForLine(file, line).filter((a) => this.inRanges(o, a)))];
   }
 
   override addressOf(name: string): bigint | undefined {

@@ -237,3 +237,20 @@ test('module files: the kernel build tree\'s modules.order (.o names since 6.2) 
     searched: [out, tree],
   });
 });
+
+test('once the kernel frees a module\'s init sections, a breakpoint in its init function is unbound with a sentence', () => {
+  const k = gcc('kernel3', KERNEL_C);
+  const space = new SymbolSpace(symbolsFromObject(relocatableObject('vmlinux', k.bytes, placeAll(k.bytes, KERNEL_BASE)), { name: 'vmlinux' }));
+  const m = moduleSymbols();
+  const init = m.loads.get('.init.text')!;
+  const line = lineOf(MODULE_C, 'bp:init');
+  space.add({ name: 'kvm_mod', symbols: m.syms, ranges: [[MODULE_BASE, init], [init, init + 0x100n]] });
+  const table = new BreakpointTable();
+  const [b] = table.replace(`source:${m.source}`, [{ key: `${m.source}:${line}`, kind: 'source', path: m.source, line, problem: 'pending', pending: true, rebind: true }]);
+  rebindBreakpoints(table.all(), space, (p) => p, () => undefined);
+  assert.ok(b.addresses[0] >= init, 'bound in .init.text');
+  assert.equal(space.setRanges('kvm_mod', [[MODULE_BASE, init]]), true);
+  assert.deepEqual(rebindBreakpoints(table.all(), space, (p) => p, () => undefined), [b]);
+  assert.deepEqual(b.addresses, []);
+  assert.equal(b.problem, `pending: no live code at or after line ${line} of ${m.source.split('/').pop()} in kvm_mod (a module's init code is freed once it has run); kvmdbg sets it if the module loads again`);
+});
