@@ -146,6 +146,20 @@ export class KernelHooks {
     return this.table.all().filter((b) => b.kind === 'hook' && !b.verified).map((b) => `${b.key.slice(5)}: ${b.message ?? 'not armed'}`);
   }
 
+  /** After an arm: says each hook that is not armed, once, with what it costs (its label). */
+  sayUnarmed(): void {
+    for (const b of this.table.all()) {
+      if (b.kind !== 'hook' || b.verified) continue;
+      const symbol = b.key.slice(5);
+      const said = `${symbol}:${b.message}`;
+      if (this.unarmedSaid.has(said)) continue;
+      this.unarmedSaid.add(said);
+      const labels = [...new Set([...this.hooks.values()].filter((h) => h.symbol === symbol).map((h) => h.label ?? h.symbol))].join(', ');
+      this.note(`kvmdbg: ${labels} is off for now: the hidden breakpoint on ${symbol} is not armed (${b.message ?? 'not armed'})`);
+    }
+  }
+  private readonly unarmedSaid = new Set<string>();
+
   /**
    * A breakpoint stop at hook addresses: runs each matching hook's handler in the order they
    * were added. The first stop a handler returns is the stop to show (later handlers at the

@@ -68,6 +68,20 @@ test('the user\'s breakpoints get the debug registers first; hooks take software
   assert.match(hooks.problems()[0], /^do_init_module: all 4 hardware debug registers/);
 });
 
+test('a hook that cannot be armed is said once, by what it is for', () => {
+  const table = new BreakpointTable();
+  const notes: string[] = [];
+  const hooks = new KernelHooks(table, (t) => notes.push(t));
+  hooks.add({ symbol: 'do_init_module', label: 'module load tracking', handler: async () => 'continue' });
+  hooks.sync(symbols);
+  table.replace('function', ['a', 'b', 'c', 'd'].map((n, i) => ({ key: `fn:${n}`, kind: 'function' as const, addresses: [0x1000n + BigInt(i)] })));
+  arm(table, false);
+  hooks.sayUnarmed();
+  hooks.sayUnarmed();
+  assert.equal(notes.length, 1);
+  assert.match(notes[0], /^kvmdbg: module load tracking is off for now: the hidden breakpoint on do_init_module is not armed \(all 4 hardware debug registers \(DR0-DR3\) are in use/);
+});
+
 test('handle: the first stop a handler returns is shown, every handler at the address runs, a throwing one is said once', async () => {
   const table = new BreakpointTable();
   const notes: string[] = [];
