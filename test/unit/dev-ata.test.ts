@@ -94,7 +94,9 @@ test('an absent slave reads status 0 (how xv6 and Linux tell), a command to it i
   try {
     assert.deepEqual([inp(e, 0x1f7), inp(e, 0x1f0, 2), inp(e, 0x3f6)], [0xff, 0xffff, 0xff]);
     out(e, 0x1f7, 0xec);
+    out(e, 0x1f0, 0x1234, 2);
     assert.equal(inp(e, 0x1f7), 0xff);
+    assert.deepEqual(e.errors, [], 'nothing to log on a channel with no drive');
   } finally { done(e); }
 });
 

@@ -106,6 +106,7 @@ export class AtaChannel implements Device {
   }
 
   write(offset: number, size: AccessSize, value: number): void {
+    if (this.empty) return;
     if (offset === 0) { this.dataOut(this.selected, size, value); return; }
     const v = value & 0xff;
     if (offset === ATA_CONTROL_OFFSET) { this.deviceControl(v); return; }
