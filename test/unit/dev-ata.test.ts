@@ -7,6 +7,7 @@ import { Bus } from '../../vmm/bus/bus';
 import type { AccessSize } from '../../vmm/bus/device';
 import { attachAta, checkAtaDisks } from '../../vmm/devices/ata-attach';
 import { parseDisk } from '../../vmm/cli/args';
+import { validateLaunchArgs } from '../../debug-adapter/launch-config';
 import { ATA_MAX_LOGGED, type AtaChannel } from '../../vmm/devices/ata-channel';
 
 const SECTORS = 64;
@@ -256,4 +257,14 @@ test('--disk FILE,ide and FILE,ro,ide put an image on the ATA channel; plain FIL
   assert.deepEqual(parseDisk('a.img,ide,ro'), { path: 'a.img', readOnly: true, bus: 'ide' });
   assert.deepEqual(parseDisk('a,b.img'), { path: 'a,b.img', readOnly: false });
   assert.throws(() => parseDisk(',ide'), /--disk ,ide: expected FILE or FILE,ro \(and ,ide for the ATA channel\)/);
+});
+
+test('launch.json: { "bus": "ide" } and "FILE,ide" put a disk on the ATA channel; another bus is one sentence', () => {
+  const r = rig();
+  try {
+    const f = r.files[0];
+    const { config } = validateLaunchArgs({ kernel: f, disks: [{ path: f, bus: 'ide' }, `${f},ro,ide`, { path: f, bus: 'virtio' }] });
+    assert.deepEqual(config.disks, [{ path: f, readOnly: false, bus: 'ide' }, { path: f, readOnly: true, bus: 'ide' }, { path: f, readOnly: false }]);
+    assert.throws(() => validateLaunchArgs({ kernel: f, disks: [{ path: f, bus: 'scsi' }] }), /launch.json: "disks"\[0\]\.bus must be "virtio" or "ide", not "scsi"/);
+  } finally { done(r); }
 });
