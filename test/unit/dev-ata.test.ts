@@ -115,6 +115,9 @@ test('READ SECTORS (LBA28), 3 sectors from LBA 5: each sector its own DRQ block 
     assert.equal(r.edges(), 3, 'no interrupt after the last data-in block');
     assert.deepEqual(sectorBytes(got), image().subarray(5 * 512, 8 * 512));
     assert.equal(r.ch.stats.sectorsRead, 3);
+    assert.deepEqual(r.ch.details(), [['selected', 'master'], ['device control', '0x00'], ['master status', '0x50, error 0x00'],
+      ['counts', '1 commands, 3 sectors read, 0 written, 0 error statuses, 0 guest errors']]);
+    assert.match(r.ch.describe(), /^ATA PIO at 0x1f0\/0x3f6, IRQ 14: master .*d0\.img \(64 sectors\), slave none$/);
   } finally { done(r); }
 });
 

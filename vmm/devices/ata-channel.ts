@@ -130,6 +130,22 @@ export class AtaChannel implements Device {
     return `ATA PIO at 0x1f0/0x3f6, IRQ 14: ${d.join(', ')}`;
   }
 
+  /** Register state for a devices view (no side effects). */
+  details(): [string, string][] {
+    const hex = (v: number) => `0x${v.toString(16).padStart(2, '0')}`;
+    const out: [string, string][] = [['selected', this.units[1] === this.selected ? 'slave' : 'master'], ['device control', hex(this.control)]];
+    this.units.forEach((u, i) => {
+      if (!u.drive) return;
+      const who = i ? 'slave' : 'master';
+      const t = u.transfer?.disk;
+      out.push([`${who} status`, `${hex(this.statusOf(u))}, error ${hex(u.error)}${u.pending ? ', interrupt pending' : ''}`]);
+      if (u.transfer) out.push([`${who} transfer`, `${u.transfer.dir === 'in' ? 'data-in' : 'data-out'} ${u.transfer.pos}/${u.transfer.buf.length} bytes${t ? `, sector ${t.lba}, ${t.remaining} left` : ''}`]);
+    });
+    const s = this.stats;
+    out.push(['counts', `${s.commands} commands, ${s.sectorsRead} sectors read, ${s.sectorsWritten} written, ${s.errors} error statuses, ${s.guestErrors} guest errors`]);
+    return out;
+  }
+
   private statusOf(u: Unit): number {
     if (!u.drive) return 0;
     return this.control & ATA_DC_SRST ? ATA_SR_BSY : u.status;

@@ -221,8 +221,8 @@ function devices(): DeviceSnapshot[] {
     const f = p.function as typeof p.function & { describe?: () => [string, string][] };
     out.push({ name: `pci ${p.address}`, description: f.name, details: f.describe ? f.describe() : describePciConfig(f) });
   }
+  out.push({ name: 'ata0', description: board.ata.describe(), details: board.ata.details() });
   // attachVirtio returns the devices in the order of the slots.
-  out.push({ name: 'ata0', description: board.ata.describe(), details: [] });
   board.virtio.forEach((dev, i) => {
     const slot = init.virtio[i];
     const what = slot.kind === 'blk' ? `blk (${slot.disk.path}${slot.disk.readOnly ? ', read-only' : ''})` : slot.kind;
