@@ -4,7 +4,7 @@
 // --cpus at this host's CPU count; 4 and more are in the unit tests' bytes),
 // the BDA and the RSDP in the BIOS scan area; the ATA PIO disk on ata0
 // master and slave (IDENTIFY, LBA28 and LBA48 reads and writes, polled and
-// through IRQ 14 on the 8259s, a read past the end), checked in the disk
+// through IRQ 14 on the 8259s or on I/O APIC pin 14, a read past the end), checked in the disk
 // image afterwards; the in-kernel 8254 PIT ticking IRQ 0 through the 8259s
 // at the programmed rates, and the EOI; and hammer64 with an ATA disk.
 import { test } from 'node:test';
@@ -59,42 +59,45 @@ const sectorsOf = (n: number, byte: (lba: number, i: number) => number) => {
   return b;
 };
 
-test('ata64: IDENTIFY on ata0 master and slave, LBA28 and LBA48 reads polled and through IRQ 14 on the PIC, writes that land in the image, a read past the end is ERR/IDNF', async () => {
-  const master = join(dir, 'ata-master.img');
-  const slave = join(dir, 'ata-slave.img');
-  const original = sectorsOf(DISK_SECTORS, patternByte);
-  writeFileSync(master, original);
-  writeFileSync(slave, Buffer.alloc(SLAVE_SECTORS * SECTOR, 0x5a));
-  const r = await runCli(['run', '--kernel', join(GUEST_DIR, 'ata64.elf'), '--memory', '64M',
-    '--disk', `${master},ide`, '--disk', `${slave},ro,ide`], BOOT_MS);
-  assert.deepEqual([r.status, r.signal], [0, null], r.stderr);
-  assert.equal(r.stdout, [
-    'kvmdbg ata64 (pvh)',
-    `ata0 master: KVMDBG ATA DISK serial KVMDBG-ATA0-0, ${DISK_SECTORS} sectors, lba48 ${DISK_SECTORS}`,
-    `ata0 slave: KVMDBG ATA DISK serial KVMDBG-ATA0-1, ${SLAVE_SECTORS} sectors, lba48 ${SLAVE_SECTORS}`,
-    'ata: polled lba28 read of 2 sectors at 100 ok',
-    'ata: polled lba48 read of 2 sectors at 1000 ok',
-    'ata: irq lba28 read of 2 sectors at 100 ok',
-    'ata: irq lba48 read of 2 sectors at 1000 ok',
-    'ata: 4 interrupts for 4 sectors',
-    'ata: polled lba28 write of 1 sector at 200 done',
-    'ata: irq lba48 write of 2 sectors at 2000 done, 2 interrupts',
-    'ata: flush status 0x50',
-    'ata: read back lba28 of 1 sectors at 200 ok',
-    'ata: read back lba48 of 2 sectors at 2000 ok',
-    'ata: read lba 1099511627776: status 0x51 error 0x10',
-    'ata ok',
-    '',
-  ].join('\n'));
-  assert.equal(r.stderr, `kvmdbg: guest error: ata0@0x1f0: sectors 1099511627776+1 are past the disk's ${DISK_SECTORS}: error status (ERR, IDNF)\n`);
-  const expected = Buffer.from(original);
-  for (const lba of [200, 2000, 2001]) for (let i = 0; i < SECTOR; i++) expected[lba * SECTOR + i] = writtenByte(lba, i);
-  const got = readFileSync(master);
-  assert.equal(got.length, DISK_SECTORS * SECTOR);
-  const firstDiff = got.findIndex((b, i) => b !== expected[i]);
-  assert.equal(firstDiff, -1, `the image differs first at byte ${firstDiff} (sector ${Math.floor(firstDiff / SECTOR)})`);
-  assert.ok(readFileSync(slave).equals(Buffer.alloc(SLAVE_SECTORS * SECTOR, 0x5a)), 'the read-only slave is unchanged');
-});
+for (const via of ['pic', 'ioapic'] as const) {
+  test(`ata64${via === 'ioapic' ? ' ioapic' : ''}: IDENTIFY on ata0 master and slave, LBA28 and LBA48 reads polled and through IRQ 14 (${via === 'pic' ? 'the 8259s' : 'I/O APIC pin 14, as the MP table says'}), writes that land in the image, a read past the end is ERR/IDNF`, async () => {
+    const master = join(dir, `ata-master-${via}.img`);
+    const slave = join(dir, `ata-slave-${via}.img`);
+    const original = sectorsOf(DISK_SECTORS, patternByte);
+    writeFileSync(master, original);
+    writeFileSync(slave, Buffer.alloc(SLAVE_SECTORS * SECTOR, 0x5a));
+    const r = await runCli(['run', '--kernel', join(GUEST_DIR, 'ata64.elf'), '--memory', '64M', '--cmdline', via === 'ioapic' ? 'ioapic' : '',
+      '--disk', `${master},ide`, '--disk', `${slave},ro,ide`], BOOT_MS);
+    assert.deepEqual([r.status, r.signal], [0, null], r.stderr);
+    assert.equal(r.stdout, [
+      'kvmdbg ata64 (pvh)',
+      `ata0 master: KVMDBG ATA DISK serial KVMDBG-ATA0-0, ${DISK_SECTORS} sectors, lba48 ${DISK_SECTORS}`,
+      `ata0 slave: KVMDBG ATA DISK serial KVMDBG-ATA0-1, ${SLAVE_SECTORS} sectors, lba48 ${SLAVE_SECTORS}`,
+      'ata: polled lba28 read of 2 sectors at 100 ok',
+      'ata: polled lba48 read of 2 sectors at 1000 ok',
+      via === 'pic' ? 'ata: irq 14 through the 8259s' : 'ata: irq 14 through ioapic pin 14',
+      'ata: irq lba28 read of 2 sectors at 100 ok',
+      'ata: irq lba48 read of 2 sectors at 1000 ok',
+      'ata: 4 interrupts for 4 sectors',
+      'ata: polled lba28 write of 1 sector at 200 done',
+      'ata: irq lba48 write of 2 sectors at 2000 done, 2 interrupts',
+      'ata: flush status 0x50',
+      'ata: read back lba28 of 1 sectors at 200 ok',
+      'ata: read back lba48 of 2 sectors at 2000 ok',
+      'ata: read lba 1099511627776: status 0x51 error 0x10',
+      'ata ok',
+      '',
+    ].join('\n'));
+    assert.equal(r.stderr, `kvmdbg: guest error: ata0@0x1f0: sectors 1099511627776+1 are past the disk's ${DISK_SECTORS}: error status (ERR, IDNF)\n`);
+    const expected = Buffer.from(original);
+    for (const lba of [200, 2000, 2001]) for (let i = 0; i < SECTOR; i++) expected[lba * SECTOR + i] = writtenByte(lba, i);
+    const got = readFileSync(master);
+    assert.equal(got.length, DISK_SECTORS * SECTOR);
+    const firstDiff = got.findIndex((b, i) => b !== expected[i]);
+    assert.equal(firstDiff, -1, `the image differs first at byte ${firstDiff} (sector ${Math.floor(firstDiff / SECTOR)})`);
+    assert.ok(readFileSync(slave).equals(Buffer.alloc(SLAVE_SECTORS * SECTOR, 0x5a)), 'the read-only slave is unchanged');
+  });
+}
 
 test('pit64: the in-kernel 8254 ticks IRQ 0 through the 8259 at 100 Hz and 1000 Hz (timed by the RTC), and holds further ticks until the EOI', async () => {
   const r = await runCli(['run', '--kernel', join(GUEST_DIR, 'pit64.elf'), '--memory', '64M'], BOOT_MS);
