@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bus } from '../../vmm/bus/bus';
@@ -269,5 +269,40 @@ test('launch.json: { "bus": "ide" } and "FILE,ide" put a disk on the ATA channel
     const { config } = validateLaunchArgs({ kernel: f, disks: [{ path: f, bus: 'ide' }, `${f},ro,ide`, { path: f, bus: 'virtio' }] });
     assert.deepEqual(config.disks, [{ path: f, readOnly: false, bus: 'ide' }, { path: f, readOnly: true, bus: 'ide' }, { path: f, readOnly: false }]);
     assert.throws(() => validateLaunchArgs({ kernel: f, disks: [{ path: f, bus: 'scsi' }] }), /launch.json: "disks"\[0\]\.bus must be "virtio" or "ide", not "scsi"/);
+  } finally { done(r); }
+});
+
+test('a disk past LBA28 (a sparse 128 GiB + 16 sectors image): IDENTIFY caps words 60-61 at 0x0FFFFFFF, words 100-103 give it all, LBA48 reaches the last sector, LBA28 cannot', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvmdbg-ata-big-'));
+  const file = join(dir, 'big.img');
+  const sectors = 2 ** 28 + 16;
+  writeFileSync(file, '');
+  truncateSync(file, sectors * 512);
+  const errors: string[] = [];
+  const pio = new Bus('pio', { guestError: (m) => errors.push(m), info: () => {} });
+  const ch = attachAta({ pio, disks: [{ path: file, readOnly: false }], irq: () => ({ set: () => {} }), log: { guestError: (m) => errors.push(m), info: () => {} } });
+  const r = { ch, pio, files: [file], dir, errors, irq: [], edges: () => 0 } as Rig;
+  try {
+    out(r, 0x1f6, 0xa0); out(r, 0x1f7, 0xec);
+    const id = readWords(r, 256);
+    assert.equal(id[60] | id[61] << 16, 0x0fffffff);
+    assert.deepEqual(id.slice(100, 104), [16, 0x1000, 0, 0]);
+    const last = sectors - 1;
+    lba48(r, 0x34, last, 1);
+    for (let i = 0; i < 256; i++) out(r, 0x1f0, 0xbeef, 2);
+    assert.equal(inp(r, 0x1f7), 0x50);
+    lba48(r, 0x24, last, 1);
+    assert.equal(inp(r, 0x1f7), 0x58);
+    assert.deepEqual(readWords(r, 2), [0xbeef, 0xbeef]);
+    readWords(r, 254);
+    lba48(r, 0x24, last, 2);
+    assert.deepEqual([inp(r, 0x1f7), inp(r, 0x1f1)], [0x51, 0x10], 'one sector past the end');
+    lba28(r, 0x20, 0x0fffffff, 1);
+    assert.equal(inp(r, 0x1f7), 0x58, 'LBA28 reaches sector 0x0FFFFFFF, its last');
+    readWords(r, 256);
+    out(r, 0x1f7, 0x27);
+    assert.deepEqual([inp(r, 0x1f3), inp(r, 0x1f4), inp(r, 0x1f5)], [0x0f, 0, 0]);
+    out(r, 0x3f6, 0x80);
+    assert.deepEqual([inp(r, 0x1f3), inp(r, 0x1f4), inp(r, 0x1f5)], [0x10, 0, 0], 'READ NATIVE MAX EXT: 0x1000000f in the HOB bytes');
   } finally { done(r); }
 });
