@@ -218,6 +218,7 @@ test('software reset (SRST) ends a transfer and restores the signature; nIEN kee
     lba28(r, 0x20, 0, 2);
     out(r, 0x3f6, 0x04);
     assert.equal(inp(r, 0x1f7), 0x80, 'BSY while SRST is set');
+    assert.equal(inp(r, 0x1f0, 2), 0, 'the transfer ended when SRST was set');
     out(r, 0x1f7, 0xec);
     out(r, 0x3f6, 0x00);
     assert.deepEqual([inp(r, 0x1f7), inp(r, 0x1f1), inp(r, 0x1f2), inp(r, 0x1f3), inp(r, 0x1f6)], [0x50, 0x01, 1, 1, 0xa0]);

@@ -180,12 +180,11 @@ export class AtaChannel implements Device {
   private deviceControl(v: number): void {
     const was = this.control;
     this.control = v & (ATA_DC_NIEN | ATA_DC_SRST | ATA_DC_HOB);
-    if ((was & ATA_DC_SRST) && !(v & ATA_DC_SRST)) {
-      for (const u of this.units) {
-        u.transfer = undefined;
-        u.pending = false;
-        if (u.drive) { u.status = READY; u.error = 1; }
-      }
+    // SRST set: both drives drop what they were doing; released: they come back ready, with the signature.
+    if (!(was & ATA_DC_SRST) && (v & ATA_DC_SRST)) {
+      for (const u of this.units) { u.transfer = undefined; u.pending = false; }
+    } else if ((was & ATA_DC_SRST) && !(v & ATA_DC_SRST)) {
+      for (const u of this.units) if (u.drive) { u.status = READY; u.error = 1; }
       this.signature();
     }
     this.updateIrq();
