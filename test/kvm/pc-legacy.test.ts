@@ -121,3 +121,10 @@ test('hammer64 with an ATA disk: random and adversarial ATA commands and data bu
   assert.ok(lines.filter((l) => l.includes('ata0@0x1f0:')).length <= 16, 'the channel logs at most 16 guest errors');
   assert.equal(readFileSync(img).length, 512 * SECTOR);
 });
+
+test('a third --disk FILE,ide is one sentence before the VM starts; the images are untouched', async () => {
+  const imgs = [1, 2, 3].map((i) => { const f = join(dir, `three-${i}.img`); writeFileSync(f, Buffer.alloc(4 * SECTOR, i)); return f; });
+  const r = await runCli(['run', '--kernel', join(GUEST_DIR, 'mp64.elf'), ...imgs.flatMap((f) => ['--disk', `${f},ide`])], BOOT_MS);
+  assert.deepEqual([r.status, r.stdout, r.stderr], [1, '', 'kvmdbg: 3 disks on the IDE bus: the primary channel holds 2 (master and slave); put the others on virtio\n']);
+  imgs.forEach((f, i) => assert.ok(readFileSync(f).equals(Buffer.alloc(4 * SECTOR, i + 1))));
+});
