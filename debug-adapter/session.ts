@@ -24,6 +24,7 @@ import { ExceptionRequests } from './session/exception-requests';
 import { Frames } from './session/frames';
 import { VariablesRequests } from './session/variables';
 import { MemoryRequests } from './session/memory-requests';
+import { LinuxRequests } from './session/linux-requests';
 
 /** Requests that read the machine: before a launch they get one clear error. */
 const NEEDS_VM = new Set(['stackTrace', 'scopes', 'readMemory', 'writeMemory', 'disassemble', 'setVariable']);
@@ -44,11 +45,13 @@ export class KvmDebugSession extends DebugSession {
   private readonly frames = new Frames(this.state, this.paths);
   private readonly variables = new VariablesRequests(this.state, this.frames);
   private readonly memory = new MemoryRequests(this.state, this.paths);
+  /** Kernel commands in the Debug Console, the Tasks and Kernel Log views, task stacks (Linux guests). */
+  readonly linux = new LinuxRequests(this.state);
   private readonly run = new RunControl(this.state, this.breakpoints, this.exceptions, {
     evalContext: (snapshot) => this.variables.evalContext(snapshot),
     cContext: (vcpu) => this.variables.c.innermost(vcpu),
-    running: () => this.kvm.running(),
-    stopping: () => { this.console.flush(); this.kvm.paused(); this.variables.reset(); },
+    running: () => { this.kvm.running(); this.linux.invalidate(); },
+    stopping: () => { this.console.flush(); this.kvm.paused(); this.variables.reset(); this.linux.invalidate(); },
     together: (send) => {
       // Messages sent together leave in one write (a write to the client's pipe wakes it: tens of us each).
       const out = (this as unknown as { _writableStream?: Writable })._writableStream;
@@ -247,7 +250,8 @@ export class KvmDebugSession extends DebugSession {
 
   protected override threadsRequest(response: DebugProtocol.ThreadsResponse): void {
     const { vcpu } = this.state;
-    response.body = { threads: vcpu ? vcpu.threads().map((t) => new Thread(t.id, t.name)) : [] };
+    const task = this.state.taskThread;
+    response.body = { threads: vcpu ? [...vcpu.threads().map((t) => new Thread(t.id, t.name)), ...(task ? [new Thread(task.threadId, task.name)] : [])] : [] };
     this.sendResponse(response);
   }
 
@@ -291,6 +295,8 @@ export class KvmDebugSession extends DebugSession {
   }
 
   protected override evaluateRequest(response: DebugProtocol.EvaluateResponse, args: DebugProtocol.EvaluateArguments): void {
+    // `ps`, `dmesg`, `help`... in the Debug Console, stopped or running; anything else is C.
+    if (args.context === 'repl' && this.linux.isCommand(args.expression)) return void this.answer(response, undefined, () => this.linux.evaluate(args.expression));
     void this.answer(response, undefined, () => this.variables.evaluate(args));
   }
 
@@ -359,7 +365,7 @@ export class KvmDebugSession extends DebugSession {
       if (this.state.vcpu?.state === 'stopped') this.sendEvent(new InvalidatedEvent(['variables']));
       return;
     }
-    const handler = this.screen.handles(command) ? this.screen : this.kvm.handles(command) ? this.kvm : undefined;
+    const handler = this.linux.handles(command) ? this.linux : this.screen.handles(command) ? this.screen : this.kvm.handles(command) ? this.kvm : undefined;
     if (!handler) return super.customRequest(command, response, args);
     handler.handle(command as never, (args ?? {}) as Record<string, unknown>).then(
       (body) => { response.body = body; this.sendResponse(response); },
