@@ -87,9 +87,9 @@ export function listTasks(k: Kernel, options: TaskOptions = {}): TaskList {
       if (!sig) { budget.problem ??= `the signal_struct pointer of the task at 0x${leader.toString(16)} is unreadable`; continue; }
       const sigAddress = littleEndian(sig);
       if (sigAddress === 0n) continue;
-      threads = walkList(k, sigAddress + BigInt(threadHead.offset), BigInt(threadNode.offset), budget, `the threads of the task at 0x${leader.toString(16)}`);
+      threads = walkList(k, sigAddress + BigInt(threadHead.offset), BigInt(threadNode.offset), budget, `the thread list of the task at 0x${leader.toString(16)}`);
     } else if (threadGroup) {
-      threads = walkList(k, leader + BigInt(threadGroup.offset), BigInt(threadGroup.offset), budget, `the threads of the task at 0x${leader.toString(16)}`);
+      threads = walkList(k, leader + BigInt(threadGroup.offset), BigInt(threadGroup.offset), budget, `the thread list of the task at 0x${leader.toString(16)}`);
     }
     for (const t of threads) if (!seen.has(t)) { seen.add(t); addresses.push(t); }
   }
