@@ -26,6 +26,7 @@ export class BreakpointRequests {
     const vcpu = this.state.vcpu!;
     if (!machine || machine.ended) return;
     const software = this.state.software!;
+    this.state.hooks.sync(this.state.symbols);
     const { plan, result } = await vcpu.withStopped(async () => {
       await vcpu.sregs().catch(() => undefined);
       // Code a trap cannot take (unmapped yet, or an instruction shorter than the port trap) gets the debug registers first.
@@ -36,7 +37,7 @@ export class BreakpointRequests {
     });
     this.state.debugreg = assignHwSlots(plan.requests, await machine.watchMechanisms()).debugreg;
     const changed = breakpoints.applyArmResult(plan, result);
-    for (const b of changed) if (!exceptGroup?.includes(b) && b.kind !== 'exception') this.state.send(new BreakpointEvent('changed', this.toDap(b)));
+    for (const b of changed) if (!exceptGroup?.includes(b) && b.kind !== 'exception' && b.kind !== 'hook') this.state.send(new BreakpointEvent('changed', this.toDap(b)));
   }
 
   toDap(b: Breakpoint): DebugProtocol.Breakpoint {

@@ -1,0 +1,151 @@
+/**
+ * Kernel hooks: breakpoints the user never sees, on kernel functions by
+ * name, whose handler decides what the stop means. Module tracking
+ * (do_init_module, free_module) and the panic stop (panic, __die, __warn)
+ * are built on them.
+ *
+ * API (the session holds one `KernelHooks` as `state.hooks`):
+ *
+ *   const off = state.hooks.add({
+ *     symbol: 'do_init_module',              // entry address from the symbol table, KASLR slide applied
+ *     handler: async (ctx) => {              // the vCPU that hit it is stopped (all vCPUs are)
+ *       const mod = (await ctx.regs()).rdi;  // registers, memory (ctx.read), C (ctx.c(), ctx.evaluate())
+ *       return 'continue';                   // resume at once: no stopped event, nothing shown
+ *       // or { reason: 'exception', description: 'Kernel panic', text: 'Kernel panic: ...' }: a stop the user sees
+ *     },
+ *   });
+ *   await arm();    // BreakpointRequests.arm(): hooks added while the VM exists take effect at the next arm
+ *   off();          // removes the hook (again: at the next arm)
+ *
+ * Hooks are the breakpoint table's own group ('hook', kind 'hook'), so a
+ * setBreakpoints call never replaces them; they take a debug register or a
+ * software trap like any code breakpoint, after the user's breakpoints
+ * (breakpoints.ts hardwarePlan), and are never sent to the client. A user
+ * breakpoint at the same address behaves as it would alone: its condition
+ * and hit count decide whether that stop is shown. A handler runs on the
+ * adapter's event loop as a promise (never blocking the DAP thread); one
+ * that throws is said once on the console and the guest continues.
+ */
+import type { Regs, Sregs } from '../native/types';
+import type { StopReason } from '../vmm/machine/protocol';
+import type { Breakpoint, BreakpointSpec, BreakpointTable } from './breakpoints';
+import type { ExprContext } from './expr';
+import type { Value } from './variables/value';
+
+/** A stop a hook wants shown: the stopped event's reason, description and text. */
+export interface HookStop {
+  /** DAP StoppedEvent reason ('exception', 'breakpoint', ...). */
+  reason: string;
+  /** The short text VS Code shows on the paused thread ("Paused on exception"). */
+  description: string;
+  /** The longer text (the exception widget's), e.g. "Kernel panic: Attempted to kill init!". */
+  text?: string;
+}
+
+export type HookResult = 'continue' | HookStop;
+
+/** What a handler can look at: the stopped vCPU that hit the hook. */
+export interface HookContext {
+  /** The vCPU index (its DAP thread is vcpu + 1). */
+  vcpu: number;
+  /** The hook's run-time address (the function's entry). */
+  address: bigint;
+  stop: StopReason & { reason: 'breakpoint' };
+  regs(): Promise<Regs>;
+  sregs(): Promise<Sregs>;
+  /** Guest virtual memory through the stopped vCPU's page tables; undefined when any byte is unmapped. */
+  read(address: bigint, length: number): Uint8Array | undefined;
+  /** The C context of the innermost frame (the hooked function's entry), or undefined without DWARF there. */
+  c(): Promise<ExprContext | undefined>;
+  /** A C expression in that context (`mod->name`, `*(struct module *)0x...`); throws ExprError with one sentence. */
+  evaluate(text: string): Promise<Value>;
+}
+
+export interface KernelHook {
+  /** The kernel function hooked, by symbol name. */
+  symbol: string;
+  handler(ctx: HookContext): Promise<HookResult>;
+  /** For messages (default: the symbol). */
+  label?: string;
+}
+
+/** How the hooks find symbols (the session's Symbols / SymbolSpace: run-time addresses). */
+export interface HookSymbols {
+  addressOf(name: string): bigint | undefined;
+}
+
+export class KernelHooks {
+  private readonly hooks = new Map<number, KernelHook>();
+  private nextId = 1;
+  /** The group last written to the table, as one string: unchanged means no replace. */
+  private written = '';
+  /** Handlers that failed, said once each. */
+  private readonly failed = new Set<string>();
+
+  constructor(private readonly table: BreakpointTable, private readonly note: (text: string) => void = () => {}) {}
+
+  /** Adds a hook; returns the function that removes it. Both take effect at the next arm. */
+  add(hook: KernelHook): () => void {
+    const id = this.nextId++;
+    this.hooks.set(id, hook);
+    return () => { this.hooks.delete(id); };
+  }
+
+  get size(): number { return this.hooks.size; }
+
+  /**
+   * Writes the 'hook' group of the breakpoint table for these symbols (called by every arm, so
+   * a KASLR rebase or a module's symbols move the hooks too); replaces the group only when an
+   * address changed. A symbol the kernel does not have is a hook that is not armed, and says why.
+   */
+  sync(symbols: HookSymbols | undefined): void {
+    const bySymbol = new Map<string, BreakpointSpec>();
+    for (const h of this.hooks.values()) {
+      if (bySymbol.has(h.symbol)) continue;
+      const address = symbols?.addressOf(h.symbol);
+      const base = { key: `hook:${h.symbol}`, kind: 'hook' as const };
+      bySymbol.set(h.symbol, address === undefined
+        ? { ...base, problem: `no symbol "${h.symbol}" in the kernel's symbols` }
+        : { ...base, addresses: [address] });
+    }
+    const specs = [...bySymbol.values()];
+    const key = specs.map((s) => `${s.key}=${s.addresses?.join('/') ?? s.problem}`).join(',');
+    if (key === this.written) return;
+    this.written = key;
+    this.table.replace('hook', specs);
+  }
+
+  /** Hooks that are not armed, and why (one sentence each): for a feature to say it is off. */
+  problems(): string[] {
+    return this.table.all().filter((b) => b.kind === 'hook' && !b.verified).map((b) => `${b.key.slice(5)}: ${b.message ?? 'not armed'}`);
+  }
+
+  /**
+   * A breakpoint stop at hook addresses: runs each matching hook's handler in the order they
+   * were added. The first stop a handler returns is the stop to show (later handlers at the
+   * same address still run); undefined means continue. A throwing handler continues.
+   */
+  async handle(hit: readonly Breakpoint[], ctx: HookContext): Promise<HookStop | undefined> {
+    const symbols = new Set(hit.filter((b) => b.kind === 'hook').map((b) => b.key.slice(5)));
+    let shown: HookStop | undefined;
+    for (const h of [...this.hooks.values()]) {
+      if (!symbols.has(h.symbol)) continue;
+      try {
+        const r = await h.handler(ctx);
+        if (r !== 'continue' && !shown) shown = r;
+      } catch (e) {
+        const label = h.label ?? h.symbol;
+        if (!this.failed.has(label)) {
+          this.failed.add(label);
+          this.note(`kvmdbg: the ${label} hook failed (${(e as Error).message}); the guest goes on`);
+        }
+      }
+    }
+    return shown;
+  }
+}
+
+/** True for the hidden breakpoints of kernel hooks (never shown, never in a stopped event's ids). */
+export function isHook(b: Breakpoint): boolean {
+  return b.kind === 'hook';
+}
