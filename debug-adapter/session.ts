@@ -25,6 +25,7 @@ import { Frames } from './session/frames';
 import { VariablesRequests } from './session/variables';
 import { MemoryRequests } from './session/memory-requests';
 import { LinuxRequests } from './session/linux-requests';
+import { PANIC_FILTERS, PanicStops } from './session/linux-panic';
 
 /** Requests that read the machine: before a launch they get one clear error. */
 const NEEDS_VM = new Set(['stackTrace', 'scopes', 'readMemory', 'writeMemory', 'disassemble', 'setVariable']);
@@ -47,10 +48,12 @@ export class KvmDebugSession extends DebugSession {
   private readonly memory = new MemoryRequests(this.state, this.paths);
   /** Kernel commands in the Debug Console, the Tasks and Kernel Log views, task stacks (Linux guests). */
   readonly linux = new LinuxRequests(this.state);
+  /** Kernel panic, oops, BUG and WARN stops (exception filters on kernel hooks). */
+  private readonly panic = new PanicStops(this.state, { kernel: () => this.linux.kernel(), arm: () => this.breakpoints.arm() });
   private readonly run = new RunControl(this.state, this.breakpoints, this.exceptions, {
     evalContext: (snapshot) => this.variables.evalContext(snapshot),
     cContext: (vcpu) => this.variables.c.innermost(vcpu),
-    running: () => { this.kvm.running(); this.linux.invalidate(); },
+    running: () => { this.kvm.running(); this.linux.invalidate(); this.panic.resumed(); },
     stopping: () => { this.console.flush(); this.kvm.paused(); this.variables.reset(); this.linux.invalidate(); },
     together: (send) => {
       // Messages sent together leave in one write (a write to the client's pipe wakes it: tens of us each).
@@ -147,7 +150,7 @@ export class KvmDebugSession extends DebugSession {
       supportsHitConditionalBreakpoints: true,
       supportsExceptionInfoRequest: true,
       supportsExceptionFilterOptions: true,
-      exceptionBreakpointFilters: EXIT_FILTERS,
+      exceptionBreakpointFilters: [...EXIT_FILTERS, ...PANIC_FILTERS],
       supportsSetVariable: true,
       supportsTerminateRequest: true,
       supportsEvaluateForHovers: true,
@@ -193,7 +196,10 @@ export class KvmDebugSession extends DebugSession {
   protected override async launchRequest(response: DebugProtocol.LaunchResponse, args: DebugProtocol.LaunchRequestArguments): Promise<void> {
     let stopOnEntry: boolean;
     try {
-      stopOnEntry = (await this.launcher.launch(args)).stopOnEntry;
+      const config = await this.launcher.launch(args);
+      stopOnEntry = config.stopOnEntry;
+      this.panic.launch(config.stopOnPanic);
+      if (this.state.hooks.size > 0) await this.breakpoints.arm();
     } catch (e) {
       return this.fail(response, e instanceof RequestError ? e.message : `launch: ${(e as Error).message}`);
     }
@@ -207,7 +213,7 @@ export class KvmDebugSession extends DebugSession {
   private onEnded(end: VmEnd): void {
     this.console.dispose();
     this.kvm.exited();
-    this.state.note(`The VM has ended: ${end.message}`);
+    this.state.note(`The VM has ended: ${this.panic.endMessage(end.message)}`);
     this.sendEvent(new ThreadEvent('exited', THREAD_ID));
     this.sendEvent(new ExitedEvent(end.status));
     this.sendEvent(new TerminatedEvent());
@@ -350,11 +356,21 @@ export class KvmDebugSession extends DebugSession {
   }
 
   protected override setExceptionBreakPointsRequest(response: DebugProtocol.SetExceptionBreakpointsResponse, args: DebugProtocol.SetExceptionBreakpointsArguments): void {
-    void this.answer(response, response.command, () => this.exceptions.setFilters(args));
+    void this.answer(response, response.command, async () => {
+      // The kernel panic filters are kernel hooks; the rest are VM exits. Answers keep the request's order.
+      const all = [...(args.filters ?? []), ...(args.filterOptions ?? []).map((o) => o.filterId)];
+      const panic = await this.panic.setFilters(all);
+      const exits = await this.exceptions.setFilters({
+        ...args, filters: (args.filters ?? []).filter((f) => !this.panic.isFilter(f)), filterOptions: args.filterOptions?.filter((o) => !this.panic.isFilter(o.filterId)),
+      });
+      let p = 0;
+      let x = 0;
+      return { breakpoints: all.map((id) => (this.panic.isFilter(id) ? panic[p++] : exits?.breakpoints?.[x++] ?? { verified: true })) };
+    });
   }
 
   protected override exceptionInfoRequest(response: DebugProtocol.ExceptionInfoResponse): void {
-    void this.answer(response, response.command, () => this.exceptions.exceptionInfo());
+    void this.answer(response, response.command, () => this.panic.exceptionInfo() ?? this.exceptions.exceptionInfo());
   }
 
   /** kvmdbg's kvm/* requests (custom-requests.ts); answers itself, never throws (guardHandlers would misread its arguments). */

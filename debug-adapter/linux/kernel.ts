@@ -121,6 +121,16 @@ export class Kernel {
     }
   }
 
+  /** The NUL-terminated string at `address` (at most `max` bytes). */
+  string(address: bigint, what: string, max = 4096): string {
+    try {
+      return Buffer.from(readCString(this.frame, address, max).bytes).toString('latin1');
+    } catch (e) {
+      if (e instanceof ValueError) throw new LinuxError(`${what}: ${e.message}`);
+      throw e;
+    }
+  }
+
   /** `length` bytes at `address` (undefined when any is unreadable). */
   bytes(address: bigint, length: number): Uint8Array | undefined {
     if (length <= 0) return new Uint8Array(0);

@@ -34,3 +34,16 @@ export function savedRegisters(k: Kernel, taskAddress: bigint): Regs {
     rip, rflags: 0x2n,
   };
 }
+
+/** The registers an exception entry saved in a struct pt_regs (the crashing context of an oops or a BUG). */
+export function ptRegs(k: Kernel, address: bigint): Regs {
+  const type = k.type('struct pt_regs');
+  if (!type) throw new LinuxError("the crashing registers need the kernel's struct pt_regs, which its DWARF does not describe");
+  const regs = k.at(type, address);
+  const reg = (name: string): bigint => k.int(k.field(regs, name, 'the crashing registers'), `pt_regs.${name} at 0x${address.toString(16)}`);
+  return {
+    rax: reg('ax'), rbx: reg('bx'), rcx: reg('cx'), rdx: reg('dx'), rsi: reg('si'), rdi: reg('di'), rsp: reg('sp'), rbp: reg('bp'),
+    r8: reg('r8'), r9: reg('r9'), r10: reg('r10'), r11: reg('r11'), r12: reg('r12'), r13: reg('r13'), r14: reg('r14'), r15: reg('r15'),
+    rip: reg('ip'), rflags: reg('flags'),
+  };
+}

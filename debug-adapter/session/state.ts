@@ -71,6 +71,8 @@ export class SessionState {
    * `vcpu` is the made-up vCPU index its frames carry.
    */
   taskThread?: { threadId: number; vcpu: number; name: string; regs: () => Promise<Regs> };
+  /** Registers a vCPU's stack is shown from at this stop instead of its own (an oops: the crashing pt_regs); cleared when the guest runs. */
+  shownRegs?: { vcpu: number; regs: Regs };
 
   constructor(readonly send: (event: DebugProtocol.Event) => void) {}
 
@@ -86,6 +88,7 @@ export class SessionState {
       return { regs, sregs, debugreg: this.debugreg };
     }
     const [regs, sregs] = await Promise.all([this.vcpu!.regs(vcpu), this.vcpu!.sregs(vcpu)]);
+    if (this.shownRegs?.vcpu === vcpu) return { regs: this.shownRegs.regs, sregs, debugreg: this.debugreg };
     return { regs, sregs, debugreg: this.debugreg };
   }
 
