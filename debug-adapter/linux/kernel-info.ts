@@ -10,10 +10,13 @@ import { formatValue } from '../variables/format';
 import { strip } from '../variables/ctype';
 import { Kernel, LinuxError, printable } from './kernel';
 
+/** saved_command_line, or boot_command_line before setup_arch saved it. */
 export function commandLine(k: Kernel): string {
-  const v = k.global('saved_command_line') ?? k.global('boot_command_line');
-  if (!v) throw new LinuxError("cmdline needs the kernel's 'saved_command_line', which its DWARF does not describe");
-  return printable(k.text(v, "the kernel's command line", 4096));
+  const saved = k.global('saved_command_line');
+  const boot = k.global('boot_command_line');
+  if (!saved && !boot) throw new LinuxError("cmdline needs the kernel's 'saved_command_line', which its DWARF does not describe");
+  const text = saved ? k.text(saved, "the kernel's saved_command_line", 4096) : '';
+  return printable(text || (boot ? k.text(boot, "the kernel's boot_command_line", 4096) : ''));
 }
 
 export function versionBanner(k: Kernel): string {

@@ -108,7 +108,9 @@ export class Kernel {
     let limit = max;
     if (t.kind === 'array') {
       address = this.address(v, what);
-      limit = Math.min(max, sizeOf(v.type));
+      // `char linux_banner[]` (a declaration without a size) reads up to the NUL.
+      const size = sizeOf(v.type);
+      if (size > 0) limit = Math.min(max, size);
     } else {
       address = this.int(v, what);
       if (address === 0n) return '';
