@@ -42,7 +42,8 @@ export function kernelMemory(input: KernelMemoryInput): ReadMemory {
   const image = (va: bigint, size: number): Uint8Array | undefined =>
     (va >= START_KERNEL_MAP && va + BigInt(size) <= KERNEL_IMAGE_END ? physical(va - START_KERNEL_MAP, size) : undefined);
   const readers: VirtualReader[] = [];
-  const vcpuPaging = input.paging && (input.paging.cr0 & 0x8000_0000n) !== 0n ? new VirtualReader(memory, input.paging) : undefined;
+  // Paging off (a kernel before it enables it): the vCPU's addresses are physical ones, as the reader takes them.
+  const vcpuPaging = input.paging ? new VirtualReader(memory, input.paging) : undefined;
   let kernelPaging: VirtualReader | undefined;
   if (input.initTopPgt !== undefined && input.initTopPgt >= START_KERNEL_MAP) {
     const la57 = input.paging ? input.paging.cr4 & CR4_LA57 : 0n;

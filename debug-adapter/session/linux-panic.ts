@@ -70,17 +70,24 @@ export class PanicStops {
     this.install();
     if (this.state.machine && !this.state.machine.ended) await this.host.arm();
     const problems = this.state.hooks.problems();
+    const linux = this.linux;
     return ids.filter((id) => FILTER_IDS.has(id)).map((id) => {
+      if (!linux) return { verified: false, message: 'not armed: the kernel\'s symbols have no panic() and printk(), so it is not a Linux kernel with symbols' };
       const symbols = HOOKS[id].map((h) => h.symbol);
       const missing = problems.filter((p) => symbols.some((s) => p.startsWith(`${s}:`)));
       return missing.length === symbols.length ? { verified: false, message: `not armed: ${missing.join('; ')}` } : { verified: true };
     });
   }
 
+  /** Whether the symbols are a Linux kernel's (panic and printk): the filters mean nothing elsewhere. */
+  private get linux(): boolean {
+    const symbols = this.state.symbols;
+    return symbols?.addressOf('panic') !== undefined && (symbols.addressOf('_printk') !== undefined || symbols.addressOf('printk') !== undefined);
+  }
+
   /** Adds the hooks of enabled filters (a Linux kernel's symbols only), removes the others'. */
   private install(): void {
-    const symbols = this.state.symbols;
-    const linux = symbols?.addressOf('panic') !== undefined && (symbols.addressOf('_printk') !== undefined || symbols.addressOf('printk') !== undefined);
+    const linux = this.linux;
     for (const id of FILTER_IDS) {
       const on = linux && this.enabled.has(id);
       const off = this.installed.get(id);
