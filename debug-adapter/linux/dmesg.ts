@@ -94,8 +94,9 @@ function readRingBuffer(k: Kernel, rb: Value, options: LogOptions): LogRead {
 
   const records: LogRecord[] = [];
   let nextSeq = 0;
-  // From tail to head, each id once: at most `count` descriptors.
-  let id = tailId;
+  // From head back to tail, each id once (at most `count` descriptors), so a
+  // poll for what is new (afterSeq) or the last N reads only those.
+  let id = headId;
   for (let n = 0n; n < count; n++) {
     const index = id & (count - 1n);
     const descBytes = k.mustRead(descs + index * BigInt(descSize), descSize, `printk descriptor ${index}`);
@@ -107,23 +108,23 @@ function readRingBuffer(k: Kernel, rb: Value, options: LogOptions): LogRead {
       const info = rvalue(infoType, k.mustRead(infos + index * BigInt(infoSize), infoSize, `printk info ${index}`), k.frame);
       const seq = Number(k.int(k.field(info, 'seq', FEATURE), 'a printk record number'));
       nextSeq = Math.max(nextSeq, seq + 1);
-      if (options.afterSeq === undefined || seq > options.afterSeq) {
-        const lpos = k.field(desc, 'text_blk_lpos', FEATURE);
-        const begin = k.int(k.field(lpos, 'begin', FEATURE), 'a printk text position');
-        const next = k.int(k.field(lpos, 'next', FEATURE), 'a printk text position');
-        const textLen = Number(k.int(k.field(info, 'text_len', FEATURE), 'a printk text length'));
-        records.push({
-          seq,
-          tsNsec: k.int(k.field(info, 'ts_nsec', FEATURE), 'a printk timestamp'),
-          level: Number(k.int(k.field(info, 'level', FEATURE), 'a printk level')),
-          facility: Number(k.int(k.field(info, 'facility', FEATURE), 'a printk facility')),
-          callerId: optionalInt(k, info, 'caller_id'),
-          text: blockText(k, textData, textSize, begin, next, textLen, longSize),
-        });
-      }
+      if (options.afterSeq !== undefined && seq <= options.afterSeq) break;
+      const lpos = k.field(desc, 'text_blk_lpos', FEATURE);
+      const begin = k.int(k.field(lpos, 'begin', FEATURE), 'a printk text position');
+      const next = k.int(k.field(lpos, 'next', FEATURE), 'a printk text position');
+      const textLen = Number(k.int(k.field(info, 'text_len', FEATURE), 'a printk text length'));
+      records.push({
+        seq,
+        tsNsec: k.int(k.field(info, 'ts_nsec', FEATURE), 'a printk timestamp'),
+        level: Number(k.int(k.field(info, 'level', FEATURE), 'a printk level')),
+        facility: Number(k.int(k.field(info, 'facility', FEATURE), 'a printk facility')),
+        callerId: optionalInt(k, info, 'caller_id'),
+        text: blockText(k, textData, textSize, begin, next, textLen, longSize),
+      });
+      if (options.last !== undefined && records.length >= options.last) break;
     }
-    if (id === headId) break;
-    id = (id + 1n) & idMask;
+    if (id === tailId) break;
+    id = (id - 1n) & idMask;
   }
   records.sort((a, b) => a.seq - b.seq);
   return { records: lastOf(records, options.last), nextSeq, source: 'printk_ringbuffer' };

@@ -66,7 +66,12 @@ test('small Linux: dmesg while running with no serial console, ps and a task\'s 
     assert.ok(log.records.every((r, i) => i === 0 || r.seq > log!.records[i - 1].seq), 'in order');
     assert.ok(log.records.every((r, i) => i === 0 || BigInt(r.tsNsec) >= BigInt(log!.records[i - 1].tsNsec)), 'timestamps grow');
     assert.ok(!s.stdout().includes('Linux version'), 'nothing of it came through the serial port');
+    const tFull = performance.now();
+    await dmesg();
+    const fullMs = performance.now() - tFull;
+    const tPoll = performance.now();
     const newer = await dmesg({ afterSeq: log.nextSeq - 1 });
+    console.log(`# kvm/dmesg while running: a full read of ${log.records.length} records ${fullMs.toFixed(1)} ms, a poll for new ones ${(performance.now() - tPoll).toFixed(1)} ms (round trips included)`);
     assert.ok(newer.records.every((r) => r.seq >= log!.nextSeq), 'an incremental read has only newer records');
     assert.match(await repl('dmesg 3'), /^\[\s+\d+\.\d{6}\] /);
     assert.match(await repl('lx-dmesg'), /\[\s+0\.000000\] Linux version 6\.1\./);
