@@ -370,7 +370,13 @@ export class KvmDebugSession extends DebugSession {
   }
 
   protected override exceptionInfoRequest(response: DebugProtocol.ExceptionInfoResponse): void {
-    void this.answer(response, response.command, () => this.panic.exceptionInfo() ?? this.exceptions.exceptionInfo());
+    void this.answer(response, response.command, () => {
+      const panic = this.panic.exceptionInfo();
+      if (panic) return panic;
+      // A triple fault (the shutdown filter) after a kernel panic says so.
+      const info = this.exceptions.exceptionInfo();
+      return info && { ...info, description: info.description && this.panic.endMessage(info.description) };
+    });
   }
 
   /** kvmdbg's kvm/* requests (custom-requests.ts); answers itself, never throws (guardHandlers would misread its arguments). */

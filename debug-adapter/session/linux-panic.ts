@@ -111,9 +111,9 @@ export class PanicStops {
     };
   }
 
-  /** A VM end or shutdown message, with "after a kernel panic" when one came first. */
+  /** A triple fault or reset message (the VM ended, or the shutdown filter stopped), with "after a kernel panic" when one came first. */
   endMessage(message: string): string {
-    return this.panicked && /triple fault|shutdown/i.test(message) ? `${message} (after a kernel panic: ${this.panicked})` : message;
+    return this.panicked && /triple.?fault|shut ?down|reset the machine/i.test(message) ? `${message} (after a kernel panic: ${this.panicked})` : message;
   }
 
   /** Shows a stop: the dmesg tail to the console, the text in the stopped event, the details for exceptionInfo. */
