@@ -136,7 +136,7 @@ test('small Linux: dmesg while running with no serial console, ps and a task\'s 
     const info = (await s.dc.exceptionInfoRequest({ threadId: panic.body.threadId ?? 1 })).body;
     assert.equal(info.exceptionId, 'linux-panic');
     assert.equal(info.description, 'Kernel panic: sysrq triggered crash');
-    assert.match(info.details?.message ?? '', /\] KVMDBG-SYSRQ\n\[\s+\d+\.\d{6}\] sysrq: Trigger a crash/);
+    assert.match(info.details?.message ?? '', /\] KVMDBG-SYSRQ\n(\[[^\n]*\n)*\[\s+\d+\.\d{6}\] sysrq: Trigger a crash/);
     assert.match(s.console(), /Kernel panic: sysrq triggered crash\n--- the end of the kernel log \(dmesg\) ---\n[^]*\] sysrq: Trigger a crash\n/);
     console.log(`# the panic stop: ${crashNames.slice(0, 6).join(' <- ')}`);
   } finally {
