@@ -117,12 +117,12 @@ export class PanicStops {
   }
 
   /** Shows a stop: the dmesg tail to the console, the text in the stopped event, the details for exceptionInfo. */
-  async stop(filter: string, text: string, message: string, ctx: HookContext, crashRegs?: Regs): Promise<HookStop> {
+  async stop(filter: string, kind: 'panic' | 'oops' | 'BUG' | 'WARN', text: string, message: string, ctx: HookContext, crashRegs?: Regs): Promise<HookStop> {
     if (crashRegs) this.state.shownRegs = { vcpu: ctx.vcpu, regs: crashRegs };
     const tail = await this.dmesgTail();
     this.shown = { filter, text, message, tail };
     this.state.note(`${text}\n--- the end of the kernel log (dmesg) ---\n${tail}\n---`, 'important');
-    return { reason: 'exception', description: `Paused on ${text.split(':')[0].toLowerCase().replace(/^kernel/, 'a kernel')}`, text };
+    return { reason: 'exception', description: `Paused on a kernel ${kind}`, text };
   }
 
   private async dmesgTail(): Promise<string> {
@@ -179,7 +179,7 @@ const PANIC: Hook = {
       symbolize: (a) => p.state.symbolName(a),
     }).replace(/\n+$/, ''));
     p.panicked = message;
-    return p.stop('linux-panic', `Kernel panic: ${message}`, `panic("${printable(fmt.replace(/\n+$/, ''))}") called: ${message}`, ctx);
+    return p.stop('linux-panic', 'panic', `Kernel panic: ${message}`, `panic("${printable(fmt.replace(/\n+$/, ''))}") called: ${message}`, ctx);
   },
 };
 
@@ -192,7 +192,7 @@ const DIE: Hook = {
     const crash = await crashRegisters(p, regs.rsi);
     const err = (regs.rdx & 0xffffn).toString(16).padStart(4, '0');
     const where = crash ? ` at ${sym(p, crash.rip)}` : '';
-    return p.stop('linux-panic', `Kernel oops: ${str}: ${err}${where}`, `__die("${str}", regs, ${err}): the stack is the crashing one, from its pt_regs${crash ? '' : ' (unreadable: shown from __die)'}`, ctx, crash);
+    return p.stop('linux-panic', 'oops', `Kernel oops: ${str}: ${err}${where}`, `__die("${str}", regs, ${err}): the stack is the crashing one, from its pt_regs${crash ? '' : ' (unreadable: shown from __die)'}`, ctx, crash);
   },
 };
 
@@ -205,7 +205,7 @@ const BUG: Hook = {
     if (entry?.warning) return 'continue';
     const crash = await crashRegisters(p, regs.rsi);
     const at = entry?.file ? `${entry.file}:${entry.line}` : sym(p, regs.rdi);
-    return p.stop('linux-bug', `Kernel BUG at ${at}`, `BUG() at ${sym(p, regs.rdi)}`, ctx, crash);
+    return p.stop('linux-bug', 'BUG', `Kernel BUG at ${at}`, `BUG() at ${sym(p, regs.rdi)}`, ctx, crash);
   },
 };
 
@@ -218,7 +218,7 @@ const WARN: Hook = {
     const line = Number(BigInt.asIntN(32, regs.rsi));
     const crash = regs.r8 ? await crashRegisters(p, regs.r8) : undefined;
     const at = file ? `${file}:${line}` : sym(p, regs.rdx);
-    return p.stop('linux-warn', `Kernel WARN at ${at}`, `WARN() at ${at}, in ${sym(p, regs.rdx)}`, ctx, crash);
+    return p.stop('linux-warn', 'WARN', `Kernel WARN at ${at}`, `WARN() at ${at}, in ${sym(p, regs.rdx)}`, ctx, crash);
   },
 };
 

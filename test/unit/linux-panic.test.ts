@@ -95,3 +95,13 @@ test('the filters: off removes the hooks, BUG and WARN add theirs, a kernel with
   assert.deepEqual(await panic.setFilters(['linux-panic']), [{ verified: false, message: "not armed: the kernel's symbols have no panic() and printk(), so it is not a Linux kernel with symbols" }]);
   assert.equal(state.hooks.size, 0);
 });
+
+test('a WARN(): its file and line; a BUG() without a bug table: its address', async () => {
+  const { mem, state, panic, ctx, hit } = setup();
+  mem.str(NAME, 'drivers/tty/sysrq.c');
+  await panic.setFilters(['linux-warn', 'linux-bug']);
+  const warn = await state.hooks.handle(hit('__warn'), ctx({ rdi: NAME, rsi: 155n, rdx: 0xffffffff81234567n, r8: 0n }));
+  assert.deepEqual(warn, { reason: 'exception', description: 'Paused on a kernel WARN', text: 'Kernel WARN at drivers/tty/sysrq.c:155' });
+  const bug = await state.hooks.handle(hit('report_bug'), ctx({ rdi: 0xffffffff81234567n, rsi: 0n }));
+  assert.equal(bug?.text, 'Kernel BUG at 0xffffffff81234567');
+});
