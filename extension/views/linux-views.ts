@@ -2,10 +2,10 @@
  * The Linux views of a kvm session: "Tasks" (the kernel's task list,
  * running ones marked; clicking a task shows its stack as an extra thread
  * in the Call Stack) and "Kernel Log" (dmesg with levels and timestamps).
- * Both are read exactly at every stop and, while the guest runs and the
- * view is visible, polled every POLL_MS (the log incrementally, so a poll
- * costs only the new records). A kernel the adapter cannot read shows the
- * adapter's sentence.
+ * A visible view is read at every stop (exact: the guest is stopped) and
+ * polled every POLL_MS while the guest runs; the log incrementally, so a
+ * poll or a step's stop costs only the new records. A view opened later
+ * reads then. A kernel the adapter cannot read shows the adapter's sentence.
  */
 import * as vscode from 'vscode';
 import type { SessionHub, SessionState } from '../session-hub';
@@ -81,8 +81,11 @@ export class LinuxViews implements vscode.Disposable {
     this.disposables.push(
       this.tasksView, this.logView,
       hub.onDidChange((st) => this.onState(st)),
+      // A view opened while the guest is stopped reads then (a stop refreshes only what is visible: steps stay quick).
+      this.tasksView.onDidChangeVisibility((e) => { const st = hub.current(); if (e.visible && st?.state === 'paused') void this.loadTasks(st); }),
+      this.logView.onDidChangeVisibility((e) => { const st = hub.current(); if (e.visible && st?.state === 'paused') void this.loadLog(st, true); }),
       vscode.commands.registerCommand('kvmdbg.selectTask', (pid: number) => this.selectTask(pid)),
-      vscode.commands.registerCommand('kvmdbg.refreshLinuxViews', () => { const st = hub.current(); if (st) void this.refresh(st, false); }),
+      vscode.commands.registerCommand('kvmdbg.refreshLinuxViews', () => { const st = hub.current(); if (st) void Promise.all([this.loadLog(st, false), this.loadTasks(st)]); }),
     );
   }
 
@@ -93,7 +96,7 @@ export class LinuxViews implements vscode.Disposable {
     }
     if (st.state === 'paused') {
       this.stopPolling();
-      void this.refresh(st, false);
+      void this.refresh(st);
     } else if (st.state === 'running') {
       this.startPolling();
     } else if (st.state === 'exited') {
@@ -106,7 +109,7 @@ export class LinuxViews implements vscode.Disposable {
     this.timer = setInterval(() => {
       const st = this.hub.current();
       if (!st || st.state !== 'running') return this.stopPolling();
-      void this.refresh(st, true);
+      void this.refresh(st);
     }, POLL_MS);
   }
 
@@ -115,14 +118,14 @@ export class LinuxViews implements vscode.Disposable {
     this.timer = undefined;
   }
 
-  /** Reads what the visible views show; `live`: a poll while running (the log incrementally). */
-  private async refresh(st: SessionState, live: boolean): Promise<void> {
+  /** Reads what the visible views show (the log incrementally: only records newer than those it has). */
+  private async refresh(st: SessionState): Promise<void> {
     if (this.polling) return;
     this.polling = true;
     try {
       await Promise.all([
-        (!live || this.logView.visible) && this.loadLog(st, live),
-        (!live || this.tasksView.visible) && this.loadTasks(st),
+        this.logView.visible && this.loadLog(st, true),
+        this.tasksView.visible && this.loadTasks(st),
       ]);
     } finally {
       this.polling = false;
