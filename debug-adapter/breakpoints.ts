@@ -57,6 +57,10 @@ export interface Breakpoint {
   offset?: number;
   /** Identity when the client sets the same breakpoint again (file:line, name, address). */
   key: string;
+  /** Resolved again whenever a kernel module loads or unloads (linux/module-tracker.ts). */
+  rebind?: boolean;
+  /** Its problem is that no loaded object has its code yet: a module load may bind it. */
+  pending?: boolean;
 }
 
 export interface BreakpointSpec {
@@ -73,6 +77,8 @@ export interface BreakpointSpec {
   path?: string;
   instructionReference?: string;
   offset?: number;
+  rebind?: boolean;
+  pending?: boolean;
 }
 
 const hex = (v: bigint): string => '0x' + v.toString(16);
@@ -95,7 +101,7 @@ export class BreakpointTable {
         condition: s.condition?.trim() || undefined, hitCondition: s.hitCondition?.trim() || undefined,
         hits: prev && prev.condition === s.condition && prev.hitCondition === s.hitCondition ? prev.hits : 0,
         verified: false, line: s.line, path: s.path, instructionReference: s.instructionReference, offset: s.offset,
-        problem: s.problem,
+        problem: s.problem, rebind: s.rebind, pending: s.pending,
       };
       if (!s.problem) {
         const cond = bp.condition ? syntaxProblem(bp.condition) : undefined;

@@ -17,6 +17,11 @@
  *   await arm();    // BreakpointRequests.arm(): hooks added while the VM exists take effect at the next arm
  *   off();          // removes the hook (again: at the next arm)
  *
+ * A hook stands at the function's entry; where the host's software trap is
+ * a 2-byte port trap, which does not fit a frame-pointer kernel's 1-byte
+ * `push %rbp`, it stands on the next instruction (ctx.address): the
+ * argument registers are as at entry there, RSP is 8 lower.
+ *
  * Hooks are the breakpoint table's own group ('hook', kind 'hook'), so a
  * setBreakpoints call never replaces them; they take a debug register or a
  * software trap like any code breakpoint, after the user's breakpoints
@@ -74,11 +79,22 @@ export interface HookSymbols {
   addressOf(name: string): bigint | undefined;
 }
 
+/** What the code at an address allows: whether this host's software trap fits there, its first byte. */
+export interface HookPlacement {
+  fits(address: bigint): boolean;
+  firstByte(address: bigint): number | undefined;
+}
+
+/** `push %rbp`: the one-byte first instruction of every function of a kernel built with frame pointers. */
+const PUSH_RBP = 0x55;
+
 export class KernelHooks {
   private readonly hooks = new Map<number, KernelHook>();
   private nextId = 1;
   /** The group last written to the table, as one string: unchanged means no replace. */
   private written = '';
+  /** The last hook hit: the same call met again one instruction in is not handled twice. */
+  private lastHit?: { symbols: Set<string>; vcpu: number; address: bigint; rsp?: bigint };
   /** Handlers that failed, said once each. */
   private readonly failed = new Set<string>();
 
@@ -98,11 +114,15 @@ export class KernelHooks {
    * a KASLR rebase or a module's symbols move the hooks too); replaces the group only when an
    * address changed. A symbol the kernel does not have is a hook that is not armed, and says why.
    */
-  sync(symbols: HookSymbols | undefined): void {
+  sync(symbols: HookSymbols | undefined, placement?: HookPlacement): void {
     const bySymbol = new Map<string, BreakpointSpec>();
     for (const h of this.hooks.values()) {
       if (bySymbol.has(h.symbol)) continue;
-      const address = symbols?.addressOf(h.symbol);
+      let address = symbols?.addressOf(h.symbol);
+      // A 2-byte software trap (the port trap) does not fit a 1-byte `push %rbp`: the hook then
+      // stands on the next instruction, where the arguments are still in their registers, and
+      // leaves the debug registers to the user.
+      if (address !== undefined && placement && !placement.fits(address) && placement.firstByte(address) === PUSH_RBP && placement.fits(address + 1n)) address += 1n;
       const base = { key: `hook:${h.symbol}`, kind: 'hook' as const };
       bySymbol.set(h.symbol, address === undefined
         ? { ...base, problem: `no symbol "${h.symbol}" in the kernel's symbols` }
@@ -127,6 +147,13 @@ export class KernelHooks {
    */
   async handle(hit: readonly Breakpoint[], ctx: HookContext): Promise<HookStop | undefined> {
     const symbols = new Set(hit.filter((b) => b.kind === 'hook').map((b) => b.key.slice(5)));
+    // A hook that moved past `push %rbp` while its function was entered is met there again: the same call.
+    let rsp: bigint | undefined;
+    try { rsp = (await ctx.regs()).rsp; } catch { rsp = undefined; }
+    const last = this.lastHit;
+    this.lastHit = { symbols, vcpu: ctx.vcpu, address: ctx.address, rsp };
+    if (last && last.vcpu === ctx.vcpu && ctx.address === last.address + 1n && rsp !== undefined && last.rsp !== undefined
+      && rsp === last.rsp - 8n && [...symbols].every((s) => last.symbols.has(s))) return undefined;
     let shown: HookStop | undefined;
     for (const h of [...this.hooks.values()]) {
       if (!symbols.has(h.symbol)) continue;

@@ -35,6 +35,8 @@ export interface LaunchConfig {
   stopOnPanic: boolean;
   /** Compile directory (as DWARF names it) -> the user's source tree (source-map.ts). */
   sourceFileMap: Record<string, string>;
+  /** Where kernel modules' debug files are looked for first: directories (searched a few levels deep) or .ko files. */
+  modulePaths: string[];
 }
 
 type JsonType = 'string' | 'number' | 'boolean' | 'object' | 'array';
@@ -66,6 +68,10 @@ export const LAUNCH_SCHEMA: Record<string, LaunchProperty> = {
   sourceFileMap: {
     type: 'object', default: {},
     description: 'Where the sources a kernel was compiled from are on this machine: { "compile directory as the DWARF names it": "your tree" }, e.g. { "debian/build/build_amd64_none_amd64": "${workspaceFolder}" } or { "/build/linux-6.1": "/home/me/linux" }. Applied to stack frames, breakpoints and disassembly; the longest matching prefix wins.',
+  },
+  modulePaths: {
+    type: 'array', items: { type: 'string' }, default: [],
+    description: 'Where the debug files of Linux kernel modules are looked for first, before the kernel build tree next to "symbols", /lib/modules/<release> and /usr/lib/debug/lib/modules/<release>: directories (an out-of-tree module\'s M= directory; searched a few levels deep) or .ko files, e.g. ["${workspaceFolder}/mymodule"].',
   },
   exitBreakpoints: {
     type: 'object', default: {},
@@ -205,8 +211,16 @@ export function validateLaunchArgs(raw: unknown): Validated {
   const mapProblem = sourceFileMapProblem(args.sourceFileMap);
   if (mapProblem) throw new LaunchConfigError(mapProblem);
   const sourceFileMap = { ...(args.sourceFileMap as Record<string, string> | undefined ?? {}) };
+  const modulePaths = args.modulePaths ?? [];
+  if (!Array.isArray(modulePaths) || modulePaths.some((p) => typeof p !== 'string' || p === '')) {
+    throw new LaunchConfigError(`launch.json: "modulePaths" must be a list of directories or .ko files like ["/home/me/mymodule"], not ${JSON.stringify(modulePaths).slice(0, 60)}`);
+  }
+  for (const p of modulePaths as string[]) if (!existsSync(p)) warnings.push(`launch.json: "modulePaths": ${p} does not exist (kvmdbg looks for modules' debug files there)`);
   return {
-    config: { kernel, symbols, systemMap, initrd, cmdline, memoryBytes: parseMemory(args.memory), cpus, disks, stopOnEntry, exitBreakpoints, stepIntoInterrupts, stopOnPanic, sourceFileMap },
+    config: {
+      kernel, symbols, systemMap, initrd, cmdline, memoryBytes: parseMemory(args.memory), cpus, disks, stopOnEntry, exitBreakpoints, stepIntoInterrupts, stopOnPanic, sourceFileMap,
+      modulePaths: [...(modulePaths as string[])],
+    },
     warnings,
   };
 }

@@ -124,6 +124,7 @@ export class RunControl {
     try {
       const stop = await this.runUntilReportable(undefined, only);
       if (stop) await this.checkKaslr();
+      if (stop) await this.state.modules?.atStop().catch((e: Error) => this.state.note(`kvmdbg: modules: ${e.message}`));
       if (stop) await this.exceptions.atStop(stop);
       if (stop) this.reportStop(stop);
     } catch (e) {

@@ -18,6 +18,7 @@ import type { CpuSnapshot } from '../registers';
 import type { Regs } from '../../native/types';
 import { BreakpointTable } from '../breakpoints';
 import { KernelHooks, type HookStop } from '../kernel-hooks';
+import type { ModuleTracker } from '../linux/module-tracker';
 import { makeSourceFileMap, type SourceFileMap } from '../source-map';
 
 /** The one thread id used before any vCPU exists (events after the VM ended). */
@@ -59,6 +60,8 @@ export class SessionState {
   readonly hooks = new KernelHooks(this.breakpoints, (text) => this.note(text, 'important'));
   /** The stop a kernel hook asked to show at this stop (its reason and text in the stopped event). */
   hookStop?: HookStop;
+  /** Linux modules: their symbols, pending breakpoints, the Modules view, lsmod (linux/module-tracker.ts). */
+  modules?: ModuleTracker;
   /** launch.json's sourceFileMap: compiled paths <-> the user's tree (frames, breakpoints). */
   sourceMap: SourceFileMap = makeSourceFileMap();
   /** DR0-7 as last armed: the Debug registers scope shows them. */

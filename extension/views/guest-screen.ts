@@ -73,7 +73,7 @@ export class GuestScreenView implements vscode.WebviewViewProvider, vscode.Dispo
 
   private show(frame: Frame): void {
     this.lastFrame = frame;
-    this.post({ type: 'frame', png: frame.png, width: frame.width, height: frame.height, text: frame.description });
+    this.post({ type: 'frame', png: frame.png, width: frame.width, height: frame.height, text: frame.description, rows: frame.text });
   }
 
   private post(m: unknown): void {
@@ -126,17 +126,26 @@ function html(nonce: string): string {
   #screen:focus { outline: 1px solid var(--vscode-focusBorder); }
   img { display: block; width: 100%; image-rendering: pixelated; background: #000; }
   #status { font-size: 11px; opacity: 0.8; padding: 2px 0; }
+  /* The text screen's characters, for screen readers and copying: off screen, not hidden. */
+  #text { position: absolute; left: -10000px; width: 1px; height: 1px; overflow: hidden; }
 </style></head>
 <body>
 <div id="screen" tabindex="0" title="Click here, then type: keys go to the guest's PS/2 keyboard"><img id="img" alt="guest screen"></div>
 <div id="status">No VM running: start a kvm debug session (F5).</div>
+<pre id="text" aria-label="guest screen text"></pre>
 <script nonce="${nonce}">
   const vscode = acquireVsCodeApi();
   const img = document.getElementById('img'), status = document.getElementById('status'), screen = document.getElementById('screen');
+  const text = document.getElementById('text');
   let focused = false;
   window.addEventListener('message', (e) => {
     const m = e.data;
-    if (m.type === 'frame') { img.src = 'data:image/png;base64,' + m.png; status.textContent = m.text + (focused ? ' - typing goes to the guest' : ' - click to type'); }
+    if (m.type === 'frame') {
+      img.src = 'data:image/png;base64,' + m.png;
+      img.alt = m.rows ? 'guest screen: ' + m.text : 'guest screen (' + m.text + ')';
+      text.textContent = m.rows ? m.rows.join('\n') : '';
+      status.textContent = m.text + (focused ? ' - typing goes to the guest' : ' - click to type');
+    }
     if (m.type === 'status') status.textContent = m.text;
   });
   const key = (down) => (e) => {

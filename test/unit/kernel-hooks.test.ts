@@ -86,6 +86,31 @@ test('handle: the first stop a handler returns is shown, every handler at the ad
   assert.deepEqual(notes, ['kvmdbg: the broken hook failed (cannot read struct module); the guest goes on']);
 });
 
+test('where the software trap does not fit a function\'s `push %rbp`, the hook stands one instruction in, and that call is handled once', async () => {
+  const table = new BreakpointTable();
+  const hooks = new KernelHooks(table);
+  let calls = 0;
+  hooks.add({ symbol: 'do_init_module', handler: async () => { calls++; return 'continue'; } });
+  const entry = SYMBOLS.do_init_module;
+  // Not mapped yet: at the entry (a debug register takes it).
+  hooks.sync(symbols, { fits: () => false, firstByte: () => undefined });
+  assert.deepEqual(table.all()[0].addresses, [entry]);
+  // Mapped, a 2-byte trap: not over the 1-byte push, but over the 3-byte mov after it.
+  hooks.sync(symbols, { fits: (a) => a !== entry, firstByte: (a) => (a === entry ? 0x55 : 0x48) });
+  assert.deepEqual(table.all()[0].addresses, [entry + 1n]);
+  // An int3 fits anywhere: the entry.
+  hooks.sync(symbols, { fits: () => true, firstByte: () => 0x55 });
+  assert.deepEqual(table.all()[0].addresses, [entry]);
+  // Hit at the entry, then (the hook moved meanwhile) one instruction in with RSP 8 lower: one call.
+  arm(table, false);
+  const at = (address: bigint, rsp: bigint) => ({ vcpu: 0, address, regs: async () => ({ rsp }) }) as unknown as HookContext;
+  await hooks.handle(table.all(), at(entry, 0x1000n));
+  await hooks.handle(table.all(), at(entry + 1n, 0xff8n));
+  assert.equal(calls, 1);
+  await hooks.handle(table.all(), at(entry, 0x2000n));
+  assert.equal(calls, 2);
+});
+
 /** A run loop over scripted stops: what the client is sent. */
 function harness(stops: StopReason[]) {
   const events: DebugProtocol.Event[] = [];
