@@ -19,8 +19,9 @@
  *
  * A hook stands at the function's entry; where the host's software trap is
  * a 2-byte port trap, which does not fit a frame-pointer kernel's 1-byte
- * `push %rbp`, it stands on the next instruction (ctx.address): the
- * argument registers are as at entry there, RSP is 8 lower.
+ * `push %rbp`, it stands on the next instruction; handlers never see the
+ * difference: ctx.address is the entry and ctx.regs() the registers as at
+ * the entry (RSP 8 higher than the vCPU's there, at the return address).
  *
  * Hooks are the breakpoint table's own group ('hook', kind 'hook'), so a
  * setBreakpoints call never replaces them; they take a debug register or a
@@ -53,9 +54,10 @@ export type HookResult = 'continue' | HookStop;
 export interface HookContext {
   /** The vCPU index (its DAP thread is vcpu + 1). */
   vcpu: number;
-  /** The hook's run-time address (the function's entry). */
+  /** The function's entry (its run-time address), also where the hook stands one instruction in. */
   address: bigint;
   stop: StopReason & { reason: 'breakpoint' };
+  /** The registers as at the function's entry (RIP the entry, RSP at the return address), wherever the hook stands. */
   regs(): Promise<Regs>;
   sregs(): Promise<Sregs>;
   /** Guest virtual memory through the stopped vCPU's page tables; undefined when any byte is unmapped. */
@@ -93,8 +95,10 @@ export class KernelHooks {
   private nextId = 1;
   /** The group last written to the table, as one string: unchanged means no replace. */
   private written = '';
+  /** Each hooked symbol's entry address (the hook may stand one instruction in). */
+  private readonly entries = new Map<string, bigint>();
   /** The last hook hit: the same call met again one instruction in is not handled twice. */
-  private lastHit?: { symbols: Set<string>; vcpu: number; address: bigint; rsp?: bigint };
+  private lastHit?: { symbol: string; vcpu: number; address: bigint; entryRsp?: bigint };
   /** Handlers that failed, said once each. */
   private readonly failed = new Set<string>();
 
@@ -118,11 +122,13 @@ export class KernelHooks {
     const bySymbol = new Map<string, BreakpointSpec>();
     for (const h of this.hooks.values()) {
       if (bySymbol.has(h.symbol)) continue;
-      let address = symbols?.addressOf(h.symbol);
+      const entry = symbols?.addressOf(h.symbol);
+      let address = entry;
       // A 2-byte software trap (the port trap) does not fit a 1-byte `push %rbp`: the hook then
       // stands on the next instruction, where the arguments are still in their registers, and
-      // leaves the debug registers to the user.
+      // leaves the debug registers to the user. Handlers still see the entry (handle()).
       if (address !== undefined && placement && !placement.fits(address) && placement.firstByte(address) === PUSH_RBP && placement.fits(address + 1n)) address += 1n;
+      if (entry !== undefined) this.entries.set(h.symbol, entry); else this.entries.delete(h.symbol);
       const base = { key: `hook:${h.symbol}`, kind: 'hook' as const };
       bySymbol.set(h.symbol, address === undefined
         ? { ...base, problem: `no symbol "${h.symbol}" in the kernel's symbols` }
@@ -140,6 +146,20 @@ export class KernelHooks {
     return this.table.all().filter((b) => b.kind === 'hook' && !b.verified).map((b) => `${b.key.slice(5)}: ${b.message ?? 'not armed'}`);
   }
 
+  /** After an arm: says each hook that is not armed, once, with what it costs (its label). */
+  sayUnarmed(): void {
+    for (const b of this.table.all()) {
+      if (b.kind !== 'hook' || b.verified) continue;
+      const symbol = b.key.slice(5);
+      const said = `${symbol}:${b.message}`;
+      if (this.unarmedSaid.has(said)) continue;
+      this.unarmedSaid.add(said);
+      const labels = [...new Set([...this.hooks.values()].filter((h) => h.symbol === symbol).map((h) => h.label ?? h.symbol))].join(', ');
+      this.note(`kvmdbg: ${labels} is off for now: the hidden breakpoint on ${symbol} is not armed (${b.message ?? 'not armed'})`);
+    }
+  }
+  private readonly unarmedSaid = new Set<string>();
+
   /**
    * A breakpoint stop at hook addresses: runs each matching hook's handler in the order they
    * were added. The first stop a handler returns is the stop to show (later handlers at the
@@ -147,13 +167,20 @@ export class KernelHooks {
    */
   async handle(hit: readonly Breakpoint[], ctx: HookContext): Promise<HookStop | undefined> {
     const symbols = new Set(hit.filter((b) => b.kind === 'hook').map((b) => b.key.slice(5)));
-    // A hook that moved past `push %rbp` while its function was entered is met there again: the same call.
-    let rsp: bigint | undefined;
-    try { rsp = (await ctx.regs()).rsp; } catch { rsp = undefined; }
+    const symbol = [...symbols][0];
+    const entry = symbol === undefined ? undefined : this.entries.get(symbol);
+    // One instruction in (past `push %rbp`): the handlers see the registers as they were at the entry.
+    const movedIn = entry !== undefined && ctx.address === entry + 1n;
+    const vcpuRegs = ctx.regs;
+    const regs = movedIn ? async (): Promise<Regs> => { const r = await vcpuRegs(); return { ...r, rip: entry, rsp: BigInt.asUintN(64, r.rsp + 8n) }; } : vcpuRegs;
+    const at: HookContext = { ...ctx, address: entry ?? ctx.address, regs };
+    // A hook moved past `push %rbp` while its function was being entered is met again there: the same call.
+    let entryRsp: bigint | undefined;
+    try { entryRsp = (await at.regs()).rsp; } catch { entryRsp = undefined; }
     const last = this.lastHit;
-    this.lastHit = { symbols, vcpu: ctx.vcpu, address: ctx.address, rsp };
-    if (last && last.vcpu === ctx.vcpu && ctx.address === last.address + 1n && rsp !== undefined && last.rsp !== undefined
-      && rsp === last.rsp - 8n && [...symbols].every((s) => last.symbols.has(s))) return undefined;
+    this.lastHit = symbol === undefined ? undefined : { symbol, vcpu: ctx.vcpu, address: ctx.address, entryRsp };
+    if (last && movedIn && last.symbol === symbol && last.vcpu === ctx.vcpu && last.address === entry && entryRsp !== undefined && last.entryRsp === entryRsp) return undefined;
+    ctx = at;
     let shown: HookStop | undefined;
     for (const h of [...this.hooks.values()]) {
       if (!symbols.has(h.symbol)) continue;

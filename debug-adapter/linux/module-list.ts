@@ -179,11 +179,15 @@ class Reader {
   /** A NUL-terminated string of at most `max` bytes; undefined when unreadable. */
   cstr(address: bigint, max: number): string | undefined {
     const out: number[] = [];
-    for (let i = 0; i < max; i++) {
-      const b = this.bytes(address + BigInt(i), 1);
+    // A page at a time (the string may end just before an unmapped page).
+    for (let at = address; out.length < max;) {
+      const n = Math.min(max - out.length, Number(0x1000n - (at & 0xfffn)));
+      const b = this.bytes(at, n);
       if (!b) return undefined;
-      if (b[0] === 0) break;
-      out.push(b[0]);
+      const end = b.indexOf(0);
+      out.push(...(end < 0 ? b : b.subarray(0, end)));
+      if (end >= 0) break;
+      at += BigInt(n);
     }
     return Buffer.from(out).toString('latin1');
   }

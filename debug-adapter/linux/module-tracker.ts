@@ -76,9 +76,9 @@ export class ModuleTracker {
     const space = this.space;
     if (!space || space.kernel.table.lookup(LOAD_HOOK) === undefined) return;
     this.active = true;
-    this.state.hooks.add({ symbol: LOAD_HOOK, label: 'module load', handler: (ctx) => this.onLoad(ctx) });
+    this.state.hooks.add({ symbol: LOAD_HOOK, label: 'module load tracking', handler: (ctx) => this.onLoad(ctx) });
     const free = FREE_HOOKS.find((n) => space.kernel.table.lookup(n) !== undefined);
-    if (free) this.state.hooks.add({ symbol: free, label: 'module unload', handler: (ctx) => this.onFree(ctx) });
+    if (free) this.state.hooks.add({ symbol: free, label: 'module unload tracking', handler: (ctx) => this.onFree(ctx) });
     else this.state.note(`kvmdbg: ${space.name} has no ${FREE_HOOKS.join(' or ')} symbol: a module's unload is noticed at the next stop only`);
   }
 

@@ -40,6 +40,7 @@ export class BreakpointRequests {
     });
     this.state.debugreg = assignHwSlots(plan.requests, await machine.watchMechanisms()).debugreg;
     const changed = breakpoints.applyArmResult(plan, result);
+    this.state.hooks.sayUnarmed();
     for (const b of changed) if (!exceptGroup?.includes(b) && b.kind !== 'exception' && b.kind !== 'hook') this.state.send(new BreakpointEvent('changed', this.toDap(b)));
   }
 

@@ -124,6 +124,10 @@ test('small Linux: a breakpoint in a module is pending, binds and stops on insmo
     assert.deepEqual(after.modules.map((m) => m.name), ['vmlinux']);
     await waitForText(s.stdout, /KVMDBG-RMMOD-OK[\s\S]*KVMDBG-DONE/, LINUX_TIMEOUT_MS, 'rmmod in the guest');
     assert.doesNotMatch(s.stdout(), /KVMDBG-INSMOD-FAILED|Oops|BUG:/);
+  } catch (e) {
+    // One sandbox run is minutes: say everything the adapter and the guest said.
+    (e as Error).message += `\n--- adapter console:\n${s.console().slice(-4000)}\n--- guest console:\n${s.stdout().slice(-3000)}\n--- breakpoint events: ${JSON.stringify(bpEvents)}\n--- module events: ${JSON.stringify(moduleEvents)}`;
+    throw e;
   } finally {
     await finishDap(s);
   }

@@ -68,6 +68,20 @@ test('the user\'s breakpoints get the debug registers first; hooks take software
   assert.match(hooks.problems()[0], /^do_init_module: all 4 hardware debug registers/);
 });
 
+test('a hook that cannot be armed is said once, by what it is for', () => {
+  const table = new BreakpointTable();
+  const notes: string[] = [];
+  const hooks = new KernelHooks(table, (t) => notes.push(t));
+  hooks.add({ symbol: 'do_init_module', label: 'module load tracking', handler: async () => 'continue' });
+  hooks.sync(symbols);
+  table.replace('function', ['a', 'b', 'c', 'd'].map((n, i) => ({ key: `fn:${n}`, kind: 'function' as const, addresses: [0x1000n + BigInt(i)] })));
+  arm(table, false);
+  hooks.sayUnarmed();
+  hooks.sayUnarmed();
+  assert.equal(notes.length, 1);
+  assert.match(notes[0], /^kvmdbg: module load tracking is off for now: the hidden breakpoint on do_init_module is not armed \(all 4 hardware debug registers \(DR0-DR3\) are in use/);
+});
+
 test('handle: the first stop a handler returns is shown, every handler at the address runs, a throwing one is said once', async () => {
   const table = new BreakpointTable();
   const notes: string[] = [];
@@ -86,11 +100,12 @@ test('handle: the first stop a handler returns is shown, every handler at the ad
   assert.deepEqual(notes, ['kvmdbg: the broken hook failed (cannot read struct module); the guest goes on']);
 });
 
-test('where the software trap does not fit a function\'s `push %rbp`, the hook stands one instruction in, and that call is handled once', async () => {
+test('where the software trap does not fit a function\'s `push %rbp`, the hook stands one instruction in, and that call is handled once, with the registers as at the entry', async () => {
   const table = new BreakpointTable();
   const hooks = new KernelHooks(table);
   let calls = 0;
-  hooks.add({ symbol: 'do_init_module', handler: async () => { calls++; return 'continue'; } });
+  const seen: [bigint, bigint, bigint][] = [];
+  hooks.add({ symbol: 'do_init_module', handler: async (ctx) => { calls++; const r = await ctx.regs(); seen.push([ctx.address, r.rip, r.rsp]); return 'continue'; } });
   const entry = SYMBOLS.do_init_module;
   // Not mapped yet: at the entry (a debug register takes it).
   hooks.sync(symbols, { fits: () => false, firstByte: () => undefined });
@@ -109,6 +124,11 @@ test('where the software trap does not fit a function\'s `push %rbp`, the hook s
   assert.equal(calls, 1);
   await hooks.handle(table.all(), at(entry, 0x2000n));
   assert.equal(calls, 2);
+  // Met only one instruction in: the handler sees the entry, RSP as it was there (at the return address).
+  await hooks.handle(table.all(), { vcpu: 1, address: entry + 1n, regs: async () => ({ rsp: 0x2ff8n, rip: entry + 1n }) } as unknown as HookContext);
+  assert.equal(calls, 3);
+  assert.equal(seen.length, 3, JSON.stringify(seen, (_k, v) => (typeof v === "bigint" ? v.toString(16) : v)));
+  assert.deepEqual(seen[2], [entry, entry, 0x3000n]);
 });
 
 /** A run loop over scripted stops: what the client is sent. */
