@@ -246,6 +246,7 @@ export class KvmDebugSession extends DebugSession {
 
   protected override continueRequest(response: DebugProtocol.ContinueResponse, args: DebugProtocol.ContinueArguments): void {
     let only: number | undefined;
+    if (args.singleThread && args.threadId === this.state.taskThread?.threadId) return this.fail(response, `continue: ${this.state.taskThread.name} is not a vCPU: continue a vCPU's thread`);
     if (args.singleThread) {
       try { only = this.state.vcpuOfThread(args.threadId); } catch (e) { return this.fail(response, `continue: ${(e as Error).message}`); }
     }
@@ -268,6 +269,8 @@ export class KvmDebugSession extends DebugSession {
 
   /** The response goes out as the step starts; the step's end is a stopped event. */
   private step(response: DebugProtocol.Response, threadId: number | undefined, how: (s: Stepper) => Promise<StepOutcome>): void {
+    // A selected task's thread is a view of a stack, not a CPU: there is nothing to step.
+    if (threadId !== undefined && threadId === this.state.taskThread?.threadId) return this.fail(response, `${this.state.taskThread.name} is not running on a vCPU, so it cannot be stepped: step a vCPU's thread`);
     try {
       void this.run.step(threadId, how, () => this.sendResponse(response));
     } catch (e) {

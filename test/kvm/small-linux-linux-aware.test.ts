@@ -117,6 +117,8 @@ test('small Linux: dmesg while running with no serial console, ps and a task\'s 
       assert.ok(args, `do_syscall_64 has Arguments (${scopes.map((x) => x.name).join(', ')})`);
       const vars = (await s.dc.variablesRequest({ variablesReference: args.variablesReference })).body.variables;
       assert.ok(vars.some((v) => v.name === 'regs' && v.type === 'struct pt_regs *'), JSON.stringify(vars.map((v) => [v.name, v.type])));
+      const step = await s.dc.nextRequest({ threadId: 10_000 }).then(() => 'stepped', (e: Error) => e.message);
+      assert.equal(step, "task 1 init is not running on a vCPU, so it cannot be stepped: step a vCPU's thread");
       console.log(`# task 1 init: ${names.join(' <- ')}`);
     }
     assert.ok(stack.length >= 3, `init's stack: ${stack.map((f) => f.name).join(' <- ')}`);
