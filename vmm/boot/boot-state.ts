@@ -38,7 +38,7 @@ export interface BootCpuState {
 }
 
 /** Which way into the kernel a loader took, for messages and the debugger. */
-export type BootProtocol = 'multiboot' | 'pvh' | 'elf64' | 'linux';
+export type BootProtocol = 'multiboot' | 'pvh' | 'elf64' | 'linux' | 'bios';
 
 export interface BootInfo {
   protocol: BootProtocol;
@@ -49,6 +49,8 @@ export interface BootInfo {
   entry: number;
   /** Human description, e.g. "multiboot v1 ELF32, entry 0x100020". */
   description: string;
+  /** A BIOS boot (vmm/bios): the disk image INT 13h reads, and its drive number. */
+  bios?: { disk: string; drive: number };
 }
 
 /** A kernel image or boot file the user gave that cannot be booted. */

@@ -203,7 +203,7 @@ export class Machine extends EventEmitter {
 
   /** 64 when the kernel is 64-bit code (PVH, ELF64 and Linux entries), whatever mode its entry starts in. */
   get kernelCodeBits(): 64 | undefined {
-    return this.boot.protocol === 'multiboot' ? undefined : 64;
+    return this.boot.protocol === 'multiboot' || this.boot.protocol === 'bios' ? undefined : 64;
   }
 
   /** How many vCPUs the machine has. */

@@ -37,6 +37,11 @@ import { VBE_DISPI_LFB_PHYSICAL_ADDRESS } from '../devices/bochs-vbe';
 import { KEY_RELEASE } from '../devices/scancodes';
 import { RangeStepper } from './range-step';
 import { RIP_WORD } from '../../native/state-layout';
+import type { BootInfo } from '../boot/boot-state';
+import { openDiskFile } from '../virtio/blk';
+import { Bios } from '../bios/bios';
+import { BiosCalls } from '../bios/bios-calls';
+import { diskGeometry } from '../bios/geometry';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -91,6 +96,7 @@ function startBoot(): void {
   });
   if (!framebuffer(VBE_DISPI_LFB_PHYSICAL_ADDRESS)) log.guestError(`the framebuffer could not be mapped at 0x${VBE_DISPI_LFB_PHYSICAL_ADDRESS.toString(16)}: the screen shows VGA text only`);
   vcpu = createBootVcpu(kvm, vm, init.vcpuId, init.boot.cpu, init.options.cpus);
+  const bios = init.boot.bios && startBios(init.boot.bios, vcpu, board, log);
   const server = new MailboxServer(init.mailboxes.slice(1), board.pio, board.mmio);
   runner = new VcpuRunner(vcpu, board.pio, board.mmio, control, new ExitStats(init.stats), {
     pollInput: () => {
@@ -100,6 +106,7 @@ function startBoot(): void {
     },
     serveDevices: () => { server.serve(); },
     ...faultHooks(),
+    bios,
   }, init.exitRing && new ExitRing(init.exitRing));
   let slots: SlotSpec[] = slotLayout(init.memory.regions, []);
   let protectedPages = '';
@@ -135,6 +142,15 @@ async function serveWhileIdle(server: MailboxServer): Promise<void> {
     const wait = Atomics.waitAsync(control, 0, word);
     if (wait.async) await wait.value;
   }
+}
+
+/** kvmdbg's BIOS on this thread (a boot-sector boot): its services on the board's ports, the boot disk open read-only. */
+function startBios(boot: NonNullable<BootInfo['bios']>, v: Vcpu, b: PcBoard, log: DeviceLog): BiosCalls {
+  const memory = new GuestMemory(init.memory.buffer, init.memory.regions);
+  const disk = openDiskFile(boot.disk, true);
+  const bios = new Bios({ memory, ports: b.pio, log }, disk, diskGeometry(disk.bytes));
+  bios.start();
+  return new BiosCalls(v, memory, bios, log);
 }
 
 /** An AP: its own vCPU on vCPU 0's VM; devices through the mailbox. */
