@@ -110,10 +110,17 @@ export class VideoBios {
     this.setCursor(0, 0, 0);
   }
 
+  /**
+   * The BDA keeps the shape as given; the CRTC gets it scaled to the 16-line
+   * font when it is a CGA-style 8-line shape (VGA BIOS cursor emulation:
+   * 0607h, the default, is lines 13-14). Bit 5 of the start hides it.
+   */
   private setShape(start: number, end: number): void {
     this.mem.writeU16(BDA_ADDR + BDA_CURSOR_SHAPE, ((start & 0xff) << 8) | (end & 0xff));
-    this.crtc(0x0a, start & 0x3f);
-    this.crtc(0x0b, end & 0x1f);
+    let s = start & 0x1f, e = end & 0x1f;
+    if (s < 8 && e < 8) { s = s * 2 + 1; e = e * 2; }
+    this.crtc(0x0a, (start & 0x20) | Math.min(s, 0x1f));
+    this.crtc(0x0b, Math.min(e, 0x1f));
   }
 
   private setCursor(page: number, row: number, col: number): void {
