@@ -18,6 +18,8 @@ import type { Regs, Sregs } from '../../native/types';
 import type { Segment } from '../../vmm/boot/boot-state';
 import { decodeFrom } from '../../debug-adapter/disassembly';
 import { expectBootError } from './helpers/boot-check';
+import { checkBootDiskFits, HostCannotRunError, isBiosBootDisk } from '../../vmm/host/guest-fit';
+import type { HostReport } from '../../vmm/host/probe/capabilities';
 
 const MiB = 2 ** 20;
 
@@ -175,4 +177,17 @@ test('detection: a raw image whose first sector ends in 55h AAh boots through th
   expectBootError(() => loadKernel({ kernelPath: 'disk.img', kernel: image, memory, cmdline: '', modules: [], protocol: 'bios' }), 'disk.img', 'does not end in the boot signature 55h AAh');
   image[511] = 0xaa;
   expectBootError(() => loadKernel({ kernelPath: 'disk.img', kernel: image, memory, cmdline: '', modules: [{ path: 'initrd', data: new Uint8Array(1) }] }), 'initrd', 'takes none');
+});
+
+test('a host whose KVM cannot run real mode: a boot disk gets one sentence naming it, the reason and where it runs; an ELF or a bzImage is not a boot disk', () => {
+  const disk = new Uint8Array(1024);
+  disk[510] = 0x55; disk[511] = 0xaa;
+  assert.equal(isBiosBootDisk(disk), true);
+  const elf = disk.slice(); elf.set([0x7f, 0x45, 0x4c, 0x46]);
+  assert.equal(isBiosBootDisk(elf), false);
+  const report = (works: boolean): HostReport => ({ flavour: 'pvm', probeMs: 1, capabilities: [{ id: 'real-mode', works, detail: 'a real-mode guest gave internal error, suberror 1 instead of its first port write' }] });
+  assert.doesNotThrow(() => checkBootDiskFits('/x/disk.img', report(true)));
+  assert.throws(() => checkBootDiskFits('/x/disk.img', report(false)), (e: Error) => e instanceof HostCannotRunError
+    && e.message === 'disk.img is a BIOS boot disk, which starts in real mode, and this host\'s KVM cannot run real-mode code (a real-mode guest gave internal error, suberror 1 instead of its first port write): '
+      + 'run it on hardware or nested KVM, or inside the KVM sandbox (test/sandbox/run; kvmdbg run uses it for you), and see kvmdbg doctor (real-mode guest: no)');
 });
