@@ -11,7 +11,8 @@ export const USAGE = `usage:
   kvmdbg demo            boot the bundled demo kernel
   kvmdbg doctor          what this host's KVM can do for a debugger, measured (exit 0: kernels boot and step here)
 options:
-  --kernel FILE      multiboot v1 ELF, PVH ELF, or x86-64 ELF (entered in long mode)
+  --kernel FILE      multiboot v1 ELF, PVH ELF, x86-64 ELF (entered in long mode), Linux bzImage,
+                     or a BIOS boot disk image (its first sector ends in 55h AAh)
   --initrd FILE      passed as the first boot module
   --cmdline STR      kernel command line
   --memory SIZE      guest RAM, e.g. 64M, 2G (default 256M)
