@@ -3,7 +3,8 @@
  * ends in the 55h AAh signature, goes to 0000:7C00; the CPU starts in
  * real mode in kvmdbg's BIOS ROM (vmm/bios), whose POST jumps there with
  * DL = the boot drive (00h for a floppy-sized image, 80h otherwise). The
- * IVT, the ROM and the BDA's static fields are written here; the services'
+ * IVT, the ROM and the BDA fields the services read are written here (the
+ * machine's own low-memory tables may be there already); the services'
  * own state (screen, keyboard ring, ticks) when the vCPU thread starts.
  */
 import { BootError, type BootCpuState, type BootInfo, type Segment } from './boot-state';
@@ -54,9 +55,10 @@ export function loadBootSector(req: LoadKernelOptions): BootInfo {
   const { rom, ivt } = buildRom({ drive: geometry.drive, sectorsPerTrack: geometry.sectorsPerTrack });
   memory.write(IVT_ADDR, ivt);
   memory.write(ROM_ADDR, rom);
-  // Equipment: a floppy drive if we boot from one, 80x25 colour video, no maths coprocessor reported.
-  memory.writeU16(BDA_ADDR + BDA_EQUIPMENT, (geometry.floppy ? 0x0001 : 0) | 0x0020);
-  memory.writeU16(BDA_ADDR + BDA_MEMORY_KIB, BASE_MEMORY_KIB);
+  // The BDA fields the services read; the machine's tables (COM ports, EBDA, video) may already be there: added to, not replaced.
+  const equipment = memory.readU16(BDA_ADDR + BDA_EQUIPMENT);
+  memory.writeU16(BDA_ADDR + BDA_EQUIPMENT, equipment | (geometry.floppy ? 0x0001 : 0) | (equipment & 0x0030 ? 0 : 0x0020));
+  if (memory.readU16(BDA_ADDR + BDA_MEMORY_KIB) === 0) memory.writeU16(BDA_ADDR + BDA_MEMORY_KIB, BASE_MEMORY_KIB);
   memory.writeU8(BDA_ADDR + BDA_HARD_DISKS, geometry.floppy ? 0 : 1);
   memory.write(BOOT_SECTOR_ADDR, kernel.subarray(0, SECTOR_BYTES));
   return {
