@@ -8,7 +8,7 @@
 // screen is read back exactly (--screen) and pixel for pixel (--screenshot).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BOOT_MS, GUEST_DIR } from './helpers/guests';
@@ -86,4 +86,15 @@ test('a 1.44 MB floppy image boots as drive 00h with its real geometry (80/2/18)
   assert.equal(r.stderr, '');
   assert.deepEqual([r.status, r.signal], [0, null]);
   assert.equal(r.stdout, expectedLines('00', '00000b40', 'fd0').join('\n') + '\n');
+});
+
+test('an invalid opcode in the boot sector, with no handler of its own: the VM ends with status 2 and a sentence naming CS:IP', async () => {
+  const bad = join(dir, 'ud2.img');
+  const sector = new Uint8Array(512);
+  sector.set([0x90, 0x0f, 0x0b]);           // nop; ud2 at 0000:7C01
+  sector.set([0x55, 0xaa], 510);
+  writeFileSync(bad, sector);
+  const r = await runCli(['run', '--kernel', bad, '--memory', '64M'], BOOT_MS);
+  assert.deepEqual([r.status, r.signal, r.stdout], [2, null, '']);
+  assert.equal(r.stderr, 'kvmdbg: the guest raised #UD (invalid opcode) at 0000:7C01 in real mode, and vector 06h is still kvmdbg\'s BIOS default (the guest installed no handler)\n');
 });

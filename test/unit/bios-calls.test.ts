@@ -84,6 +84,25 @@ test('a successful call clears the caller\'s CF; an empty key ring sends the stu
   assert.equal(vcpu.regs.rip, BigInt(ROM_KEY_WAIT));
 });
 
+test('#UD or #DE in real mode with no handler of the guest\'s own ends the VM with a sentence naming the instruction\'s address (iret would run it again for ever)', () => {
+  const memory = GuestMemory.allocate(16 * MiB);
+  const { rom, ivt } = buildRom({ drive: 0x80, sectorsPerTrack: 63 });
+  memory.write(0, ivt);
+  memory.write(ROM_ADDR, rom);
+  const ended: string[] = [];
+  const log = { guestError: () => {} };
+  const disk = { path: 'd', readOnly: true, bytes: 512, read() {}, write() {}, flush() {}, close() {} };
+  const vcpu = new FakeVcpu();
+  const calls = new BiosCalls(vcpu, memory, new Bios({ memory, ports: { read: () => 0, write: () => {} }, log }, disk, diskGeometry(512)), log, (m) => ended.push(m));
+  memory.writeU16(0x6ffa, 0x7c10); memory.writeU16(0x6ffc, 0x07c0); memory.writeU16(0x6ffe, 0x0202);
+  vcpu.regs = { ...vcpu.regs, rip: BigInt(stubOffset(0x06) + 2), rsp: 0x6ffan };
+  assert.equal(calls.portCall(), true);
+  assert.deepEqual(ended, ['the guest raised #UD (invalid opcode) at 07C0:7C10 in real mode, and vector 06h is still kvmdbg\'s BIOS default (the guest installed no handler)']);
+  vcpu.regs.rip = BigInt(stubOffset(0x00));
+  calls.portCall();
+  assert.match(ended[1], /^the guest raised #DE \(divide error\) at 07C0:7C10/);
+});
+
 test('an OUT to the BIOS port that no stub made is not a BIOS call', () => {
   const { vcpu, calls } = setup();
   vcpu.regs.rip = BigInt(stubOffset(0x13) + 4);
@@ -156,6 +175,7 @@ test('the ROM: POST programs the PICs and the PIT and jumps to 0000:7C00 with DL
   assert.deepEqual(vector(0x13), [stubOffset(0x13), 0xf000]);
   assert.deepEqual(vector(0x0c), [ROM_EOI_MASTER, 0xf000], 'IRQ4: end of interrupt only');
   assert.deepEqual(vector(0x21), [ROM_DEFAULT, 0xf000]);
+  assert.deepEqual(vector(0x06), [stubOffset(0x06), 0xf000], '#UD: reported by the VMM');
 });
 
 test('detection: a raw image whose first sector ends in 55h AAh boots through the BIOS (sector at 0x7C00, real mode at F000:E000); a bzImage (which has the signature too) stays Linux', () => {

@@ -156,6 +156,8 @@ test('INT 10h scroll windows (06h/07h), character writes (09h with attribute, 0A
   assert.equal(rd.eax & 0xffff, 0x1e41, '0Ah kept the attribute 09h wrote');
   const mode = call(0x10, { eax: 0x0f00 });
   assert.deepEqual([mode.eax & 0xff, (mode.eax >>> 8) & 0xff, (mode.ebx >>> 8) & 0xff], [3, 80, 0]);
+  const ega = call(0x10, { eax: 0x1200, ebx: 0x0010 });
+  assert.deepEqual([ega.ebx & 0xffff, ega.ecx & 0xffff], [0x0003, 0x0009], 'AH=12h BL=10h: a colour EGA/VGA with 256 KiB');
   call(0x10, { eax: 0x0003 });
   assert.equal(screenRow(memory, 1), '');
   assert.equal(memory.readU16(0xb8000), 0x0720);
@@ -223,6 +225,8 @@ test('INT 09h and 16h: set-1 scan codes become BIOS keys with Shift and Caps Loc
   assert.equal(n, 15, 'a 16-word ring holds 15 keys');
   irq(0x2a);
   assert.equal(call(0x16, { eax: 0x0200 }).eax & 0xff, 0x42, 'Caps Lock on, left Shift held');
+  assert.equal(call(0x16, { eax: 0x0500, ecx: 0x2f76 }).eax & 0xff, 0, 'AH=05h stores a key');
+  assert.equal(call(0x16, { eax: 0x0000 }).eax & 0xffff, 0x2f76);
 });
 
 test('INT 1Ah: ticks start at the host\'s time of day and follow IRQ0; a day rolls over with the midnight flag, which AH=00h reports once', () => {

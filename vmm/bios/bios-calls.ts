@@ -24,11 +24,17 @@ export interface BiosVcpu {
 }
 
 const CR0_PE = 1n;
+const hex4 = (v: number): string => v.toString(16).toUpperCase().padStart(4, '0');
 const low16 = (v: bigint): number => Number(v & 0xffffn);
 const keep32 = (old: bigint, v: number): bigint => (old & ~0xffff_ffffn) | BigInt(v >>> 0);
 
+/** The CPU exceptions a real-mode boot sector cannot survive without a handler of its own (iret would restart the instruction for ever). */
+const FATAL_EXCEPTIONS: Record<number, string> = { 0x00: '#DE (divide error)', 0x06: '#UD (invalid opcode)' };
+
 export class BiosCalls {
-  constructor(private readonly vcpu: BiosVcpu, private readonly memory: GuestMemory, private readonly bios: Bios, private readonly log: BiosLog) {}
+  constructor(private readonly vcpu: BiosVcpu, private readonly memory: GuestMemory, private readonly bios: Bios, private readonly log: BiosLog,
+    /** Ends the VM with a sentence (an exception no handler takes). */
+    private readonly end: (message: string) => void = () => {}) {}
 
   /** An OUT to BIOS_PORT: true when a ROM stub made it (served); false for any other (an ordinary port write). */
   portCall(): boolean {
@@ -40,6 +46,14 @@ export class BiosCalls {
     // The INT frame at SS:SP: IP, CS, FLAGS (the stub pushed nothing).
     const flagsAt = Number(s.ss.base) + ((low16(regs.rsp) + 4) & 0xffff);
     const frame = this.memory.contains(flagsAt, 2);
+    const fatal = FATAL_EXCEPTIONS[vector];
+    if (fatal) {
+      const ipAt = Number(s.ss.base) + low16(regs.rsp);
+      const where = this.memory.contains(ipAt, 4)
+        ? `${hex4(this.memory.readU16(ipAt + 2))}:${hex4(this.memory.readU16(ipAt))}` : 'an address its stack does not say';
+      this.end(`the guest raised ${fatal} at ${where} in real mode, and vector ${vector.toString(16).padStart(2, '0')}h is still kvmdbg's BIOS default (the guest installed no handler)`);
+      return true;
+    }
     const r = toBiosRegs(regs, s, frame ? this.memory.readU16(flagsAt) : low16(regs.rflags));
     let outcome: 'return' | 'wait' = 'return';
     try {

@@ -12,8 +12,8 @@ import {
   stubOffset, stubResume,
 } from './layout';
 
-/** Vectors the VMM serves (INT 09h and 08h are IRQ1 and IRQ0). */
-export const SERVICED_VECTORS = [0x08, 0x09, 0x10, 0x11, 0x12, 0x13, 0x15, 0x16, 0x1a] as const;
+/** Vectors the VMM serves (INT 09h and 08h are IRQ1 and IRQ0; 00h and 06h are the CPU's #DE and #UD, reported). */
+export const SERVICED_VECTORS = [0x00, 0x06, 0x08, 0x09, 0x10, 0x11, 0x12, 0x13, 0x15, 0x16, 0x1a] as const;
 
 const IRQ0_VECTOR = PIC_MASTER_BASE;
 const IRQ1_VECTOR = PIC_MASTER_BASE + 1;
