@@ -98,3 +98,24 @@ test('an invalid opcode in the boot sector, with no handler of its own: the VM e
   assert.deepEqual([r.status, r.signal, r.stdout], [2, null, '']);
   assert.equal(r.stderr, 'kvmdbg: the guest raised #UD (invalid opcode) at 0000:7C01 in real mode, and vector 06h is still kvmdbg\'s BIOS default (the guest installed no handler)\n');
 });
+
+test('jmp FFFF:0000 (the reset vector) boots again: the boot sector is read again and POST runs; RAM outside it keeps a reboot count', async () => {
+  const img = join(dir, 'reboot.img');
+  const sector = new Uint8Array(512);
+  sector.set([
+    0x31, 0xc0, 0x8e, 0xd8,                   // xor ax,ax; mov ds,ax
+    0xfe, 0x06, 0x00, 0x06,                   // inc byte [0x600]
+    0x80, 0x3e, 0x00, 0x06, 0x03,             // cmp byte [0x600], 3
+    0x73, 0x05,                               // jae done
+    0xea, 0x00, 0x00, 0xff, 0xff,             // jmp FFFF:0000
+    0xa0, 0x00, 0x06, 0x04, 0x30,             // done: mov al,[0x600]; add al,'0'
+    0xb4, 0x0e, 0xcd, 0x10,                   // mov ah,0Eh; int 10h
+    0xba, 0x04, 0x06, 0xb8, 0x00, 0x20, 0xef, // mov dx,0x604; mov ax,0x2000; out dx,ax
+    0xf4,
+  ]);
+  sector.set([0x55, 0xaa], 510);
+  writeFileSync(img, sector);
+  const r = await runCli(['run', '--kernel', img, '--memory', '64M', '--screen'], BOOT_MS);
+  assert.deepEqual([r.status, r.signal, r.stderr], [0, null, '']);
+  assert.equal(r.stdout, '3\n', 'booted three times, the screen cleared each time');
+});

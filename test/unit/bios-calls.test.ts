@@ -103,6 +103,15 @@ test('#UD or #DE in real mode with no handler of the guest\'s own ends the VM wi
   assert.match(ended[1], /^the guest raised #DE \(divide error\) at 07C0:7C10/);
 });
 
+test('INT 19h (and the reset vector\'s jump to its stub) reads the boot sector again and runs POST', () => {
+  const { memory, vcpu, calls } = setup();
+  memory.fill(0x7c00, 512, 0x11);
+  vcpu.regs = { ...vcpu.regs, rip: BigInt(stubOffset(0x19)), rsp: 0x1234n, rax: 0x5555n };
+  assert.equal(calls.portCall(), true);
+  assert.deepEqual([vcpu.regs.rip, memory.readU8(0x7c00), memory.readU8(0x7dff)], [BigInt(ROM_POST), 0xab, 0xab]);
+  assert.equal(memory.readU16(0xb8000), 0x0720, 'the screen as at power-on');
+});
+
 test('an OUT to the BIOS port that no stub made is not a BIOS call', () => {
   const { vcpu, calls } = setup();
   vcpu.regs.rip = BigInt(stubOffset(0x13) + 4);
@@ -171,6 +180,8 @@ test('the ROM: POST programs the PICs and the PIT and jumps to 0000:7C00 with DL
   assert.deepEqual(text(ROM_EOI_MASTER, 5), ['push %ax', 'mov $0x20,%al', 'out %al,$0x20', 'pop %ax', 'iret']);
   assert.deepEqual(text(ROM_KEY_WAIT, 4), ['sti', 'hlt', 'cli', `jmp ${hex(stubOffset(0x16))}`]);
   assert.deepEqual(text(ROM_DEFAULT, 5), ['push %bp', 'mov %sp,%bp', 'orw $1,6(%bp)', 'pop %bp', 'iret']);
+  assert.deepEqual(text(0xfff0, 1), [`ljmp $0xF000,$${hex(stubOffset(0x19))}`], 'the reset vector boots again');
+  assert.equal(rom[0xfffe - ROM_OFFSET], 0xfc, 'the AT model byte');
   const vector = (v: number) => [ivt[v * 4] | (ivt[v * 4 + 1] << 8), ivt[v * 4 + 2] | (ivt[v * 4 + 3] << 8)];
   assert.deepEqual(vector(0x13), [stubOffset(0x13), 0xf000]);
   assert.deepEqual(vector(0x0c), [ROM_EOI_MASTER, 0xf000], 'IRQ4: end of interrupt only');

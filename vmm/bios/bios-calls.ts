@@ -11,9 +11,9 @@
 import type { Regs, Sregs } from '../../native/types';
 import type { Segment } from '../boot/boot-state';
 import type { GuestMemory } from '../memory/guest-memory';
-import type { Bios } from './bios';
+import type { Bios, BiosOutcome } from './bios';
 import type { BiosLog } from './guest-access';
-import { IVT_ADDR, ROM_KEY_WAIT, ROM_SEGMENT, stubResume, stubVector } from './layout';
+import { IVT_ADDR, ROM_KEY_WAIT, ROM_POST, ROM_SEGMENT, stubResume, stubVector } from './layout';
 import { type BiosRegs, FLAG_CF, FLAG_IF, FLAG_TF } from './regs';
 
 export interface BiosVcpu {
@@ -55,12 +55,17 @@ export class BiosCalls {
       return true;
     }
     const r = toBiosRegs(regs, s, frame ? this.memory.readU16(flagsAt) : low16(regs.rflags));
-    let outcome: 'return' | 'wait' = 'return';
+    let outcome: BiosOutcome = 'return';
     try {
       outcome = this.bios.call(vector, r);
     } catch (e) {
       this.log.guestError(`kvmdbg's BIOS failed in INT ${vector.toString(16).padStart(2, '0')}h (AX=${(r.eax & 0xffff).toString(16).padStart(4, '0')}): ${(e as Error).message}; the call returns with CF set`);
       r.flags |= FLAG_CF;
+    }
+    if (outcome === 'reboot') {
+      // POST sets every register it hands the boot sector; nothing returns to the caller.
+      this.vcpu.setRegs({ ...regs, rip: BigInt(ROM_POST), rflags: 0x2n });
+      return true;
     }
     if (frame) this.memory.writeU16(flagsAt, r.flags & 0xffff);
     else this.log.guestError(`INT ${vector.toString(16)}h: the caller's stack at SS:SP is not guest RAM, so its FLAGS (CF) could not be set`);
