@@ -20,7 +20,7 @@ function memDisk(bytes: number, readOnly = true): DiskFile & { data: Uint8Array 
   for (let s = 0; s < bytes / 512; s++) data.fill(s & 0xff, s * 512, s * 512 + 512);
   return {
     path: 'disk.img', readOnly, bytes, data,
-    read(into, position) { into.set(data.subarray(position, position + into.length)); },
+    read(into, position) { into.fill(0); into.set(data.subarray(position, position + into.length)); },
     write(from, position) { data.set(from, position); },
     flush() {}, close() {},
   };
@@ -118,6 +118,14 @@ test('INT 13h bad requests: past the end (04h), a buffer over the ROM or outside
   assert.equal(ah(call(0x13, { eax: 0x4200, edx: 0x80, esi: 0xfff0, ds: 0xffff, dsBase: 64 * MiB - 8 })), 0x01, 'a packet outside RAM');
   const status = call(0x13, { eax: 0x0100, edx: 0x80 });
   assert.deepEqual([cf(status), ah(status), status.eax & 0xff], [true, 0x01, 0x01], 'AH=01h: the last status');
+});
+
+test('an image whose last sector is short (a kernel nobody padded): that sector reads with zeros after the file\'s end, as QEMU shows it', () => {
+  const { memory, disk, call } = machine(1000);
+  disk.data.fill(0x42, 512);
+  const r = call(0x13, { eax: 0x0201, ecx: 0x0002, edx: 0x0080, ebx: 0x3000 });
+  assert.deepEqual([cf(r), memory.readU8(0x3000), memory.readU8(0x3000 + 487), memory.readU8(0x3000 + 488), memory.readU8(0x3000 + 511)], [false, 0x42, 0x42, 0, 0]);
+  assert.equal(ah(call(0x13, { eax: 0x0201, ecx: 0x0003, edx: 0x0080, ebx: 0x3000 })), 0x04, 'the sector after it is past the end');
 });
 
 test('INT 13h AH=03h/43h write to a writable disk image', () => {

@@ -15,7 +15,7 @@ export interface DiskGeometry {
   cylinders: number;
   heads: number;
   sectorsPerTrack: number;
-  /** Whole 512-byte sectors in the image (a shorter tail is not visible). */
+  /** 512-byte sectors in the image; a shorter tail is a sector of its own, zero-filled (as QEMU shows a raw image: tutorials rarely pad their kernels). */
   sectors: number;
   /** INT 13h AH=08h's BL for a floppy: 1 = 360K, 2 = 1.2M, 3 = 720K, 4 = 1.44M, 6 = 2.88M. */
   floppyType?: number;
@@ -30,7 +30,7 @@ const FLOPPIES: readonly [bytes: number, cylinders: number, heads: number, spt: 
 ];
 
 export function diskGeometry(bytes: number): DiskGeometry {
-  const sectors = Math.floor(bytes / SECTOR_BYTES);
+  const sectors = Math.ceil(bytes / SECTOR_BYTES);
   const floppy = FLOPPIES.find(([b]) => b === bytes);
   if (floppy) {
     const [, cylinders, heads, sectorsPerTrack, floppyType] = floppy;
