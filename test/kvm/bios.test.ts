@@ -73,7 +73,7 @@ test('a boot sector and stage 2 on a hard-disk image (drive 80h): the text scree
     '--keys', 'hello biod{Backspace}s{Enter}', '--keys-when', 'type:'], BOOT_MS);
   assert.equal(r.stderr, '');
   assert.deepEqual([r.status, r.signal], [0, null]);
-  const lines = expectedLines('80', '00000080', 'hello bios');
+  const lines = expectedLines('80', '000003f0', 'hello bios');
   assert.equal(r.stdout, lines.join('\n') + '\n');
   assertSameImage(decodePng(readFileSync(png)), expectedImage(lines), png);
 });

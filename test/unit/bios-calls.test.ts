@@ -63,7 +63,7 @@ for (const [host, onOut] of [['VMX/SVM (RIP on the OUT)', 0], ['PVM (RIP past th
   test(`a stub's OUT is served with ${host}: a read past the disk's end sets CF in the caller's FLAGS, AH = 04h, and RIP moves to the stub's iret`, () => {
     const { memory, vcpu, calls } = setup();
     intFrame(memory, vcpu);
-    memory.write(0x600, Uint8Array.from([0x10, 0, 1, 0, 0, 0, 0, 0x20, 200, 0, 0, 0, 0, 0, 0, 0]));
+    memory.write(0x600, Uint8Array.from([0x10, 0, 1, 0, 0, 0, 0, 0x20, 0xd0, 0x07, 0, 0, 0, 0, 0, 0]));   // LBA 2000, past the 1008 of one cylinder
     vcpu.regs = { ...vcpu.regs, rip: BigInt(stubOffset(0x13) + onOut), rax: 0x1234_5678_0000_4200n, rdx: 0x80n, rsi: 0x600n };
     assert.equal(calls.portCall(), true);
     assert.equal(vcpu.regs.rax, 0x1234_5678_0000_0400n, 'AH = 04h, the upper half of RAX kept');
@@ -195,7 +195,7 @@ test('detection: a raw image whose first sector ends in 55h AAh boots through th
   image[0] = 0xfa; image[510] = 0x55; image[511] = 0xaa; image[512] = 0x77;
   const info = loadKernel({ kernelPath: 'disk.img', kernel: image, memory, cmdline: '', modules: [] });
   assert.equal(info.protocol, 'bios');
-  assert.equal(info.description, 'BIOS boot sector at 0x7c00 from hard disk 80h, 4 KiB, CHS 1/16/63');
+  assert.equal(info.description, 'BIOS boot sector at 0x7c00 from hard disk 80h, CHS 1/16/63, image 4 KiB');
   assert.deepEqual(info.bios, { disk: 'disk.img', drive: 0x80 });
   assert.deepEqual([memory.readU8(0x7c00), memory.readU16(0x7dfe), memory.readU8(0x7e00)], [0xfa, 0xaa55, 0], 'the first sector only');
   assert.deepEqual([info.cpu.sregs.cs.selector, info.cpu.regs.rip, info.cpu.sregs.cr0], [0xf000, BigInt(ROM_POST), 0x10n]);

@@ -62,10 +62,11 @@ const screenRow = (m: GuestMemory, row: number) => {
 };
 
 test('geometry: a 64 KiB image is hard disk 80h, 1 cylinder of 16 heads x 63 sectors; 1.44 MB is floppy 00h, 80/2/18; CHS 0/0/1 is LBA 0', () => {
-  assert.deepEqual(diskGeometry(64 * 1024), { drive: 0x80, floppy: false, cylinders: 1, heads: 16, sectorsPerTrack: 63, sectors: 128 });
+  assert.deepEqual(diskGeometry(64 * 1024), { drive: 0x80, floppy: false, cylinders: 1, heads: 16, sectorsPerTrack: 63, sectors: 1008 }, 'a whole cylinder');
   assert.deepEqual(diskGeometry(1_474_560), { drive: 0, floppy: true, cylinders: 80, heads: 2, sectorsPerTrack: 18, sectors: 2880, floppyType: 4 });
   assert.equal(diskGeometry(2 * 1024 ** 3).heads, 255);
   assert.equal(diskGeometry(2 * 1024 ** 3).cylinders, 262, 'rounded up: the last partial cylinder counts');
+  assert.equal(diskGeometry(16 * 1024 ** 3).sectors, 16 * 2 ** 21, 'past 1024 cylinders (CHS\'s reach) the image\'s own size');
   const g = diskGeometry(1_474_560);
   assert.equal(chsToLba(g, 0, 0, 1), 0);
   assert.equal(chsToLba(g, 1, 1, 18), 71);
@@ -86,7 +87,7 @@ test('INT 13h AH=02h reads CHS sectors to ES:BX; AH=42h reads by LBA from the pa
   memory.writeU16(0x700, 0x1e);
   const p = call(0x13, { eax: 0x4800, edx: 0x80, esi: 0x700 });
   assert.deepEqual([cf(p), memory.readU16(0x700), memory.readU32(0x704), memory.readU32(0x708), memory.readU32(0x70c), Number(memory.readU64(0x710)), memory.readU16(0x718)],
-    [false, 0x1a, 1, 16, 63, 128, 512]);
+    [false, 0x1a, 1, 16, 63, 1008, 512]);
   const e = call(0x13, { eax: 0x4100, ebx: 0x55aa, edx: 0x80 });
   assert.deepEqual([cf(e), ah(e), e.ebx, e.ecx], [false, 0x30, 0xaa55, 1]);
   const q = call(0x13, { eax: 0x0800, edx: 0x80 });
@@ -96,8 +97,8 @@ test('INT 13h AH=02h reads CHS sectors to ES:BX; AH=42h reads by LBA from the pa
 test('INT 13h bad requests: past the end (04h), a buffer over the ROM or outside RAM (09h), a drive not ours or a bad packet (01h), a write to the read-only disk (03h); nothing moves', () => {
   const { memory, call } = machine();
   memory.fill(0x20000, 0x1000, 0xee);
-  // 128 sectors: LBA 127 is the last; 127 + 2 runs past it.
-  memory.write(0x600, Uint8Array.from([0x10, 0, 2, 0, 0, 0, 0, 0x20, 127, 0, 0, 0, 0, 0, 0, 0]));
+  // One cylinder, 1008 sectors: LBA 1007 (0x3ef) is the last; 1007 + 2 runs past it.
+  memory.write(0x600, Uint8Array.from([0x10, 0, 2, 0, 0, 0, 0, 0x20, 0xef, 0x03, 0, 0, 0, 0, 0, 0]));
   const past = call(0x13, { eax: 0x4200, edx: 0x80, esi: 0x600 });
   assert.deepEqual([cf(past), ah(past), memory.readU16(0x602), memory.readU8(0x20000)], [true, 0x04, 0, 0xee], 'nothing read, count 0');
   memory.write(0x600, Uint8Array.from([0x10, 0, 1, 0, 0, 0, 0, 0x20, 0, 0, 0, 0, 1, 0, 0, 0]));   // LBA 2^32
@@ -120,12 +121,16 @@ test('INT 13h bad requests: past the end (04h), a buffer over the ROM or outside
   assert.deepEqual([cf(status), ah(status), status.eax & 0xff], [true, 0x01, 0x01], 'AH=01h: the last status');
 });
 
-test('an image whose last sector is short (a kernel nobody padded): that sector reads with zeros after the file\'s end, as QEMU shows it', () => {
+test('an image shorter than its disk (a kernel nobody padded): its short last sector and the sectors after it read with zeros after the file\'s end, up to the last cylinder', () => {
   const { memory, disk, call } = machine(1000);
   disk.data.fill(0x42, 512);
-  const r = call(0x13, { eax: 0x0201, ecx: 0x0002, edx: 0x0080, ebx: 0x3000 });
-  assert.deepEqual([cf(r), memory.readU8(0x3000), memory.readU8(0x3000 + 487), memory.readU8(0x3000 + 488), memory.readU8(0x3000 + 511)], [false, 0x42, 0x42, 0, 0]);
-  assert.equal(ah(call(0x13, { eax: 0x0201, ecx: 0x0003, edx: 0x0080, ebx: 0x3000 })), 0x04, 'the sector after it is past the end');
+  memory.fill(0x3000, 3 * 512, 0xee);
+  const r = call(0x13, { eax: 0x0203, ecx: 0x0002, edx: 0x0080, ebx: 0x3000 });   // 3 sectors from LBA 1: 488 bytes of file, then zeros
+  assert.deepEqual([cf(r), r.eax & 0xff, memory.readU8(0x3000), memory.readU8(0x3000 + 487), memory.readU8(0x3000 + 488), memory.readU8(0x3000 + 3 * 512 - 1)], [false, 3, 0x42, 0x42, 0, 0]);
+  const last = call(0x13, { eax: 0x0201, ecx: 0x003f, edx: 0x0f80, ebx: 0x3000 });   // head 15, sector 63: LBA 1007
+  assert.deepEqual([cf(last), ah(last)], [false, 0]);
+  memory.write(0x600, Uint8Array.from([0x10, 0, 1, 0, 0, 0x30, 0, 0, 0xf0, 0x03, 0, 0, 0, 0, 0, 0]));   // LBA 1008
+  assert.equal(ah(call(0x13, { eax: 0x4200, edx: 0x80, esi: 0x600 })), 0x04, 'past the last cylinder');
 });
 
 test('INT 13h AH=03h/43h write to a writable disk image', () => {
