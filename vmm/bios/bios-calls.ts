@@ -36,6 +36,15 @@ export class BiosCalls {
     /** Ends the VM with a sentence (an exception no handler takes). */
     private readonly end: (message: string) => void = () => {}) {}
 
+  /** Kinds of guest error already logged: each once, so a guest calling in a loop cannot flood the log. */
+  private readonly logged = new Set<string>();
+
+  private guestError(kind: string, message: string): void {
+    if (this.logged.has(kind)) return;
+    this.logged.add(kind);
+    this.log.guestError(`${message} (said once)`);
+  }
+
   /** An OUT to BIOS_PORT: true when a ROM stub made it (served); false for any other (an ordinary port write). */
   portCall(): boolean {
     const s = this.vcpu.getSregs();
@@ -59,7 +68,7 @@ export class BiosCalls {
     try {
       outcome = this.bios.call(vector, r);
     } catch (e) {
-      this.log.guestError(`kvmdbg's BIOS failed in INT ${vector.toString(16).padStart(2, '0')}h (AX=${(r.eax & 0xffff).toString(16).padStart(4, '0')}): ${(e as Error).message}; the call returns with CF set`);
+      this.guestError(`failed ${vector}`, `kvmdbg's BIOS failed in INT ${vector.toString(16).padStart(2, '0')}h (AX=${(r.eax & 0xffff).toString(16).padStart(4, '0')}): ${(e as Error).message}; the call returns with CF set`);
       r.flags |= FLAG_CF;
     }
     if (outcome === 'reboot') {
@@ -68,7 +77,7 @@ export class BiosCalls {
       return true;
     }
     if (frame) this.memory.writeU16(flagsAt, r.flags & 0xffff);
-    else this.log.guestError(`INT ${vector.toString(16)}h: the caller's stack at SS:SP is not guest RAM, so its FLAGS (CF) could not be set`);
+    else this.guestError('stack', `INT ${vector.toString(16)}h: the caller's stack at SS:SP is not guest RAM, so its FLAGS (CF) could not be set`);
     this.writeBack(regs, s, r, BigInt(outcome === 'wait' ? ROM_KEY_WAIT : stubResume(vector)));
     return true;
   }
