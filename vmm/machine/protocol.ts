@@ -37,6 +37,8 @@ export interface WorkerInit {
   display: DisplayBuffers;
   /** This vCPU's control word (CONTROL_*). */
   control: SharedArrayBuffer;
+  /** The fast lane for instruction steps (step-lane.ts). */
+  lane: SharedArrayBuffer;
   /** This vCPU's registers at its last stop or step, raw (native/state-layout.ts): the worker writes, the main thread reads after the event. */
   state: SharedArrayBuffer;
   /** This vCPU's exit counters (exit-stats.ts). */

@@ -37,6 +37,7 @@ import { VBE_DISPI_LFB_PHYSICAL_ADDRESS } from '../devices/bochs-vbe';
 import { KEY_RELEASE } from '../devices/scancodes';
 import { RangeStepper } from './range-step';
 import { RIP_WORD } from '../../native/state-layout';
+import { LaneServer, RESULT_BREAKPOINT, RESULT_MESSAGE, RESULT_PAUSE, RESULT_STEP } from './step-lane';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -52,6 +53,7 @@ let board: PcBoard;
 const control = new Int32Array(init.control);
 const stateView = new Uint8Array(init.state);
 let ranges: RangeStepper;
+let lane: LaneServer;
 const vmState = new Int32Array(init.vmState);
 
 function shutdown(): never {
@@ -112,8 +114,10 @@ function startBoot(): void {
     slots = next;
   });
   ranges = rangeStepper();
+  lane = laneServer(init.options.cpus > 1 ? () => serveAps(server) : undefined);
   post({ type: 'ready', kickToken: vcpu.kickToken, vmFd: vm.fd });
   if (init.options.cpus > 1) void serveWhileIdle(server);
+  void watchLane();
 }
 
 /**
@@ -124,17 +128,58 @@ function startBoot(): void {
 async function serveWhileIdle(server: MailboxServer): Promise<void> {
   for (;;) {
     const word = Atomics.load(control, 0);
-    if (word & CONTROL_DEVICE) {
-      Atomics.and(control, 0, ~CONTROL_DEVICE);
-      server.serve();
-      // An AP's access can end the VM (ACPI power-off, i8042 reset) while vCPU 0 is stopped.
-      const end = runner.endRequested;
-      if (end) { Atomics.store(vmState, VM_ENDING, 1); post({ type: 'ended', end }); shutdown(); }
-      continue;
-    }
+    if (serveAps(server)) continue;
     const wait = Atomics.waitAsync(control, 0, word);
     if (wait.async) await wait.value;
   }
+}
+
+/** Serves the APs' device accesses waiting now; true if there were any. */
+function serveAps(server: MailboxServer): boolean {
+  if (!(Atomics.load(control, 0) & CONTROL_DEVICE)) return false;
+  Atomics.and(control, 0, ~CONTROL_DEVICE);
+  server.serve();
+  // An AP's access can end the VM (ACPI power-off, i8042 reset) while vCPU 0 is stopped.
+  const end = runner.endRequested;
+  if (end) { Atomics.store(vmState, VM_ENDING, 1); post({ type: 'ended', end }); shutdown(); }
+  return true;
+}
+
+/** While in the event loop: a fast step rung on the lane starts serving it (the next ones find the thread waiting there). */
+async function watchLane(): Promise<void> {
+  for (;;) {
+    const door = lane.door;
+    if (lane.pending) { lane.serve(); continue; }
+    const wait = Atomics.waitAsync(lane.buffer, 0, door);
+    if (wait.async) await wait.value;
+  }
+}
+
+/** The fast lane (step-lane.ts): instruction steps answered through shared memory; `poll`: vCPU 0 serving APs meanwhile. */
+function laneServer(poll?: () => void): LaneServer {
+  return new LaneServer(init.lane, port as unknown as import('node:worker_threads').MessagePort, {
+    step: (id) => fastStep(id),
+    message: (m) => onCommand(m as Command),
+    poll,
+  }, poll ? 1 : undefined);
+}
+
+/** One instruction for the lane; anything but a plain step, breakpoint or pause is answered as a reply message. */
+function fastStep(id: number): number {
+  let stop;
+  try {
+    stop = conclude(runner.step());
+  } catch (e) {
+    post({ type: 'reply', id, error: (e as Error).message });
+    return RESULT_MESSAGE;
+  }
+  const state = stateNow();
+  const rip = state ? new BigUint64Array(init.state, 0, 18)[RIP_WORD] : undefined;
+  if (state && stop.reason === 'step') return RESULT_STEP;
+  if (state && stop.reason === 'pause') return RESULT_PAUSE;
+  if (state && stop.reason === 'breakpoint' && stop.address === rip) return RESULT_BREAKPOINT;
+  post({ type: 'reply', id, result: stop, state });
+  return RESULT_MESSAGE;
 }
 
 /** An AP: its own vCPU on vCPU 0's VM; devices through the mailbox. */
@@ -147,7 +192,9 @@ function startAp(ap: NonNullable<WorkerInit['ap']>): void {
   // vCPU 0's thread owns the slots; this one only recognizes writes into the protected pages.
   runner.debug.protection = pageProtection(() => {});
   ranges = rangeStepper();
+  lane = laneServer();
   post({ type: 'ready', kickToken: vcpu.kickToken });
+  void watchLane();
 }
 
 /**
@@ -260,6 +307,12 @@ function rangeStep(cmd: Extract<Command, { type: 'rangeStep' }>) {
 }
 
 port.on('message', (cmd: Command) => {
+  onCommand(cmd);
+  // Steps come in bursts: wait for the next one on the lane.
+  if (cmd.type === 'step' || cmd.type === 'rangeStep') lane.serve();
+});
+
+function onCommand(cmd: Command): void {
   const v = vcpu!;
   switch (cmd.type) {
     case 'continue': {
@@ -287,7 +340,7 @@ port.on('message', (cmd: Command) => {
     case 'devices': reply(cmd.id, () => { if (!board) throw new Error('the devices live on vCPU 0'); return devices(); }); break;
     case 'stop': shutdown();
   }
-});
+}
 
 try {
   // The same script serves the host probe (host-probe.ts): one worker bundle to ship.
