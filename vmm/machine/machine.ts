@@ -265,8 +265,9 @@ export class Machine extends EventEmitter {
   rangeStep(req: RangeStepRequest, vcpu = 0): Promise<StopReason> { return this.on1(vcpu, { type: 'rangeStep', ...req }); }
   /** The code's width at this stop when the vCPU's registers from it are at hand (no round trip), else undefined. */
   codeBits(vcpu = 0): 16 | 32 | 64 | undefined { return this.thread(vcpu).codeBits(); }
-  getRegs(vcpu = 0): Promise<Regs> { return this.on1(vcpu, { type: 'getRegs' }); }
-  getSregs(vcpu = 0): Promise<Sregs> { return this.on1(vcpu, { type: 'getSregs' }); }
+  /** The registers at this stop (the copy the vCPU's thread left with the stop: no round trip); `fresh`: read from KVM now. */
+  getRegs(vcpu = 0, fresh = false): Promise<Regs> { return this.on1(vcpu, { type: 'getRegs', fresh }); }
+  getSregs(vcpu = 0, fresh = false): Promise<Sregs> { return this.on1(vcpu, { type: 'getSregs', fresh }); }
   setRegs(regs: Partial<Regs>, vcpu = 0): Promise<void> { return this.on1(vcpu, { type: 'setRegs', regs }); }
   setSregs(sregs: Partial<Sregs>, vcpu = 0): Promise<void> { return this.on1(vcpu, { type: 'setSregs', sregs }); }
   getFpu(vcpu = 0): Promise<Fpu> { return this.on1(vcpu, { type: 'getFpu' }); }

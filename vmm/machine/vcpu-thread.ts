@@ -150,7 +150,7 @@ export class VcpuThread {
   request<R extends VcpuRequest>(cmd: R): Promise<R['type'] extends keyof ReplyOf ? ReplyOf[R['type']] : never> {
     if (this.state === 'ended') return Promise.reject(new Error('the VM has ended'));
     if (this.state === 'running') return Promise.reject(new Error(`vCPU ${this.id} is running: pause it first`));
-    if (this.atStop && (cmd.type === 'getRegs' || cmd.type === 'getSregs')) {
+    if (this.atStop && (cmd.type === 'getRegs' || cmd.type === 'getSregs') && !cmd.fresh) {
       // Decoded anew each time: callers may change what they get.
       return Promise.resolve(cmd.type === 'getRegs' ? decodeRegs(this.atStop) : decodeSregs(this.atStop)) as never;
     }
