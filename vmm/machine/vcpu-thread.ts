@@ -48,10 +48,11 @@ export class VcpuThread {
   private stopWaiters: ((s: StopReason) => void)[] = [];
   /** A step in flight (a halted vCPU's step waits for the interrupt that wakes it: a pause may end it). */
   private stepping?: Promise<unknown>;
-  /** The registers as of the last stop or step (raw, copied from the shared state buffer on receipt), until anything may change them (answers getRegs/getSregs). */
+  /** The registers as of the last stop or step (raw, the shared state buffer), until anything may change them (answers getRegs/getSregs). */
   private atStop?: DataView;
   /** Where the worker leaves the registers at a stop (WorkerInit.state). */
   private readonly stateBuffer = new Uint8Array(new SharedArrayBuffer(STATE_BYTES));
+  private readonly stateView = new DataView(this.stateBuffer.buffer);
   private readonly laneBuffer = createLane();
   private readonly lane = new LaneClient(this.laneBuffer);
   private gone = false;
@@ -117,9 +118,11 @@ export class VcpuThread {
     }
   }
 
-  /** A copy of the shared state buffer the worker just wrote (it writes again only after another command). */
+  /** The shared state buffer the worker just wrote, as the stop's registers. */
   private stateAtStop(inShared: true | undefined): DataView | undefined {
-    return inShared ? new DataView(this.stateBuffer.slice().buffer) : undefined;
+    // Read in place: the worker writes the buffer again only for a command that forgets this stop's copy first
+    // (a step, a range step, a continue), so no copy (an ArrayBuffer a step, and the GC work that follows) is needed.
+    return inShared ? this.stateView : undefined;
   }
 
   /**
