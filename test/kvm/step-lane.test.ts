@@ -43,7 +43,7 @@ test('pvh64: 200 lane steps from step_sequence; at each, the stop\'s registers e
   }
 });
 
-test('pvh64: commands between lane steps are answered (setRegs takes effect on the next step)', async () => {
+test('pvh64: commands between lane steps are answered, and done in the order sent (a setRegs sent just before a step applies to it)', async () => {
   const { machine } = await boot('pvh64');
   try {
     assert.equal((await machine.step()).reason, 'step');
@@ -55,6 +55,21 @@ test('pvh64: commands between lane steps are answered (setRegs takes effect on t
     assert.equal((await machine.getRegs()).rip, regs.rip);
     assert.equal((await machine.step()).reason, 'step');
     assert.notEqual((await machine.getRegs()).rip, regs.rip);
+
+    // Sent together, done in order: the message before the lane step (RIP set), then the step from there.
+    const target = BigInt(symbol('pvh64', 'step_sequence'));
+    const bytes = machine.memory.read(Number(target), 15);
+    const d = new Decoder(64, bytes, DecoderOptions.None);
+    d.ip = target;
+    const first = d.decode();
+    const after = target + BigInt(first.length);
+    assert.equal(first.flowControl, FlowControl.Next, 'step_sequence starts with a plain instruction');
+    first.free(); d.free();
+    const set = machine.setRegs({ rip: target });
+    const stepped = machine.step();
+    await set;
+    assert.equal((await stepped).reason, 'step');
+    assert.equal((await machine.getRegs()).rip, after, `RIP ${hex(after)}: one instruction from step_sequence`);
   } finally {
     await machine.stop();
   }

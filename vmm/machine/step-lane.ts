@@ -25,6 +25,9 @@ const RESULT = 3;
 const ID = 4;
 /** 1 while the vCPU thread waits in serve() (it answers fast steps at once then). */
 const SERVING = 5;
+/** Command messages posted so far (main thread), and how many of them came before the fast step asked for. */
+const POSTED = 6;
+const STEP_AFTER = 7;
 const WORDS = 8;
 
 /** The step executed one instruction: the registers are in the state buffer. */
@@ -52,7 +55,12 @@ export class LaneClient {
   }
 
   /** Wakes the vCPU thread for a message just posted (cheap when nobody waits: no system call). */
-  ring(): void {
+  posted(): void {
+    Atomics.add(this.words, POSTED, 1);
+    this.ring();
+  }
+
+  private ring(): void {
     Atomics.add(this.words, DOOR, 1);
     Atomics.notify(this.words, DOOR);
   }
@@ -66,6 +74,8 @@ export class LaneClient {
   askStep(id: number): number {
     const done = Atomics.load(this.words, DONE);
     Atomics.store(this.words, ID, id);
+    // Commands are done in the order they were sent: the messages posted before this step first.
+    Atomics.store(this.words, STEP_AFTER, Atomics.load(this.words, POSTED));
     Atomics.add(this.words, ASKED, 1);
     this.ring();
     return done;
@@ -104,6 +114,8 @@ export interface LaneHandlers {
 export class LaneServer {
   private readonly words: Int32Array;
   private answered = 0;
+  /** Command messages handled so far (from the event loop or taken here). */
+  private handled = 0;
 
   constructor(buffer: SharedArrayBuffer, private readonly port: MessagePort, private readonly handlers: LaneHandlers, private readonly pollMs?: number) {
     this.words = new Int32Array(buffer);
@@ -113,6 +125,16 @@ export class LaneServer {
   /** True when a fast step waits to be done. */
   get pending(): boolean {
     return Atomics.load(this.words, ASKED) !== this.answered;
+  }
+
+  /** True when a fast step waits and every message sent before it was handled: its turn. */
+  get due(): boolean {
+    return this.pending && this.handled >= Atomics.load(this.words, STEP_AFTER);
+  }
+
+  /** The event loop handled a command message (they count towards a step's turn). */
+  noteMessage(): void {
+    this.handled++;
   }
 
   /** The doorbell's value now (the event loop waits on it asynchronously when not serving). */
@@ -134,9 +156,10 @@ export class LaneServer {
       let until = performance.now() + SERVE_MS;
       for (;;) {
         const door = Atomics.load(this.words, DOOR);
-        if (this.pending) { this.stepOnce(); until = performance.now() + SERVE_MS; continue; }
+        if (this.due) { this.stepOnce(); until = performance.now() + SERVE_MS; continue; }
         const m = receiveMessageOnPort(this.port);
         if (m) {
+          this.handled++;
           // Leave the lane while a long command runs (a continue): a fast step cannot be asked then.
           Atomics.store(this.words, SERVING, 0);
           this.handlers.message(m.message);

@@ -174,7 +174,7 @@ export class VcpuThread {
   /** A command message, and the lane's doorbell (the vCPU thread may be waiting there rather than in its event loop). */
   private post(cmd: Command): void {
     this.worker!.postMessage(cmd);
-    this.lane.ring();
+    this.lane.posted();
   }
 
   /** An instruction step through the lane (step-lane.ts): waited for here briefly when the vCPU thread is waiting for it. */

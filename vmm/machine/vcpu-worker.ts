@@ -53,7 +53,7 @@ let board: PcBoard;
 const control = new Int32Array(init.control);
 const stateView = new Uint8Array(init.state);
 let ranges: RangeStepper;
-let lane: LaneServer;
+let lane: LaneServer | undefined;
 const vmState = new Int32Array(init.vmState);
 
 function shutdown(): never {
@@ -148,8 +148,10 @@ function serveAps(server: MailboxServer): boolean {
 /** While in the event loop: a fast step rung on the lane starts serving it (the next ones find the thread waiting there). */
 async function watchLane(): Promise<void> {
   for (;;) {
+    if (!lane) return;
     const door = lane.door;
-    if (lane.pending) { lane.serve(); continue; }
+    // A step whose earlier messages are not handled yet waits for them: the message handler serves it after them.
+    if (lane.due) { lane.serve(); continue; }
     const wait = Atomics.waitAsync(lane.buffer, 0, door);
     if (wait.async) await wait.value;
   }
@@ -307,9 +309,11 @@ function rangeStep(cmd: Extract<Command, { type: 'rangeStep' }>) {
 }
 
 port.on('message', (cmd: Command) => {
+  // (No lane in the host probe's worker: it takes no commands.)
+  lane?.noteMessage();
   onCommand(cmd);
-  // Steps come in bursts: wait for the next one on the lane.
-  if (cmd.type === 'step' || cmd.type === 'rangeStep') lane.serve();
+  // Steps come in bursts: wait for the next one on the lane (one asked after this message may wait already).
+  if (lane && (cmd.type === 'step' || cmd.type === 'rangeStep' || lane.pending)) lane.serve();
 });
 
 function onCommand(cmd: Command): void {
