@@ -70,6 +70,18 @@ test('pvh64: commands between lane steps are answered, and done in the order sen
     await set;
     assert.equal((await stepped).reason, 'step');
     assert.equal((await machine.getRegs()).rip, after, `RIP ${hex(after)}: one instruction from step_sequence`);
+
+    // Two steps asked at once are two steps (the lane carries one at a time; the second follows the first).
+    const d2 = new Decoder(64, machine.memory.read(Number(after), 15), DecoderOptions.None);
+    d2.ip = after;
+    const second = d2.decode();
+    const afterTwo = after + BigInt(second.length);
+    assert.equal(second.flowControl, FlowControl.Next, 'step_sequence\'s second instruction is a plain one');
+    second.free(); d2.free();
+    await machine.setRegs({ rip: target });
+    const both = await Promise.all([machine.step(), machine.step()]);
+    assert.deepEqual(both.map((x) => x.reason), ['step', 'step']);
+    assert.equal((await machine.getRegs()).rip, afterTwo, `RIP ${hex(afterTwo)}: two instructions from step_sequence`);
   } finally {
     await machine.stop();
   }

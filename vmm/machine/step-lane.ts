@@ -119,7 +119,8 @@ export class LaneServer {
 
   constructor(buffer: SharedArrayBuffer, private readonly port: MessagePort, private readonly handlers: LaneHandlers, private readonly pollMs?: number) {
     this.words = new Int32Array(buffer);
-    this.answered = Atomics.load(this.words, ASKED);
+    // Steps asked before this side existed are still to be done: only DONE counts what was answered.
+    this.answered = Atomics.load(this.words, DONE);
   }
 
   /** True when a fast step waits to be done. */

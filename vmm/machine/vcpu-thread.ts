@@ -157,6 +157,11 @@ export class VcpuThread {
       // Decoded anew each time: callers may change what they get.
       return Promise.resolve(cmd.type === 'getRegs' ? decodeRegs(this.atStop) : decodeSregs(this.atStop)) as never;
     }
+    // The lane carries one step at a time: a step asked while one is in flight follows it (as messages queued did).
+    if (cmd.type === 'step' && this.stepping) {
+      const previous = this.stepping;
+      return previous.then(() => undefined, () => undefined).then(() => this.request(cmd)) as never;
+    }
     if (!KEEPS_REGISTERS.has(cmd.type)) this.atStop = undefined;
     const id = this.nextId++;
     const reply = new Promise((resolve, reject) => {
