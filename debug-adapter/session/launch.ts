@@ -101,7 +101,7 @@ export class Launcher {
     }
     let machine: Machine;
     try {
-      machine = state.machine = await Machine.create({ kernel: config.kernel, initrd: config.initrd, cmdline, memoryBytes: config.memoryBytes, cpus: config.cpus, disks: config.disks });
+      machine = state.machine = await Machine.create({ kernel: config.kernel, initrd: config.initrd, modules: config.modules, cmdline, memoryBytes: config.memoryBytes, cpus: config.cpus, disks: config.disks });
     } catch (e) {
       throw new RequestError((e as Error).message);
     }

@@ -38,7 +38,10 @@ export interface BootCpuState {
 }
 
 /** Which way into the kernel a loader took, for messages and the debugger. */
-export type BootProtocol = 'multiboot' | 'pvh' | 'elf64' | 'linux';
+export type BootProtocol = 'multiboot' | 'multiboot2' | 'pvh' | 'elf64' | 'linux';
+
+/** A linear framebuffer mode the firmware would have set before entry (the boot vCPU's thread sets it on the dispi). */
+export interface BootFramebuffer { width: number; height: number; bpp: number }
 
 export interface BootInfo {
   protocol: BootProtocol;
@@ -49,6 +52,8 @@ export interface BootInfo {
   entry: number;
   /** Human description, e.g. "multiboot v1 ELF32, entry 0x100020". */
   description: string;
+  /** Set when the protocol handed the kernel a framebuffer (multiboot2's framebuffer tag). */
+  framebuffer?: BootFramebuffer;
 }
 
 /** A kernel image or boot file the user gave that cannot be booted. */

@@ -226,7 +226,7 @@ void __attribute__((noreturn)) kernel_main(uint32_t protocol, uintptr_t boot_inf
 	puts_at(row, 0, "> ", 0x07);
 	col = 2;
 	set_cursor(row, col);
-	kputs("screen ready\n");
+	kputs("screen ready\n"); /* bp:screen-ready */
 
 	for (;;) {
 		char ch = next_char(set2);
