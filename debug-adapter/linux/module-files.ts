@@ -129,6 +129,11 @@ export function candidateFiles(name: string, search: ModuleSearch): { files: str
   return { files: [...new Set(files)], searched };
 }
 
+/** An uncompressed .ko's bytes, read at once (every read of modules' files is here: security-host.test.ts). */
+export function readPlainModuleFile(path: string): Uint8Array {
+  return new Uint8Array(readFileSync(path));
+}
+
 /** A module file's ELF bytes: .ko as is, .ko.gz through zlib, .ko.xz / .ko.zst through the xz / zstd commands. */
 export async function readModuleFile(path: string): Promise<Uint8Array> {
   const raw = readFileSync(path);

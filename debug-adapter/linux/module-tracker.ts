@@ -10,7 +10,6 @@
  * `modules` list is walked (a few reads a module; the rest only when the
  * list changed) so modules loaded before the session looked are found too.
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ModuleEvent } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
@@ -19,7 +18,7 @@ import type { SessionState } from '../session/state';
 import { Symbols, symbolsFromObject } from '../symbols';
 import { relocatableObject } from '../symbols/relocate';
 import { SymbolSpace } from '../symbols/symbol-space';
-import { moduleFilesIn, moduleKey, releaseOfBanner, type ModuleSearch } from './module-files';
+import { moduleFilesIn, moduleKey, readPlainModuleFile, releaseOfBanner, type ModuleSearch } from './module-files';
 import { moduleBase, moduleLayout, moduleRanges, readModule, walkModules, type KernelModule, type ModuleLayout, type ReadGuest } from './module-list';
 import { loadModuleSymbols } from './module-symbols';
 import { freedMessage, pendingFunctionMessage, pendingSourceMessage, rebindBreakpoints } from './module-breakpoints';
@@ -231,7 +230,7 @@ export class ModuleTracker {
     const name = moduleKey(basename(path).slice(0, -3));
     if (this.loaded.has(name) || this.owners.has(name)) return;
     try {
-      this.owners.set(name, symbolsFromObject(relocatableObject(name, new Uint8Array(readFileSync(path)), new Map()), { name }));
+      this.owners.set(name, symbolsFromObject(relocatableObject(name, readPlainModuleFile(path), new Map()), { name }));
     } catch { /* not a module: it owns no file */ }
   }
 
