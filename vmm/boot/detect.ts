@@ -1,8 +1,9 @@
 /**
  * loadKernel: looks at a kernel file, picks the way into it and loads it.
  * Order: a PVH note wins (it is the kernel's own statement of a 32-bit
- * entry), then a multiboot header in the first 8 KiB, then a plain x86-64
- * ELF entered in long mode. Whatever the file holds, the only exception
+ * entry), then Limine requests (an x86-64 ELF with Limine magic in its
+ * loaded image), then a multiboot header in the first 8 KiB, then a plain
+ * x86-64 ELF entered in long mode. Whatever the file holds, the only exception
  * that leaves here is a BootError with one sentence for the user.
  */
 import { BootError, BootInfo, BootProtocol } from './boot-state';
@@ -14,6 +15,7 @@ import { loadMultiboot } from './multiboot';
 import { LoadKernelOptions } from './options';
 import { loadLinux } from './linux';
 import { loadPvh, pvhEntry } from './pvh';
+import { isLimineKernel, loadLimine } from './limine';
 
 export interface LoadKernelRequest extends LoadKernelOptions {
   /** Force a protocol instead of detecting one ('auto' or absent: detect). */
@@ -67,6 +69,10 @@ function pickAndLoad(req: LoadKernelRequest): BootInfo {
       if (!h.aout && elfError) throw elfError;
       return loadMultiboot(req, h, elf);
     }
+    case 'limine':
+      if (elfError) throw elfError;
+      if (!elf) throw new BootError(file, `is not an ELF file, so it is not a Limine kernel (first bytes: ${firstBytes(kernel)})`);
+      return loadLimine(req, elf);
     case 'elf64':
       if (elfError) throw elfError;
       if (!elf) throw new BootError(file, `is not an ELF file (first bytes: ${firstBytes(kernel)})`);
@@ -75,6 +81,7 @@ function pickAndLoad(req: LoadKernelRequest): BootInfo {
       break;
   }
   if (elf && isX86(elf) && hasPvhNote(elf)) return loadPvh(req, elf);
+  if (elf && isLimineKernel(elf)) return loadLimine(req, elf);
   const h = multiboot();
   // The a.out kludge needs no ELF structure, so a damaged ELF can still boot through it.
   if (h && (h.aout || !elfError)) return loadMultiboot(req, h, elf);

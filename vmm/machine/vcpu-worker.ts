@@ -33,7 +33,7 @@ import { EFER_LMA } from '../cpu/control-bits';
 import { analyzeFault } from '../debug/fault-chain';
 import { cpuMode, idtContext } from '../debug/idt';
 import { Display } from '../devices/display';
-import { VBE_DISPI_LFB_PHYSICAL_ADDRESS } from '../devices/bochs-vbe';
+import { setFirmwareMode, VBE_DISPI_LFB_PHYSICAL_ADDRESS } from '../devices/bochs-vbe';
 import { KEY_RELEASE } from '../devices/scancodes';
 import { RangeStepper } from './range-step';
 import { RIP_WORD } from '../../native/state-layout';
@@ -90,6 +90,7 @@ function startBoot(): void {
     display: { display: new Display(init.display), moveFramebuffer: framebuffer },
   });
   if (!framebuffer(VBE_DISPI_LFB_PHYSICAL_ADDRESS)) log.guestError(`the framebuffer could not be mapped at 0x${VBE_DISPI_LFB_PHYSICAL_ADDRESS.toString(16)}: the screen shows VGA text only`);
+  if (init.boot.display && board.vbe) setFirmwareMode(board.vbe, init.boot.display);
   vcpu = createBootVcpu(kvm, vm, init.vcpuId, init.boot.cpu, init.options.cpus);
   const server = new MailboxServer(init.mailboxes.slice(1), board.pio, board.mmio);
   runner = new VcpuRunner(vcpu, board.pio, board.mmio, control, new ExitStats(init.stats), {
@@ -141,7 +142,7 @@ async function serveWhileIdle(server: MailboxServer): Promise<void> {
 function startAp(ap: NonNullable<WorkerInit['ap']>): void {
   kvm = new Kvm(KVM_DEVICE);
   vm = kvm.adoptVm(ap.vmFd);
-  vcpu = createApVcpu(kvm, vm, init.vcpuId, init.options.cpus);
+  vcpu = createApVcpu(kvm, vm, init.vcpuId, init.options.cpus, init.boot.aps?.[init.vcpuId - 1]);
   const remote = new RemoteBuses(init.mailboxes[init.vcpuId], new Int32Array(ap.deviceControl), ap.deviceKickToken, vmState);
   runner = new VcpuRunner(vcpu, remote.pio, remote.mmio, control, new ExitStats(init.stats), { pollInput() {}, ...faultHooks() });
   // vCPU 0's thread owns the slots; this one only recognizes writes into the protected pages.

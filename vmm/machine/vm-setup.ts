@@ -3,7 +3,7 @@
  * guest RAM from the shared buffer, and a boot vCPU with CPUID and the
  * state the boot loader asked for.
  */
-import { Cap, Kvm, PitFlag, type Vcpu, type Vm } from '../../native';
+import { Cap, Kvm, MpState, PitFlag, type Vcpu, type Vm } from '../../native';
 import type { CpuidEntry, Sregs } from '../../native/types';
 import type { BootCpuState } from '../boot/boot-state';
 import type { RamRegion } from '../memory/guest-memory';
@@ -105,15 +105,21 @@ export function createBootVcpu(kvm: Kvm, vm: Vm, id: number, boot: BootCpuState,
 }
 
 /**
- * An application processor: CPUID only. With the in-kernel irqchip KVM
+ * An application processor: CPUID only (unless the loader gives it a state). With the in-kernel irqchip KVM
  * starts every vCPU but the BSP (id 0) waiting for INIT/SIPI
  * (KVM_MP_STATE_UNINITIALIZED), and the guest's INIT resets its registers
  * and local APIC anyway; the guest's own SIPI brings it to life.
  */
-export function createApVcpu(kvm: Kvm, vm: Vm, id: number, cpus: number): Vcpu {
+export function createApVcpu(kvm: Kvm, vm: Vm, id: number, cpus: number, boot?: BootCpuState): Vcpu {
   const vcpu = vm.createVcpu(id);
   try {
     vcpu.setCpuid2(guestCpuid(kvm, id, cpus));
+    // A loader that parks the APs itself (Limine) starts them running in its state, past INIT/SIPI.
+    if (boot) {
+      vcpu.setSregs({ ...vcpu.getSregs(), ...definedOnly(boot.sregs) });
+      vcpu.setRegs({ rflags: 2n, ...boot.regs });
+      vcpu.setMpState(MpState.RUNNABLE);
+    }
   } catch (e) {
     vcpu.close();
     throw e;
