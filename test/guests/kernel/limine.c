@@ -139,10 +139,11 @@ void kmain(void)
 	}
 	if (rsdp_req.response) {
 		const char *r = rsdp_req.response->address;
-		/* Base revision 3 alone hands the RSDP over as a physical address. */
+		/* Base revision 3 alone hands the RSDP over as a physical address, in memory its HHDM does not map. */
 		if ((uint64_t)r < hhdm)
-			r += hhdm;
-		kprintf("rsdp: '%c%c%c%c%c%c%c%c' revision %u\n", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], (unsigned)(uint8_t)r[15]);
+			kprintf("rsdp: physical 0x%lx\n", (unsigned long)r);
+		else
+			kprintf("rsdp: '%c%c%c%c%c%c%c%c' revision %u\n", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], (unsigned)(uint8_t)r[15]);
 	}
 	kprintf("smbios: %s\n", smbios_req.response ? "answered" : "none");
 	if (date_req.response)
