@@ -71,3 +71,10 @@ export const HHDM_5LVL = 0xff00_0000_0000_0000n;
 /** Kernels must be linked at or above this (the top 2 GiB). */
 export const KERNEL_MIN_VADDR = 0xffff_ffff_8000_0000n;
 export const DEFAULT_STACK_SIZE = 64 * 1024;
+
+const ACRONYMS = new Set(['hhdm', 'mp', 'rsdp', 'smbios', 'efi', 'dtb', 'tpm', 'tsc', 'iommu', 'riscv', 'bsp', 'fb']);
+
+/** A request's name for sentences: "stack size", "HHDM", "executable file". */
+export function requestTitle(name: RequestName): string {
+  return name.replace(/([A-Z])/g, ' $1').toLowerCase().split(' ').map((w) => (ACRONYMS.has(w) ? w.toUpperCase() : w)).join(' ');
+}

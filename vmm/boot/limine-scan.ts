@@ -11,7 +11,7 @@
  */
 import { BootError } from './boot-state';
 import { hex } from './format';
-import { BASE_REVISION_MAGIC, COMMON_MAGIC, REQUEST_FIELDS, REQUEST_IDS, REQUESTS_END_MARKER, REQUESTS_START_MARKER, RequestName } from './limine-ids';
+import { BASE_REVISION_MAGIC, COMMON_MAGIC, REQUEST_FIELDS, REQUEST_IDS, REQUESTS_END_MARKER, REQUESTS_START_MARKER, RequestName, requestTitle } from './limine-ids';
 
 export interface FoundRequest {
   name: RequestName;
@@ -109,11 +109,11 @@ export function scanLimine(file: string, bytes: Uint8Array, vaddr: bigint, expli
     const name = known[0];
     const where = vaddr + BigInt(at);
     if (at + REQUEST_FIELDS > view.byteLength) {
-      throw new BootError(file, `its Limine ${name} request at ${hex(where)} is cut off by the end of the loaded image`);
+      throw new BootError(file, `its Limine ${requestTitle(name)} request at ${hex(where)} is cut off by the end of the loaded image`);
     }
     const twin = requests.find((r) => r.name === name);
     if (twin) {
-      throw new BootError(file, `has two Limine ${name} requests (at ${hex(twin.vaddr)} and ${hex(where)}); the protocol allows one of each, so Limine refuses to boot it too`);
+      throw new BootError(file, `has two Limine ${requestTitle(name)} requests (at ${hex(twin.vaddr)} and ${hex(where)}); the protocol allows one of each, so Limine refuses to boot it too`);
     }
     requests.push({ name, offset: at, vaddr: where });
   }

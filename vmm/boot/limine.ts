@@ -32,7 +32,7 @@ import { AnswerWorld, BUILDERS, FramebufferMode, PlacedFile } from './limine-ans
 import { limineCpuState, writeLimineGdt } from './limine-cpu';
 import {
   DEFAULT_STACK_SIZE, HHDM_4LVL, HHDM_5LVL, MAX_BASE_REVISION, PAGING_MODE_4LVL, PAGING_MODE_5LVL,
-  REQUEST_RESPONSE, REQUEST_REVISION, RequestName,
+  REQUEST_RESPONSE, REQUEST_REVISION, RequestName, requestTitle,
 } from './limine-ids';
 import { imagePhysical, LimineImage, loadLimineImage, PF_W, PF_X } from './limine-image';
 import { hhdmRanges, limineMemmap, MemmapInput } from './limine-memmap';
@@ -174,7 +174,7 @@ export function loadLimine(opts: LoadKernelOptions, elf: ElfFile, host: LimineHo
 
 function readField(file: string, memory: GuestMemory, image: LimineImage, r: FoundRequest, offset: number): bigint {
   if (r.offset + offset + 8 > image.size) {
-    throw new BootError(file, `its Limine ${r.name} request at ${hex(r.vaddr)} is cut off by the end of the loaded image (the field at +${offset} is missing)`);
+    throw new BootError(file, `its Limine ${requestTitle(r.name)} request at ${hex(r.vaddr)} is cut off by the end of the loaded image (the field at +${offset} is missing)`);
   }
   return memory.readU64(image.physicalBase + r.offset + offset);
 }
