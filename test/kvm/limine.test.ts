@@ -1,6 +1,7 @@
 // KVM tier: the Limine boot protocol through `kvmdbg run`, on our own
 // Limine kernels (test/guests/kernel/limine.c): limine.elf asks for base
-// revision 6, limine-r3.elf for 3 (whose RSDP answer is physical). What the
+// revision 6, limine-r3.elf for 3 (whose RSDP answer is physical),
+// limine-pie.elf is revision 6 position-independent and linked at 0. What the
 // kernel prints about each answer is compared line for line; on two vCPUs
 // the AP, parked by kvmdbg, jumps to the kernel's goto_address, says hello
 // and draws its own box; the framebuffer picture (background and boxes) is
@@ -91,4 +92,13 @@ test('base revision 3 on one vCPU: the RSDP is a physical address (and outside i
   assert.deepEqual([r.status, r.signal], [0, null]);
   assert.equal(r.stdout, expectedLines({ revision: 3, cmdline: '', cpus: 1 }));
   assertPicture(png, 1);
+});
+
+test('a position-independent kernel linked at 0 (ELF DYN) is slid to 0xffffffff80000000 and relocated: its entry point request\'s pointer works', async () => {
+  const png = join(dir, 'pie.png');
+  const r = await runCli(['run', '--kernel', join(GUEST_DIR, 'limine-pie.elf'), '--memory', '64M', '--cpus', '2', '--screenshot', png], BOOT_MS);
+  assert.equal(r.stderr, '');
+  assert.deepEqual([r.status, r.signal], [0, null]);
+  assert.equal(r.stdout, expectedLines({ revision: 6, cmdline: '', cpus: 2 }));
+  assertPicture(png, 2);
 });

@@ -314,3 +314,41 @@ test('fuzz: random words written over the requests of a Limine kernel give a boo
   }
   assert.ok(booted > 0, 'some mutations still boot');
 });
+
+/** A relocatable (ELF DYN) kernel linked at 0: a dynamic table at 0x100, RELA entries at 0x200, an HHDM request at 0x400, code at 0x1000. */
+function pieKernel(relocs: [bigint, bigint, bigint][], tags: [bigint, bigint][] = []) {
+  const data = new Uint8Array(0x1010);
+  const v = new DataView(data.buffer);
+  const dyn: [bigint, bigint][] = [...tags, [7n, 0x200n], [8n, BigInt(relocs.length * 24)], [9n, 24n], [0n, 0n]];
+  dyn.forEach(([t, x], i) => { v.setBigUint64(0x100 + i * 16, t, true); v.setBigUint64(0x108 + i * 16, BigInt.asUintN(64, x), true); });
+  relocs.forEach((r, i) => r.forEach((w, j) => v.setBigUint64(0x200 + i * 24 + j * 8, BigInt.asUintN(64, w), true)));
+  [...COMMON_MAGIC, ...REQUEST_IDS.hhdm, 0n, 0n].forEach((w, i) => v.setBigUint64(0x400 + i * 8, w, true));
+  data.set([0xf4], 0x1000);
+  const elf = buildElf({ bits: 64, entry: 0x1000, segments: [{ paddr: 0, vaddr: 0, data, memsz: 0x2000 }], notes: [{ name: 'x', type: 1, desc: new Uint8Array(4) }] });
+  const b = Uint8Array.from(elf.bytes);
+  const w = new DataView(b.buffer);
+  w.setUint16(16, 3, true); // ET_DYN
+  const ph = elf.phoff + elf.phentsize; // the note's header becomes PT_DYNAMIC
+  w.setUint32(ph, 2, true);
+  w.setBigUint64(ph + 16, 0x100n, true);
+  w.setBigUint64(ph + 40, BigInt(dyn.length * 16), true);
+  return b;
+}
+
+test('a relocatable kernel linked at 0 slides to 0xffffffff80000000 and its RELATIVE and 64 relocations are applied', () => {
+  const memory = dirtyMemory();
+  const info = loadKernel({ kernelPath: FILE, kernel: pieKernel([[0x300n, 8n, 0x1000n], [0x308n, 8n, 0x10n], [0x310n, 0n, 0n]]), memory, cmdline: '', modules: [] });
+  assert.equal(info.protocol, 'limine');
+  assert.equal(info.cpu.regs.rip, BASE + 0x1000n);
+  assert.deepEqual([memory.readU64(0x100300), memory.readU64(0x100308)], [BASE + 0x1000n, BASE + 0x10n]);
+  assert.notEqual(memory.readU64(0x100400 + 40), 0n, 'the HHDM request found and answered');
+});
+
+test('hostile relocations get one sentence: a place outside the image, an unknown type, a table larger than the image, packed RELR', () => {
+  const load = (k: Uint8Array) => () => loadKernel({ kernelPath: FILE, kernel: k, memory: dirtyMemory(), cmdline: '', modules: [] });
+  expectBootError(load(pieKernel([[0x5000n, 8n, 0n]])), FILE, 'relocation 0 of the RELA relocation table at 0x5000', 'outside the loaded kernel image');
+  expectBootError(load(pieKernel([[0x300n, 37n, 0n]])), FILE, 'relocation type 37');
+  expectBootError(load(pieKernel([[0x300n, 1n | (5n << 32n), 0n]])), FILE, 'no dynamic symbol table');
+  expectBootError(load(pieKernel([[0x300n, 8n, 0n]], [[8n, 1n << 40n]])), FILE, 'RELA relocation table');
+  expectBootError(load(pieKernel([], [[36n, 0x200n]])), FILE, 'DT_RELR');
+});

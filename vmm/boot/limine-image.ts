@@ -4,7 +4,9 @@
  * contiguous with one uniform virtual-to-physical offset, p_paddr ignored
  * (Limine kernels are linked at 0xffffffff80000000 with p_paddr equal to
  * p_vaddr, which is no physical address at all). kvmdbg places it at the
- * first suitably aligned address from 1 MiB.
+ * first suitably aligned address from 1 MiB. A relocatable kernel (ELF DYN)
+ * linked lower is slid up to 0xffffffff80000000 first (limine-reloc.ts
+ * applies its relocations).
  */
 import { BootError } from './boot-state';
 import { ElfFile, PT_LOAD } from './elf';
@@ -33,18 +35,22 @@ export interface LimineImage {
   physicalBase: number;
   size: number;
   segments: KernelSegment[];
+  /** What was added to a relocatable kernel's link-time addresses (0 for a fixed one). */
+  slide: bigint;
 }
 
 export function loadLimineImage(elf: ElfFile, memory: GuestMemory, map: readonly MemoryMapEntry[]): LimineImage {
   const file = elf.file;
-  if (elf.header.type === ET_DYN) {
-    throw new BootError(file, 'is a position-independent Limine kernel (ELF type DYN); kvmdbg loads Limine kernels linked at a fixed higher-half address: link with -static -no-pie');
-  }
-  if (elf.header.type !== ET_EXEC) throw new BootError(file, `is not an executable ELF (type ${elf.header.type}), so it cannot be booted`);
+  const relocatable = elf.header.type === ET_DYN;
+  if (!relocatable && elf.header.type !== ET_EXEC) throw new BootError(file, `is not an executable ELF (type ${elf.header.type}), so it cannot be booted`);
+  const loads = elf.programHeaders.filter((ph) => ph.type === PT_LOAD && ph.memsz > 0n);
+  const lowest = loads.reduce((m, ph) => (ph.vaddr < m ? ph.vaddr : m), TOP);
+  // A relocatable kernel below the top 2 GiB slides up just far enough, as Limine does (no randomisation here).
+  const slide = relocatable && lowest < KERNEL_MIN_VADDR ? KERNEL_MIN_VADDR - (lowest & ~BigInt(PAGE_SIZE - 1)) : 0n;
   const segments: KernelSegment[] = [];
   let align = PAGE_SIZE;
-  for (const ph of elf.programHeaders) {
-    if (ph.type !== PT_LOAD || ph.memsz === 0n) continue;
+  for (const raw of loads) {
+    const ph = { ...raw, vaddr: raw.vaddr + slide };
     if (BigInt(ph.filesz) > ph.memsz) {
       throw new BootError(file, `program header ${ph.index} has a file size (${hex(ph.filesz)}) larger than its memory size (${hex(ph.memsz)})`);
     }
@@ -80,7 +86,7 @@ export function loadLimineImage(elf: ElfFile, memory: GuestMemory, map: readonly
     const ph = elf.programHeaders[s.index];
     memory.write(physicalBase + Number(s.vaddr - virtualBase), elf.segmentData(ph));
   }
-  return { virtualBase, physicalBase, size: imageSize, segments };
+  return { virtualBase, physicalBase, size: imageSize, segments, slide };
 }
 
 /** The physical address of a virtual address inside the image, or undefined outside it. */

@@ -15,7 +15,8 @@
  * Answered: bootloader info, executable command line, firmware type (x86
  * BIOS), stack size, HHDM, framebuffer (the Bochs VBE set to 1024x768x32),
  * paging mode, MP, memory map, entry point, executable file, modules, RSDP,
- * date at boot, executable address, keep-IOMMU, entropy. Not answered (the
+ * date at boot, executable address, keep-IOMMU, entropy. Relocatable (ELF DYN)
+ * kernels are slid and relocated (limine-reloc.ts). Not answered (the
  * response stays NULL): SMBIOS, EFI system table and memory map, DTB, TPM
  * event log, bootloader performance, TSC frequency, Flanterm parameters,
  * the RISC-V BSP hart.
@@ -36,6 +37,7 @@ import {
 } from './limine-ids';
 import { imagePhysical, LimineImage, loadLimineImage, PF_W, PF_X } from './limine-image';
 import { hhdmRanges, limineMemmap, MemmapInput } from './limine-memmap';
+import { applyRelocations } from './limine-reloc';
 import { hostHasLa57, LiminePageTables, RWX } from './limine-paging';
 import { FoundRequest, hasLimineMagic, scanLimine } from './limine-scan';
 import { answerMp } from './limine-smp';
@@ -71,6 +73,7 @@ export function loadLimine(opts: LoadKernelOptions, elf: ElfFile, host: LimineHo
   checkBootArea(file, memory);
   const e820 = pcMemoryMap(memory);
   const image = loadLimineImage(elf, memory, e820);
+  applyRelocations(elf, image, memory);
   const bytes = memory.view8(image.physicalBase, image.size);
   let scan = scanLimine(file, bytes, image.virtualBase);
   const requested = scan.baseRevision?.requested ?? 0n;
@@ -96,7 +99,7 @@ export function loadLimine(opts: LoadKernelOptions, elf: ElfFile, host: LimineHo
   const fiveLevel = pagingMode === PAGING_MODE_5LVL;
   const hhdm = fiveLevel ? HHDM_5LVL : HHDM_4LVL;
   const stackSize = chooseStackSize(file, memory, field('stackSize', 48));
-  const entry = field('entryPoint', 48) ?? elf.header.entry;
+  const entry = field('entryPoint', 48) ?? elf.header.entry + image.slide;
   checkEntry(file, image, entry, found.has('entryPoint'));
 
   // Kernel, modules and the kernel file: one EXECUTABLE_AND_MODULES run.
@@ -228,7 +231,7 @@ function limineReqsList(file: string, elf: ElfFile, image: LimineImage, memory: 
   let section;
   try { section = elf.section('.limine_reqs'); } catch { return undefined; }
   if (!section || section.size === 0) return undefined;
-  const at = imagePhysical(image, section.addr, section.size);
+  const at = imagePhysical(image, section.addr + image.slide, section.size);
   if (at === undefined) throw new BootError(file, `its .limine_reqs section at ${hex(section.addr)} is not inside the loaded image`);
   const list: bigint[] = [];
   for (let i = 0; i + 8 <= section.size; i += 8) {
