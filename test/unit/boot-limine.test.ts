@@ -98,6 +98,7 @@ test('a Limine kernel is detected from its magic and entered in long mode at its
   assert.deepEqual([sregs.cs.selector, sregs.cs.l, sregs.ds.selector, sregs.ss.selector], [0x28, true, 0x30, 0x30]);
   assert.deepEqual(sregs.idt, { base: 0n, limit: 0 });
   assert.deepEqual([sregs.tr!.base, sregs.tr!.limit], [0n, 0]);
+  assert.deepEqual(b.info.cpu.lapic, { 0x80: 0, 0xf0: 0x1ff, 0x320: 0x10000, 0x330: 0x10000, 0x340: 0x10000, 0x350: 0x10700, 0x360: 0x10400, 0x370: 0x10000 }, 'the local APIC of base revision 5');
   // The GDT (through the HHDM): 16-bit code/data, 32-bit code/data, 64-bit code (L) and data.
   const gdt = sregs.gdt!.base;
   const access = (sel: number) => Number((b.read(gdt + BigInt(sel)) >> 40n) & 0xffn);
@@ -218,6 +219,7 @@ test('MP: every AP parked in long mode at the parking loop with RDI = its limine
     assert.equal(ap.regs.rsp, top - 8n);
     assert.ok(b.mapped(top - 0x20000n) && b.mapped(top - 1n), 'a 128 KiB stack (the stack size request)');
     assert.equal(ap.sregs.cr3, b.info.cpu.sregs.cr3);
+    assert.deepEqual(ap.lapic, b.info.cpu.lapic, 'APs get the same local APIC state');
   });
   const one = boot([{ kind: 'request', name: 'hhdm' }], { host: HOST, cpus: 3 });
   assert.equal(one.info.aps, undefined, 'no MP request: the APs are not started');

@@ -35,6 +35,8 @@ export interface BootCpuState {
     gdt?: DescriptorTable; idt?: DescriptorTable;
     cr0: bigint; cr3: bigint; cr4: bigint; efer: bigint;
   };
+  /** Local APIC registers (byte offset in the register page -> value) the loader sets over KVM's reset state, as firmware would. */
+  lapic?: Record<number, number>;
 }
 
 /** Which way into the kernel a loader took, for messages and the debugger. */

@@ -3,8 +3,8 @@
  * entry"): the GDT the protocol lists (null, 16-, 32- and 64-bit code and
  * data, so CS = 0x28 and the data selectors 0x30), paging on with PE, ET,
  * WP, PG, PAE (LA57 for 5-level), LME, LMA and NXE and no other CR0/CR4/EFER
- * bit, RFLAGS 0x2, no IDT, TR and LDTR as base revision 5 states them, all
- * other registers 0. The same state with RDI = its limine_mp_info is what a
+ * bit, RFLAGS 0x2, no IDT, TR, LDTR and the local APIC as base revision 5
+ * states them, all other registers 0. The same state with RDI = its limine_mp_info is what a
  * parked AP gets.
  */
 import { BootCpuState, Segment } from './boot-state';
@@ -51,6 +51,23 @@ export function writeLimineGdt(memory: GuestMemory, alloc: BootAllocator): numbe
   return gdt;
 }
 
+/**
+ * The local APIC as base revision 5 states it (and harmless for earlier
+ * ones, which leave it undefined; it also keeps the legacy PIC's ExtINT
+ * masked, as every revision wants): software-enabled with spurious vector
+ * 0xFF, TPR 0, every LVT masked, LINT1 NMI as the MADT describes it.
+ */
+export const LIMINE_LAPIC: Record<number, number> = {
+  0x80: 0,          // TPR
+  0xf0: 0x1ff,      // SVR: enabled, vector 0xFF
+  0x320: 0x10000,   // timer
+  0x330: 0x10000,   // thermal
+  0x340: 0x10000,   // performance counter
+  0x350: 0x10700,   // LINT0: ExtINT (as firmware left it), masked
+  0x360: 0x10400,   // LINT1: NMI (the MADT's LAPIC NMI entry), masked
+  0x370: 0x10000,   // error
+};
+
 export interface EntryState {
   rip: bigint;
   rsp: bigint;
@@ -77,5 +94,6 @@ export function limineCpuState(s: EntryState): BootCpuState {
       cr0: CR0_PE | CR0_ET | CR0_WP | CR0_PG, cr3: BigInt(s.cr3),
       cr4: CR4_PAE | (s.fiveLevel ? CR4_LA57 : 0n), efer: EFER_LME | EFER_LMA | EFER_NXE,
     },
+    lapic: LIMINE_LAPIC,
   };
 }

@@ -98,6 +98,7 @@ export function createBootVcpu(kvm: Kvm, vm: Vm, id: number, boot: BootCpuState,
   const vcpu = vm.createVcpu(id);
   vcpu.setCpuid2(guestCpuid(kvm, id, cpus));
   routeLegacyInterrupts(vcpu);
+  if (boot.lapic) setLapicRegisters(vcpu, boot.lapic);
   const sregs: Partial<Sregs> = { ...vcpu.getSregs(), ...definedOnly(boot.sregs) };
   vcpu.setSregs(sregs);
   vcpu.setRegs({ rflags: 2n, ...boot.regs });
@@ -118,6 +119,7 @@ export function createApVcpu(kvm: Kvm, vm: Vm, id: number, cpus: number, boot?: 
     if (boot) {
       vcpu.setSregs({ ...vcpu.getSregs(), ...definedOnly(boot.sregs) });
       vcpu.setRegs({ rflags: 2n, ...boot.regs });
+      if (boot.lapic) setLapicRegisters(vcpu, boot.lapic);
       vcpu.setMpState(MpState.RUNNABLE);
     }
   } catch (e) {
@@ -137,6 +139,13 @@ function routeLegacyInterrupts(vcpu: Vcpu): void {
   const view = new DataView(lapic.buffer, lapic.byteOffset, lapic.byteLength);
   view.setUint32(LAPIC_LVT0, (view.getUint32(LAPIC_LVT0, true) & ~0x700 & ~0x10000) | APIC_MODE_EXTINT, true);
   view.setUint32(LAPIC_LVT1, (view.getUint32(LAPIC_LVT1, true) & ~0x700 & ~0x10000) | APIC_MODE_NMI, true);
+  vcpu.setLapic(lapic);
+}
+
+function setLapicRegisters(vcpu: Vcpu, regs: Record<number, number>): void {
+  const lapic = vcpu.getLapic();
+  const view = new DataView(lapic.buffer, lapic.byteOffset, lapic.byteLength);
+  for (const [offset, value] of Object.entries(regs)) view.setUint32(Number(offset), value >>> 0, true);
   vcpu.setLapic(lapic);
 }
 

@@ -103,6 +103,25 @@ static const char *memmap_check(const struct lmn_memmap_response *m, uint64_t *u
 static uint64_t read_cr0(void) { uint64_t v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
 static uint64_t read_cr4(void) { uint64_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
 
+static uint64_t rdmsr(uint32_t msr) { uint32_t lo, hi; __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr)); return (uint64_t)hi << 32 | lo; }
+static void wrmsr(uint32_t msr, uint64_t v) { __asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))); }
+
+/* The local APIC as the loader left it, read through x2APIC MSRs (its MMIO page is not in a
+ * base revision 6 HHDM); switching to x2APIC mode keeps the registers. */
+static void print_lapic(void)
+{
+	uint32_t r[4];
+	cpuid(1, 0, r);
+	if (!(r[2] & (1u << 21))) {
+		kputs("lapic: no x2APIC to read it with\n");
+		return;
+	}
+	wrmsr(0x1b, rdmsr(0x1b) | 1u << 10);
+	kprintf("lapic: svr=0x%lx tpr=0x%lx timer=0x%lx lint0=0x%lx lint1=0x%lx error=0x%lx\n", (unsigned long)rdmsr(0x80f),
+		(unsigned long)rdmsr(0x808), (unsigned long)rdmsr(0x832), (unsigned long)rdmsr(0x835), (unsigned long)rdmsr(0x836),
+		(unsigned long)rdmsr(0x837));
+}
+
 void kmain(void)
 {
 	serial_init(1);
@@ -121,6 +140,7 @@ void kmain(void)
 	kprintf("hhdm: 0x%lx\n", (unsigned long)hhdm);
 	kprintf("paging: %s\n", !paging_req.response ? "no response" : paging_req.response->mode == LMN_PAGING_5LVL ? "5-level" : "4-level");
 	kprintf("cpu: cr0=0x%lx cr4=0x%lx\n", (unsigned long)read_cr0(), (unsigned long)read_cr4());
+	print_lapic();
 	kprintf("stack: %s, %s, return address %p\n", stack_req.response ? "size answered" : "size not answered",
 		rsp > hhdm && rsp < 0xffffffff80000000ull ? "in the HHDM" : "elsewhere", __builtin_return_address(0));
 	if (address_req.response)
