@@ -35,6 +35,8 @@ function expectedLines(o: { revision: number; cmdline: string; cpus: number; mod
     `cpu: cr0=0x80010011 cr4=0x${la57 ? '1020' : '20'}`,
     // Base revision 5's local APIC: software-enabled, spurious vector 0xFF, every LVT masked, LINT0 ExtINT, LINT1 NMI.
     'lapic: svr=0x1ff tpr=0x0 timer=0x10000 lint0=0x10700 lint1=0x10400 error=0x10000',
+    // WB WT UC- UC WP WC, then UC- UC.
+    'pat: 0x0007010500070406',
     'stack: size answered, in the HHDM, return address 0x0',
     'executable: physical 0x100000 virtual 0xffffffff80000000',
     `executable file: an ELF, string '${o.cmdline}'`,

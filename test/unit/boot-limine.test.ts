@@ -142,6 +142,14 @@ test('the framebuffer: 1024x768x32 RGB at the Bochs VBE BAR, one video mode, and
   assert.deepEqual([8, 16, 8, 8, 8, 0].map((_, i) => Number((fmt >> BigInt(24 + i * 8)) & 0xffn)), [8, 16, 8, 8, 8, 0]);
   assert.deepEqual([b.read(fb + 48n), b.read(fb + 56n), b.read(fb + 64n)], [0n, 0n, 1n], 'no EDID, one mode');
   assert.ok(b.mapped(HHDM + 0xfd000000n + 3n * 2n ** 20n - 1n), 'the framebuffer is in the HHDM');
+  assert.deepEqual(b.info.cpu.msrs, [{ index: 0x277, value: 0x0007010500070406n }], 'IA32_PAT: WB WT UC- UC WP WC');
+  const paging = { cr0: b.info.cpu.sregs.cr0, cr3: b.info.cpu.sregs.cr3, cr4: b.info.cpu.sregs.cr4, efer: b.info.cpu.sregs.efer };
+  const leaf = (v: bigint) => { const w = walk(b.memory, paging, v); assert.ok(w.ok); return w.levels[w.levels.length - 1]; };
+  const big = leaf(HHDM + 0xfd000000n);
+  assert.deepEqual([big.name, big.entry & 0x1098n], ['PDE', 0x1088n], 'a 2 MiB framebuffer page: PS, PAT (bit 12) and PWT: PAT entry 5, write-combining');
+  const small = leaf(HHDM + 0xfd200000n);
+  assert.deepEqual([small.name, small.entry & 0x98n], ['PTE', 0x88n], 'a 4 KiB framebuffer page: PAT (bit 7) and PWT');
+  assert.equal(leaf(HHDM + 0x100000n).entry & 0x18n, 0n, 'RAM: write-back');
   const noFb = boot(ALL.filter((i) => !(i.kind === 'request' && i.name === 'framebuffer')), { host: HOST });
   assert.equal(noFb.info.display, undefined, 'no framebuffer request: the display is left as it is');
 });

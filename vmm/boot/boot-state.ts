@@ -37,6 +37,8 @@ export interface BootCpuState {
   };
   /** Local APIC registers (byte offset in the register page -> value) the loader sets over KVM's reset state, as firmware would. */
   lapic?: Record<number, number>;
+  /** MSRs the loader sets (e.g. IA32_PAT), index and value. */
+  msrs?: { index: number; value: bigint }[];
 }
 
 /** Which way into the kernel a loader took, for messages and the debugger. */

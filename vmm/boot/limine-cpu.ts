@@ -68,6 +68,10 @@ export const LIMINE_LAPIC: Record<number, number> = {
   0x370: 0x10000,   // error
 };
 
+/** IA32_PAT as the protocol lays it out: WB, WT, UC-, UC, WP, WC, and (unspecified) UC-, UC. */
+export const MSR_IA32_PAT = 0x277;
+export const LIMINE_PAT = 0x0007_0105_0007_0406n;
+
 export interface EntryState {
   rip: bigint;
   rsp: bigint;
@@ -95,5 +99,6 @@ export function limineCpuState(s: EntryState): BootCpuState {
       cr4: CR4_PAE | (s.fiveLevel ? CR4_LA57 : 0n), efer: EFER_LME | EFER_LMA | EFER_NXE,
     },
     lapic: LIMINE_LAPIC,
+    msrs: [{ index: MSR_IA32_PAT, value: LIMINE_PAT }],
   };
 }

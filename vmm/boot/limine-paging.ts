@@ -13,10 +13,13 @@ const P = 1n;
 const W = 2n;
 const PS = 0x80n;
 const NX = 1n << 63n;
+const PWT = 0x8n;
+const PAT_4K = 0x80n;
+const PAT_LARGE = 0x1000n;
 const ADDR = 0x000f_ffff_ffff_f000n;
 const LARGE = 0x20_0000;
 
-export interface PageFlags { write: boolean; exec: boolean }
+export interface PageFlags { write: boolean; exec: boolean; /** Write-combining: PAT entry 5 (PAT and PWT set), as the protocol maps framebuffers. */ wc?: boolean }
 export const RWX: PageFlags = { write: true, exec: true };
 
 export class LiminePageTables {
@@ -30,6 +33,8 @@ export class LiminePageTables {
     let e = BigInt(phys) | P;
     if (f.write) e |= W;
     if (large) e |= PS;
+    // PAT index 5 = PAT bit (bit 7 in a PTE, bit 12 in a large-page PDE) + PWT.
+    if (f.wc) e |= PWT | (large ? PAT_LARGE : PAT_4K);
     if (!f.exec && this.nx) e |= NX;
     return e;
   }

@@ -36,7 +36,7 @@ import {
   REQUEST_RESPONSE, REQUEST_REVISION, RequestName, requestTitle,
 } from './limine-ids';
 import { imagePhysical, LimineImage, loadLimineImage, PF_W, PF_X } from './limine-image';
-import { hhdmRanges, limineMemmap, MemmapInput } from './limine-memmap';
+import { hhdmRanges, limineMemmap, MemmapInput, Span } from './limine-memmap';
 import { applyRelocations } from './limine-reloc';
 import { hostHasLa57, LiminePageTables, RWX } from './limine-paging';
 import { FoundRequest, hasLimineMagic, scanLimine } from './limine-scan';
@@ -129,7 +129,9 @@ export function loadLimine(opts: LoadKernelOptions, elf: ElfFile, host: LimineHo
   const tables = new LiminePageTables(memory, alloc, fiveLevel ? 5 : 4, true);
   // Which physical ranges the HHDM covers depends on the kinds of memory only, not on where the reclaimable run ends.
   const spans = hhdmRanges(limineMemmap(mapInput(alloc.start + PAGE_SIZE)), revision);
-  for (const s of spans) tables.mapRange(hhdm + BigInt(s.start), s.start, s.end - s.start, RWX);
+  // The framebuffer's pages are write-combining (PAT 5); every other HHDM page write-back.
+  for (const s of fbSpan ? cut(spans, fbSpan) : spans) tables.mapRange(hhdm + BigInt(s.start), s.start, s.end - s.start, RWX);
+  if (fbSpan) tables.mapRange(hhdm + BigInt(fbSpan.start), fbSpan.start, fbSpan.end - fbSpan.start, { ...RWX, wc: true });
   if (revision === 0) {
     for (const s of spans) if (s.end > PAGE_SIZE) tables.mapRange(BigInt(Math.max(s.start, PAGE_SIZE)), Math.max(s.start, PAGE_SIZE), s.end - Math.max(s.start, PAGE_SIZE), RWX);
   }
@@ -173,6 +175,12 @@ export function loadLimine(opts: LoadKernelOptions, elf: ElfFile, host: LimineHo
     entry: imagePhysical(image, entry)!,
     description: `Limine protocol, base revision ${revision}, entry ${hex(entry)}, HHDM ${hex(hhdm)}, ${fiveLevel ? 5 : 4}-level paging`,
   };
+}
+
+/** `spans` without `hole`. */
+function cut(spans: readonly Span[], hole: Span): Span[] {
+  return spans.flatMap((s) => (hole.end <= s.start || hole.start >= s.end ? [s]
+    : [{ start: s.start, end: hole.start }, { start: hole.end, end: s.end }].filter((p) => p.end > p.start)));
 }
 
 function readField(file: string, memory: GuestMemory, image: LimineImage, r: FoundRequest, offset: number): bigint {

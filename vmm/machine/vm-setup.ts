@@ -99,6 +99,7 @@ export function createBootVcpu(kvm: Kvm, vm: Vm, id: number, boot: BootCpuState,
   vcpu.setCpuid2(guestCpuid(kvm, id, cpus));
   routeLegacyInterrupts(vcpu);
   if (boot.lapic) setLapicRegisters(vcpu, boot.lapic);
+  if (boot.msrs) vcpu.setMsrs(boot.msrs);
   const sregs: Partial<Sregs> = { ...vcpu.getSregs(), ...definedOnly(boot.sregs) };
   vcpu.setSregs(sregs);
   vcpu.setRegs({ rflags: 2n, ...boot.regs });
@@ -120,6 +121,7 @@ export function createApVcpu(kvm: Kvm, vm: Vm, id: number, cpus: number, boot?: 
       vcpu.setSregs({ ...vcpu.getSregs(), ...definedOnly(boot.sregs) });
       vcpu.setRegs({ rflags: 2n, ...boot.regs });
       if (boot.lapic) setLapicRegisters(vcpu, boot.lapic);
+      if (boot.msrs) vcpu.setMsrs(boot.msrs);
       vcpu.setMpState(MpState.RUNNABLE);
     }
   } catch (e) {

@@ -141,6 +141,7 @@ void kmain(void)
 	kprintf("paging: %s\n", !paging_req.response ? "no response" : paging_req.response->mode == LMN_PAGING_5LVL ? "5-level" : "4-level");
 	kprintf("cpu: cr0=0x%lx cr4=0x%lx\n", (unsigned long)read_cr0(), (unsigned long)read_cr4());
 	print_lapic();
+	kprintf("pat: 0x%016lx\n", (unsigned long)rdmsr(0x277));
 	kprintf("stack: %s, %s, return address %p\n", stack_req.response ? "size answered" : "size not answered",
 		rsp > hhdm && rsp < 0xffffffff80000000ull ? "in the HHDM" : "elsewhere", __builtin_return_address(0));
 	if (address_req.response)
