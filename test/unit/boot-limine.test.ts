@@ -362,3 +362,22 @@ test('hostile relocations get one sentence: a place outside the image, an unknow
   expectBootError(load(pieKernel([[0x300n, 8n, 0n]], [[8n, 1n << 40n]])), FILE, 'RELA relocation table');
   expectBootError(load(pieKernel([], [[36n, 0x200n]])), FILE, 'DT_RELR');
 });
+
+test('base revision 0 with a .limine_reqs section: only the requests it lists are answered; from revision 1 on the section is ignored', () => {
+  for (const revision of [0n, 1n]) {
+    const k = kernel([{ kind: 'revision', n: revision }, { kind: 'request', name: 'hhdm' }, { kind: 'request', name: 'memmap' }]);
+    const elf = new ElfFile(FILE, k.bytes);
+    const reqs = new Uint8Array(16);
+    new DataView(reqs.buffer).setBigUint64(0, BASE + BigInt(k.at[1]), true);
+    const data = elf.segmentData(elf.programHeaders[0]);
+    const bytes = buildElf({ bits: 64, entry: BASE + 0x1000n, segments: [
+      { paddr: BASE, vaddr: BASE, data, memsz: 0x3000 },
+      { paddr: BASE + 0x3000n, vaddr: BASE + 0x3000n, data: reqs, section: '.limine_reqs' },
+    ] }).bytes;
+    const memory = dirtyMemory();
+    loadLimine({ kernelPath: FILE, kernel: bytes, memory, cmdline: '', modules: [] }, new ElfFile(FILE, bytes), HOST);
+    const response = (i: number) => memory.readU64(0x100000 + k.at[i] + 40);
+    assert.notEqual(response(1), 0n, `revision ${revision}: HHDM answered`);
+    assert.equal(response(2) === 0n, revision === 0n, `revision ${revision}: memmap ${revision === 0n ? 'not listed, so not answered' : 'found by the scan'}`);
+  }
+});
