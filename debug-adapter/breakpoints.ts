@@ -12,8 +12,11 @@ import type { ArmResult } from '../vmm/debug/vcpu-debug';
 import type { StopReason } from '../vmm/machine/protocol';
 import { hitConditionMatcher, syntaxProblem } from './expressions';
 
-/** 'exception': a guest exception vector, a breakpoint on its IDT handler (vector-breakpoints.ts). */
-export type BreakpointKind = 'source' | 'function' | 'instruction' | 'data' | 'exception';
+/**
+ * 'exception': a guest exception vector, a breakpoint on its IDT handler (vector-breakpoints.ts).
+ * 'hook': a kernel hook the user never sees (kernel-hooks.ts).
+ */
+export type BreakpointKind = 'source' | 'function' | 'instruction' | 'data' | 'exception' | 'hook';
 
 /** Where a breakpoint lives: a debug register, or an int3 in guest memory (any of its addresses). */
 export type Backend = 'hardware' | 'software';
@@ -54,6 +57,10 @@ export interface Breakpoint {
   offset?: number;
   /** Identity when the client sets the same breakpoint again (file:line, name, address). */
   key: string;
+  /** Resolved again whenever a kernel module loads or unloads (linux/module-tracker.ts). */
+  rebind?: boolean;
+  /** Its problem is that no loaded object has its code yet: a module load may bind it. */
+  pending?: boolean;
 }
 
 export interface BreakpointSpec {
@@ -70,6 +77,8 @@ export interface BreakpointSpec {
   path?: string;
   instructionReference?: string;
   offset?: number;
+  rebind?: boolean;
+  pending?: boolean;
 }
 
 const hex = (v: bigint): string => '0x' + v.toString(16);
@@ -92,7 +101,7 @@ export class BreakpointTable {
         condition: s.condition?.trim() || undefined, hitCondition: s.hitCondition?.trim() || undefined,
         hits: prev && prev.condition === s.condition && prev.hitCondition === s.hitCondition ? prev.hits : 0,
         verified: false, line: s.line, path: s.path, instructionReference: s.instructionReference, offset: s.offset,
-        problem: s.problem,
+        problem: s.problem, rebind: s.rebind, pending: s.pending,
       };
       if (!s.problem) {
         const cond = bp.condition ? syntaxProblem(bp.condition) : undefined;
@@ -139,7 +148,9 @@ export class BreakpointTable {
       if (owner) owners[i].push(owner);
     };
     if (this.temporary !== undefined) add({ kind: 'execute', address: this.temporary });
-    const candidates = this.all().filter((b) => this.usable(b)).sort((a, b) => a.id - b.id);
+    // Kernel hooks after the user's breakpoints: the debug registers go to what the user set first.
+    const hookLast = (b: Breakpoint): number => (b.kind === 'hook' ? 1 : 0);
+    const candidates = this.all().filter((b) => this.usable(b)).sort((a, b) => hookLast(a) - hookLast(b) || a.id - b.id);
     const software = options.software === true;
     for (const b of candidates) if (b.watch) add({ kind: 'watch', ...b.watch }, b);
     const code = candidates.flatMap((b) => b.addresses.map((address) => ({ b, address })));

@@ -129,7 +129,7 @@ export function rebaseBreakpoints<B extends { kind: string; key: string; address
 ): B[] {
   const moved: B[] = [];
   for (const b of list) {
-    if (b.kind !== 'source' && (b.kind !== 'function' || /^fn:\*?0x[0-9a-f]+$/i.test(b.key))) continue;
+    if (b.kind !== 'source' && b.kind !== 'hook' && (b.kind !== 'function' || /^fn:\*?0x[0-9a-f]+$/i.test(b.key))) continue;
     const next = b.addresses.map(toRuntime);
     if (next.some((a, i) => a !== b.addresses[i])) { b.addresses = next; moved.push(b); }
   }

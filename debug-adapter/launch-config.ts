@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { parseDisk, parseSize } from '../vmm/cli/args';
+import { parseDisk, parseModule, parseSize } from '../vmm/cli/args';
 import { checkCondition, EXIT_FILTERS } from './exit-breakpoints';
 import { sourceFileMapProblem } from './source-map';
 
@@ -22,6 +22,8 @@ export interface LaunchConfig {
   symbols?: string;
   systemMap?: string;
   initrd?: string;
+  /** Boot modules after the initrd (multiboot, multiboot2, PVH). */
+  modules: { path: string; cmdline?: string }[];
   cmdline: string;
   memoryBytes: number;
   cpus: number;
@@ -33,6 +35,8 @@ export interface LaunchConfig {
   stepIntoInterrupts: boolean;
   /** Compile directory (as DWARF names it) -> the user's source tree (source-map.ts). */
   sourceFileMap: Record<string, string>;
+  /** Where kernel modules' debug files are looked for first: directories (searched a few levels deep) or .ko files. */
+  modulePaths: string[];
 }
 
 type JsonType = 'string' | 'number' | 'boolean' | 'object' | 'array';
@@ -51,6 +55,10 @@ export const LAUNCH_SCHEMA: Record<string, LaunchProperty> = {
   kernel: { type: 'string', required: true, description: 'The guest kernel to boot: a Linux bzImage, a multiboot or PVH ELF, or a 64-bit ELF.' },
   symbols: { type: 'string', description: 'Where names, source lines and frames come from: an ELF with DWARF (e.g. vmlinux) or a System.map. Default: the kernel itself when it is an ELF.' },
   initrd: { type: 'string', description: 'An initial ramdisk (or multiboot module) to load with the kernel.' },
+  modules: {
+    type: 'array', items: { type: ['string', 'object'] }, default: [],
+    description: 'Boot modules for a multiboot, multiboot2 or PVH kernel, after the initrd, in order: "font.psf", "font.psf,its command line", or { "path": "font.psf", "cmdline": "..." } (the command line defaults to the path).',
+  },
   cmdline: { type: 'string', default: '', description: 'The kernel command line.' },
   memory: { type: ['string', 'number'], default: '256M', description: 'Guest RAM: a size like "256M" or "2G", or a number of bytes.' },
   cpus: { type: 'number', default: 1, description: 'Number of vCPUs, each on its own thread (up to this host\'s CPU count).' },
@@ -63,6 +71,10 @@ export const LAUNCH_SCHEMA: Record<string, LaunchProperty> = {
   sourceFileMap: {
     type: 'object', default: {},
     description: 'Where the sources a kernel was compiled from are on this machine: { "compile directory as the DWARF names it": "your tree" }, e.g. { "debian/build/build_amd64_none_amd64": "${workspaceFolder}" } or { "/build/linux-6.1": "/home/me/linux" }. Applied to stack frames, breakpoints and disassembly; the longest matching prefix wins.',
+  },
+  modulePaths: {
+    type: 'array', items: { type: 'string' }, default: [],
+    description: 'Where the debug files of Linux kernel modules are looked for first, before the kernel build tree next to "symbols", /lib/modules/<release> and /usr/lib/debug/lib/modules/<release>: directories (an out-of-tree module\'s M= directory; searched a few levels deep) or .ko files, e.g. ["${workspaceFolder}/mymodule"].',
   },
   exitBreakpoints: {
     type: 'object', default: {},
@@ -143,6 +155,29 @@ function parseDisks(v: unknown): LaunchConfig['disks'] {
   });
 }
 
+/** "modules": strings like the CLI's --module (FILE or FILE,CMDLINE) or { path, cmdline } objects. */
+function parseModules(v: unknown): LaunchConfig['modules'] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new LaunchConfigError(`launch.json: "modules" must be a list like ["font.psf", "initrd.tar,root"], not ${JSON.stringify(v).slice(0, 60)}`);
+  return v.map((m, i) => {
+    let mod: { path: string; cmdline?: string };
+    if (typeof m === 'string') {
+      mod = m === '' || m.startsWith(',') ? { path: '' } : parseModule(m);
+    } else if (typeof m === 'object' && m !== null && !Array.isArray(m)) {
+      const o = m as Record<string, unknown>;
+      if (typeof o.path !== 'string') throw new LaunchConfigError(`launch.json: "modules"[${i}] needs a "path" (a string)`);
+      if (o.cmdline !== undefined && typeof o.cmdline !== 'string') throw new LaunchConfigError(`launch.json: "modules"[${i}].cmdline must be a string`);
+      mod = o.cmdline === undefined ? { path: o.path } : { path: o.path, cmdline: o.cmdline as string };
+    } else {
+      throw new LaunchConfigError(`launch.json: "modules"[${i}] must be a file path or { "path": ..., "cmdline": ... }, not ${JSON.stringify(m)}`);
+    }
+    if (mod.path === '') throw new LaunchConfigError(`launch.json: "modules"[${i}] is an empty path`);
+    if (!existsSync(mod.path)) throw new LaunchConfigError(`launch.json: "modules"[${i}]: ${mod.path} does not exist`);
+    if (!statSync(mod.path).isFile()) throw new LaunchConfigError(`launch.json: "modules"[${i}]: ${mod.path} is not a file`);
+    return mod;
+  });
+}
+
 /** Validates raw launch arguments; throws LaunchConfigError with one sentence. */
 export function validateLaunchArgs(raw: unknown): Validated {
   if (typeof raw !== 'object' || raw === null) throw new LaunchConfigError('launch.json: the configuration must be an object');
@@ -164,6 +199,7 @@ export function validateLaunchArgs(raw: unknown): Validated {
     symbols = kernel;
   }
   const initrd = fileArg(args, 'initrd', false);
+  const modules = parseModules(args.modules);
   const cmdline = args.cmdline ?? '';
   if (typeof cmdline !== 'string') throw new LaunchConfigError(`launch.json: "cmdline" must be a string, not ${JSON.stringify(cmdline)}`);
   const cpus = args.cpus ?? 1;
@@ -200,8 +236,16 @@ export function validateLaunchArgs(raw: unknown): Validated {
   const mapProblem = sourceFileMapProblem(args.sourceFileMap);
   if (mapProblem) throw new LaunchConfigError(mapProblem);
   const sourceFileMap = { ...(args.sourceFileMap as Record<string, string> | undefined ?? {}) };
+  const modulePaths = args.modulePaths ?? [];
+  if (!Array.isArray(modulePaths) || modulePaths.some((p) => typeof p !== 'string' || p === '')) {
+    throw new LaunchConfigError(`launch.json: "modulePaths" must be a list of directories or .ko files like ["/home/me/mymodule"], not ${JSON.stringify(modulePaths).slice(0, 60)}`);
+  }
+  for (const p of modulePaths as string[]) if (!existsSync(p)) warnings.push(`launch.json: "modulePaths": ${p} does not exist (kvmdbg looks for modules' debug files there)`);
   return {
-    config: { kernel, symbols, systemMap, initrd, cmdline, memoryBytes: parseMemory(args.memory), cpus, disks, stopOnEntry, exitBreakpoints, stepIntoInterrupts, sourceFileMap },
+    config: {
+      kernel, symbols, systemMap, initrd, modules, cmdline, memoryBytes: parseMemory(args.memory), cpus, disks, stopOnEntry, exitBreakpoints, stepIntoInterrupts, sourceFileMap,
+      modulePaths: [...(modulePaths as string[])],
+    },
     warnings,
   };
 }

@@ -41,6 +41,8 @@ export interface ScreenBody {
   description: string;
   /** Fingerprint of the picture: equal hashes, equal pictures. */
   hash: number;
+  /** Text mode: the rows as Unicode text (CP437 mapped), for screen readers, copying and tests. */
+  text?: string[];
 }
 
 export interface KvmEvents {

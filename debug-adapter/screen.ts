@@ -11,6 +11,7 @@
 import type { Machine } from '../vmm/machine/machine';
 import { captureScreen, screenFingerprint } from '../vmm/screen/screen';
 import { encodePng } from '../vmm/screen/png';
+import { textLines } from '../vmm/screen/text-mode';
 import { typeText, type KeyEvent } from '../vmm/devices/scancodes';
 import type { VcpuControl } from './vcpu';
 import type { KeyboardArgs, KvmEvents, ScreenArgs, ScreenBody } from './protocol-extensions';
@@ -56,7 +57,10 @@ export class ScreenRequests {
     const c = captureScreen(machine.memory, machine.display);
     // Live frames are many: fast compression over small files.
     const png = encodePng(c.image, 1);
-    return { png: png.toString('base64'), width: c.image.width, height: c.image.height, mode: c.mode, description: c.description, hash: this.lastFingerprint };
+    return {
+      png: png.toString('base64'), width: c.image.width, height: c.image.height, mode: c.mode, description: c.description, hash: this.lastFingerprint,
+      ...(c.text ? { text: textLines(c.text) } : {}),
+    };
   }
 
   private watch(fps: number): void {

@@ -24,6 +24,7 @@ import { ExceptionRequests } from './session/exception-requests';
 import { Frames } from './session/frames';
 import { VariablesRequests } from './session/variables';
 import { MemoryRequests } from './session/memory-requests';
+import { ModuleTracker } from './linux/module-tracker';
 
 /** Requests that read the machine: before a launch they get one clear error. */
 const NEEDS_VM = new Set(['stackTrace', 'scopes', 'readMemory', 'writeMemory', 'disassemble', 'setVariable']);
@@ -56,6 +57,7 @@ export class KvmDebugSession extends DebugSession {
       try { send(); } finally { out?.uncork(); }
     },
   });
+  private readonly moduleTracker = (this.state.modules = new ModuleTracker(this.state, { arm: () => this.breakpoints.arm() }));
   private progressReporting = false;
   private readonly launcher = new Launcher(this.state, this.exceptions, {
     showsProgress: () => this.progressReporting,
@@ -152,6 +154,7 @@ export class KvmDebugSession extends DebugSession {
       supportsCompletionsRequest: true,
       completionTriggerCharacters: ['.', '>'],
       supportsValueFormattingOptions: true,
+      supportsModulesRequest: true,
     };
     this.sendResponse(response);
   }
@@ -302,6 +305,15 @@ export class KvmDebugSession extends DebugSession {
     void this.answer(response, undefined, async () => ({ targets: await this.variables.completions(args) }));
   }
 
+  /** vmlinux and the kernel modules loaded now (linux/module-tracker.ts); one page: a kernel has few. DebugSession routes it to customRequest. */
+  private modulesRequest(response: DebugProtocol.ModulesResponse, args: DebugProtocol.ModulesArguments): void {
+    const all = this.moduleTracker.modules();
+    const start = Math.max(0, Number(args?.startModule) || 0);
+    const count = Number(args?.moduleCount) || all.length;
+    response.body = { modules: all.slice(start, start + count), totalModules: all.length };
+    this.sendResponse(response);
+  }
+
   // ---- memory and disassembly ---------------------------------------------------------------
 
   protected override readMemoryRequest(response: DebugProtocol.ReadMemoryResponse, args: DebugProtocol.ReadMemoryArguments): void {
@@ -353,6 +365,7 @@ export class KvmDebugSession extends DebugSession {
 
   /** kvmdbg's kvm/* requests (custom-requests.ts); answers itself, never throws (guardHandlers would misread its arguments). */
   protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown): void {
+    if (command === 'modules') return this.modulesRequest(response as DebugProtocol.ModulesResponse, (args ?? {}) as DebugProtocol.ModulesArguments);
     if (command === 'kvm/displayFormat') {
       this.variables.c.hex = (args as { hex?: unknown } | undefined)?.hex === true;
       this.sendResponse(response);

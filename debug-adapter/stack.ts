@@ -45,7 +45,7 @@ export function describeFrame(symbols: Symbols | undefined, pc: bigint, isCaller
   if (loc) { frame.file = loc.file; frame.line = loc.line; frame.column = loc.column || 1; }
   else {
     const base = sym ? `${sym.name}+${hex(pc - sym.symbol.address)}` : hex(pc);
-    frame.module = symbols ? `${symbols.name}!${base}` : base;
+    frame.module = symbols ? `${symbols.objectNameAt(lookup)}!${base}` : base;
     frame.name = sym ? base : frame.name;
   }
   return frame;

@@ -28,6 +28,10 @@ export class BreakpointRequests {
     const software = this.state.software!;
     const { plan, result } = await vcpu.withStopped(async () => {
       await vcpu.sregs().catch(() => undefined);
+      this.state.hooks.sync(this.state.symbols, machine.int3.delivered ? {
+        fits: (a) => software.fits(vcpu.paging, a),
+        firstByte: (a) => this.state.view?.readExact({ space: 'v', address: a }, 1)?.[0],
+      } : undefined);
       // Code a trap cannot take (unmapped yet, or an instruction shorter than the port trap) gets the debug registers first.
       const plan = breakpoints.hardwarePlan({ software: machine.int3.delivered, mapped: (a) => software.fits(vcpu.paging, a) });
       const result = await machine.armHardware(plan.requests);
@@ -36,7 +40,8 @@ export class BreakpointRequests {
     });
     this.state.debugreg = assignHwSlots(plan.requests, await machine.watchMechanisms()).debugreg;
     const changed = breakpoints.applyArmResult(plan, result);
-    for (const b of changed) if (!exceptGroup?.includes(b) && b.kind !== 'exception') this.state.send(new BreakpointEvent('changed', this.toDap(b)));
+    this.state.hooks.sayUnarmed();
+    for (const b of changed) if (!exceptGroup?.includes(b) && b.kind !== 'exception' && b.kind !== 'hook') this.state.send(new BreakpointEvent('changed', this.toDap(b)));
   }
 
   toDap(b: Breakpoint): DebugProtocol.Breakpoint {
@@ -68,9 +73,16 @@ export class BreakpointRequests {
       const line = this.paths.toDebuggerLine(bp.line);
       const base = { key: `${path}:${line}`, kind: 'source' as const, condition: bp.condition, hitCondition: bp.hitCondition, path, line };
       if (!symbols) return { ...base, problem: 'no symbols: set "symbols" in launch.json to an ELF with DWARF line tables' };
-      const r = symbols.resolveBreakpoint(this.state.sourceMap.unmapSource(path), line);
-      if (!r || r.addresses.length === 0) return { ...base, problem: `no code at or after line ${line} of ${basename(path)} in the DWARF line tables of ${symbols.name}` };
-      return { ...base, line: r.line, addresses: r.addresses };
+      const file = this.state.sourceMap.unmapSource(path);
+      const r = symbols.resolveBreakpoint(file, line);
+      // With kernel modules, a line may bind (or unbind) as they load: linux/module-breakpoints.ts.
+      const rebind = this.state.modules?.active;
+      if (!r || r.addresses.length === 0) {
+        const pending = this.state.modules?.pendingSource(file, line);
+        if (pending) return { ...base, problem: pending, pending: true, rebind };
+        return { ...base, problem: `no code at or after line ${line} of ${basename(path)} in the DWARF line tables of ${symbols.name}` };
+      }
+      return { ...base, line: r.line, addresses: r.addresses, rebind };
     });
     return this.setGroup(`source:${path}`, specs);
   }
@@ -82,8 +94,11 @@ export class BreakpointRequests {
       const base = { key: `fn:${name}`, kind: 'function' as const, condition: bp.condition, hitCondition: bp.hitCondition };
       const literal = /^\*?(0x[0-9a-f]+)$/i.exec(name);
       const address = literal ? BigInt(literal[1]) : symbols?.addressOf(name);
+      const rebind = !literal && this.state.modules?.active;
+      const pending = address === undefined && rebind ? this.state.modules!.pendingFunction(name) : undefined;
+      if (pending) return { ...base, problem: pending, pending: true, rebind };
       if (address === undefined) return { ...base, problem: symbols ? `no function named "${name}" in ${symbols.name}` : `no symbols to look "${name}" up in: set "symbols" in launch.json` };
-      return { ...base, addresses: [address] };
+      return { ...base, addresses: [address], rebind };
     });
     return this.setGroup('function', specs);
   }

@@ -11,6 +11,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { Machine } from '../../vmm/machine/machine';
 import type { VmEnd } from '../../vmm/machine/protocol';
 import { loadSymbols, type Symbols } from '../symbols';
+import { SymbolSpace } from '../symbols/symbol-space';
 import { loadSystemMap } from '../symbols/system-map';
 import { makeSourceFileMap } from '../source-map';
 import { LaunchConfigError, looksLikeLinux, validateLaunchArgs, withNoKaslr, type LaunchConfig } from '../launch-config';
@@ -78,7 +79,8 @@ export class Launcher {
     state.config = config;
     state.sourceMap = makeSourceFileMap(config.sourceFileMap);
     const symbols = await this.withProgress(config.symbols ?? config.systemMap, () => loadSymbolsFor(config, (line) => state.note(line)));
-    state.symbols = symbols;
+    // vmlinux and, as they load, the kernel's modules (symbols/symbol-space.ts).
+    state.symbols = symbols && new SymbolSpace(symbols);
     if (symbols) {
       state.note(symbols.summary);
       for (const w of symbols.warnings) state.note(w);
@@ -91,6 +93,7 @@ export class Launcher {
       cmdline = k.cmdline;
       if (k.note) state.note(k.note);
       state.kaslr = kaslrTrackerFor(symbols);
+      state.modules?.install();
     }
     try {
       const on = Object.entries(config.exitBreakpoints).filter(([, v]) => v !== false)
@@ -101,7 +104,7 @@ export class Launcher {
     }
     let machine: Machine;
     try {
-      machine = state.machine = await Machine.create({ kernel: config.kernel, initrd: config.initrd, cmdline, memoryBytes: config.memoryBytes, cpus: config.cpus, disks: config.disks });
+      machine = state.machine = await Machine.create({ kernel: config.kernel, initrd: config.initrd, modules: config.modules, cmdline, memoryBytes: config.memoryBytes, cpus: config.cpus, disks: config.disks });
     } catch (e) {
       throw new RequestError((e as Error).message);
     }

@@ -11,7 +11,8 @@ import type { Regs } from '../../native/types';
 import { vectorLabel } from '../../vmm/debug/idt';
 import { bitnessOf, decodeFrom, type Bitness } from '../disassembly';
 import { evaluate, type EvalContext } from '../expressions';
-import { evaluateCondition, type ExprContext } from '../expr';
+import { evaluateCondition, evaluateExpression, ExprError, type ExprContext } from '../expr';
+import { isHook, type HookContext } from '../kernel-hooks';
 import { rebaseBreakpoints } from '../kaslr';
 import type { CpuSnapshot } from '../registers';
 import { unwindFrames } from '../stack';
@@ -48,17 +49,49 @@ export class RunControl {
     private readonly host: RunControlHost,
   ) {}
 
-  /** True when a stop is for the user (a breakpoint whose condition holds, a pause, an exit...). */
+  /**
+   * True when a stop is for the user (a breakpoint whose condition holds, a pause, an exit...).
+   * Kernel hooks at the address run first (kernel-hooks.ts): they continue invisibly unless
+   * one asks for a stop; the user's own breakpoints there decide as they would alone.
+   */
   private async decide(stop: StopReason): Promise<boolean> {
-    const hit = this.state.breakpoints.matching(stop);
-    if (hit.length === 0) return true;
+    this.state.hookStop = undefined;
+    const all = this.state.breakpoints.matching(stop);
+    if (all.length === 0) return true;
+    const hit = all.filter((b) => !isHook(b));
+    let hookShown = false;
+    if (hit.length < all.length && stop.reason === 'breakpoint') {
+      this.state.hookStop = await this.state.hooks.handle(all, await this.hookContext(stop));
+      hookShown = this.state.hookStop !== undefined;
+      if (hit.length === 0) return hookShown;
+    }
     const problems: string[] = [];
     const legacy = this.host.evalContext(await this.state.snapshot());
     const c = hit.some((b) => b.condition) ? await this.host.cContext(this.state.vcpu!.id) : undefined;
     const holds = (condition: string): boolean => (c ? evaluateCondition(condition, c) : evaluate(condition, legacy) !== 0n);
     const go = this.state.breakpoints.shouldStop(hit, holds, problems);
     for (const p of problems) this.state.note(p, 'important');
-    return go;
+    return go || hookShown;
+  }
+
+  /** What a kernel hook's handler sees: the stopped vCPU's registers, memory and C context. */
+  private async hookContext(stop: StopReason & { reason: 'breakpoint' }): Promise<HookContext> {
+    const vcpu = this.state.vcpu!;
+    const id = vcpu.id;
+    await vcpu.sregs().catch(() => undefined);   // the paging memory reads go through
+    const c = (): Promise<ExprContext | undefined> => this.host.cContext(id);
+    return {
+      vcpu: id, address: stop.address, stop,
+      regs: () => vcpu.regs(id),
+      sregs: () => vcpu.sregs(id),
+      read: (a, n) => this.state.view!.readExact({ space: 'v', address: a }, n),
+      c,
+      evaluate: async (text) => {
+        const ctx = await c();
+        if (!ctx) throw new ExprError(`'${text}' needs DWARF at ${hex(stop.address)}, and there is none`);
+        return evaluateExpression(text, ctx);
+      },
+    };
   }
 
   /**
@@ -91,6 +124,7 @@ export class RunControl {
     try {
       const stop = await this.runUntilReportable(undefined, only);
       if (stop) await this.checkKaslr();
+      if (stop) await this.state.modules?.atStop().catch((e: Error) => this.state.note(`kvmdbg: modules: ${e.message}`));
       if (stop) await this.exceptions.atStop(stop);
       if (stop) this.reportStop(stop);
     } catch (e) {
@@ -121,7 +155,8 @@ export class RunControl {
   reportStop(stop: StopReason, message?: string): void {
     this.host.stopping();
     this.state.lastStop = stop;
-    const hit = this.state.breakpoints.matching(stop);
+    const hit = this.state.breakpoints.matching(stop).filter((b) => !isHook(b));
+    const hook = stop.reason === 'breakpoint' ? this.state.hookStop : undefined;
     let reason = 'pause';
     let text: string | undefined;
     switch (stop.reason) {
@@ -136,11 +171,13 @@ export class RunControl {
       case 'exit': reason = 'exception'; text = stop.description; break;
       case 'debug': reason = 'exception'; text = `debug exception ${stop.exit.exception} at ${hex(stop.exit.pc)} (not one of kvmdbg's breakpoints)`; break;
     }
+    if (hook) { reason = hook.reason; text = hook.text; }
     if (message) this.state.note(message, 'important');
     const ev = new StoppedEvent(reason, this.state.vcpu?.threadId ?? THREAD_ID, text) as DebugProtocol.StoppedEvent;
     ev.body.allThreadsStopped = true;
     if (stop.reason === 'exit') ev.body.description = 'Paused on a VM exit';
     if (reason === 'exception' && stop.reason === 'breakpoint') ev.body.description = 'Paused on a guest exception';
+    if (hook) ev.body.description = hook.description;
     // Exception-vector breakpoints are the client's filter, not breakpoints it knows by id.
     const ids = hit.filter((b) => b.kind !== 'exception').map((b) => b.id);
     if (ids.length > 0) ev.body.hitBreakpointIds = ids;

@@ -16,6 +16,8 @@ import type { KaslrTracker } from '../kaslr';
 import type { SoftwareTraps } from '../software-traps';
 import type { CpuSnapshot } from '../registers';
 import { BreakpointTable } from '../breakpoints';
+import { KernelHooks, type HookStop } from '../kernel-hooks';
+import type { ModuleTracker } from '../linux/module-tracker';
 import { makeSourceFileMap, type SourceFileMap } from '../source-map';
 
 /** The one thread id used before any vCPU exists (events after the VM ended). */
@@ -53,6 +55,12 @@ export class SessionState {
   /** Software breakpoints beyond the debug registers (created with the machine). */
   software?: SoftwareTraps;
   readonly breakpoints = new BreakpointTable();
+  /** Breakpoints the user never sees, with handlers (kernel-hooks.ts): module tracking, the panic stop. */
+  readonly hooks = new KernelHooks(this.breakpoints, (text) => this.note(text, 'important'));
+  /** The stop a kernel hook asked to show at this stop (its reason and text in the stopped event). */
+  hookStop?: HookStop;
+  /** Linux modules: their symbols, pending breakpoints, the Modules view, lsmod (linux/module-tracker.ts). */
+  modules?: ModuleTracker;
   /** launch.json's sourceFileMap: compiled paths <-> the user's tree (frames, breakpoints). */
   sourceMap: SourceFileMap = makeSourceFileMap();
   /** DR0-7 as last armed: the Debug registers scope shows them. */

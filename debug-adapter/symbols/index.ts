@@ -143,6 +143,9 @@ export class Symbols {
     for (const m of Object.values(this.memo)) m.clear();
   }
 
+  /** The object file an address belongs to, for frames without a function ("vmlinux", a module's name). */
+  objectNameAt(_address: bigint): string { return this.name; }
+
   /** A run-time address as linked (unchanged outside the slid kernel image). */
   toLinked(address: bigint): bigint {
     if (this.slideBy === 0n || address < SLIDABLE_START || address >= SLIDABLE_END) return address;

@@ -1,24 +1,31 @@
 /**
- * The "KVM: Guest Screen" view: the guest's VGA text screen or framebuffer,
- * live while it runs (kvm/screen events, only changed frames, up to 30 a
- * second, asked for only while the view is visible) and the exact current
- * picture while it is stopped. Keys pressed while the view has focus go to
- * the guest's PS/2 keyboard (kvm/keyboard, named by KeyboardEvent.code, so
- * any layout reaches the guest as the physical keys). Also the commands
- * "Save Guest Screenshot..." and "Show Guest Screen".
+ * The "KVM: Guest Screen" view, and the same screen in an editor tab
+ * ("Open Guest Screen in Editor": a framebuffer wants more room than a side
+ * bar): the guest's VGA text screen or framebuffer, live while it runs
+ * (kvm/screen events, only changed frames, up to 30 a second, asked for
+ * only while one of them is visible) and the exact current picture while
+ * it is stopped. Keys pressed while either has focus go to the guest's
+ * PS/2 keyboard (kvm/keyboard, named by KeyboardEvent.code, so any layout
+ * reaches the guest as the physical keys). Also the commands "Save Guest
+ * Screenshot..." and "Show Guest Screen".
  */
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 import type { KvmEvents } from '../../debug-adapter/protocol-extensions';
 import type { SessionHub, SessionState } from '../session-hub';
+import { screenPage } from './guest-screen-page';
 
 export const SCREEN_VIEW = 'kvmdbg.screen';
 
 type Frame = KvmEvents['kvm/screen'];
 type FromWebview = { type: 'key'; code: string; down: boolean } | { type: 'ready' };
 
+/** Where the screen is shown: the side-bar view or the editor panel. */
+interface Surface { readonly webview: vscode.Webview; readonly visible: boolean }
+
 export class GuestScreenView implements vscode.WebviewViewProvider, vscode.Disposable {
-  private view?: vscode.WebviewView;
+  private readonly surfaces = new Set<Surface>();
+  private panel?: vscode.WebviewPanel;
   private watching?: SessionState;
   private lastFrame?: Frame;
   private readonly disposables: vscode.Disposable[] = [];
@@ -28,6 +35,7 @@ export class GuestScreenView implements vscode.WebviewViewProvider, vscode.Dispo
       vscode.window.registerWebviewViewProvider(SCREEN_VIEW, this, { webviewOptions: { retainContextWhenHidden: false } }),
       vscode.commands.registerCommand('kvmdbg.screenshot', () => this.saveScreenshot()),
       vscode.commands.registerCommand('kvmdbg.showScreen', () => vscode.commands.executeCommand(`${SCREEN_VIEW}.focus`)),
+      vscode.commands.registerCommand('kvmdbg.openScreen', () => this.openPanel()),
       hub.onScreen(({ session, frame }) => { if (session.id === this.watching?.session.id) this.show(frame); }),
       hub.onDidChange((st) => this.onState(st)),
       hub.onDidEnd(() => { this.watching = undefined; this.post({ type: 'status', text: 'The VM has ended: the last screen it showed.' }); }),
@@ -35,12 +43,24 @@ export class GuestScreenView implements vscode.WebviewViewProvider, vscode.Dispo
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
-    this.view = view;
-    view.webview.options = { enableScripts: true };
-    view.webview.html = html(randomBytes(16).toString('base64'));
-    view.webview.onDidReceiveMessage((m: FromWebview) => this.fromWebview(m));
-    view.onDidChangeVisibility(() => void this.rewatch());
-    view.onDidDispose(() => { void this.unwatch(); this.view = undefined; });
+    this.attach(view, view.onDidChangeVisibility, view.onDidDispose);
+  }
+
+  private openPanel(): void {
+    if (this.panel) return this.panel.reveal();
+    const panel = vscode.window.createWebviewPanel('kvmdbg.screenPanel', 'Guest Screen', vscode.ViewColumn.Beside, { enableScripts: true });
+    this.panel = panel;
+    this.attach(panel, panel.onDidChangeViewState, panel.onDidDispose);
+    panel.onDidDispose(() => { this.panel = undefined; });
+  }
+
+  private attach(surface: Surface, onVisibility: vscode.Event<unknown>, onDispose: vscode.Event<void>): void {
+    surface.webview.options = { enableScripts: true };
+    surface.webview.html = screenPage(randomBytes(16).toString('base64'));
+    surface.webview.onDidReceiveMessage((m: FromWebview) => this.fromWebview(surface, m));
+    this.surfaces.add(surface);
+    onVisibility(() => void this.rewatch());
+    onDispose(() => { this.surfaces.delete(surface); void this.rewatch(); });
     void this.rewatch();
   }
 
@@ -50,10 +70,10 @@ export class GuestScreenView implements vscode.WebviewViewProvider, vscode.Dispo
     if (st.state === 'paused' || this.watching?.session.id !== st.session.id) void this.rewatch();
   }
 
-  /** Watches the current session while the view is visible; stops asking otherwise. */
+  /** Watches the current session while the view or the panel is visible; stops asking otherwise. */
   private async rewatch(): Promise<void> {
     const st = this.hub.current();
-    if (!this.view?.visible || !st || st.state === 'exited' || st.state === 'starting') return void this.unwatch();
+    if (![...this.surfaces].some((x) => x.visible) || !st || st.state === 'exited' || st.state === 'starting') return void this.unwatch();
     if (this.watching && this.watching.session.id !== st.session.id) await this.unwatch();
     this.watching = st;
     try {
@@ -73,15 +93,15 @@ export class GuestScreenView implements vscode.WebviewViewProvider, vscode.Dispo
 
   private show(frame: Frame): void {
     this.lastFrame = frame;
-    this.post({ type: 'frame', png: frame.png, width: frame.width, height: frame.height, text: frame.description });
+    this.post(frameMessage(frame));
   }
 
-  private post(m: unknown): void {
-    void this.view?.webview.postMessage(m);
+  private post(m: unknown, to: Iterable<Surface> = this.surfaces): void {
+    for (const x of to) void x.webview.postMessage(m);
   }
 
-  private fromWebview(m: FromWebview): void {
-    if (m.type === 'ready') { if (this.lastFrame) this.show(this.lastFrame); return; }
+  private fromWebview(from: Surface, m: FromWebview): void {
+    if (m.type === 'ready') { if (this.lastFrame) this.post(frameMessage(this.lastFrame), [from]); return; }
     const st = this.watching ?? this.hub.current();
     if (m.type !== 'key' || !st || typeof m.code !== 'string') return;
     this.hub.request(st, 'kvm/keyboard', { keys: [{ code: m.code, down: m.down === true }] }).catch(() => undefined);
@@ -111,45 +131,11 @@ export class GuestScreenView implements vscode.WebviewViewProvider, vscode.Dispo
 
   dispose(): void {
     void this.unwatch();
+    this.panel?.dispose();
     for (const d of this.disposables) d.dispose();
   }
 }
 
-/** The view's page: the picture scaled to fit (pixels kept sharp), a status line, key events while focused. */
-function html(nonce: string): string {
-  return `<!DOCTYPE html>
-<html><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}';">
-<style nonce="${nonce}">
-  body { margin: 0; padding: 4px; }
-  #screen { outline: none; display: block; }
-  #screen:focus { outline: 1px solid var(--vscode-focusBorder); }
-  img { display: block; width: 100%; image-rendering: pixelated; background: #000; }
-  #status { font-size: 11px; opacity: 0.8; padding: 2px 0; }
-</style></head>
-<body>
-<div id="screen" tabindex="0" title="Click here, then type: keys go to the guest's PS/2 keyboard"><img id="img" alt="guest screen"></div>
-<div id="status">No VM running: start a kvm debug session (F5).</div>
-<script nonce="${nonce}">
-  const vscode = acquireVsCodeApi();
-  const img = document.getElementById('img'), status = document.getElementById('status'), screen = document.getElementById('screen');
-  let focused = false;
-  window.addEventListener('message', (e) => {
-    const m = e.data;
-    if (m.type === 'frame') { img.src = 'data:image/png;base64,' + m.png; status.textContent = m.text + (focused ? ' - typing goes to the guest' : ' - click to type'); }
-    if (m.type === 'status') status.textContent = m.text;
-  });
-  const key = (down) => (e) => {
-    if (!e.code) return;
-    e.preventDefault();
-    // A held key repeats its press, as a keyboard's typematic repeat does.
-    vscode.postMessage({ type: 'key', code: e.code, down });
-  };
-  screen.addEventListener('keydown', key(true));
-  screen.addEventListener('keyup', key(false));
-  screen.addEventListener('focus', () => { focused = true; });
-  screen.addEventListener('blur', () => { focused = false; });
-  vscode.postMessage({ type: 'ready' });
-</script>
-</body></html>`;
+function frameMessage(frame: Frame): unknown {
+  return { type: 'frame', png: frame.png, width: frame.width, height: frame.height, text: frame.description, rows: frame.text };
 }

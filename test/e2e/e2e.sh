@@ -28,36 +28,36 @@ cd "$ROOT"
 # Workspace B: only the kernel, no launch.json (F5 must find it and say so).
 # Workspace C: the C-data kernel (test/guests/kernel/cdata.c, gcc -O0) and a
 # launch.json: Variables, hover, Watch and Break on Value Change on C data.
+# Workspace D: the screen kernel (test/guests/kernel/screen.c) and a
+# launch.json: the Guest Screen view at a breakpoint, and typing into it.
+# A workspace holding a kernel and, unless no_launch, a launch.json that boots it.
+workspace() { # dir kernel [no_launch]
+  local dir=$1 kernel=$2
+  mkdir -p "$dir"
+  cp "test/guests/build/$kernel" "$dir/"
+  [[ -n ${3:-} ]] && return 0
+  mkdir -p "$dir/.vscode"
+  cat > "$dir/.vscode/launch.json" <<JSON
+{
+  "version": "0.2.0",
+  "configurations": [
+    { "type": "kvm", "request": "launch", "name": "Boot $kernel (KVM)",
+      "kernel": "\${workspaceFolder}/$kernel", "memory": "64M", "stopOnEntry": false }
+  ]
+}
+JSON
+}
 make_workspaces() {
   local run=$1
-  mkdir -p "$run/ws/.vscode" "$run/ws-f5" "$run/ws-c/.vscode"
-  cp test/guests/build/pvh64.elf "$run/ws/"
-  cp test/guests/build/pvh64.elf "$run/ws-f5/"
-  cp test/guests/build/cdata-gcc-O0.elf "$run/ws-c/"
-  cat > "$run/ws-c/.vscode/launch.json" <<'JSON'
-{
-  "version": "0.2.0",
-  "configurations": [
-    { "type": "kvm", "request": "launch", "name": "Boot cdata-gcc-O0.elf (KVM)",
-      "kernel": "${workspaceFolder}/cdata-gcc-O0.elf", "memory": "64M", "stopOnEntry": false }
-  ]
-}
-JSON
-  cat > "$run/ws/.vscode/launch.json" <<'JSON'
-{
-  "version": "0.2.0",
-  "configurations": [
-    { "type": "kvm", "request": "launch", "name": "Boot pvh64.elf (KVM)",
-      "kernel": "${workspaceFolder}/pvh64.elf", "symbols": "${workspaceFolder}/pvh64.elf",
-      "memory": "64M", "stopOnEntry": false }
-  ]
-}
-JSON
+  workspace "$run/ws" pvh64.elf
+  workspace "$run/ws-f5" pvh64.elf no_launch
+  workspace "$run/ws-c" cdata-gcc-O0.elf
+  workspace "$run/ws-screen" screen64.elf
 }
 
-ui_test() { # url wsA wsB wsC
+ui_test() { # url run-dir (its workspaces: make_workspaces)
   set +e
-  e2e_node "$ROOT/test/e2e/ui-test.js" "$1" "$OUT" "$2" "$3" "$4" 2>&1 | tee "$OUT/ui-test.log"
+  e2e_node "$ROOT/test/e2e/ui-test.js" "$1" "$OUT" "main=$2/ws" "f5=$2/ws-f5" "cdata=$2/ws-c" "screen=$2/ws-screen" 2>&1 | tee "$OUT/ui-test.log"
   local rc=${PIPESTATUS[0]}; set -e; return "$rc"
 }
 
@@ -88,7 +88,7 @@ case ${E2E_INNER:-} in
   if [[ ! -s $OUT/server.env ]]; then cat "$OUT/sandbox.log" >&2; echo "kvmdbg e2e: code-server did not come up in the sandbox" >&2; exit 1; fi
   source "$OUT/server.env"
   e2e_log "code-server answers inside the sandbox after $(( $(date +%s) - start )) s; running the UI test here"
-  rc=0; E2E_EXTHOST_READY_S=${E2E_EXTHOST_READY_S:-600} E2E_BUDGET_S=${E2E_BUDGET_S:-900} ui_test "http://127.0.0.1:$PORT" "$WS_A" "$WS_B" "$WS_C" || rc=$?
+  rc=0; E2E_EXTHOST_READY_S=${E2E_EXTHOST_READY_S:-600} E2E_BUDGET_S=${E2E_BUDGET_S:-900} ui_test "http://127.0.0.1:$PORT" "$RUN_DIR" || rc=$?
   stop_sandbox; trap - EXIT
   grep -v '^c$' "$OUT/sandbox.log" | sed 's/^/[sandbox] /' | tail -20
   e2e_log "done rc=$rc in $(( $(date +%s) - start )) s"; exit $rc
@@ -114,14 +114,14 @@ all|server)
   e2e_log "code-server answers after $(( $(date +%s) - t0 )) s"
   if [[ $E2E_INNER == server ]]; then
     # (fsync first: the work tree is a 9p mount with a page cache inside the sandbox)
-    printf 'WS_A=%q\nWS_B=%q\nWS_C=%q\n' "$RUN/ws" "$RUN/ws-f5" "$RUN/ws-c" > "$OUT/server.env.tmp" && sync "$OUT/server.env.tmp" && mv "$OUT/server.env.tmp" "$OUT/server.env"
+    printf 'RUN_DIR=%q\n' "$RUN" > "$OUT/server.env.tmp" && sync "$OUT/server.env.tmp" && mv "$OUT/server.env.tmp" "$OUT/server.env"
     deadline=$(( $(date +%s) + ${E2E_SERVE_S:-1800} ))
     while [[ ! -e $OUT/stop ]] && (( $(date +%s) < deadline )); do sleep 1; done
     e2e_log "told to stop$([[ -e $OUT/stop ]] || echo ' (no: the serving deadline passed)')"; exit 0
   fi
   e2e_log "running the UI test"
   [[ -n ${KVM_SANDBOX:-} ]] && export E2E_EXTHOST_READY_S=${E2E_EXTHOST_READY_S:-600}
-  rc=0; ui_test "http://127.0.0.1:$PORT" "$RUN/ws" "$RUN/ws-f5" "$RUN/ws-c" || rc=$?
+  rc=0; ui_test "http://127.0.0.1:$PORT" "$RUN" || rc=$?
   e2e_log "done rc=$rc"; exit $rc
   ;;
 *) echo "kvmdbg e2e: unknown E2E_INNER=$E2E_INNER" >&2; exit 2 ;;

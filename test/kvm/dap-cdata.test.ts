@@ -159,7 +159,11 @@ for (const variant of VARIANTS) {
       assert.deepEqual([values(sc.get('Locals')).t, values(sc.get('Locals')).u], ['826', '1082']);
       assert.equal(values((await scopes(s, f[1].id)).get('Locals')).r, '830');
 
-      assert.equal((await stopAfter(s, 'the write to mix_hits', () => s.dc.continueRequest({ threadId: 1 }))).body.reason, 'data breakpoint', s.console());
+      const write = await stopAfter(s, 'the write to mix_hits', () => s.dc.continueRequest({ threadId: 1 }));
+      if (write.body.reason !== 'data breakpoint') {
+        const top = (await frames(s))[0];
+        assert.fail(`stopped on ${write.body.reason} (${write.body.description}) in ${top.name} line ${top.line} at ${top.instructionPointerReference}, not on the write to mix_hits\n${s.console()}`);
+      }
       assert.equal((await evaluate(s, 'mix_hits', (await frames(s))[0].id)).result, '1');
       await s.dc.setDataBreakpointsRequest({ breakpoints: [] });
 

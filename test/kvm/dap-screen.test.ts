@@ -27,6 +27,9 @@ test('kvm/screen and kvm/keyboard: the exact screen while running and paused, ch
     const first = (await s.dc.customRequest('kvm/screen', { watch: true, maxFps: 30 })).body as ScreenBody;
     assert.deepEqual([first.mode, first.description, first.width, first.height], ['text', '80x25 text', 640, 400]);
     assertSameImage(picture(first), expectedScreen(1).image, 'kvm/screen at the prompt');
+    // The text rows (what the Guest Screen view gives screen readers): exact, CP437 as Unicode.
+    assert.deepEqual(first.text?.slice(0, 6), ['  kvmdbg screen64: VGA text mode', 'colours: ################', 'blink: BLINK', 'scan code set 1', '', '>']);
+    assert.equal(first.text?.length, 25);
 
     // Typing changes the screen: a watched session gets the new frame as an event.
     await s.dc.customRequest('kvm/keyboard', { text: 'Hi' });

@@ -11,6 +11,7 @@ import { loadKernel } from '../../vmm/boot/detect';
 import { ElfFile } from '../../vmm/boot/elf';
 import { GuestMemory } from '../../vmm/memory/guest-memory';
 import { buildElf, concat, multibootHeader, pattern, pvhNote } from './helpers/elf-builder';
+import { mb2Header } from './helpers/mb2-builder';
 import { BASE_REVISION_MAGIC, COMMON_MAGIC, REQUEST_IDS, REQUESTS_END_MARKER, REQUESTS_START_MARKER } from '../../vmm/boot/limine-ids';
 
 /** xorshift32: small, deterministic. */
@@ -53,6 +54,16 @@ const images: [string, Uint8Array][] = [
     segments: [{ paddr: 0x100000, vaddr: 0xffffffff80100000n, data: pattern(256), memsz: 0x10000 }, { paddr: 0x300000, vaddr: 0xffffffff80300000n, data: pattern(64) }],
     symbols: [{ name: '_start', value: 0xffffffff80100000n, size: 32 }],
   }).bytes],
+  ['multiboot2-elf32', buildElf({
+    bits: 32, entry: 0x100100,
+    segments: [{ paddr: 0x100000, data: concat(mb2Header([{ type: 1, words: [1, 6, 8, 9, 14] }, { type: 5, words: [1024, 768, 32] }, { type: 6 }]), pattern(300)), memsz: 0x1000 }],
+    symbols: [{ name: 'start', value: 0x100100, size: 4 }],
+  }).bytes],
+  ['multiboot2-relocatable', buildElf({
+    bits: 64, entry: 0xffffffff80100100n,
+    segments: [{ paddr: 0x100000, vaddr: 0xffffffff80100000n, data: concat(mb2Header([{ type: 10, words: [0x400000, 0x800000, 0x1000, 2] }, { type: 4, words: [3] }]), pattern(200)), memsz: 0x2000 }],
+  }).bytes],
+  ['multiboot2-address-tag', concat(mb2Header([{ type: 2, words: [0x200000, 0x200000, 0x200100, 0x201000] }, { type: 3, words: [0x200040] }]), pattern(0x100))],
   ['limine-elf64', limineImage()],
   ['aout-kludge', concat(multibootHeader(0x10003, { headerAddr: 0x200000, loadAddr: 0x200000, loadEndAddr: 0x200100, bssEndAddr: 0x201000, entryAddr: 0x200020 }), pattern(0x100))],
 ];

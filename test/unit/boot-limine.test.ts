@@ -132,7 +132,7 @@ test('boot time comes from the host clock the loader is given', () => {
 
 test('the framebuffer: 1024x768x32 RGB at the Bochs VBE BAR, one video mode, and the dispi mode handed to the machine', () => {
   const b = boot(ALL, { host: HOST });
-  assert.deepEqual(b.info.display, { width: 1024, height: 768, bpp: 32 });
+  assert.deepEqual(b.info.framebuffer, { width: 1024, height: 768, bpp: 32 });
   const r = b.response(5);
   assert.deepEqual([b.read(r), b.read(r + 8n)], [1n, 1n], 'response revision 1, one framebuffer');
   const fb = b.read(b.read(r + 16n));
@@ -151,7 +151,7 @@ test('the framebuffer: 1024x768x32 RGB at the Bochs VBE BAR, one video mode, and
   assert.deepEqual([small.name, small.entry & 0x98n], ['PTE', 0x88n], 'a 4 KiB framebuffer page: PAT (bit 7) and PWT');
   assert.equal(leaf(HHDM + 0x100000n).entry & 0x18n, 0n, 'RAM: write-back');
   const noFb = boot(ALL.filter((i) => !(i.kind === 'request' && i.name === 'framebuffer')), { host: HOST });
-  assert.equal(noFb.info.display, undefined, 'no framebuffer request: the display is left as it is');
+  assert.equal(noFb.info.framebuffer, undefined, 'no framebuffer request: the display is left as it is');
 });
 
 function memmapOf(b: Booted, i: number) {

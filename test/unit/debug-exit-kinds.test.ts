@@ -119,3 +119,19 @@ test('single steps block interrupts unless stepIntoInterrupts, and only where KV
   assert.equal(old.setStepIntoInterrupts(false), false, 'no BLOCKIRQ on this KVM: said so, not pretended');
   assert.equal(old.guestDebug(true).blockInterrupts, false);
 });
+
+test('stepping off an instruction breakpoint keeps the watchpoints armed (the instruction under it may be the watched write)', () => {
+  const dbg = new VcpuDebug(() => {}, true);
+  dbg.arm([{ kind: 'execute', address: 0x1000n }, { kind: 'watch', address: 0x2000n, length: 4, access: 'write' }]);
+  const running = dbg.guestDebug(false);
+  assert.equal(running.debugreg![7] & 0xffn, 0b1010n, 'both slots enabled while running (G0, G1)');
+  const off = dbg.guestDebug(true, false);
+  assert.equal(off.hardwareBreakpoints, true);
+  assert.equal(off.debugreg![7] & 0xffn, 0b1000n, 'stepping off: the breakpoint (slot 0) disabled, the watchpoint (slot 1) still armed');
+  assert.equal(off.debugreg![1], 0x2000n);
+  assert.deepEqual(dbg.classify({ kind: 'debug', exception: 1, pc: 0x1003n, dr6: (1n << 14n) | 2n, dr7: 0n }, true),
+    { reason: 'watchpoint', address: 0x2000n, length: 4, access: 'write' }, 'a step that also wrote the watched bytes is a watchpoint stop');
+  const only = new VcpuDebug(() => {}, true);
+  only.arm([{ kind: 'execute', address: 0x1000n }]);
+  assert.deepEqual(only.guestDebug(true, false).debugreg, [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n], 'no watchpoints: no debug registers at all while stepping off');
+});

@@ -109,7 +109,7 @@ test('npm ci on a fresh clone: no install-scripts warning; our install and prepa
   const output = npm(['ci', '--prefer-offline', '--no-audit', '--no-fund'], 230_000);
   assert.doesNotMatch(output, /install-scripts|allowScripts/, 'npm ci warned about install scripts');
   assert.ok(existsSync(join(clone, 'build/Release/kvm.node')), 'our install script (node-gyp rebuild) built the addon');
-  for (const f of ['dist/kvmdbg.js', 'dist/extension.js', 'dist/debug-adapter.js', 'out/vmm/cli/kvmdbg.js', 'test/guests/build/demo.elf']) {
+  for (const f of ['dist/kvmdbg.js', 'dist/extension.js', 'dist/debug-adapter.js', 'out/vmm/cli/kvmdbg.js', 'test/guests/build/demo.elf', 'test/guests/build/fbdemo.elf']) {
     assert.ok(existsSync(join(clone, f)), `prepare (npm run build) made ${f}`);
   }
   // Denied in allowScripts (see README): vsce-sign's postinstall copies its

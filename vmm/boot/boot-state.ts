@@ -42,7 +42,10 @@ export interface BootCpuState {
 }
 
 /** Which way into the kernel a loader took, for messages and the debugger. */
-export type BootProtocol = 'multiboot' | 'pvh' | 'elf64' | 'linux' | 'limine';
+export type BootProtocol = 'multiboot' | 'multiboot2' | 'pvh' | 'elf64' | 'linux' | 'limine';
+
+/** A linear framebuffer mode the firmware would have set before entry (the boot vCPU's thread sets it on the dispi). */
+export interface BootFramebuffer { width: number; height: number; bpp: number }
 
 export interface BootInfo {
   protocol: BootProtocol;
@@ -53,10 +56,10 @@ export interface BootInfo {
   entry: number;
   /** Human description, e.g. "multiboot v1 ELF32, entry 0x100020". */
   description: string;
+  /** Set when the protocol handed the kernel a framebuffer (multiboot2's framebuffer tag, Limine's framebuffer request). */
+  framebuffer?: BootFramebuffer;
   /** States of vCPUs 1, 2, ... when the loader starts them itself (Limine's parked APs); absent: they wait for the guest's INIT/SIPI. */
   aps?: BootCpuState[];
-  /** A framebuffer mode the loader set as firmware would: the dispi is programmed so before the guest runs. */
-  display?: { width: number; height: number; bpp: number };
 }
 
 /** A kernel image or boot file the user gave that cannot be booted. */

@@ -2,8 +2,10 @@
  * loadKernel: looks at a kernel file, picks the way into it and loads it.
  * Order: a PVH note wins (it is the kernel's own statement of a 32-bit
  * entry), then Limine requests (an x86-64 ELF with Limine magic in its
- * loaded image), then a multiboot header in the first 8 KiB, then a plain
- * x86-64 ELF entered in long mode. Whatever the file holds, the only exception
+ * loaded image), then a multiboot2 header in the first 32 KiB (richer than
+ * v1: a kernel carrying both gets the framebuffer and ACPI it can ask for
+ * there), then a multiboot header in the first 8 KiB, then a plain x86-64 ELF
+ * entered in long mode. Whatever the file holds, the only exception
  * that leaves here is a BootError with one sentence for the user.
  */
 import { BootError, BootInfo, BootProtocol } from './boot-state';
@@ -12,6 +14,8 @@ import { loadElf64 } from './elf64';
 import { firstBytes } from './format';
 import { findMultibootHeader, MultibootHeader } from './multiboot-header';
 import { loadMultiboot } from './multiboot';
+import { findMultiboot2Header, Multiboot2Header } from './multiboot2-header';
+import { loadMultiboot2 } from './multiboot2';
 import { LoadKernelOptions } from './options';
 import { loadLinux } from './linux';
 import { loadPvh, pvhEntry } from './pvh';
@@ -58,6 +62,7 @@ function pickAndLoad(req: LoadKernelRequest): BootInfo {
     }
   }
   const multiboot = (): MultibootHeader | undefined => findMultibootHeader(file, kernel);
+  const multiboot2 = (): Multiboot2Header | undefined => findMultiboot2Header(file, kernel);
   switch (protocol) {
     case 'pvh':
       if (elfError) throw elfError;
@@ -73,6 +78,12 @@ function pickAndLoad(req: LoadKernelRequest): BootInfo {
       if (elfError) throw elfError;
       if (!elf) throw new BootError(file, `is not an ELF file, so it is not a Limine kernel (first bytes: ${firstBytes(kernel)})`);
       return loadLimine(req, elf);
+    case 'multiboot2': {
+      const h = multiboot2();
+      if (!h) throw new BootError(file, 'has no multiboot2 header (magic 0xE85250D6 with a valid checksum, 8-byte aligned) in its first 32 KiB');
+      if (!h.address && elfError) throw elfError;
+      return loadMultiboot2(req, h, elf);
+    }
     case 'elf64':
       if (elfError) throw elfError;
       if (!elf) throw new BootError(file, `is not an ELF file (first bytes: ${firstBytes(kernel)})`);
@@ -82,6 +93,9 @@ function pickAndLoad(req: LoadKernelRequest): BootInfo {
   }
   if (elf && isX86(elf) && hasPvhNote(elf)) return loadPvh(req, elf);
   if (elf && isLimineKernel(elf)) return loadLimine(req, elf);
+  const h2 = multiboot2();
+  // The address tag needs no ELF structure either.
+  if (h2 && (h2.address || !elfError)) return loadMultiboot2(req, h2, elf);
   const h = multiboot();
   // The a.out kludge needs no ELF structure, so a damaged ELF can still boot through it.
   if (h && (h.aout || !elfError)) return loadMultiboot(req, h, elf);

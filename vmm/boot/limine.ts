@@ -169,7 +169,7 @@ export function loadLimine(opts: LoadKernelOptions, elf: ElfFile, host: LimineHo
     protocol: 'limine',
     cpu: limineCpuState({ rip: entry, rsp, cr3: tables.root, fiveLevel, gdt }),
     aps,
-    display: fb && { width: fb.width, height: fb.height, bpp: fb.bpp },
+    framebuffer: fb && { width: fb.width, height: fb.height, bpp: fb.bpp },
     imageStart: image.physicalBase,
     imageEnd,
     entry: imagePhysical(image, entry)!,

@@ -5,14 +5,19 @@ import { parseArgs } from 'node:util';
 import { typeText } from '../devices/scancodes';
 
 export const USAGE = `usage:
-  kvmdbg run --kernel FILE [--initrd FILE] [--cmdline STR] [--memory 512M] [--cpus 1] [--no-debug-exit]
+  kvmdbg run --kernel FILE [--initrd FILE] [--module FILE[,CMDLINE]]... [--cmdline STR] [--memory 512M] [--cpus 1] [--no-debug-exit]
              [--disk FILE[,ro]]... [--gdb [HOST:]PORT [--wait-gdb] [--gdb-arch x86-64|i386]]
              [--screenshot FILE.png] [--screen] [--keys TEXT [--keys-when TEXT]]
-  kvmdbg demo            boot the bundled demo kernel
+  kvmdbg demo            boot the bundled demo kernel (the Mandelbrot set on the serial console)
+  kvmdbg demo fb         the framebuffer demo: a multiboot2 kernel drawing at 1024x768x32; its screen
+                         goes to kvmdbg-fbdemo.png (--screenshot FILE.png elsewhere)
   kvmdbg doctor          what this host's KVM can do for a debugger, measured (exit 0: kernels boot and step here)
 options:
-  --kernel FILE      multiboot v1 ELF, PVH ELF, or x86-64 ELF (entered in long mode)
+  --kernel FILE      multiboot2 or multiboot v1 kernel, PVH ELF, x86-64 ELF (entered in long mode),
+                     or a Linux bzImage
   --initrd FILE      passed as the first boot module
+  --module FILE[,CMDLINE]  a multiboot/multiboot2/PVH boot module after the initrd, with its own
+                     command line (default: FILE). Repeatable
   --cmdline STR      kernel command line
   --memory SIZE      guest RAM, e.g. 64M, 2G (default 256M)
   --cpus N           vCPUs, each on its own thread (default 1; up to this host's CPU count)
@@ -39,8 +44,12 @@ non-zero with a message on a crash.`;
 
 export interface RunArgs {
   command: 'run' | 'demo' | 'doctor';
+  /** `kvmdbg demo fb`: the framebuffer demo instead of the serial one. */
+  demo?: 'fb';
   kernel?: string;
   initrd?: string;
+  /** --module FILE[,CMDLINE], in order (after the initrd). */
+  modules: { path: string; cmdline?: string }[];
   cmdline?: string;
   memoryBytes?: number;
   cpus?: number;
@@ -84,7 +93,7 @@ export function parseCli(argv: string[]): RunArgs | 'help' {
       args: argv,
       allowPositionals: true,
       options: {
-        kernel: { type: 'string' }, initrd: { type: 'string' }, cmdline: { type: 'string' },
+        kernel: { type: 'string' }, initrd: { type: 'string' }, module: { type: 'string', multiple: true }, cmdline: { type: 'string' },
         memory: { type: 'string' }, cpus: { type: 'string' }, disk: { type: 'string', multiple: true },
         'no-debug-exit': { type: 'boolean' }, 'no-sandbox': { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' },
@@ -99,7 +108,8 @@ export function parseCli(argv: string[]): RunArgs | 'help' {
   if (values.help || positionals.length === 0) return 'help';
   const command = positionals[0];
   if (command !== 'run' && command !== 'demo' && command !== 'doctor') throw new UsageError(`unknown command '${command}'`);
-  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+  const demo = command === 'demo' && positionals[1] === 'fb' ? 'fb' : undefined;
+  if (positionals.length > (demo ? 2 : 1)) throw new UsageError(`unexpected argument '${positionals[demo ? 2 : 1]}'${command === 'demo' ? ' (kvmdbg demo takes fb or nothing)' : ''}`);
   if (command === 'run' && !values.kernel) throw new UsageError('kvmdbg run needs --kernel FILE');
   if (command === 'demo' && values.kernel) throw new UsageError('kvmdbg demo boots the bundled demo kernel; use kvmdbg run --kernel FILE for your own');
   let cpus: number | undefined;
@@ -120,6 +130,7 @@ export function parseCli(argv: string[]): RunArgs | 'help' {
   if (values.screenshot !== undefined && !/\.png$/i.test(values.screenshot)) throw new UsageError(`--screenshot ${values.screenshot}: the file is a PNG, name it FILE.png`);
   return {
     command,
+    demo,
     screenshot: values.screenshot,
     screen: !!values.screen,
     keys: values.keys,
@@ -129,6 +140,7 @@ export function parseCli(argv: string[]): RunArgs | 'help' {
     gdbArch,
     kernel: values.kernel,
     initrd: values.initrd,
+    modules: (values.module ?? []).map(parseModule),
     cmdline: values.cmdline,
     memoryBytes: values.memory !== undefined ? parseSize(values.memory) : undefined,
     cpus,
@@ -144,6 +156,14 @@ export function parseDisk(text: string): { path: string; readOnly: boolean } {
   const m = /^(.*?)(?:,(ro|rw))?$/.exec(text)!;
   if (m[1] === '') throw new UsageError(`--disk ${text}: expected FILE or FILE,ro`);
   return { path: m[1], readOnly: m[2] === 'ro' };
+}
+
+/** "font.psf" or "font.psf,the module's command line" (the first comma splits). */
+export function parseModule(text: string): { path: string; cmdline?: string } {
+  const comma = text.indexOf(',');
+  const path = comma < 0 ? text : text.slice(0, comma);
+  if (path === '') throw new UsageError(`--module ${text}: expected FILE or FILE,CMDLINE`);
+  return comma < 0 ? { path } : { path, cmdline: text.slice(comma + 1) };
 }
 
 /** "1234" -> loopback:1234; "HOST:1234" only when the user names a host. */

@@ -19,6 +19,13 @@ export function demoKernelPath(): string {
   return join(packageRoot(), 'test', 'guests', 'build', 'demo.elf');
 }
 
+/** The framebuffer demo (test/guests/demo/fbdemo.c), a multiboot2 kernel. */
+export function fbDemoKernelPath(): string {
+  return join(packageRoot(), 'test', 'guests', 'build', 'fbdemo.elf');
+}
+
+export const FB_DEMO_SCREENSHOT = 'kvmdbg-fbdemo.png';
+
 async function main(argv: string[]): Promise<number> {
   let args: RunArgs | 'help';
   try {
@@ -32,9 +39,11 @@ async function main(argv: string[]): Promise<number> {
 
   if (args.command === 'doctor') return doctor();
   if (args.command === 'demo') {
-    args.kernel = demoKernelPath();
+    args.kernel = args.demo === 'fb' ? fbDemoKernelPath() : demoKernelPath();
     if (!existsSync(args.kernel)) { say(`the demo kernel is not built (${args.kernel}): run npm run build`); return 1; }
-    args.cmdline ??= 'demo';
+    // The framebuffer demo draws once and powers off; the picture is the point, so it is always saved.
+    args.cmdline ??= args.demo === 'fb' ? 'once' : 'demo';
+    if (args.demo === 'fb') args.screenshot ??= FB_DEMO_SCREENSHOT;
   }
 
   const noKvm = kvmProblem() ?? await cannotRunHere(args.kernel!);
@@ -48,7 +57,11 @@ async function main(argv: string[]): Promise<number> {
       { stdio: ['ignore', 'inherit', 'inherit'] });
     return r.status ?? 1;
   }
-  return runVm(args, say);
+  const status = await runVm(args, say);
+  if (args.demo === 'fb' && status === 0) {
+    say(`the demo's screen is in ${args.screenshot}; to watch it draw and type into it, open ${join(packageRoot(), 'test', 'guests', 'demo')} in VS Code with kvmdbg installed and press F5`);
+  }
+  return status;
 }
 
 /** Why this host cannot run the kernel (a Linux on PVM), or undefined; unreadable files are runVm's to report. */

@@ -17,7 +17,7 @@ export async function runVm(args: RunArgs, say: (msg: string) => void): Promise<
   let machine: Machine;
   try {
     machine = await Machine.create({
-      kernel: args.kernel!, initrd: args.initrd, cmdline: args.cmdline,
+      kernel: args.kernel!, initrd: args.initrd, modules: args.modules, cmdline: args.cmdline,
       memoryBytes: args.memoryBytes, cpus: args.cpus, debugExit: args.debugExit, disks: args.disks,
       probeHost: args.gdb !== undefined,
     });

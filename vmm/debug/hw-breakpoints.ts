@@ -43,6 +43,9 @@ const RW_WRITE = 1n;
 const RW_READ_WRITE = 3n;
 const LEN_BITS: Record<number, bigint> = { 1: 0n, 2: 1n, 4: 3n, 8: 2n };
 
+/** DR7's L0/G0-L3/G3: which slots are enabled at all. */
+export const DR7_ENABLE_BITS = 0xffn;
+
 /** DR6 bits B0-B3 (which slot fired) and BS (single step). */
 export const DR6_SLOT_MASK = 0xfn;
 export const DR6_BS = 1n << 14n;

@@ -4,7 +4,7 @@
  * debug exit means (which breakpoint, which watchpoint, or a step).
  */
 import type { GuestDebug, VcpuExit } from '../../native/types';
-import { assignHwSlots, DR6_BS, DR_ONLY, firedSlots, HW_SLOTS, type HwAssignment, type HwRequest, type WatchMechanisms } from './hw-breakpoints';
+import { assignHwSlots, DR6_BS, DR7_ENABLE_BITS, DR_ONLY, firedSlots, HW_SLOTS, type HwAssignment, type HwRequest, type WatchMechanisms } from './hw-breakpoints';
 import { PageWatch } from './page-watch';
 import type { StopReason } from '../machine/protocol';
 
@@ -107,7 +107,10 @@ export class VcpuDebug {
 
   /** The KVM guest-debug setting for running (step = false) or single-stepping. */
   guestDebug(step: boolean, withBreakpoints = true): GuestDebug {
-    const hw = withBreakpoints && this.hasBreakpoints;
+    // Without breakpoints (stepping off one) the watchpoints stay armed: the
+    // instruction under a breakpoint may be the very write being watched.
+    const debugreg = withBreakpoints ? this.debugreg : this.watchpointsOnly();
+    const hw = this.hasBreakpoints && (debugreg[7] & DR7_ENABLE_BITS) !== 0n;
     // int3s are planted only while running (never during a step), but a
     // stale one the guest copied must still exit, not reach its handler.
     const sw = this.hasSoftwareBreakpoints;
@@ -118,8 +121,17 @@ export class VcpuDebug {
       blockInterrupts: step && this.blockInterruptsWhenStepping,
       softwareBreakpoints: sw,
       hardwareBreakpoints: hw,
-      debugreg: hw ? this.debugreg : [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n],
+      debugreg: hw ? debugreg : [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n],
     };
+  }
+
+  /** The debug registers with every instruction breakpoint disabled (DR7's L/G bits of its slot cleared). */
+  private watchpointsOnly(): bigint[] {
+    const debugreg = [...this.debugreg];
+    for (const a of this.assignments) {
+      if (a.slot !== undefined && a.request.kind === 'execute') debugreg[7] &= ~(3n << BigInt(2 * a.slot));
+    }
+    return debugreg;
   }
 
   /** Every address an instruction breakpoint stops at (debug registers and int3s): a range step stops before executing one. */

@@ -288,17 +288,3 @@ export class BochsDisplayPci implements PciFunction {
     return [...describePciConfig(this), ['BAR 0 (framebuffer)', at === undefined ? 'off' : `0x${at.toString(16)}, ${this.size >> 20} MiB`]];
   }
 }
-
-/**
- * Sets a linear-framebuffer mode through the ports, as firmware does before
- * a boot loader hands a framebuffer over (Limine, multiboot2 framebuffer
- * tags); the guest finds the dispi already on, exactly as if it had set it.
- */
-export function setFirmwareMode(vbe: BochsVbe, mode: { width: number; height: number; bpp: number }): void {
-  const set = (index: number, value: number) => { vbe.write(0, 2, index); vbe.write(1, 2, value); };
-  set(VBE_DISPI_INDEX_ENABLE, VBE_DISPI_DISABLED);
-  set(VBE_DISPI_INDEX_XRES, mode.width);
-  set(VBE_DISPI_INDEX_YRES, mode.height);
-  set(VBE_DISPI_INDEX_BPP, mode.bpp);
-  set(VBE_DISPI_INDEX_ENABLE, VBE_DISPI_ENABLED | VBE_DISPI_LFB_ENABLED);
-}

@@ -46,6 +46,8 @@ import { KEY_RELEASE, keyIndex, type KeyEvent } from '../devices/scancodes';
 export interface MachineConfig extends Partial<MachineOptions> {
   kernel: string;
   initrd?: string;
+  /** Boot modules after the initrd (multiboot, multiboot2, PVH), each with its own command line (default: its path). */
+  modules?: { path: string; cmdline?: string }[];
   cmdline?: string;
   /**
    * Probe the host at start (default true): debuggers need its answers
@@ -128,7 +130,10 @@ export class Machine extends EventEmitter {
     if (isLinuxKernel(kernel)) checkLinuxFits(config.kernel, await probeHost());
     for (const d of options.disks) checkDiskFile(d);
     const virtio = virtioLayout(options.disks);
-    const modules = config.initrd ? [{ path: config.initrd, data: readUserFile(config.initrd, 'initrd') }] : [];
+    const modules = [
+      ...(config.initrd ? [{ path: config.initrd, data: readUserFile(config.initrd, 'initrd') }] : []),
+      ...(config.modules ?? []).map((m) => ({ path: m.path, cmdline: m.cmdline, data: readUserFile(m.path, 'module') })),
+    ];
     const buffer = new SharedArrayBuffer(sharedBufferSizeFor(options.memoryBytes) + VRAM_BYTES);
     const memory = new GuestMemory(buffer, pcRamRegions(options.memoryBytes, pageAlignedOffset(buffer)));
     const boot = loadKernel({ kernelPath: config.kernel, kernel, memory, cmdline: config.cmdline ?? '', modules, cpus: options.cpus, virtio });
@@ -203,7 +208,7 @@ export class Machine extends EventEmitter {
 
   /** 64 when the kernel is 64-bit code (PVH, ELF64 and Linux entries), whatever mode its entry starts in. */
   get kernelCodeBits(): 64 | undefined {
-    return this.boot.protocol === 'multiboot' ? undefined : 64;
+    return this.boot.protocol === 'multiboot' || this.boot.protocol === 'multiboot2' ? undefined : 64;
   }
 
   /** How many vCPUs the machine has. */

@@ -33,8 +33,9 @@ import { EFER_LMA } from '../cpu/control-bits';
 import { analyzeFault } from '../debug/fault-chain';
 import { cpuMode, idtContext } from '../debug/idt';
 import { Display } from '../devices/display';
-import { setFirmwareMode, VBE_DISPI_LFB_PHYSICAL_ADDRESS } from '../devices/bochs-vbe';
+import { VBE_DISPI_LFB_PHYSICAL_ADDRESS } from '../devices/bochs-vbe';
 import { KEY_RELEASE } from '../devices/scancodes';
+import { setFirmwareMode } from '../boot/multiboot2-framebuffer';
 import { RangeStepper } from './range-step';
 import { RIP_WORD } from '../../native/state-layout';
 
@@ -90,7 +91,8 @@ function startBoot(): void {
     display: { display: new Display(init.display), moveFramebuffer: framebuffer },
   });
   if (!framebuffer(VBE_DISPI_LFB_PHYSICAL_ADDRESS)) log.guestError(`the framebuffer could not be mapped at 0x${VBE_DISPI_LFB_PHYSICAL_ADDRESS.toString(16)}: the screen shows VGA text only`);
-  if (init.boot.display && board.vbe) setFirmwareMode(board.vbe, init.boot.display);
+  // A boot protocol that hands over a framebuffer (multiboot2, Limine) gets its mode set before entry, as firmware would.
+  if (init.boot.framebuffer && board.vbe) setFirmwareMode(board.vbe, init.boot.framebuffer);
   vcpu = createBootVcpu(kvm, vm, init.vcpuId, init.boot.cpu, init.options.cpus);
   const server = new MailboxServer(init.mailboxes.slice(1), board.pio, board.mmio);
   runner = new VcpuRunner(vcpu, board.pio, board.mmio, control, new ExitStats(init.stats), {

@@ -70,15 +70,21 @@ struct interrupt_frame;
 struct gate { uint16_t off0, sel; uint8_t ist, type; uint16_t off1; uint32_t off2, zero; } __attribute__((packed));
 static struct gate idt[256] __attribute__((aligned(16)));
 static volatile uint8_t kbd_ring[256];
+/* The interrupt count when each byte came: the count a line reports is the
+ * one its Enter came with (the release after it may be taken before the
+ * line is printed: an interrupt pending at IRET is taken at once). */
+static volatile uint32_t kbd_ring_irqs[256];
 static volatile uint8_t kbd_head, kbd_tail;
 static int use_irq;
 volatile uint32_t kbd_irqs;
+static uint32_t irqs_at_byte;
 
 __attribute__((interrupt)) void kbd_handler(struct interrupt_frame *f)
 {
 	(void)f;
-	kbd_ring[kbd_head++] = inb(KBD_DATA);
 	kbd_irqs++;
+	kbd_ring_irqs[kbd_head] = kbd_irqs;
+	kbd_ring[kbd_head++] = inb(KBD_DATA);
 	outb(0x20, 0x20); /* EOI */
 }
 
@@ -105,6 +111,7 @@ static uint8_t kbd_read(void)
 		/* sti; hlt: interrupts open exactly for the wait, the handler fills the ring. */
 		while (kbd_tail == kbd_head)
 			__asm__ volatile("sti; hlt; cli" ::: "memory");
+		irqs_at_byte = kbd_ring_irqs[kbd_tail];
 		return kbd_ring[kbd_tail++];
 	}
 	while (!(inb(KBD_STATUS) & KBD_OBF))
@@ -226,7 +233,7 @@ void __attribute__((noreturn)) kernel_main(uint32_t protocol, uintptr_t boot_inf
 	puts_at(row, 0, "> ", 0x07);
 	col = 2;
 	set_cursor(row, col);
-	kputs("screen ready\n");
+	kputs("screen ready\n"); /* bp:screen-ready */
 
 	for (;;) {
 		char ch = next_char(set2);
@@ -236,7 +243,7 @@ void __attribute__((noreturn)) kernel_main(uint32_t protocol, uintptr_t boot_inf
 			puts_at(row + 1, 7, line, 0x0f);
 			set_cursor(row + 2, 0);
 			if (use_irq)
-				kprintf("typed: %s (irqs %u)\n", line, kbd_irqs);
+				kprintf("typed: %s (irqs %u)\n", line, irqs_at_byte);
 			else
 				kprintf("typed: %s\n", line);
 			machine_finish(boot.cmdline);

@@ -59,6 +59,8 @@ export interface InitramfsOptions {
   /** Kernel whose modules go into /lib/modules (for VIRTIO_MODULES); none by default. */
   modulesFor?: string;
   modules?: readonly string[];
+  /** Host files to put into the image: path inside it (e.g. "kvmdbg_mod.ko") -> host path. */
+  files?: Record<string, string>;
 }
 
 /** A newc cpio with a static busybox, optional modules and an /init script, built with the `cpio` command. */
@@ -75,6 +77,7 @@ export function buildInitramfs(o: InitramfsOptions): string {
   for (const d of ['bin', 'proc', 'sys', 'dev', 'lib/modules', 'tmp']) mkdirSync(join(root, d), { recursive: true });
   copyFileSync(busybox, join(root, 'bin', 'busybox'));
   for (const m of o.modules ?? []) moduleFile(o.modulesFor!, m, join(root, 'lib', 'modules'));
+  for (const [inside, host] of Object.entries(o.files ?? {})) copyFileSync(host, join(root, inside));
   writeFileSync(join(root, 'init'), [
     '#!/bin/busybox sh',
     '/bin/busybox --install -s /bin',
