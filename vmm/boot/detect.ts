@@ -19,6 +19,7 @@ import { loadMultiboot2 } from './multiboot2';
 import { LoadKernelOptions } from './options';
 import { loadLinux } from './linux';
 import { loadPvh, pvhEntry } from './pvh';
+import { writeLowMemoryTables } from './bda';
 import { isLimineKernel, loadLimine } from './limine';
 
 export interface LoadKernelRequest extends LoadKernelOptions {
@@ -36,6 +37,8 @@ export function isBzImage(data: Uint8Array): boolean {
 
 export function loadKernel(req: LoadKernelRequest): BootInfo {
   try {
+    // What firmware leaves in low memory, for every protocol; a loader may add to it (the BDA) after.
+    writeLowMemoryTables(req.memory, req.cpus ?? 1);
     return pickAndLoad(req);
   } catch (e) {
     if (e instanceof BootError) throw e;
