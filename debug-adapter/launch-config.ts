@@ -33,6 +33,8 @@ export interface LaunchConfig {
   exitBreakpoints: ExitBreakpointDefaults;
   /** Single steps may enter interrupt handlers (default false: they hold interrupts back). */
   stepIntoInterrupts: boolean;
+  /** A Linux guest's panic or oops stops the session (the "Kernel panic and oops" exception filter, default true). */
+  stopOnPanic: boolean;
   /** Compile directory (as DWARF names it) -> the user's source tree (source-map.ts). */
   sourceFileMap: Record<string, string>;
   /** Where kernel modules' debug files are looked for first: directories (searched a few levels deep) or .ko files. */
@@ -68,6 +70,7 @@ export const LAUNCH_SCHEMA: Record<string, LaunchProperty> = {
   },
   stopOnEntry: { type: 'boolean', default: false, description: 'Stop at the kernel\'s first instruction.' },
   stepIntoInterrupts: { type: 'boolean', default: false, description: 'Let single steps enter interrupt handlers (a timer tick between two instructions). Default false: while stepping, KVM holds interrupts back (KVM_GUESTDBG_BLOCKIRQ, Linux 5.15+).' },
+  stopOnPanic: { type: 'boolean', default: true, description: 'A Linux guest with symbols: stop when the kernel panics or oopses ("Kernel panic: <message>", with the panicking stack and the end of dmesg). The same as the "Kernel panic and oops" exception breakpoint.' },
   sourceFileMap: {
     type: 'object', default: {},
     description: 'Where the sources a kernel was compiled from are on this machine: { "compile directory as the DWARF names it": "your tree" }, e.g. { "debian/build/build_amd64_none_amd64": "${workspaceFolder}" } or { "/build/linux-6.1": "/home/me/linux" }. Applied to stack frames, breakpoints and disassembly; the longest matching prefix wins.',
@@ -215,6 +218,8 @@ export function validateLaunchArgs(raw: unknown): Validated {
   if (typeof stopOnEntry !== 'boolean') throw new LaunchConfigError(`launch.json: "stopOnEntry" must be true or false, not ${JSON.stringify(stopOnEntry)}`);
   const stepIntoInterrupts = args.stepIntoInterrupts ?? false;
   if (typeof stepIntoInterrupts !== 'boolean') throw new LaunchConfigError(`launch.json: "stepIntoInterrupts" must be true or false, not ${JSON.stringify(stepIntoInterrupts)}`);
+  const stopOnPanic = args.stopOnPanic ?? true;
+  if (typeof stopOnPanic !== 'boolean') throw new LaunchConfigError(`launch.json: "stopOnPanic" must be true or false, not ${JSON.stringify(stopOnPanic)}`);
   const eb = args.exitBreakpoints ?? {};
   if (typeof eb !== 'object' || eb === null || Array.isArray(eb)) {
     throw new LaunchConfigError('launch.json: "exitBreakpoints" must be an object like { "pio": "0x3f8", "vector": "#GP", "shutdown": true }');
@@ -244,7 +249,7 @@ export function validateLaunchArgs(raw: unknown): Validated {
   for (const p of modulePaths as string[]) if (!existsSync(p)) warnings.push(`launch.json: "modulePaths": ${p} does not exist (kvmdbg looks for modules' debug files there)`);
   return {
     config: {
-      kernel, symbols, systemMap, initrd, modules, cmdline, memoryBytes: parseMemory(args.memory), cpus, disks, stopOnEntry, exitBreakpoints, stepIntoInterrupts, sourceFileMap,
+      kernel, symbols, systemMap, initrd, modules, cmdline, memoryBytes: parseMemory(args.memory), cpus, disks, stopOnEntry, exitBreakpoints, stepIntoInterrupts, stopOnPanic, sourceFileMap,
       modulePaths: [...(modulePaths as string[])],
     },
     warnings,

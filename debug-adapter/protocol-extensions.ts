@@ -158,6 +158,48 @@ export interface DescriptorTablesBody { gdt: DescriptorTable; idt: DescriptorTab
 /** How values are shown from now on (the "Toggle Hexadecimal Values" command); the adapter then invalidates the variables views. */
 export interface DisplayFormatArgs { hex: boolean }
 
+/** The kernel log (Linux guests): records after `afterSeq` (incremental), or the last `last`. */
+export interface DmesgArgs { afterSeq?: number; last?: number }
+export interface DmesgRecord {
+  seq: number;
+  /** Nanoseconds since boot, decimal. */
+  tsNsec: string;
+  /** 0 (emerg) .. 7 (debug). */
+  level: number;
+  facility: number;
+  callerId?: number;
+  text: string;
+}
+export interface DmesgBody {
+  records: DmesgRecord[];
+  /** The next record's sequence number: ask with afterSeq = nextSeq - 1 for what is new. */
+  nextSeq: number;
+  source: 'printk_ringbuffer' | 'log_buf';
+  /** Read while the guest runs (it may be changing). */
+  live: boolean;
+}
+
+/** The kernel's tasks (Linux guests). */
+export interface TaskEntry {
+  pid: number;
+  tgid: number;
+  comm: string;
+  /** ps's state letter: R S D T t X Z P I. */
+  state: string;
+  cpu?: number;
+  /** The vCPU running it now. */
+  runningOn?: number;
+  /** The task_struct, hex. */
+  address: string;
+  /** The task kvm/selectTask selected. */
+  selected?: boolean;
+}
+export interface TasksBody { tasks: TaskEntry[]; problem?: string; live: boolean }
+
+/** Shows a task's stack: a running task is its vCPU's thread, another one the extra thread "task PID NAME". */
+export interface SelectTaskArgs { pid: number }
+export interface SelectTaskBody { threadId: number; name: string; running: boolean }
+
 export interface KvmRequests {
   'kvm/consoleInput': { args: ConsoleInputArgs; body: Record<string, never> | undefined };
   'kvm/exitStats': { args: ExitStatsArgs; body: ExitStatsBody };
@@ -167,11 +209,14 @@ export interface KvmRequests {
   'kvm/displayFormat': { args: DisplayFormatArgs; body: Record<string, never> | undefined };
   'kvm/screen': { args: ScreenArgs; body: ScreenBody };
   'kvm/keyboard': { args: KeyboardArgs; body: Record<string, never> | undefined };
+  'kvm/dmesg': { args: DmesgArgs; body: DmesgBody };
+  'kvm/tasks': { args: Record<string, never>; body: TasksBody };
+  'kvm/selectTask': { args: SelectTaskArgs; body: SelectTaskBody };
 }
 export type KvmRequestName = keyof KvmRequests;
 
 export const KVM_REQUESTS: readonly KvmRequestName[] = ['kvm/consoleInput', 'kvm/exitStats', 'kvm/pageWalk', 'kvm/devices', 'kvm/descriptorTables', 'kvm/displayFormat',
-  'kvm/screen', 'kvm/keyboard'];
+  'kvm/screen', 'kvm/keyboard', 'kvm/dmesg', 'kvm/tasks', 'kvm/selectTask'];
 export const KVM_EVENTS: readonly KvmEventName[] = ['kvm/console', 'kvm/state', 'kvm/screen'];
 
 export function isKvmRequest(command: string): command is KvmRequestName {

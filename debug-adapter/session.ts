@@ -24,6 +24,8 @@ import { ExceptionRequests } from './session/exception-requests';
 import { Frames } from './session/frames';
 import { VariablesRequests } from './session/variables';
 import { MemoryRequests } from './session/memory-requests';
+import { LinuxRequests } from './session/linux-requests';
+import { PANIC_FILTERS, PanicStops } from './session/linux-panic';
 import { ModuleTracker } from './linux/module-tracker';
 
 /** Requests that read the machine: before a launch they get one clear error. */
@@ -45,11 +47,15 @@ export class KvmDebugSession extends DebugSession {
   private readonly frames = new Frames(this.state, this.paths);
   private readonly variables = new VariablesRequests(this.state, this.frames);
   private readonly memory = new MemoryRequests(this.state, this.paths);
+  /** Kernel commands in the Debug Console, the Tasks and Kernel Log views, task stacks (Linux guests). */
+  readonly linux = new LinuxRequests(this.state);
+  /** Kernel panic, oops, BUG and WARN stops (exception filters on kernel hooks). */
+  private readonly panic = new PanicStops(this.state, { kernel: () => this.linux.kernel(), arm: () => this.breakpoints.arm() });
   private readonly run = new RunControl(this.state, this.breakpoints, this.exceptions, {
     evalContext: (snapshot) => this.variables.evalContext(snapshot),
     cContext: (vcpu) => this.variables.c.innermost(vcpu),
-    running: () => this.kvm.running(),
-    stopping: () => { this.console.flush(); this.kvm.paused(); this.variables.reset(); },
+    running: () => { this.kvm.running(); this.linux.invalidate(); this.panic.resumed(); },
+    stopping: () => { this.console.flush(); this.kvm.paused(); this.variables.reset(); this.linux.invalidate(); },
     together: (send) => {
       // Messages sent together leave in one write (a write to the client's pipe wakes it: tens of us each).
       const out = (this as unknown as { _writableStream?: Writable })._writableStream;
@@ -70,6 +76,8 @@ export class KvmDebugSession extends DebugSession {
 
   constructor() {
     super();
+    // The modules' lsmod joins the Debug Console's kernel commands (lx-lsmod too).
+    this.linux.commands.add({ name: 'lsmod', usage: 'lsmod', help: 'the loaded kernel modules (name, size, used by)', run: async () => this.moduleTracker.lsmod() });
     this.setDebuggerLinesStartAt1(true);
     this.setDebuggerColumnsStartAt1(true);
     this.guardHandlers();
@@ -146,7 +154,7 @@ export class KvmDebugSession extends DebugSession {
       supportsHitConditionalBreakpoints: true,
       supportsExceptionInfoRequest: true,
       supportsExceptionFilterOptions: true,
-      exceptionBreakpointFilters: EXIT_FILTERS,
+      exceptionBreakpointFilters: [...EXIT_FILTERS, ...PANIC_FILTERS],
       supportsSetVariable: true,
       supportsTerminateRequest: true,
       supportsEvaluateForHovers: true,
@@ -193,7 +201,10 @@ export class KvmDebugSession extends DebugSession {
   protected override async launchRequest(response: DebugProtocol.LaunchResponse, args: DebugProtocol.LaunchRequestArguments): Promise<void> {
     let stopOnEntry: boolean;
     try {
-      stopOnEntry = (await this.launcher.launch(args)).stopOnEntry;
+      const config = await this.launcher.launch(args);
+      stopOnEntry = config.stopOnEntry;
+      this.panic.launch(config.stopOnPanic);
+      if (this.state.hooks.size > 0) await this.breakpoints.arm();
     } catch (e) {
       return this.fail(response, e instanceof RequestError ? e.message : `launch: ${(e as Error).message}`);
     }
@@ -207,7 +218,7 @@ export class KvmDebugSession extends DebugSession {
   private onEnded(end: VmEnd): void {
     this.console.dispose();
     this.kvm.exited();
-    this.state.note(`The VM has ended: ${end.message}`);
+    this.state.note(`The VM has ended: ${this.panic.endMessage(end.message)}`);
     this.sendEvent(new ThreadEvent('exited', THREAD_ID));
     this.sendEvent(new ExitedEvent(end.status));
     this.sendEvent(new TerminatedEvent());
@@ -235,6 +246,7 @@ export class KvmDebugSession extends DebugSession {
 
   protected override continueRequest(response: DebugProtocol.ContinueResponse, args: DebugProtocol.ContinueArguments): void {
     let only: number | undefined;
+    if (args.singleThread && args.threadId === this.state.taskThread?.threadId) return this.fail(response, `continue: ${this.state.taskThread.name} is not a vCPU: continue a vCPU's thread`);
     if (args.singleThread) {
       try { only = this.state.vcpuOfThread(args.threadId); } catch (e) { return this.fail(response, `continue: ${(e as Error).message}`); }
     }
@@ -250,12 +262,15 @@ export class KvmDebugSession extends DebugSession {
 
   protected override threadsRequest(response: DebugProtocol.ThreadsResponse): void {
     const { vcpu } = this.state;
-    response.body = { threads: vcpu ? vcpu.threads().map((t) => new Thread(t.id, t.name)) : [] };
+    const task = this.state.taskThread;
+    response.body = { threads: vcpu ? [...vcpu.threads().map((t) => new Thread(t.id, t.name)), ...(task ? [new Thread(task.threadId, task.name)] : [])] : [] };
     this.sendResponse(response);
   }
 
   /** The response goes out as the step starts; the step's end is a stopped event. */
   private step(response: DebugProtocol.Response, threadId: number | undefined, how: (s: Stepper) => Promise<StepOutcome>): void {
+    // A selected task's thread is a view of a stack, not a CPU: there is nothing to step.
+    if (threadId !== undefined && threadId === this.state.taskThread?.threadId) return this.fail(response, `${this.state.taskThread.name} is not running on a vCPU, so it cannot be stepped: step a vCPU's thread`);
     try {
       void this.run.step(threadId, how, () => this.sendResponse(response));
     } catch (e) {
@@ -294,6 +309,8 @@ export class KvmDebugSession extends DebugSession {
   }
 
   protected override evaluateRequest(response: DebugProtocol.EvaluateResponse, args: DebugProtocol.EvaluateArguments): void {
+    // `ps`, `dmesg`, `help`... in the Debug Console, stopped or running; anything else is C.
+    if (args.context === 'repl' && this.linux.isCommand(args.expression)) return void this.answer(response, undefined, () => this.linux.evaluate(args.expression));
     void this.answer(response, undefined, () => this.variables.evaluate(args));
   }
 
@@ -356,11 +373,27 @@ export class KvmDebugSession extends DebugSession {
   }
 
   protected override setExceptionBreakPointsRequest(response: DebugProtocol.SetExceptionBreakpointsResponse, args: DebugProtocol.SetExceptionBreakpointsArguments): void {
-    void this.answer(response, response.command, () => this.exceptions.setFilters(args));
+    void this.answer(response, response.command, async () => {
+      // The kernel panic filters are kernel hooks; the rest are VM exits. Answers keep the request's order.
+      const all = [...(args.filters ?? []), ...(args.filterOptions ?? []).map((o) => o.filterId)];
+      const panic = await this.panic.setFilters(all);
+      const exits = await this.exceptions.setFilters({
+        ...args, filters: (args.filters ?? []).filter((f) => !this.panic.isFilter(f)), filterOptions: args.filterOptions?.filter((o) => !this.panic.isFilter(o.filterId)),
+      });
+      let p = 0;
+      let x = 0;
+      return { breakpoints: all.map((id) => (this.panic.isFilter(id) ? panic[p++] : exits?.breakpoints?.[x++] ?? { verified: true })) };
+    });
   }
 
   protected override exceptionInfoRequest(response: DebugProtocol.ExceptionInfoResponse): void {
-    void this.answer(response, response.command, () => this.exceptions.exceptionInfo());
+    void this.answer(response, response.command, () => {
+      const panic = this.panic.exceptionInfo();
+      if (panic) return panic;
+      // A triple fault (the shutdown filter) after a kernel panic says so.
+      const info = this.exceptions.exceptionInfo();
+      return info && { ...info, description: info.description && this.panic.endMessage(info.description) };
+    });
   }
 
   /** kvmdbg's kvm/* requests (custom-requests.ts); answers itself, never throws (guardHandlers would misread its arguments). */
@@ -372,7 +405,7 @@ export class KvmDebugSession extends DebugSession {
       if (this.state.vcpu?.state === 'stopped') this.sendEvent(new InvalidatedEvent(['variables']));
       return;
     }
-    const handler = this.screen.handles(command) ? this.screen : this.kvm.handles(command) ? this.kvm : undefined;
+    const handler = this.linux.handles(command) ? this.linux : this.screen.handles(command) ? this.screen : this.kvm.handles(command) ? this.kvm : undefined;
     if (!handler) return super.customRequest(command, response, args);
     handler.handle(command as never, (args ?? {}) as Record<string, unknown>).then(
       (body) => { response.body = body; this.sendResponse(response); },

@@ -14,6 +14,7 @@ import { SessionHub } from './session-hub';
 import { createStatusBar } from './status-bar';
 import { KvmViews } from './views/kvm-views';
 import { GuestScreenView } from './views/guest-screen';
+import { LinuxViews } from './views/linux-views';
 
 export function activate(context: vscode.ExtensionContext): void {
   const started = Date.now();
@@ -29,6 +30,7 @@ export function activate(context: vscode.ExtensionContext): void {
     new ConsoleTerminals(hub),
     new KvmViews(hub),
     new GuestScreenView(hub),
+    new LinuxViews(hub),
     createStatusBar(hub),
     ...registerMemoryCommands(hub),
     ...registerCLanguage(),

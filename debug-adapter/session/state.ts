@@ -15,6 +15,7 @@ import type { Symbols } from '../symbols';
 import type { KaslrTracker } from '../kaslr';
 import type { SoftwareTraps } from '../software-traps';
 import type { CpuSnapshot } from '../registers';
+import type { Regs } from '../../native/types';
 import { BreakpointTable } from '../breakpoints';
 import { KernelHooks, type HookStop } from '../kernel-hooks';
 import type { ModuleTracker } from '../linux/module-tracker';
@@ -67,6 +68,14 @@ export class SessionState {
   debugreg: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
   /** The stop the user sees now (exceptionInfo, the breakpoint line of the top frame). */
   lastStop?: StopReason;
+  /**
+   * A Linux task shown as one more thread (session/linux-requests.ts): its
+   * stack unwinds from the registers it saved when it was switched out.
+   * `vcpu` is the made-up vCPU index its frames carry.
+   */
+  taskThread?: { threadId: number; vcpu: number; name: string; regs: () => Promise<Regs> };
+  /** Registers a vCPU's stack is shown from at this stop instead of its own (an oops: the crashing pt_regs); cleared when the guest runs. */
+  shownRegs?: { vcpu: number; regs: Regs };
 
   constructor(readonly send: (event: DebugProtocol.Event) => void) {}
 
@@ -76,15 +85,27 @@ export class SessionState {
 
   /** One vCPU's registers at this stop (the focused one by default). */
   async snapshot(vcpu = this.vcpu!.id): Promise<CpuSnapshot> {
+    // A task's stack is read through the kernel's paging as vCPU 0 has it.
+    if (this.taskThread && vcpu === this.taskThread.vcpu) {
+      const [regs, sregs] = await Promise.all([this.taskThread.regs(), this.vcpu!.sregs(0)]);
+      return { regs, sregs, debugreg: this.debugreg };
+    }
     const [regs, sregs] = await Promise.all([this.vcpu!.regs(vcpu), this.vcpu!.sregs(vcpu)]);
+    if (this.shownRegs?.vcpu === vcpu) return { regs: this.shownRegs.regs, sregs, debugreg: this.debugreg };
     return { regs, sregs, debugreg: this.debugreg };
   }
 
   /** The vCPU a request's threadId names (absent: the one in focus); one sentence when it names none. */
   vcpuOfThread(threadId: number | undefined): number {
     if (threadId === undefined || threadId === null) return this.vcpu!.id;
+    if (this.taskThread && threadId === this.taskThread.threadId) return this.taskThread.vcpu;
     if (!this.vcpu!.hasThread(threadId)) throw new Error(`no vCPU has thread id ${JSON.stringify(threadId)} (this VM has threads 1 to ${this.machine!.cpus})`);
     return threadId - 1;
+  }
+
+  /** A vCPU's thread, or the task thread. */
+  hasThread(threadId: number): boolean {
+    return this.vcpu!.hasThread(threadId) || threadId === this.taskThread?.threadId;
   }
 
   /** `name` or `name+0x..` for an address the symbols know. */

@@ -42,7 +42,7 @@ export class VariablesRequests {
   async cContext(frameId: number | undefined): Promise<ExprContext | undefined> {
     const vcpuControl = this.state.vcpu!;
     const vcpu = vcpuOfFrame(frameId);
-    if (frameId === undefined || vcpu === undefined || !vcpuControl.hasThread(vcpu + 1)) return this.c.innermost(vcpuControl.id);
+    if (frameId === undefined || vcpu === undefined || !this.state.hasThread(vcpu + 1)) return this.c.innermost(vcpuControl.id);
     return this.c.context(vcpu, indexOfFrame(frameId));
   }
 
@@ -64,7 +64,7 @@ export class VariablesRequests {
   async scopes(args: DebugProtocol.ScopesArguments): Promise<DebugProtocol.Scope[]> {
     const vcpuControl = this.state.vcpu!;
     const vcpu = vcpuOfFrame(args.frameId) ?? vcpuControl.id;
-    if (!vcpuControl.hasThread(vcpu + 1)) throw new Error(`frame ${args.frameId} is not one of this stop's frames`);
+    if (!this.state.hasThread(vcpu + 1)) throw new Error(`frame ${args.frameId} is not one of this stop's frames`);
     const scopes = registerScopes(await this.state.snapshot(vcpu));
     const c = await this.cContext(args.frameId);
     return [
@@ -126,7 +126,7 @@ export class VariablesRequests {
     const c = await this.cContext(args.frameId);
     if (c) return this.c.evaluate(text, c, this.create, args.format?.hex ?? this.c.hex);
     const vcpu = vcpuOfFrame(args.frameId);
-    const snap = await this.state.snapshot(vcpu !== undefined && vcpuControl.hasThread(vcpu + 1) ? vcpu : vcpuControl.id);
+    const snap = await this.state.snapshot(vcpu !== undefined && this.state.hasThread(vcpu + 1) ? vcpu : vcpuControl.id);
     const v = evaluate(text, this.evalContext(snap));
     const sym = this.state.symbols?.table.lookup(text);
     let result = args.format?.hex === false ? v.toString(10) : `${hex(v)} (${v.toString(10)})`;

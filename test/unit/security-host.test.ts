@@ -87,6 +87,7 @@ test('files are opened only by the modules that open what the user named; nothin
     'vmm/boot/byte-source.ts': 'the symbols ELF named in launch.json, read on demand (symbols/index.ts opens it through here)',
     'debug-adapter/dwarf/name-index-service.ts': 'its own name index cache, ~/.cache/kvmdbg/index/<build-id>.v1.idx (issue 14)',
     'vmm/cli/screen-cli.ts': 'the --screenshot FILE.png the user named (issue 16)',
+    'debug-adapter/linux/module-files.ts': 'kernel modules\' debug files, read only: launch.json modulePaths, the kernel build tree beside vmlinux, /lib/modules and /usr/lib/debug/lib/modules of the guest\'s release (issue 15)',
   };
   // module -> the one place it may write (nothing else writes but the user's --disk image)
   const writers: Record<string, string> = {
