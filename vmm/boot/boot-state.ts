@@ -42,7 +42,7 @@ export interface BootCpuState {
 }
 
 /** Which way into the kernel a loader took, for messages and the debugger. */
-export type BootProtocol = 'multiboot' | 'multiboot2' | 'pvh' | 'elf64' | 'linux' | 'limine';
+export type BootProtocol = 'multiboot' | 'multiboot2' | 'pvh' | 'elf64' | 'linux' | 'bios' | 'limine';
 
 /** A linear framebuffer mode the firmware would have set before entry (the boot vCPU's thread sets it on the dispi). */
 export interface BootFramebuffer { width: number; height: number; bpp: number }
@@ -56,6 +56,8 @@ export interface BootInfo {
   entry: number;
   /** Human description, e.g. "multiboot v1 ELF32, entry 0x100020". */
   description: string;
+  /** A BIOS boot (vmm/bios): the disk image INT 13h reads, and its drive number. */
+  bios?: { disk: string; drive: number };
   /** Set when the protocol handed the kernel a framebuffer (multiboot2's framebuffer tag, Limine's framebuffer request). */
   framebuffer?: BootFramebuffer;
   /** States of vCPUs 1, 2, ... when the loader starts them itself (Limine's parked APs); absent: they wait for the guest's INIT/SIPI. */
