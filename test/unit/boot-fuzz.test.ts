@@ -12,6 +12,7 @@ import { ElfFile } from '../../vmm/boot/elf';
 import { GuestMemory } from '../../vmm/memory/guest-memory';
 import { buildElf, concat, multibootHeader, pattern, pvhNote } from './helpers/elf-builder';
 import { mb2Header } from './helpers/mb2-builder';
+import { BASE_REVISION_MAGIC, COMMON_MAGIC, REQUEST_IDS, REQUESTS_END_MARKER, REQUESTS_START_MARKER } from '../../vmm/boot/limine-ids';
 
 /** xorshift32: small, deterministic. */
 function rng(seed: number): () => number {
@@ -22,6 +23,18 @@ function rng(seed: number): () => number {
     x ^= x << 5; x >>>= 0;
     return x;
   };
+}
+
+/** A Limine kernel: the start marker, base revision 6 and a few requests at 0xffffffff80000000, a hlt at +0x200. */
+function limineImage(): Uint8Array {
+  const words: bigint[] = [...REQUESTS_START_MARKER, ...BASE_REVISION_MAGIC, 6n];
+  const names = ['hhdm', 'memmap', 'framebuffer', 'mp', 'module', 'rsdp'] as const;
+  for (const n of names) words.push(...COMMON_MAGIC, ...REQUEST_IDS[n], 0n, 0n, 0n);
+  words.push(...COMMON_MAGIC, ...REQUEST_IDS.stackSize, 0n, 0n, 0x10000n, ...REQUESTS_END_MARKER);
+  const data = new Uint8Array(0x210);
+  words.forEach((w, i) => new DataView(data.buffer).setBigUint64(i * 8, w, true));
+  data[0x200] = 0xf4;
+  return buildElf({ bits: 64, entry: 0xffffffff80000200n, segments: [{ paddr: 0xffffffff80000000n, vaddr: 0xffffffff80000000n, data, memsz: 0x2000 }] }).bytes;
 }
 
 const images: [string, Uint8Array][] = [
@@ -51,6 +64,7 @@ const images: [string, Uint8Array][] = [
     segments: [{ paddr: 0x100000, vaddr: 0xffffffff80100000n, data: concat(mb2Header([{ type: 10, words: [0x400000, 0x800000, 0x1000, 2] }, { type: 4, words: [3] }]), pattern(200)), memsz: 0x2000 }],
   }).bytes],
   ['multiboot2-address-tag', concat(mb2Header([{ type: 2, words: [0x200000, 0x200000, 0x200100, 0x201000] }, { type: 3, words: [0x200040] }]), pattern(0x100))],
+  ['limine-elf64', limineImage()],
   ['aout-kludge', concat(multibootHeader(0x10003, { headerAddr: 0x200000, loadAddr: 0x200000, loadEndAddr: 0x200100, bssEndAddr: 0x201000, entryAddr: 0x200020 }), pattern(0x100))],
 ];
 

@@ -35,10 +35,14 @@ export interface BootCpuState {
     gdt?: DescriptorTable; idt?: DescriptorTable;
     cr0: bigint; cr3: bigint; cr4: bigint; efer: bigint;
   };
+  /** Local APIC registers (byte offset in the register page -> value) the loader sets over KVM's reset state, as firmware would. */
+  lapic?: Record<number, number>;
+  /** MSRs the loader sets (e.g. IA32_PAT), index and value. */
+  msrs?: { index: number; value: bigint }[];
 }
 
 /** Which way into the kernel a loader took, for messages and the debugger. */
-export type BootProtocol = 'multiboot' | 'multiboot2' | 'pvh' | 'elf64' | 'linux' | 'bios';
+export type BootProtocol = 'multiboot' | 'multiboot2' | 'pvh' | 'elf64' | 'linux' | 'bios' | 'limine';
 
 /** A linear framebuffer mode the firmware would have set before entry (the boot vCPU's thread sets it on the dispi). */
 export interface BootFramebuffer { width: number; height: number; bpp: number }
@@ -54,8 +58,10 @@ export interface BootInfo {
   description: string;
   /** A BIOS boot (vmm/bios): the disk image INT 13h reads, and its drive number. */
   bios?: { disk: string; drive: number };
-  /** Set when the protocol handed the kernel a framebuffer (multiboot2's framebuffer tag). */
+  /** Set when the protocol handed the kernel a framebuffer (multiboot2's framebuffer tag, Limine's framebuffer request). */
   framebuffer?: BootFramebuffer;
+  /** States of vCPUs 1, 2, ... when the loader starts them itself (Limine's parked APs); absent: they wait for the guest's INIT/SIPI. */
+  aps?: BootCpuState[];
 }
 
 /** A kernel image or boot file the user gave that cannot be booted. */

@@ -2,7 +2,8 @@
  * loadKernel: looks at a kernel file, picks the way into it and loads it.
  * Order: a bzImage's "HdrS", then a raw disk image whose first sector
  * ends in 55h AAh (booted through kvmdbg's BIOS); for an ELF a PVH note
- * wins (it is the kernel's own statement of a 32-bit entry), then a
+ * wins (it is the kernel's own statement of a 32-bit entry), then Limine
+ * requests (an x86-64 ELF with Limine magic in its loaded image), then a
  * multiboot2 header in the first 32 KiB (richer than v1: a kernel carrying
  * both gets the framebuffer and ACPI it can ask for there), then a
  * multiboot header in the first 8 KiB, then a plain x86-64 ELF entered in
@@ -22,6 +23,7 @@ import { loadLinux } from './linux';
 import { loadPvh, pvhEntry } from './pvh';
 import { writeLowMemoryTables } from './bda';
 import { hasBootSignature, loadBootSector } from './bios-boot';
+import { isLimineKernel, loadLimine } from './limine';
 
 export interface LoadKernelRequest extends LoadKernelOptions {
   /** Force a protocol instead of detecting one ('auto' or absent: detect). */
@@ -80,6 +82,10 @@ function pickAndLoad(req: LoadKernelRequest): BootInfo {
       if (!h.aout && elfError) throw elfError;
       return loadMultiboot(req, h, elf);
     }
+    case 'limine':
+      if (elfError) throw elfError;
+      if (!elf) throw new BootError(file, `is not an ELF file, so it is not a Limine kernel (first bytes: ${firstBytes(kernel)})`);
+      return loadLimine(req, elf);
     case 'multiboot2': {
       const h = multiboot2();
       if (!h) throw new BootError(file, 'has no multiboot2 header (magic 0xE85250D6 with a valid checksum, 8-byte aligned) in its first 32 KiB');
@@ -94,6 +100,7 @@ function pickAndLoad(req: LoadKernelRequest): BootInfo {
       break;
   }
   if (elf && isX86(elf) && hasPvhNote(elf)) return loadPvh(req, elf);
+  if (elf && isLimineKernel(elf)) return loadLimine(req, elf);
   const h2 = multiboot2();
   // The address tag needs no ELF structure either.
   if (h2 && (h2.address || !elfError)) return loadMultiboot2(req, h2, elf);

@@ -99,7 +99,7 @@ function startBoot(): void {
     display: { display: new Display(init.display), moveFramebuffer: framebuffer },
   });
   if (!framebuffer(VBE_DISPI_LFB_PHYSICAL_ADDRESS)) log.guestError(`the framebuffer could not be mapped at 0x${VBE_DISPI_LFB_PHYSICAL_ADDRESS.toString(16)}: the screen shows VGA text only`);
-  // A boot protocol that hands over a framebuffer (multiboot2) gets its mode set before entry, as firmware would.
+  // A boot protocol that hands over a framebuffer (multiboot2, Limine) gets its mode set before entry, as firmware would.
   if (init.boot.framebuffer && board.vbe) setFirmwareMode(board.vbe, init.boot.framebuffer);
   vcpu = createBootVcpu(kvm, vm, init.vcpuId, init.boot.cpu, init.options.cpus);
   const bios = init.boot.bios && startBios(init.boot.bios, vcpu, board, log);
@@ -208,7 +208,7 @@ function fastStep(id: number): number {
 function startAp(ap: NonNullable<WorkerInit['ap']>): void {
   kvm = new Kvm(KVM_DEVICE);
   vm = kvm.adoptVm(ap.vmFd);
-  vcpu = createApVcpu(kvm, vm, init.vcpuId, init.options.cpus);
+  vcpu = createApVcpu(kvm, vm, init.vcpuId, init.options.cpus, init.boot.aps?.[init.vcpuId - 1]);
   const remote = new RemoteBuses(init.mailboxes[init.vcpuId], new Int32Array(ap.deviceControl), ap.deviceKickToken, vmState);
   runner = new VcpuRunner(vcpu, remote.pio, remote.mmio, control, new ExitStats(init.stats), { pollInput() {}, ...faultHooks() });
   // vCPU 0's thread owns the slots; this one only recognizes writes into the protected pages.

@@ -3,7 +3,7 @@
  * guest RAM from the shared buffer, and a boot vCPU with CPUID and the
  * state the boot loader asked for.
  */
-import { Cap, Kvm, PitFlag, type Vcpu, type Vm } from '../../native';
+import { Cap, Kvm, MpState, PitFlag, type Vcpu, type Vm } from '../../native';
 import type { CpuidEntry, Sregs } from '../../native/types';
 import type { BootCpuState } from '../boot/boot-state';
 import type { RamRegion } from '../memory/guest-memory';
@@ -98,6 +98,8 @@ export function createBootVcpu(kvm: Kvm, vm: Vm, id: number, boot: BootCpuState,
   const vcpu = vm.createVcpu(id);
   vcpu.setCpuid2(guestCpuid(kvm, id, cpus));
   routeLegacyInterrupts(vcpu);
+  if (boot.lapic) setLapicRegisters(vcpu, boot.lapic);
+  if (boot.msrs) vcpu.setMsrs(boot.msrs);
   const sregs: Partial<Sregs> = { ...vcpu.getSregs(), ...definedOnly(boot.sregs) };
   vcpu.setSregs(sregs);
   vcpu.setRegs({ rflags: 2n, ...boot.regs });
@@ -105,15 +107,23 @@ export function createBootVcpu(kvm: Kvm, vm: Vm, id: number, boot: BootCpuState,
 }
 
 /**
- * An application processor: CPUID only. With the in-kernel irqchip KVM
+ * An application processor: CPUID only (unless the loader gives it a state). With the in-kernel irqchip KVM
  * starts every vCPU but the BSP (id 0) waiting for INIT/SIPI
  * (KVM_MP_STATE_UNINITIALIZED), and the guest's INIT resets its registers
  * and local APIC anyway; the guest's own SIPI brings it to life.
  */
-export function createApVcpu(kvm: Kvm, vm: Vm, id: number, cpus: number): Vcpu {
+export function createApVcpu(kvm: Kvm, vm: Vm, id: number, cpus: number, boot?: BootCpuState): Vcpu {
   const vcpu = vm.createVcpu(id);
   try {
     vcpu.setCpuid2(guestCpuid(kvm, id, cpus));
+    // A loader that parks the APs itself (Limine) starts them running in its state, past INIT/SIPI.
+    if (boot) {
+      vcpu.setSregs({ ...vcpu.getSregs(), ...definedOnly(boot.sregs) });
+      vcpu.setRegs({ rflags: 2n, ...boot.regs });
+      if (boot.lapic) setLapicRegisters(vcpu, boot.lapic);
+      if (boot.msrs) vcpu.setMsrs(boot.msrs);
+      vcpu.setMpState(MpState.RUNNABLE);
+    }
   } catch (e) {
     vcpu.close();
     throw e;
@@ -131,6 +141,13 @@ function routeLegacyInterrupts(vcpu: Vcpu): void {
   const view = new DataView(lapic.buffer, lapic.byteOffset, lapic.byteLength);
   view.setUint32(LAPIC_LVT0, (view.getUint32(LAPIC_LVT0, true) & ~0x700 & ~0x10000) | APIC_MODE_EXTINT, true);
   view.setUint32(LAPIC_LVT1, (view.getUint32(LAPIC_LVT1, true) & ~0x700 & ~0x10000) | APIC_MODE_NMI, true);
+  vcpu.setLapic(lapic);
+}
+
+function setLapicRegisters(vcpu: Vcpu, regs: Record<number, number>): void {
+  const lapic = vcpu.getLapic();
+  const view = new DataView(lapic.buffer, lapic.byteOffset, lapic.byteLength);
+  for (const [offset, value] of Object.entries(regs)) view.setUint32(Number(offset), value >>> 0, true);
   vcpu.setLapic(lapic);
 }
 

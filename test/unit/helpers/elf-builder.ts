@@ -10,6 +10,8 @@ export interface SegmentSpec {
   vaddr?: number | bigint;
   data: Uint8Array;
   memsz?: number;
+  /** The segment's section name (default .segN). */
+  section?: string;
 }
 
 export interface NoteSpec { name: string; type: number; desc: Uint8Array }
@@ -117,7 +119,7 @@ export function buildElf(spec: ElfSpec): BuiltElf {
   if (notes.length) secs.push({ name: shstr.add('.note'), type: 7, flags: 2, addr: 0n, offset: noteOffset, size: noteBytes.length, link: 0, info: 0, align: 4, entsize: 0 });
   const firstSegSection = secs.length;
   spec.segments.forEach((s, i) => {
-    secs.push({ name: shstr.add(`.seg${i}`), type: 1, flags: 6, addr: BigInt(s.vaddr ?? s.paddr), offset: segmentOffsets[i], size: s.data.length, link: 0, info: 0, align: 16, entsize: 0 });
+    secs.push({ name: shstr.add(s.section ?? `.seg${i}`), type: 1, flags: 6, addr: BigInt(s.vaddr ?? s.paddr), offset: segmentOffsets[i], size: s.data.length, link: 0, info: 0, align: 16, entsize: 0 });
   });
   let symtabOffset = 0;
   let strtabOffset = 0;
