@@ -25,8 +25,8 @@ import { isTypeSyntax, type Expr, type TypeSyntax } from './ast';
 import { lookupVariable } from './context';
 import { ExprError } from './errors';
 import type { Evaluator } from './evaluate';
+import { KERNEL_HALF } from '../linux/kernel-memory';
 
-const KERNEL_HALF = 0xffff_8000_0000_0000n;
 
 function global(ev: Evaluator, name: string): Value | undefined {
   const v = lookupVariable(ev.ctx, name);

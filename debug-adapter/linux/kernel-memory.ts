@@ -13,7 +13,12 @@ import { readPhysical, VirtualReader } from '../../vmm/debug/virtual-memory';
 
 const START_KERNEL_MAP = 0xffff_ffff_8000_0000n;
 const KERNEL_IMAGE_END = 0xffff_ffff_c000_0000n;
-const KERNEL_HALF = 0xffff_8000_0000_0000n;
+/**
+ * The kernel's half of the address space: bit 63 set. With 4-level paging it
+ * starts at 0xffff800000000000, with 5-level (LA57) at 0xff00000000000000,
+ * where Linux puts its direct map (0xff11000000000000) and stacks.
+ */
+export const KERNEL_HALF = 1n << 63n;
 const CR0_PE_PG = 0x8000_0001n;
 const CR4_PAE = 0x20n;
 const CR4_LA57 = 0x1000n;
@@ -27,6 +32,12 @@ export interface KernelMemoryInput {
   stopped: boolean;
   /** init_top_pgt's run-time virtual address, when the symbols have it. */
   initTopPgt?: bigint;
+  /**
+   * __pgtable_l5_enabled's address (a kernel built with 5-level paging):
+   * whether init_top_pgt is a 5-level table, when the paging last seen is
+   * from before the kernel turned LA57 on (its boot, on a CPU with la57).
+   */
+  l5Enabled?: bigint;
 }
 
 export type ReadMemory = (address: bigint, size: number) => Uint8Array | undefined;
@@ -46,7 +57,9 @@ export function kernelMemory(input: KernelMemoryInput): ReadMemory {
   const vcpuPaging = input.paging ? new VirtualReader(memory, input.paging) : undefined;
   let kernelPaging: VirtualReader | undefined;
   if (input.initTopPgt !== undefined && input.initTopPgt >= START_KERNEL_MAP) {
-    const la57 = input.paging ? input.paging.cr4 & CR4_LA57 : 0n;
+    const flag = input.l5Enabled !== undefined ? image(input.l5Enabled, 4) : undefined;
+    const kernelUsesLa57 = flag !== undefined && (flag[0] | flag[1] | flag[2] | flag[3]) !== 0;
+    const la57 = (input.paging && input.paging.cr4 & CR4_LA57) || kernelUsesLa57 ? CR4_LA57 : 0n;
     kernelPaging = new VirtualReader(memory, { cr0: CR0_PE_PG, cr3: input.initTopPgt - START_KERNEL_MAP, cr4: CR4_PAE | la57, efer: EFER_LME_LMA });
   }
   if (input.stopped) { if (vcpuPaging) readers.push(vcpuPaging); if (kernelPaging) readers.push(kernelPaging); }

@@ -9,9 +9,9 @@
 import type { Regs } from '../../native/types';
 import { sizeOf } from '../variables/ctype';
 import { Kernel, LinuxError } from './kernel';
+import { KERNEL_HALF } from './kernel-memory';
 
 const FEATURE = 'a task\'s stack';
-const KERNEL_HALF = 0xffff_8000_0000_0000n;
 
 export function savedRegisters(k: Kernel, taskAddress: bigint): Regs {
   const taskType = k.type('struct task_struct');

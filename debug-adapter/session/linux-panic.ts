@@ -22,6 +22,7 @@ import { formatPrintk, variadicArgs } from '../linux/printk-format';
 import { ptRegs } from '../linux/task-stack';
 import { sizeOf } from '../variables/ctype';
 import type { SessionState } from './state';
+import { KERNEL_HALF } from '../linux/kernel-memory';
 
 export const PANIC_FILTERS: DebugProtocol.ExceptionBreakpointsFilter[] = [
   {
@@ -164,7 +165,7 @@ function readU64(ctx: HookContext, address: bigint): bigint | undefined {
 const sym = (p: PanicStops, a: bigint): string => p.state.symbolName(a) ?? `0x${a.toString(16)}`;
 
 async function crashRegisters(p: PanicStops, address: bigint): Promise<Regs | undefined> {
-  if (address < 0xffff_8000_0000_0000n) return undefined;
+  if (address < KERNEL_HALF) return undefined;
   try { return ptRegs(await p.kernel(), address); } catch (e) { if (e instanceof LinuxError) return undefined; throw e; }
 }
 

@@ -52,7 +52,7 @@ export class LinuxRequests {
       await Promise.race([names.ready, new Promise((r) => { timer = setTimeout(r, NAME_INDEX_WAIT_MS); })]);
       clearTimeout(timer);
     }
-    const read = kernelMemory({ memory: machine.memory, paging: vcpu.paging, stopped: vcpu.state === 'stopped', initTopPgt: symbols.addressOf('init_top_pgt') });
+    const read = kernelMemory({ memory: machine.memory, paging: vcpu.paging, stopped: vcpu.state === 'stopped', initTopPgt: symbols.addressOf('init_top_pgt'), l5Enabled: symbols.addressOf('__pgtable_l5_enabled') });
     const frame: FrameContext = {
       pc: 0n, innermost: true, addressSize: 8,
       register: () => undefined,

@@ -42,3 +42,20 @@ test('before any paging is known and without init_top_pgt: only the image', () =
   assert.equal(read(0xffff888000000000n, 4), undefined);
   assert.equal(read(0xffffffffc0000000n - 2n, 4), undefined);
 });
+
+test('a 5-level kernel (LA57) whose paging was last seen at boot, before LA57: __pgtable_l5_enabled says how to walk init_top_pgt', () => {
+  // The sandbox's CPU has la57: Linux's direct map was at 0xff11000000000000 and cmdline's read failed walking 4 levels.
+  const m = machine();
+  const top = 0x208000;
+  m.writeU64(top + 273 * 8, 0x210000n | P | W);   // PML5[0x111]: 0xff11000000000000 -> 0x400000
+  m.writeU64(0x210000, 0x211000n | P | W);
+  m.writeU64(0x211000, 0x212000n | P | W);
+  m.writeU64(0x212000, 0x400000n | P | W | PS);
+  const FLAG = 0xffffffff81100000n;
+  const read = (enabled: number) => {
+    m.write(0x1100000, Buffer.from([enabled, 0, 0, 0]));
+    return kernelMemory({ memory: m, paging: user, stopped: false, initTopPgt: 0xffffffff80000000n + BigInt(top), l5Enabled: FLAG });
+  };
+  assert.equal(text(read(1)(0xff11000000000000n, 10)), 'direct map');
+  assert.equal(read(0)(0xff11000000000000n, 10), undefined, 'a 4-level kernel: that address is not canonical');
+});
