@@ -38,7 +38,7 @@ export interface BootCpuState {
 }
 
 /** Which way into the kernel a loader took, for messages and the debugger. */
-export type BootProtocol = 'multiboot' | 'multiboot2' | 'pvh' | 'elf64' | 'linux';
+export type BootProtocol = 'multiboot' | 'multiboot2' | 'pvh' | 'elf64' | 'linux' | 'bios';
 
 /** A linear framebuffer mode the firmware would have set before entry (the boot vCPU's thread sets it on the dispi). */
 export interface BootFramebuffer { width: number; height: number; bpp: number }
@@ -54,6 +54,8 @@ export interface BootInfo {
   description: string;
   /** Set when the protocol handed the kernel a framebuffer (multiboot2's framebuffer tag). */
   framebuffer?: BootFramebuffer;
+  /** A BIOS boot (vmm/bios): the disk image INT 13h reads, and its drive number. */
+  bios?: { disk: string; drive: number };
 }
 
 /** A kernel image or boot file the user gave that cannot be booted. */

@@ -1,10 +1,12 @@
 /**
  * loadKernel: looks at a kernel file, picks the way into it and loads it.
- * Order: a PVH note wins (it is the kernel's own statement of a 32-bit
- * entry), then a multiboot2 header in the first 32 KiB (richer than v1: a
- * kernel carrying both gets the framebuffer and ACPI it can ask for there),
- * then a multiboot header in the first 8 KiB, then a plain x86-64 ELF
- * entered in long mode. Whatever the file holds, the only exception
+ * Order: a bzImage's "HdrS", then a raw disk image whose first sector
+ * ends in 55h AAh (booted through kvmdbg's BIOS); for an ELF a PVH note wins
+ * (it is the kernel's own statement of a 32-bit entry), then a multiboot2
+ * header in the first 32 KiB (richer than v1: a kernel carrying both gets
+ * the framebuffer and ACPI it can ask for there), then a multiboot header
+ * in the first 8 KiB, then a plain x86-64 ELF entered in long mode.
+ * Whatever the file holds, the only exception
  * that leaves here is a BootError with one sentence for the user.
  */
 import { BootError, BootInfo, BootProtocol } from './boot-state';
@@ -18,6 +20,7 @@ import { loadMultiboot2 } from './multiboot2';
 import { LoadKernelOptions } from './options';
 import { loadLinux } from './linux';
 import { loadPvh, pvhEntry } from './pvh';
+import { hasBootSignature, loadBootSector } from './bios-boot';
 
 export interface LoadKernelRequest extends LoadKernelOptions {
   /** Force a protocol instead of detecting one ('auto' or absent: detect). */
@@ -49,6 +52,8 @@ function pickAndLoad(req: LoadKernelRequest): BootInfo {
   const protocol = req.protocol ?? 'auto';
   // A bzImage is not an ELF, so "HdrS" at 0x202 decides; loadLinux explains a missing one.
   if (protocol === 'linux' || (protocol === 'auto' && isBzImage(kernel) && !ElfFile.isElf(kernel))) return loadLinux(req);
+  // A raw disk image (not an ELF, not a bzImage, which carries the signature too) boots through the BIOS.
+  if (protocol === 'bios' || (protocol === 'auto' && hasBootSignature(kernel) && !ElfFile.isElf(kernel))) return loadBootSector(req);
   let elf: ElfFile | undefined;
   let elfError: BootError | undefined;
   if (ElfFile.isElf(kernel)) {

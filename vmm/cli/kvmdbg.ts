@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readUserFile } from '../machine/user-files';
-import { checkLinuxFits, HostCannotRunError, isLinuxKernel } from '../host/guest-fit';
+import { checkBootDiskFits, checkLinuxFits, HostCannotRunError, isBiosBootDisk, isLinuxKernel } from '../host/guest-fit';
 import { join } from 'node:path';
 import { parseCli, USAGE, UsageError, type RunArgs } from './args';
 import { runVm } from './run-vm';
@@ -64,13 +64,14 @@ async function main(argv: string[]): Promise<number> {
   return status;
 }
 
-/** Why this host cannot run the kernel (a Linux on PVM), or undefined; unreadable files are runVm's to report. */
+/** Why this host cannot run the kernel (a Linux on PVM, a boot disk without real mode), or undefined; unreadable files are runVm's to report. */
 async function cannotRunHere(kernel: string): Promise<string | undefined> {
   let data: Uint8Array;
   try { data = readUserFile(kernel, 'kernel'); } catch { return undefined; }
-  if (!isLinuxKernel(data)) return undefined;
+  const linux = isLinuxKernel(data);
+  if (!linux && !isBiosBootDisk(data)) return undefined;
   try {
-    checkLinuxFits(kernel, await probeHost());
+    (linux ? checkLinuxFits : checkBootDiskFits)(kernel, await probeHost());
     return undefined;
   } catch (e) {
     if (e instanceof HostCannotRunError) return e.message;

@@ -19,12 +19,12 @@ export function gdbArchForImage(file: string, data: Uint8Array, hint?: BootProto
       // A header we cannot read (the loader accepted it some other way): fall back to the boot protocol.
     }
   }
-  return hint === 'multiboot' || hint === 'multiboot2' ? 'i386' : 'x86-64';
+  return hint === 'multiboot' || hint === 'multiboot2' || hint === 'bios' ? 'i386' : 'x86-64';
 }
 
 /** The layout for the kernel file at `path`. */
 export function gdbArchForKernel(path: string, hint?: BootProtocol): GdbArch {
   let data: Uint8Array;
-  try { data = readFileSync(path); } catch { return hint === 'multiboot' || hint === 'multiboot2' ? 'i386' : 'x86-64'; }
+  try { data = readFileSync(path); } catch { return hint === 'multiboot' || hint === 'multiboot2' || hint === 'bios' ? 'i386' : 'x86-64'; }
   return gdbArchForImage(path, data, hint);
 }

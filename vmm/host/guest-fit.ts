@@ -6,6 +6,7 @@
  */
 import { basename } from 'node:path';
 import { isBzImage } from '../boot/detect';
+import { hasBootSignature } from '../boot/bios-boot';
 import { MEANINGS, type HostReport } from './probe/capabilities';
 
 const LINUX_BANNER = Buffer.from('Linux version ');
@@ -26,4 +27,19 @@ export function checkLinuxFits(kernelPath: string, report: HostReport): void {
   throw new HostCannotRunError(`${basename(kernelPath)} is a Linux kernel, and this host's KVM cannot run an unmodified Linux `
     + `(${linux.detail}): run it on hardware or nested KVM, or inside the KVM sandbox (test/sandbox/run; kvmdbg run uses it for you), `
     + `and see kvmdbg doctor for what this host can do (${MEANINGS.linux.title}: no)`);
+}
+
+/** A raw disk image kvmdbg boots through its BIOS (what detect.ts takes for one). */
+export function isBiosBootDisk(data: Uint8Array): boolean {
+  const elf = data.length > 4 && data[0] === 0x7f && data[1] === 0x45 && data[2] === 0x4c && data[3] === 0x46;
+  return hasBootSignature(data) && !elf && !isBzImage(data);
+}
+
+/** Throws HostCannotRunError when `report` says this host cannot run real-mode code (the caller found `kernelPath` is a BIOS boot disk). */
+export function checkBootDiskFits(kernelPath: string, report: HostReport): void {
+  const real = report.capabilities.find((c) => c.id === 'real-mode');
+  if (!real || real.works) return;
+  throw new HostCannotRunError(`${basename(kernelPath)} is a BIOS boot disk, which starts in real mode, and this host's KVM cannot run real-mode code `
+    + `(${real.detail}): run it on hardware or nested KVM, or inside the KVM sandbox (test/sandbox/run; kvmdbg run uses it for you), `
+    + `and see kvmdbg doctor (${MEANINGS['real-mode'].title}: no)`);
 }

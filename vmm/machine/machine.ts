@@ -34,7 +34,7 @@ import { MAX_CPUS } from '../acpi/madt';
 import type { Fpu, GuestDebug, MsrEntry, Regs, Sregs, Translation } from '../../native/types';
 import type { HwRequest, WatchMechanisms } from '../debug/hw-breakpoints';
 import { probeHost } from './host-probe';
-import { checkLinuxFits, isLinuxKernel } from '../host/guest-fit';
+import { checkBootDiskFits, checkLinuxFits, isBiosBootDisk, isLinuxKernel } from '../host/guest-fit';
 import { MEANINGS, works } from '../host/probe/capabilities';
 import type { ExitBreakpointSpec } from '../debug/exit-filters';
 import type { ArmResult } from '../debug/vcpu-debug';
@@ -128,6 +128,7 @@ export class Machine extends EventEmitter {
     const kernel = readUserFile(config.kernel, 'kernel');
     // Before anything starts: a kernel this host cannot run gets one sentence now, not a silent spin.
     if (isLinuxKernel(kernel)) checkLinuxFits(config.kernel, await probeHost());
+    else if (isBiosBootDisk(kernel)) checkBootDiskFits(config.kernel, await probeHost());
     for (const d of options.disks) checkDiskFile(d);
     const virtio = virtioLayout(options.disks);
     const modules = [
@@ -208,7 +209,7 @@ export class Machine extends EventEmitter {
 
   /** 64 when the kernel is 64-bit code (PVH, ELF64 and Linux entries), whatever mode its entry starts in. */
   get kernelCodeBits(): 64 | undefined {
-    return this.boot.protocol === 'multiboot' || this.boot.protocol === 'multiboot2' ? undefined : 64;
+    return this.boot.protocol === 'multiboot' || this.boot.protocol === 'multiboot2' || this.boot.protocol === 'bios' ? undefined : 64;
   }
 
   /** How many vCPUs the machine has. */

@@ -15,6 +15,7 @@ import type { ExitStats } from './exit-stats';
 import type { ExitRing } from './exit-ring';
 import type { FaultAnalysis } from '../debug/fault-chain';
 import { dropPendingOut, TRAP_PORT } from '../debug/port-trap';
+import { BIOS_PORT } from '../bios/layout';
 import { CONTROL_DEVICE, CONTROL_INPUT, CONTROL_PAUSE, CONTROL_STOP, type StopReason, type VmEnd } from './protocol';
 import { REGS_BYTES, RIP_WORD, RSP_WORD, STATE_BYTES, SYNC_REGS } from '../../native/state-layout';
 
@@ -35,6 +36,8 @@ export interface RunnerHooks {
   codeBytes?(): string;
   /** `length` bytes at a virtual address through the vCPU's paging now; undefined where unmapped (range steps read return addresses). */
   readVirtual?(address: bigint, length: number): Uint8Array | undefined;
+  /** A BIOS boot (vmm/bios/bios-calls.ts): a ROM stub's call (true: served), and a real-mode INT n/IRET the host could not run (true: done for it). */
+  bios?: { portCall(): boolean; emulate(): boolean };
 }
 
 /** The guest-debug setting as a string: an equal one is not applied again (an ioctl each, tens of us on some hosts). */
@@ -291,6 +294,7 @@ export class VcpuRunner {
             return { kind: 'stopped', stop: { reason: 'breakpoint', address: pc } };
           }
         }
+        if (exit.port === BIOS_PORT && exit.direction === 'out' && this.hooks.bios?.portCall()) return undefined;
         this.portIo(exit);
         return undefined;
       case 'mmio': {
@@ -350,7 +354,7 @@ export class VcpuRunner {
    * host cannot deliver to a correct guest handler, or a real emulation
    * failure; the guest's IDT and the instruction at RIP tell which.
    */
-  private internalError(exit: VcpuExit & { kind: 'internalError' }): RunOutcome {
+  private internalError(exit: VcpuExit & { kind: 'internalError' }): RunOutcome | undefined {
     // PVM: a planted int3 comes back as an internal error with RIP on it (the host probe's int3 trap).
     if (this.debug.hasSoftwareBreakpoints || this.rawSoftwareBreakpoints) {
       const pc = this.rip();
@@ -359,6 +363,7 @@ export class VcpuRunner {
         return { kind: 'stopped', stop: { reason: 'debug', exit: { kind: 'debug', exception: 3, pc, dr6: 0n, dr7: 0n } } };
       }
     }
+    if (this.hooks.bios?.emulate()) return undefined;
     const why = this.hooks.analyzeFault?.();
     const rip = hex(this.rip());
     const bytes = this.hooks.codeBytes?.() ?? '';

@@ -38,6 +38,11 @@ import { KEY_RELEASE } from '../devices/scancodes';
 import { setFirmwareMode } from '../boot/multiboot2-framebuffer';
 import { RangeStepper } from './range-step';
 import { RIP_WORD } from '../../native/state-layout';
+import type { BootInfo } from '../boot/boot-state';
+import { openDiskFile } from '../virtio/blk';
+import { Bios } from '../bios/bios';
+import { BiosCalls } from '../bios/bios-calls';
+import { diskGeometry } from '../bios/geometry';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -94,6 +99,7 @@ function startBoot(): void {
   // A boot protocol that hands over a framebuffer (multiboot2) gets its mode set before entry, as firmware would.
   if (init.boot.framebuffer && board.vbe) setFirmwareMode(board.vbe, init.boot.framebuffer);
   vcpu = createBootVcpu(kvm, vm, init.vcpuId, init.boot.cpu, init.options.cpus);
+  const bios = init.boot.bios && startBios(init.boot.bios, vcpu, board, log);
   const server = new MailboxServer(init.mailboxes.slice(1), board.pio, board.mmio);
   runner = new VcpuRunner(vcpu, board.pio, board.mmio, control, new ExitStats(init.stats), {
     pollInput: () => {
@@ -103,6 +109,7 @@ function startBoot(): void {
     },
     serveDevices: () => { server.serve(); },
     ...faultHooks(),
+    bios,
   }, init.exitRing && new ExitRing(init.exitRing));
   let slots: SlotSpec[] = slotLayout(init.memory.regions, []);
   let protectedPages = '';
@@ -138,6 +145,15 @@ async function serveWhileIdle(server: MailboxServer): Promise<void> {
     const wait = Atomics.waitAsync(control, 0, word);
     if (wait.async) await wait.value;
   }
+}
+
+/** kvmdbg's BIOS on this thread (a boot-sector boot): its services on the board's ports, the boot disk open read-only. */
+function startBios(boot: NonNullable<BootInfo['bios']>, v: Vcpu, b: PcBoard, log: DeviceLog): BiosCalls {
+  const memory = new GuestMemory(init.memory.buffer, init.memory.regions);
+  const disk = openDiskFile(boot.disk, true);
+  const bios = new Bios({ memory, ports: b.pio, log }, disk, diskGeometry(disk.bytes));
+  bios.start();
+  return new BiosCalls(v, memory, bios, log);
 }
 
 /** An AP: its own vCPU on vCPU 0's VM; devices through the mailbox. */

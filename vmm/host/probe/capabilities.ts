@@ -36,7 +36,7 @@ interface Meaning {
 }
 
 export const MEANINGS: Record<CapabilityId | DerivedId, Meaning> = {
-  'real-mode': { title: 'real-mode guest', yes: 'real-mode and 16-bit code runs', no: 'real-mode code does not run: real-mode entry points cannot boot' },
+  'real-mode': { title: 'real-mode guest', yes: 'real-mode and 16-bit code runs: BIOS boot sectors boot (kvmdbg\'s own BIOS)', no: 'real-mode code does not run: BIOS boot sectors and real-mode entry points cannot boot on this host' },
   'long-mode': { title: '64-bit guest', yes: 'kernels run (multiboot, PVH, ELF64)', no: 'no 64-bit guest runs: kvmdbg cannot boot kernels on this host' },
   'single-step': { title: 'single-step', yes: 'instruction and source-line steps', no: 'no stepping: steps are refused with this reason' },
   'hw-breakpoints': { title: 'hardware breakpoints (DR0-3)', yes: 'the first 4 code breakpoints use debug registers', no: 'code breakpoints use the software trap only' },
