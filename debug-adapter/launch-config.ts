@@ -27,8 +27,8 @@ export interface LaunchConfig {
   cmdline: string;
   memoryBytes: number;
   cpus: number;
-  /** Raw disk images for virtio-blk, /dev/vda first. */
-  disks: { path: string; readOnly: boolean }[];
+  /** Raw disk images for virtio-blk (/dev/vda first) or, with bus 'ide', the ATA channel. */
+  disks: { path: string; readOnly: boolean; bus?: 'virtio' | 'ide' }[];
   stopOnEntry: boolean;
   exitBreakpoints: ExitBreakpointDefaults;
   /** Single steps may enter interrupt handlers (default false: they hold interrupts back). */
@@ -62,7 +62,7 @@ export const LAUNCH_SCHEMA: Record<string, LaunchProperty> = {
   cpus: { type: 'number', default: 1, description: 'Number of vCPUs, each on its own thread (up to this host\'s CPU count).' },
   disks: {
     type: 'array', items: { type: ['string', 'object'] }, default: [],
-    description: 'Raw disk images the guest sees as virtio-blk disks (/dev/vda, /dev/vdb, ... in order): "disk.img", "disk.img,ro", or { "path": "disk.img", "readOnly": true }.',
+    description: 'Raw disk images the guest sees as virtio-blk disks (/dev/vda, /dev/vdb, ... in order), or with bus "ide" on the primary ATA channel (master, then slave): "disk.img", "disk.img,ro", "disk.img,ide", or { "path": "disk.img", "readOnly": true, "bus": "ide" }.',
   },
   stopOnEntry: { type: 'boolean', default: false, description: 'Stop at the kernel\'s first instruction.' },
   stepIntoInterrupts: { type: 'boolean', default: false, description: 'Let single steps enter interrupt handlers (a timer tick between two instructions). Default false: while stepping, KVM holds interrupts back (KVM_GUESTDBG_BLOCKIRQ, Linux 5.15+).' },
@@ -126,19 +126,20 @@ function parseMemory(v: unknown): number {
   }
 }
 
-/** "disks": strings like the CLI's --disk (FILE or FILE,ro) or { path, readOnly } objects. */
+/** "disks": strings like the CLI's --disk (FILE, FILE,ro, FILE,ide) or { path, readOnly, bus } objects. */
 function parseDisks(v: unknown): LaunchConfig['disks'] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw new LaunchConfigError(`launch.json: "disks" must be a list like ["disk.img", "other.img,ro"], not ${JSON.stringify(v).slice(0, 60)}`);
   return v.map((d, i) => {
-    let disk: { path: string; readOnly: boolean };
+    let disk: { path: string; readOnly: boolean; bus?: 'virtio' | 'ide' };
     if (typeof d === 'string') {
       disk = d === '' || d.startsWith(',') ? { path: '', readOnly: false } : parseDisk(d);
     } else if (typeof d === 'object' && d !== null && !Array.isArray(d)) {
       const o = d as Record<string, unknown>;
       if (typeof o.path !== 'string') throw new LaunchConfigError(`launch.json: "disks"[${i}] needs a "path" (a string)`);
       if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new LaunchConfigError(`launch.json: "disks"[${i}].readOnly must be true or false`);
-      disk = { path: o.path, readOnly: o.readOnly === true };
+      if (o.bus !== undefined && o.bus !== 'virtio' && o.bus !== 'ide') throw new LaunchConfigError(`launch.json: "disks"[${i}].bus must be "virtio" or "ide", not ${JSON.stringify(o.bus)}`);
+      disk = { path: o.path, readOnly: o.readOnly === true, ...(o.bus === 'ide' ? { bus: 'ide' as const } : {}) };
     } else {
       throw new LaunchConfigError(`launch.json: "disks"[${i}] must be a file path or { "path": ..., "readOnly": ... }, not ${JSON.stringify(d)}`);
     }

@@ -4,7 +4,7 @@
 // KVMDBG_FUZZ_SEED (a fresh random seed unless given, printed so a failure reproduces) are set.
 // Targets: boot loaders (bzImage, ELF, multiboot, PVH), DWARF/CFI sections, GDB remote packets
 // (decoder and session), DAP messages (the real adapter process), virtqueues (fuzz-virtio: virtio-mmio,
-// virtio-blk on a real image, virtio-rng), and any other test/unit/fuzz-*.test.ts.
+// virtio-blk on a real image, virtio-rng), the ATA channel (fuzz-ata), and any other test/unit/fuzz-*.test.ts.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { randomInt } from 'node:crypto';

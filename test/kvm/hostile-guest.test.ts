@@ -27,7 +27,7 @@ for (const seed of SEEDS) {
     for (const l of lines.slice(0, 12)) console.log(`  stderr: ${l}`);
     assert.match(r.stdout, /^kvmdbg hammer64 \(pvh\)\n/);
     assert.match(r.stdout, new RegExp(`hammer: ${OPS} ops, seed ${seed}\\n`));
-    assert.match(r.stdout, /\nhammer done: pio \d+, pci \d+, mmio \d+, cmos \d+, i8042 \d+, console \d+\n/);
+    assert.match(r.stdout, /\nhammer done: pio \d+, pci \d+, mmio \d+, cmos \d+, i8042 \d+, console \d+, ata \d+\n/);
     assert.match(r.stdout, /\nfib\(20\) = 6765\nchecksum = 0xa7ecfaa9\nhammer ok\n$/);
     assert.deepEqual([r.status, r.signal], [0, null], `stderr: ${r.stderr.slice(0, 2000)}`);
     assert.doesNotMatch(r.stderr, STACK_LINE);

@@ -21,6 +21,7 @@ import { LoadKernelOptions } from './options';
 import { loadLinux } from './linux';
 import { loadPvh, pvhEntry } from './pvh';
 import { hasBootSignature, loadBootSector } from './bios-boot';
+import { writeLowMemoryTables } from './bda';
 
 export interface LoadKernelRequest extends LoadKernelOptions {
   /** Force a protocol instead of detecting one ('auto' or absent: detect). */
@@ -37,6 +38,8 @@ export function isBzImage(data: Uint8Array): boolean {
 
 export function loadKernel(req: LoadKernelRequest): BootInfo {
   try {
+    // What firmware leaves in low memory, for every protocol; a loader may add to it (the BDA) after.
+    writeLowMemoryTables(req.memory, req.cpus ?? 1);
     return pickAndLoad(req);
   } catch (e) {
     if (e instanceof BootError) throw e;

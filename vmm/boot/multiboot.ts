@@ -18,6 +18,7 @@ import { MULTIBOOT_BOOTLOADER_MAGIC, writeMultibootInfo } from './multiboot-info
 import { LoadKernelOptions } from './options';
 import { BootContext, prepareBoot } from './prepare';
 import { FOUR_GIB, GuestMemory } from '../memory/guest-memory';
+import { writeAcpiTables } from '../acpi/tables';
 
 export function loadMultiboot(opts: LoadKernelOptions, header?: MultibootHeader, parsed?: ElfFile): BootInfo {
   const { kernelPath, kernel, memory } = opts;
@@ -45,6 +46,8 @@ export function loadMultiboot(opts: LoadKernelOptions, header?: MultibootHeader,
   }
   const modules = placeModules(memory, image.end, opts.modules);
   const cmdlineAddr = putCmdline(ctx.strings, kernelPath, opts.cmdline);
+  // Multiboot v1 passes no RSDP, but kernels find it by scanning the BIOS area.
+  writeAcpiTables(memory, opts.cpus ?? 1, opts.virtio ?? []);
   const info = writeMultibootInfo(memory, { kernelPath, cmdlineAddr, modules, map: ctx.map, strings: ctx.strings });
   const video = h.flags & MBH_VIDEO_MODE ? ' (video mode request ignored: text console only)' : '';
   return {

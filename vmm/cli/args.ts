@@ -6,7 +6,7 @@ import { typeText } from '../devices/scancodes';
 
 export const USAGE = `usage:
   kvmdbg run --kernel FILE [--initrd FILE] [--module FILE[,CMDLINE]]... [--cmdline STR] [--memory 512M] [--cpus 1] [--no-debug-exit]
-             [--disk FILE[,ro]]... [--gdb [HOST:]PORT [--wait-gdb] [--gdb-arch x86-64|i386]]
+             [--disk FILE[,ro][,ide]]... [--gdb [HOST:]PORT [--wait-gdb] [--gdb-arch x86-64|i386]]
              [--screenshot FILE.png] [--screen] [--keys TEXT [--keys-when TEXT]]
   kvmdbg demo            boot the bundled demo kernel (the Mandelbrot set on the serial console)
   kvmdbg demo fb         the framebuffer demo: a multiboot2 kernel drawing at 1024x768x32; its screen
@@ -21,8 +21,9 @@ options:
   --cmdline STR      kernel command line
   --memory SIZE      guest RAM, e.g. 64M, 2G (default 256M)
   --cpus N           vCPUs, each on its own thread (default 1; up to this host's CPU count)
-  --disk FILE[,ro]   a raw disk image as a virtio-blk disk (/dev/vda, vdb, ... in order);
-                     ,ro makes it read-only. Repeatable
+  --disk FILE[,ro][,ide]  a raw disk image as a virtio-blk disk (/dev/vda, vdb, ... in order);
+                     ,ro makes it read-only; ,ide puts it on the primary ATA channel instead
+                     (the first as master, the second as slave). Repeatable
   --no-debug-exit    remove the isa-debug-exit port 0xF4
   --gdb [HOST:]PORT  serve the GDB remote protocol (loopback unless HOST is given)
   --wait-gdb         start stopped at the entry point until gdb connects and continues
@@ -53,8 +54,8 @@ export interface RunArgs {
   cmdline?: string;
   memoryBytes?: number;
   cpus?: number;
-  /** --disk FILE[,ro], in order. */
-  disks: { path: string; readOnly: boolean }[];
+  /** --disk FILE[,ro][,ide], in order. */
+  disks: { path: string; readOnly: boolean; bus?: 'virtio' | 'ide' }[];
   debugExit: boolean;
   sandbox: boolean;
   verbose: boolean;
@@ -151,11 +152,14 @@ export function parseCli(argv: string[]): RunArgs | 'help' {
   };
 }
 
-/** "disk.img" or "disk.img,ro". */
-export function parseDisk(text: string): { path: string; readOnly: boolean } {
-  const m = /^(.*?)(?:,(ro|rw))?$/.exec(text)!;
-  if (m[1] === '') throw new UsageError(`--disk ${text}: expected FILE or FILE,ro`);
-  return { path: m[1], readOnly: m[2] === 'ro' };
+/** "disk.img", "disk.img,ro", "disk.img,ide", "disk.img,ro,ide" (flags in any order). */
+export function parseDisk(text: string): { path: string; readOnly: boolean; bus?: 'virtio' | 'ide' } {
+  const m = /^(.*?)((?:,(?:ro|rw|ide|virtio))*)$/.exec(text)!;
+  if (m[1] === '') throw new UsageError(`--disk ${text}: expected FILE or FILE,ro (and ,ide for the ATA channel)`);
+  const flags = m[2].split(',').slice(1);
+  const disk: { path: string; readOnly: boolean; bus?: 'virtio' | 'ide' } = { path: m[1], readOnly: flags.includes('ro') && !flags.includes('rw') };
+  if (flags.includes('ide')) disk.bus = 'ide';
+  return disk;
 }
 
 /** "font.psf" or "font.psf,the module's command line" (the first comma splits). */

@@ -22,6 +22,7 @@ import type { BootInfo } from '../boot/boot-state';
 import { readUserFile } from './user-files';
 import { virtioLayout, type VirtioSlot } from '../virtio/layout';
 import { checkDiskFile } from '../virtio/disk-check';
+import { checkAtaDisks } from '../devices/ata-attach';
 import { explainHostFailure } from '../host/kvm-errors';
 import { SharedRing } from './shared-ring';
 import { ExitStats, ExitStatsSum } from './exit-stats';
@@ -119,7 +120,7 @@ export class Machine extends EventEmitter {
       memoryBytes: config.memoryBytes ?? DEFAULT_MEMORY,
       cpus: config.cpus ?? 1,
       debugExit: config.debugExit ?? true,
-      disks: (config.disks ?? []).map((d) => ({ path: d.path, readOnly: d.readOnly })),
+      disks: (config.disks ?? []).map((d) => ({ path: d.path, readOnly: d.readOnly, bus: d.bus })),
     };
     const most = maxCpus();
     if (!Number.isInteger(options.cpus) || options.cpus < 1 || options.cpus > most) {
@@ -130,7 +131,8 @@ export class Machine extends EventEmitter {
     if (isLinuxKernel(kernel)) checkLinuxFits(config.kernel, await probeHost());
     else if (isBiosBootDisk(kernel)) checkBootDiskFits(config.kernel, await probeHost());
     for (const d of options.disks) checkDiskFile(d);
-    const virtio = virtioLayout(options.disks);
+    checkAtaDisks(options.disks.filter((d) => d.bus === 'ide'));
+    const virtio = virtioLayout(options.disks.filter((d) => d.bus !== 'ide'));
     const modules = [
       ...(config.initrd ? [{ path: config.initrd, data: readUserFile(config.initrd, 'initrd') }] : []),
       ...(config.modules ?? []).map((m) => ({ path: m.path, cmdline: m.cmdline, data: readUserFile(m.path, 'module') })),

@@ -20,6 +20,9 @@ import type { VirtioMmioDevice } from '../virtio/mmio-transport';
 import { Vga, VGA_PORT_BASE, VGA_PORT_COUNT } from '../devices/vga';
 import { BochsDisplayPci, BochsVbe, VBE_DISPI_IOPORT_INDEX, VBE_DISPI_PORT_COUNT } from '../devices/bochs-vbe';
 import type { Display } from '../devices/display';
+import { attachAta } from '../devices/ata-attach';
+import type { AtaChannel } from '../devices/ata-channel';
+import type { DiskSpec } from '../virtio/layout';
 import { PCI_CONFIG_ADDRESS_PORT, PCI_CONFIG_PORT_COUNT, PciBus, PciConfigIo, PciHostBridge } from '../devices/pci';
 
 /** The keyboard's ISA interrupt. */
@@ -36,6 +39,8 @@ export interface BoardOptions {
   console: ByteSink;
   /** virtio-mmio devices (vmm/virtio/layout.ts) and the guest RAM they use; none without. */
   virtio?: { slots: readonly VirtioSlot[]; memory: GuestMemory };
+  /** Disk images on the primary ATA channel (master, slave). */
+  ide?: readonly DiskSpec[];
   /** The screen: VGA text registers, the dispi framebuffer and its PCI function; none without. */
   display?: {
     display: Display;
@@ -53,6 +58,7 @@ export interface PcBoard {
   vbe?: BochsVbe;
   pci: PciBus;
   virtio: VirtioMmioDevice[];
+  ata: AtaChannel;
 }
 
 export function buildPcBoard(o: BoardOptions): PcBoard {
@@ -83,6 +89,7 @@ export function buildPcBoard(o: BoardOptions): PcBoard {
   // Noisy legacy ports kernels poke for timing or POST codes: handled, silent.
   pio.register(0x80, 1, new NoopDevice('post-code'));
   pio.register(0xed, 1, new NoopDevice('io-delay'));
+  const ata = attachAta({ pio, disks: o.ide ?? [], irq: o.irq, log: o.log });
   const virtio = o.virtio ? attachVirtio({ slots: o.virtio.slots, mmio, memory: o.virtio.memory, log: o.log, irq: o.irq }) : [];
-  return { pio, mmio, uart, kbd, vga, vbe, pci, virtio };
+  return { pio, mmio, uart, kbd, vga, vbe, pci, virtio, ata };
 }

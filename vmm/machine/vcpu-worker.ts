@@ -61,7 +61,7 @@ let ranges: RangeStepper;
 const vmState = new Int32Array(init.vmState);
 
 function shutdown(): never {
-  try { vcpu?.close(); vm?.close(); kvm?.close(); } catch { /* the process is going anyway */ }
+  try { board?.ata.close(); vcpu?.close(); vm?.close(); kvm?.close(); } catch { /* the process is going anyway */ }
   process.exit(0);
 }
 
@@ -92,6 +92,7 @@ function startBoot(): void {
     },
     irq: (line) => ({ set: (level) => theVm.irqLine(line, level) }),
     console: (byte) => { consoleOut.push(byte); },
+    ide: init.options.disks.filter((d) => d.bus === 'ide'),
     virtio: { slots: init.virtio, memory: new GuestMemory(init.memory.buffer, init.memory.regions) },
     display: { display: new Display(init.display), moveFramebuffer: framebuffer },
   });
@@ -239,6 +240,7 @@ function devices(): DeviceSnapshot[] {
     const f = p.function as typeof p.function & { describe?: () => [string, string][] };
     out.push({ name: `pci ${p.address}`, description: f.name, details: f.describe ? f.describe() : describePciConfig(f) });
   }
+  out.push({ name: 'ata0', description: board.ata.describe(), details: board.ata.details() });
   // attachVirtio returns the devices in the order of the slots.
   board.virtio.forEach((dev, i) => {
     const slot = init.virtio[i];

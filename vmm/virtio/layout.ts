@@ -21,6 +21,8 @@ export const VIRTIO_MAX_DEVICES = 8;
 export interface DiskSpec {
   path: string;
   readOnly: boolean;
+  /** Where the guest sees it: virtio-blk (the default) or the primary ATA channel (vmm/devices/ata-attach.ts). */
+  bus?: 'virtio' | 'ide';
 }
 
 export type VirtioSlot =

@@ -7,6 +7,9 @@
  *   - MMIO: random reads/writes of 1/2/4/8 bytes across 0xC0000000-0xFEBFFFFF
  *     and the hole between the end of RAM and 3 GiB
  *   - the RTC/CMOS index/data pair and the i8042 (safe commands only)
+ *   - the ATA channel (0x1F0-0x1F7, 0x3F6): random task file bytes, every
+ *     command opcode, commands with huge or past-the-end LBAs and counts,
+ *     data port bursts with and without DRQ, SRST/nIEN/HOB in any order
  * Never touched, because they end or reset the VM by design: writes to
  * 0xF4-0xF7 (debug exit), 0x604-0x605 (ACPI PM1a_CNT: S5 power-off), byte
  * writes to 0xCF9 (reset control), 0x92 (port A fast reset), i8042 commands
@@ -16,7 +19,7 @@
  * Output:
  *   kvmdbg hammer64 (<protocol>)
  *   hammer: N ops, seed S
- *   hammer done: pio P, pci C, mmio M, cmos R, i8042 K, console W
+ *   hammer done: pio P, pci C, mmio M, cmos R, i8042 K, console W, ata A
  *   fib(20) = 6765
  *   checksum = 0xa7ecfaa9
  *   hammer ok            (or "hammer FAILED: ..." when RAM or the self-check is wrong)
@@ -61,7 +64,7 @@ static int dangerous_write(uint32_t port, int size, uint32_t v)
 	return 0;
 }
 
-static uint32_t stats_pio, stats_pci, stats_mmio, stats_cmos, stats_kbd, stats_console;
+static uint32_t stats_pio, stats_pci, stats_mmio, stats_cmos, stats_kbd, stats_console, stats_ata;
 static uint64_t last_console_op;
 
 static void pio_op(uint64_t op)
@@ -163,6 +166,35 @@ static void kbd_op(void)
 	stats_kbd++;
 }
 
+static void ata_op(void)
+{
+	static const uint8_t cmds[] = { 0x20, 0x21, 0x24, 0x29, 0x30, 0x34, 0x39, 0xc4, 0xc5, 0xc6, 0xec, 0xa1, 0xef,
+		0x91, 0x40, 0x42, 0xe7, 0xea, 0xf8, 0x27, 0x90, 0x00, 0x10, 0x70, 0xe5, 0x08, 0xa0, 0xff };
+	static uint16_t words[256];
+	uint64_t r = rng_next();
+	int n = 1 + (int)((r >> 8) % 256);
+	uint16_t *p = words;
+	switch (r & 7) {
+	case 0: outb(0x1f1 + (uint16_t)((r >> 8) % 6), (uint8_t)(r >> 16)); break;
+	case 1: outb(0x1f7, cmds[(r >> 8) % sizeof(cmds)]); break;
+	case 2: __asm__ volatile("rep insw" : "+D"(p), "+c"(n) : "d"(0x1f0) : "memory"); break;
+	case 3: __asm__ volatile("rep outsw" : "+S"(p), "+c"(n) : "d"(0x1f0) : "memory"); break;
+	case 4: outb(0x3f6, (uint8_t)(r >> 8) & 0x86); break;
+	case 5: (void)port_in(0x1f0 + (uint16_t)((r >> 8) & 7), 1 << ((r >> 12) % 3)); break;
+	case 6: if ((r >> 8) & 1) (void)inl(0x1f0); else outl(0x1f0, (uint32_t)(r >> 16)); break;
+	default: {
+		/* A well-formed command block with a hostile address: LBA28, LBA48 up to 2^48, counts 0 (256 / 65536) and up. */
+		uint64_t a = rng_next();
+		outb(0x3f6, 0x02);
+		outb(0x1f6, 0xe0 | ((a & 1) << 4) | ((a >> 1) & 0xf));
+		outb(0x1f2, (uint8_t)(a >> 8)); outb(0x1f3, (uint8_t)(a >> 16)); outb(0x1f4, (uint8_t)(a >> 24)); outb(0x1f5, (uint8_t)(a >> 32));
+		outb(0x1f2, (uint8_t)(a >> 40)); outb(0x1f3, (uint8_t)(a >> 48)); outb(0x1f4, (uint8_t)(a >> 56)); outb(0x1f5, (uint8_t)(a >> 5));
+		outb(0x1f7, cmds[(a >> 11) % 10]);
+	}
+	}
+	stats_ata++;
+}
+
 /* A pattern in RAM that no device access may change. */
 #define CANARY_WORDS 1024
 static uint64_t canary[CANARY_WORDS];
@@ -180,10 +212,11 @@ void __attribute__((noreturn)) kernel_main(uint32_t protocol, uintptr_t boot_inf
 	for (int i = 0; i < CANARY_WORDS; i++) canary[i] = 0x6b766d6462670000ull ^ (uint64_t)i * 0x100000001ull;
 
 	for (uint64_t op = 0; op < n; op++) {
-		switch (rng_next() % 8) {
+		switch (rng_next() % 9) {
 		case 0: case 1: case 2: pio_op(op); break;
 		case 3: case 4: pci_op(op); break;
 		case 5: case 6: mmio_op(); break;
+		case 7: ata_op(); break;
 		default:
 			if (rng_next() & 1) cmos_op();
 			else kbd_op();
@@ -192,8 +225,8 @@ void __attribute__((noreturn)) kernel_main(uint32_t protocol, uintptr_t boot_inf
 	/* The random writes may have reprogrammed the UART (baud, loopback, IER): start over. */
 	serial_init(0);
 	kputs("\n");
-	kprintf("hammer done: pio %u, pci %u, mmio %u, cmos %u, i8042 %u, console %u\n",
-		stats_pio, stats_pci, stats_mmio, stats_cmos, stats_kbd, stats_console);
+	kprintf("hammer done: pio %u, pci %u, mmio %u, cmos %u, i8042 %u, console %u, ata %u\n",
+		stats_pio, stats_pci, stats_mmio, stats_cmos, stats_kbd, stats_console, stats_ata);
 	int bad = 0;
 	for (int i = 0; i < CANARY_WORDS; i++)
 		if (canary[i] != (0x6b766d6462670000ull ^ (uint64_t)i * 0x100000001ull)) bad++;
