@@ -8,7 +8,7 @@
 // screen is read back exactly (--screen) and pixel for pixel (--screenshot).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BOOT_MS, GUEST_DIR } from './helpers/guests';
@@ -73,7 +73,7 @@ test('a boot sector and stage 2 on a hard-disk image (drive 80h): the text scree
     '--keys', 'hello biod{Backspace}s{Enter}', '--keys-when', 'type:'], BOOT_MS);
   assert.equal(r.stderr, '');
   assert.deepEqual([r.status, r.signal], [0, null]);
-  const lines = expectedLines('80', '00000080', 'hello bios');
+  const lines = expectedLines('80', '000003f0', 'hello bios');
   assert.equal(r.stdout, lines.join('\n') + '\n');
   assertSameImage(decodePng(readFileSync(png)), expectedImage(lines), png);
 });
@@ -86,4 +86,36 @@ test('a 1.44 MB floppy image boots as drive 00h with its real geometry (80/2/18)
   assert.equal(r.stderr, '');
   assert.deepEqual([r.status, r.signal], [0, null]);
   assert.equal(r.stdout, expectedLines('00', '00000b40', 'fd0').join('\n') + '\n');
+});
+
+test('an invalid opcode in the boot sector, with no handler of its own: the VM ends with status 2 and a sentence naming CS:IP', async () => {
+  const bad = join(dir, 'ud2.img');
+  const sector = new Uint8Array(512);
+  sector.set([0x90, 0x0f, 0x0b]);           // nop; ud2 at 0000:7C01
+  sector.set([0x55, 0xaa], 510);
+  writeFileSync(bad, sector);
+  const r = await runCli(['run', '--kernel', bad, '--memory', '64M'], BOOT_MS);
+  assert.deepEqual([r.status, r.signal, r.stdout], [2, null, '']);
+  assert.equal(r.stderr, 'kvmdbg: the guest raised #UD (invalid opcode) at 0000:7C01 in real mode, and vector 06h is still kvmdbg\'s BIOS default (the guest installed no handler)\n');
+});
+
+test('jmp FFFF:0000 (the reset vector) boots again: the boot sector is read again and POST runs; RAM outside it keeps a reboot count', async () => {
+  const img = join(dir, 'reboot.img');
+  const sector = new Uint8Array(512);
+  sector.set([
+    0x31, 0xc0, 0x8e, 0xd8,                   // xor ax,ax; mov ds,ax
+    0xfe, 0x06, 0x00, 0x06,                   // inc byte [0x600]
+    0x80, 0x3e, 0x00, 0x06, 0x03,             // cmp byte [0x600], 3
+    0x73, 0x05,                               // jae done
+    0xea, 0x00, 0x00, 0xff, 0xff,             // jmp FFFF:0000
+    0xa0, 0x00, 0x06, 0x04, 0x30,             // done: mov al,[0x600]; add al,'0'
+    0xb4, 0x0e, 0xcd, 0x10,                   // mov ah,0Eh; int 10h
+    0xba, 0x04, 0x06, 0xb8, 0x00, 0x20, 0xef, // mov dx,0x604; mov ax,0x2000; out dx,ax
+    0xf4,
+  ]);
+  sector.set([0x55, 0xaa], 510);
+  writeFileSync(img, sector);
+  const r = await runCli(['run', '--kernel', img, '--memory', '64M', '--screen'], BOOT_MS);
+  assert.deepEqual([r.status, r.signal, r.stderr], [0, null, '']);
+  assert.equal(r.stdout, '3\n', 'booted three times, the screen cleared each time');
 });

@@ -63,7 +63,7 @@ for (const [host, onOut] of [['VMX/SVM (RIP on the OUT)', 0], ['PVM (RIP past th
   test(`a stub's OUT is served with ${host}: a read past the disk's end sets CF in the caller's FLAGS, AH = 04h, and RIP moves to the stub's iret`, () => {
     const { memory, vcpu, calls } = setup();
     intFrame(memory, vcpu);
-    memory.write(0x600, Uint8Array.from([0x10, 0, 1, 0, 0, 0, 0, 0x20, 200, 0, 0, 0, 0, 0, 0, 0]));
+    memory.write(0x600, Uint8Array.from([0x10, 0, 1, 0, 0, 0, 0, 0x20, 0xd0, 0x07, 0, 0, 0, 0, 0, 0]));   // LBA 2000, past the 1008 of one cylinder
     vcpu.regs = { ...vcpu.regs, rip: BigInt(stubOffset(0x13) + onOut), rax: 0x1234_5678_0000_4200n, rdx: 0x80n, rsi: 0x600n };
     assert.equal(calls.portCall(), true);
     assert.equal(vcpu.regs.rax, 0x1234_5678_0000_0400n, 'AH = 04h, the upper half of RAX kept');
@@ -82,6 +82,34 @@ test('a successful call clears the caller\'s CF; an empty key ring sends the stu
   vcpu.regs = { ...vcpu.regs, rip: BigInt(stubOffset(0x16)), rax: 0n };
   assert.equal(calls.portCall(), true);
   assert.equal(vcpu.regs.rip, BigInt(ROM_KEY_WAIT));
+});
+
+test('#UD or #DE in real mode with no handler of the guest\'s own ends the VM with a sentence naming the instruction\'s address (iret would run it again for ever)', () => {
+  const memory = GuestMemory.allocate(16 * MiB);
+  const { rom, ivt } = buildRom({ drive: 0x80, sectorsPerTrack: 63 });
+  memory.write(0, ivt);
+  memory.write(ROM_ADDR, rom);
+  const ended: string[] = [];
+  const log = { guestError: () => {} };
+  const disk = { path: 'd', readOnly: true, bytes: 512, read() {}, write() {}, flush() {}, close() {} };
+  const vcpu = new FakeVcpu();
+  const calls = new BiosCalls(vcpu, memory, new Bios({ memory, ports: { read: () => 0, write: () => {} }, log }, disk, diskGeometry(512)), log, (m) => ended.push(m));
+  memory.writeU16(0x6ffa, 0x7c10); memory.writeU16(0x6ffc, 0x07c0); memory.writeU16(0x6ffe, 0x0202);
+  vcpu.regs = { ...vcpu.regs, rip: BigInt(stubOffset(0x06) + 2), rsp: 0x6ffan };
+  assert.equal(calls.portCall(), true);
+  assert.deepEqual(ended, ['the guest raised #UD (invalid opcode) at 07C0:7C10 in real mode, and vector 06h is still kvmdbg\'s BIOS default (the guest installed no handler)']);
+  vcpu.regs.rip = BigInt(stubOffset(0x00));
+  calls.portCall();
+  assert.match(ended[1], /^the guest raised #DE \(divide error\) at 07C0:7C10/);
+});
+
+test('INT 19h (and the reset vector\'s jump to its stub) reads the boot sector again and runs POST', () => {
+  const { memory, vcpu, calls } = setup();
+  memory.fill(0x7c00, 512, 0x11);
+  vcpu.regs = { ...vcpu.regs, rip: BigInt(stubOffset(0x19)), rsp: 0x1234n, rax: 0x5555n };
+  assert.equal(calls.portCall(), true);
+  assert.deepEqual([vcpu.regs.rip, memory.readU8(0x7c00), memory.readU8(0x7dff)], [BigInt(ROM_POST), 0xab, 0xab]);
+  assert.equal(memory.readU16(0xb8000), 0x0720, 'the screen as at power-on');
 });
 
 test('an OUT to the BIOS port that no stub made is not a BIOS call', () => {
@@ -152,10 +180,13 @@ test('the ROM: POST programs the PICs and the PIT and jumps to 0000:7C00 with DL
   assert.deepEqual(text(ROM_EOI_MASTER, 5), ['push %ax', 'mov $0x20,%al', 'out %al,$0x20', 'pop %ax', 'iret']);
   assert.deepEqual(text(ROM_KEY_WAIT, 4), ['sti', 'hlt', 'cli', `jmp ${hex(stubOffset(0x16))}`]);
   assert.deepEqual(text(ROM_DEFAULT, 5), ['push %bp', 'mov %sp,%bp', 'orw $1,6(%bp)', 'pop %bp', 'iret']);
+  assert.deepEqual(text(0xfff0, 1), [`ljmp $0xF000,$${hex(stubOffset(0x19))}`], 'the reset vector boots again');
+  assert.equal(rom[0xfffe - ROM_OFFSET], 0xfc, 'the AT model byte');
   const vector = (v: number) => [ivt[v * 4] | (ivt[v * 4 + 1] << 8), ivt[v * 4 + 2] | (ivt[v * 4 + 3] << 8)];
   assert.deepEqual(vector(0x13), [stubOffset(0x13), 0xf000]);
   assert.deepEqual(vector(0x0c), [ROM_EOI_MASTER, 0xf000], 'IRQ4: end of interrupt only');
   assert.deepEqual(vector(0x21), [ROM_DEFAULT, 0xf000]);
+  assert.deepEqual(vector(0x06), [stubOffset(0x06), 0xf000], '#UD: reported by the VMM');
 });
 
 test('detection: a raw image whose first sector ends in 55h AAh boots through the BIOS (sector at 0x7C00, real mode at F000:E000); a bzImage (which has the signature too) stays Linux', () => {
@@ -164,7 +195,7 @@ test('detection: a raw image whose first sector ends in 55h AAh boots through th
   image[0] = 0xfa; image[510] = 0x55; image[511] = 0xaa; image[512] = 0x77;
   const info = loadKernel({ kernelPath: 'disk.img', kernel: image, memory, cmdline: '', modules: [] });
   assert.equal(info.protocol, 'bios');
-  assert.equal(info.description, 'BIOS boot sector at 0x7c00 from hard disk 80h, 4 KiB, CHS 1/16/63');
+  assert.equal(info.description, 'BIOS boot sector at 0x7c00 from hard disk 80h, CHS 1/16/63, image 4 KiB');
   assert.deepEqual(info.bios, { disk: 'disk.img', drive: 0x80 });
   assert.deepEqual([memory.readU8(0x7c00), memory.readU16(0x7dfe), memory.readU8(0x7e00)], [0xfa, 0xaa55, 0], 'the first sector only');
   assert.deepEqual([info.cpu.sregs.cs.selector, info.cpu.regs.rip, info.cpu.sregs.cr0], [0xf000, BigInt(ROM_POST), 0x10n]);

@@ -20,7 +20,7 @@ function memDisk(bytes: number, readOnly = true): DiskFile & { data: Uint8Array 
   for (let s = 0; s < bytes / 512; s++) data.fill(s & 0xff, s * 512, s * 512 + 512);
   return {
     path: 'disk.img', readOnly, bytes, data,
-    read(into, position) { into.set(data.subarray(position, position + into.length)); },
+    read(into, position) { into.fill(0); into.set(data.subarray(position, position + into.length)); },
     write(from, position) { data.set(from, position); },
     flush() {}, close() {},
   };
@@ -62,10 +62,11 @@ const screenRow = (m: GuestMemory, row: number) => {
 };
 
 test('geometry: a 64 KiB image is hard disk 80h, 1 cylinder of 16 heads x 63 sectors; 1.44 MB is floppy 00h, 80/2/18; CHS 0/0/1 is LBA 0', () => {
-  assert.deepEqual(diskGeometry(64 * 1024), { drive: 0x80, floppy: false, cylinders: 1, heads: 16, sectorsPerTrack: 63, sectors: 128 });
+  assert.deepEqual(diskGeometry(64 * 1024), { drive: 0x80, floppy: false, cylinders: 1, heads: 16, sectorsPerTrack: 63, sectors: 1008 }, 'a whole cylinder');
   assert.deepEqual(diskGeometry(1_474_560), { drive: 0, floppy: true, cylinders: 80, heads: 2, sectorsPerTrack: 18, sectors: 2880, floppyType: 4 });
   assert.equal(diskGeometry(2 * 1024 ** 3).heads, 255);
   assert.equal(diskGeometry(2 * 1024 ** 3).cylinders, 262, 'rounded up: the last partial cylinder counts');
+  assert.equal(diskGeometry(16 * 1024 ** 3).sectors, 16 * 2 ** 21, 'past 1024 cylinders (CHS\'s reach) the image\'s own size');
   const g = diskGeometry(1_474_560);
   assert.equal(chsToLba(g, 0, 0, 1), 0);
   assert.equal(chsToLba(g, 1, 1, 18), 71);
@@ -86,7 +87,7 @@ test('INT 13h AH=02h reads CHS sectors to ES:BX; AH=42h reads by LBA from the pa
   memory.writeU16(0x700, 0x1e);
   const p = call(0x13, { eax: 0x4800, edx: 0x80, esi: 0x700 });
   assert.deepEqual([cf(p), memory.readU16(0x700), memory.readU32(0x704), memory.readU32(0x708), memory.readU32(0x70c), Number(memory.readU64(0x710)), memory.readU16(0x718)],
-    [false, 0x1a, 1, 16, 63, 128, 512]);
+    [false, 0x1a, 1, 16, 63, 1008, 512]);
   const e = call(0x13, { eax: 0x4100, ebx: 0x55aa, edx: 0x80 });
   assert.deepEqual([cf(e), ah(e), e.ebx, e.ecx], [false, 0x30, 0xaa55, 1]);
   const q = call(0x13, { eax: 0x0800, edx: 0x80 });
@@ -96,8 +97,8 @@ test('INT 13h AH=02h reads CHS sectors to ES:BX; AH=42h reads by LBA from the pa
 test('INT 13h bad requests: past the end (04h), a buffer over the ROM or outside RAM (09h), a drive not ours or a bad packet (01h), a write to the read-only disk (03h); nothing moves', () => {
   const { memory, call } = machine();
   memory.fill(0x20000, 0x1000, 0xee);
-  // 128 sectors: LBA 127 is the last; 127 + 2 runs past it.
-  memory.write(0x600, Uint8Array.from([0x10, 0, 2, 0, 0, 0, 0, 0x20, 127, 0, 0, 0, 0, 0, 0, 0]));
+  // One cylinder, 1008 sectors: LBA 1007 (0x3ef) is the last; 1007 + 2 runs past it.
+  memory.write(0x600, Uint8Array.from([0x10, 0, 2, 0, 0, 0, 0, 0x20, 0xef, 0x03, 0, 0, 0, 0, 0, 0]));
   const past = call(0x13, { eax: 0x4200, edx: 0x80, esi: 0x600 });
   assert.deepEqual([cf(past), ah(past), memory.readU16(0x602), memory.readU8(0x20000)], [true, 0x04, 0, 0xee], 'nothing read, count 0');
   memory.write(0x600, Uint8Array.from([0x10, 0, 1, 0, 0, 0, 0, 0x20, 0, 0, 0, 0, 1, 0, 0, 0]));   // LBA 2^32
@@ -118,6 +119,18 @@ test('INT 13h bad requests: past the end (04h), a buffer over the ROM or outside
   assert.equal(ah(call(0x13, { eax: 0x4200, edx: 0x80, esi: 0xfff0, ds: 0xffff, dsBase: 64 * MiB - 8 })), 0x01, 'a packet outside RAM');
   const status = call(0x13, { eax: 0x0100, edx: 0x80 });
   assert.deepEqual([cf(status), ah(status), status.eax & 0xff], [true, 0x01, 0x01], 'AH=01h: the last status');
+});
+
+test('an image shorter than its disk (a kernel nobody padded): its short last sector and the sectors after it read with zeros after the file\'s end, up to the last cylinder', () => {
+  const { memory, disk, call } = machine(1000);
+  disk.data.fill(0x42, 512);
+  memory.fill(0x3000, 3 * 512, 0xee);
+  const r = call(0x13, { eax: 0x0203, ecx: 0x0002, edx: 0x0080, ebx: 0x3000 });   // 3 sectors from LBA 1: 488 bytes of file, then zeros
+  assert.deepEqual([cf(r), r.eax & 0xff, memory.readU8(0x3000), memory.readU8(0x3000 + 487), memory.readU8(0x3000 + 488), memory.readU8(0x3000 + 3 * 512 - 1)], [false, 3, 0x42, 0x42, 0, 0]);
+  const last = call(0x13, { eax: 0x0201, ecx: 0x003f, edx: 0x0f80, ebx: 0x3000 });   // head 15, sector 63: LBA 1007
+  assert.deepEqual([cf(last), ah(last)], [false, 0]);
+  memory.write(0x600, Uint8Array.from([0x10, 0, 1, 0, 0, 0x30, 0, 0, 0xf0, 0x03, 0, 0, 0, 0, 0, 0]));   // LBA 1008
+  assert.equal(ah(call(0x13, { eax: 0x4200, edx: 0x80, esi: 0x600 })), 0x04, 'past the last cylinder');
 });
 
 test('INT 13h AH=03h/43h write to a writable disk image', () => {
@@ -156,6 +169,8 @@ test('INT 10h scroll windows (06h/07h), character writes (09h with attribute, 0A
   assert.equal(rd.eax & 0xffff, 0x1e41, '0Ah kept the attribute 09h wrote');
   const mode = call(0x10, { eax: 0x0f00 });
   assert.deepEqual([mode.eax & 0xff, (mode.eax >>> 8) & 0xff, (mode.ebx >>> 8) & 0xff], [3, 80, 0]);
+  const ega = call(0x10, { eax: 0x1200, ebx: 0x0010 });
+  assert.deepEqual([ega.ebx & 0xffff, ega.ecx & 0xffff], [0x0003, 0x0009], 'AH=12h BL=10h: a colour EGA/VGA with 256 KiB');
   call(0x10, { eax: 0x0003 });
   assert.equal(screenRow(memory, 1), '');
   assert.equal(memory.readU16(0xb8000), 0x0720);
@@ -223,6 +238,8 @@ test('INT 09h and 16h: set-1 scan codes become BIOS keys with Shift and Caps Loc
   assert.equal(n, 15, 'a 16-word ring holds 15 keys');
   irq(0x2a);
   assert.equal(call(0x16, { eax: 0x0200 }).eax & 0xff, 0x42, 'Caps Lock on, left Shift held');
+  assert.equal(call(0x16, { eax: 0x0500, ecx: 0x2f76 }).eax & 0xff, 0, 'AH=05h stores a key');
+  assert.equal(call(0x16, { eax: 0x0000 }).eax & 0xffff, 0x2f76);
 });
 
 test('INT 1Ah: ticks start at the host\'s time of day and follow IRQ0; a day rolls over with the midnight flag, which AH=00h reports once', () => {

@@ -11,9 +11,9 @@
 import type { Regs, Sregs } from '../../native/types';
 import type { Segment } from '../boot/boot-state';
 import type { GuestMemory } from '../memory/guest-memory';
-import type { Bios } from './bios';
+import type { Bios, BiosOutcome } from './bios';
 import type { BiosLog } from './guest-access';
-import { IVT_ADDR, ROM_KEY_WAIT, ROM_SEGMENT, stubResume, stubVector } from './layout';
+import { IVT_ADDR, ROM_KEY_WAIT, ROM_POST, ROM_SEGMENT, stubResume, stubVector } from './layout';
 import { type BiosRegs, FLAG_CF, FLAG_IF, FLAG_TF } from './regs';
 
 export interface BiosVcpu {
@@ -24,11 +24,26 @@ export interface BiosVcpu {
 }
 
 const CR0_PE = 1n;
+const hex4 = (v: number): string => v.toString(16).toUpperCase().padStart(4, '0');
 const low16 = (v: bigint): number => Number(v & 0xffffn);
 const keep32 = (old: bigint, v: number): bigint => (old & ~0xffff_ffffn) | BigInt(v >>> 0);
 
+/** The CPU exceptions a real-mode boot sector cannot survive without a handler of its own (iret would restart the instruction for ever). */
+const FATAL_EXCEPTIONS: Record<number, string> = { 0x00: '#DE (divide error)', 0x06: '#UD (invalid opcode)' };
+
 export class BiosCalls {
-  constructor(private readonly vcpu: BiosVcpu, private readonly memory: GuestMemory, private readonly bios: Bios, private readonly log: BiosLog) {}
+  constructor(private readonly vcpu: BiosVcpu, private readonly memory: GuestMemory, private readonly bios: Bios, private readonly log: BiosLog,
+    /** Ends the VM with a sentence (an exception no handler takes). */
+    private readonly end: (message: string) => void = () => {}) {}
+
+  /** Kinds of guest error already logged: each once, so a guest calling in a loop cannot flood the log. */
+  private readonly logged = new Set<string>();
+
+  private guestError(kind: string, message: string): void {
+    if (this.logged.has(kind)) return;
+    this.logged.add(kind);
+    this.log.guestError(`${message} (said once)`);
+  }
 
   /** An OUT to BIOS_PORT: true when a ROM stub made it (served); false for any other (an ordinary port write). */
   portCall(): boolean {
@@ -40,16 +55,29 @@ export class BiosCalls {
     // The INT frame at SS:SP: IP, CS, FLAGS (the stub pushed nothing).
     const flagsAt = Number(s.ss.base) + ((low16(regs.rsp) + 4) & 0xffff);
     const frame = this.memory.contains(flagsAt, 2);
+    const fatal = FATAL_EXCEPTIONS[vector];
+    if (fatal) {
+      const ipAt = Number(s.ss.base) + low16(regs.rsp);
+      const where = this.memory.contains(ipAt, 4)
+        ? `${hex4(this.memory.readU16(ipAt + 2))}:${hex4(this.memory.readU16(ipAt))}` : 'an address its stack does not say';
+      this.end(`the guest raised ${fatal} at ${where} in real mode, and vector ${vector.toString(16).padStart(2, '0')}h is still kvmdbg's BIOS default (the guest installed no handler)`);
+      return true;
+    }
     const r = toBiosRegs(regs, s, frame ? this.memory.readU16(flagsAt) : low16(regs.rflags));
-    let outcome: 'return' | 'wait' = 'return';
+    let outcome: BiosOutcome = 'return';
     try {
       outcome = this.bios.call(vector, r);
     } catch (e) {
-      this.log.guestError(`kvmdbg's BIOS failed in INT ${vector.toString(16).padStart(2, '0')}h (AX=${(r.eax & 0xffff).toString(16).padStart(4, '0')}): ${(e as Error).message}; the call returns with CF set`);
+      this.guestError(`failed ${vector}`, `kvmdbg's BIOS failed in INT ${vector.toString(16).padStart(2, '0')}h (AX=${(r.eax & 0xffff).toString(16).padStart(4, '0')}): ${(e as Error).message}; the call returns with CF set`);
       r.flags |= FLAG_CF;
     }
+    if (outcome === 'reboot') {
+      // POST sets every register it hands the boot sector; nothing returns to the caller.
+      this.vcpu.setRegs({ ...regs, rip: BigInt(ROM_POST), rflags: 0x2n });
+      return true;
+    }
     if (frame) this.memory.writeU16(flagsAt, r.flags & 0xffff);
-    else this.log.guestError(`INT ${vector.toString(16)}h: the caller's stack at SS:SP is not guest RAM, so its FLAGS (CF) could not be set`);
+    else this.guestError('stack', `INT ${vector.toString(16)}h: the caller's stack at SS:SP is not guest RAM, so its FLAGS (CF) could not be set`);
     this.writeBack(regs, s, r, BigInt(outcome === 'wait' ? ROM_KEY_WAIT : stubResume(vector)));
     return true;
   }

@@ -6,7 +6,8 @@
  */
 import type { DiskFile } from '../virtio/blk';
 import { ClockBios } from './clock';
-import { DiskBios } from './disk';
+import { DISK_OK, DiskBios } from './disk';
+import { BOOT_SECTOR_ADDR } from './layout';
 import type { DiskGeometry } from './geometry';
 import type { BiosContext } from './guest-access';
 import { KeyboardBios } from './keyboard';
@@ -14,8 +15,8 @@ import type { BiosRegs } from './regs';
 import { SystemBios } from './system';
 import { VideoBios } from './video';
 
-/** What a call asks of the ROM afterwards: return to the caller, or wait for a key and call again. */
-export type BiosOutcome = 'return' | 'wait';
+/** What a call asks of the ROM afterwards: return to the caller, wait for a key and call again, or run POST again (the boot sector reloaded). */
+export type BiosOutcome = 'return' | 'wait' | 'reboot';
 
 export class Bios {
   readonly video: VideoBios;
@@ -24,7 +25,7 @@ export class Bios {
   readonly keyboard: KeyboardBios;
   readonly clock: ClockBios;
 
-  constructor(ctx: BiosContext, disk: DiskFile, geometry: DiskGeometry, now?: () => Date) {
+  constructor(private readonly ctx: BiosContext, disk: DiskFile, geometry: DiskGeometry, now?: () => Date) {
     this.video = new VideoBios(ctx);
     this.disk = new DiskBios(ctx, disk, geometry);
     this.system = new SystemBios(ctx);
@@ -39,6 +40,17 @@ export class Bios {
     this.clock.init();
   }
 
+  /**
+   * INT 19h, and the reset vector (F000:FFF0, where `jmp FFFF:0000` goes):
+   * the boot sector read again to 0000:7C00 and the services' state as at
+   * power-on; POST then runs. A sector that cannot be read leaves memory as it is.
+   */
+  private bootstrap(): BiosOutcome {
+    if (this.disk.transfer(0, 1, BOOT_SECTOR_ADDR, false) !== DISK_OK) this.ctx.log.guestError('INT 19h: the boot sector could not be read again; POST runs with what is at 0x7c00');
+    this.start();
+    return 'reboot';
+  }
+
   call(vector: number, r: BiosRegs): BiosOutcome {
     switch (vector) {
       case 0x08: this.clock.tick(); break;
@@ -50,6 +62,7 @@ export class Bios {
       case 0x15: this.system.call(r); break;
       case 0x16: return this.keyboard.call(r) ?? 'return';
       case 0x1a: this.clock.call(r); break;
+      case 0x19: return this.bootstrap();
       default: break;
     }
     return 'return';

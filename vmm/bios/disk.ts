@@ -95,16 +95,20 @@ export class DiskBios {
     this.done(r, status);
   }
 
+  /** AH=08h: the geometry's maxima (CH, CL, DH) and DL = drives of the asked kind; for a floppy, BL = its type and ES:DI its parameter table. */
   private parameters(r: BiosRegs): void {
     const g = this.geometry;
-    const ours = lo8(r, 'edx') === g.drive;
-    const drives = ours ? 1 : (lo8(r, 'edx') & 0x80) === (g.drive & 0x80) ? 1 : 0;
-    if (!ours) { setLo8(r, 'edx', drives); return this.done(r, DISK_BAD_COMMAND); }
+    const asked = lo8(r, 'edx');
+    if (asked !== g.drive) {
+      // No such drive; DL still counts the drives of that kind (hard disks from 80h, floppies below).
+      setLo8(r, 'edx', (asked & 0x80) === (g.drive & 0x80) ? 1 : 0);
+      return this.done(r, DISK_BAD_COMMAND);
+    }
     const maxCyl = g.cylinders - 1;
     setHi8(r, 'ecx', maxCyl & 0xff);
     setLo8(r, 'ecx', (g.sectorsPerTrack & 0x3f) | ((maxCyl >> 2) & 0xc0));
     setHi8(r, 'edx', g.heads - 1);
-    setLo8(r, 'edx', drives);
+    setLo8(r, 'edx', 1);
     if (g.floppy) {
       setLo8(r, 'ebx', g.floppyType ?? 4);
       r.es = ROM_SEGMENT; r.esBase = ROM_SEGMENT * 16;

@@ -4,7 +4,10 @@
  * otherwise a hard disk (drive 80h) with the geometry BIOSes give a disk
  * they know only by its size: 16 heads and 63 sectors a track up to
  * 504 MiB, 255 heads beyond, at most 1024 cylinders (CHS reaches no
- * further; LBA reads reach the whole image).
+ * further; LBA reads reach the whole image). The disk is at least its
+ * whole cylinders: what lies after the image's end reads as zeros, because
+ * tutorial boot sectors read more sectors than their unpadded image holds
+ * (QEMU's -fda lets them); a read past the last cylinder is an error.
  */
 import { SECTOR_BYTES } from './layout';
 
@@ -15,7 +18,7 @@ export interface DiskGeometry {
   cylinders: number;
   heads: number;
   sectorsPerTrack: number;
-  /** Whole 512-byte sectors in the image (a shorter tail is not visible). */
+  /** 512-byte sectors the disk has: the image's (a short tail is a sector), at least its whole cylinders; zeros after the image. */
   sectors: number;
   /** INT 13h AH=08h's BL for a floppy: 1 = 360K, 2 = 1.2M, 3 = 720K, 4 = 1.44M, 6 = 2.88M. */
   floppyType?: number;
@@ -30,16 +33,16 @@ const FLOPPIES: readonly [bytes: number, cylinders: number, heads: number, spt: 
 ];
 
 export function diskGeometry(bytes: number): DiskGeometry {
-  const sectors = Math.floor(bytes / SECTOR_BYTES);
+  const imageSectors = Math.ceil(bytes / SECTOR_BYTES);
   const floppy = FLOPPIES.find(([b]) => b === bytes);
   if (floppy) {
     const [, cylinders, heads, sectorsPerTrack, floppyType] = floppy;
-    return { drive: 0x00, floppy: true, cylinders, heads, sectorsPerTrack, sectors, floppyType };
+    return { drive: 0x00, floppy: true, cylinders, heads, sectorsPerTrack, sectors: imageSectors, floppyType };
   }
   const sectorsPerTrack = 63;
-  const heads = sectors <= 1024 * 16 * 63 ? 16 : 255;
-  const cylinders = Math.max(1, Math.min(1024, Math.ceil(sectors / (heads * sectorsPerTrack))));
-  return { drive: 0x80, floppy: false, cylinders, heads, sectorsPerTrack, sectors };
+  const heads = imageSectors <= 1024 * 16 * 63 ? 16 : 255;
+  const cylinders = Math.max(1, Math.min(1024, Math.ceil(imageSectors / (heads * sectorsPerTrack))));
+  return { drive: 0x80, floppy: false, cylinders, heads, sectorsPerTrack, sectors: Math.max(imageSectors, cylinders * heads * sectorsPerTrack) };
 }
 
 /** The LBA of a CHS address (sector counts from 1), or undefined when it lies outside the geometry. */
@@ -48,9 +51,9 @@ export function chsToLba(g: DiskGeometry, cylinder: number, head: number, sector
   return (cylinder * g.heads + head) * g.sectorsPerTrack + sector - 1;
 }
 
-/** "hard disk 80h, 64 KiB, CHS 1/16/63" for messages. */
-export function describeDisk(g: DiskGeometry): string {
-  const kib = (g.sectors * SECTOR_BYTES) / 1024;
-  const size = kib >= 1024 ? `${+(kib / 1024).toFixed(2)} MiB` : `${kib} KiB`;
-  return `${g.floppy ? 'floppy' : 'hard disk'} ${g.drive.toString(16).padStart(2, '0')}h, ${size}, CHS ${g.cylinders}/${g.heads}/${g.sectorsPerTrack}`;
+/** "hard disk 80h, CHS 1/16/63, image 64 KiB" for messages. */
+export function describeDisk(g: DiskGeometry, imageBytes: number): string {
+  const kib = imageBytes / 1024;
+  const size = kib >= 1024 ? `${+(kib / 1024).toFixed(2)} MiB` : `${+kib.toFixed(2)} KiB`;
+  return `${g.floppy ? 'floppy' : 'hard disk'} ${g.drive.toString(16).padStart(2, '0')}h, CHS ${g.cylinders}/${g.heads}/${g.sectorsPerTrack}, image ${size}`;
 }

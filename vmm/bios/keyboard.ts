@@ -3,13 +3,13 @@
  * (set 1, the i8042 translating) from port 60h, follows Shift, Ctrl, Alt
  * and Caps Lock in the BDA flags, and queues (scan << 8) | ASCII in the
  * BDA's 16-word ring; INT 16h reads it (00h/10h wait, 01h/11h peek with ZF,
- * 02h/12h flags). A read finding the ring empty first drains what the
+ * 02h/12h flags, 05h stores a key). A read finding the ring empty first drains what the
  * i8042 holds (a guest running with interrupts off still gets its keys),
  * then waits in the ROM (sti; hlt) for the next interrupt.
  */
 import type { BiosContext } from './guest-access';
 import { BDA_ADDR, BDA_KBD_BUFFER, BDA_KBD_BUFFER_END, BDA_KBD_FLAGS, BDA_KBD_HEAD, BDA_KBD_TAIL } from './layout';
-import { ah, type BiosRegs, FLAG_ZF, setFlag, setLo16, setAl } from './regs';
+import { ah, type BiosRegs, FLAG_ZF, lo16, setFlag, setLo16, setAl } from './regs';
 
 const DATA_PORT = 0x60;
 const STATUS_PORT = 0x64;
@@ -87,16 +87,18 @@ export class KeyboardBios {
     if (release) return;
     if (scan === 0x3a) { this.mem.writeU8(flagsAt, flags ^ CAPS_LOCK); return; }
     const key = biosKey(scan, flags, extended);
-    if (key !== 0) this.push(key);
+    if (key !== 0) void this.push(key);
   }
 
-  private push(key: number): void {
+  /** Queues a key; false when the ring is full (a real BIOS beeps: the key is lost). */
+  private push(key: number): boolean {
     const head = this.mem.readU16(BDA_ADDR + BDA_KBD_HEAD);
     const tail = this.mem.readU16(BDA_ADDR + BDA_KBD_TAIL);
     const next = this.advance(tail);
-    if (next === head || !this.inRing(tail)) return;        // full (a real BIOS beeps): the key is lost
+    if (next === head || !this.inRing(tail)) return false;
     this.mem.writeU16(BDA_ADDR + tail, key);
     this.mem.writeU16(BDA_ADDR + BDA_KBD_TAIL, next);
+    return true;
   }
 
   private inRing(offset: number): boolean {
@@ -134,6 +136,7 @@ export class KeyboardBios {
       return undefined;
     }
     if (fn === 0x02) setAl(r, this.mem.readU8(BDA_ADDR + BDA_KBD_FLAGS));
+    if (fn === 0x05) setAl(r, this.push(lo16(r, 'ecx')) ? 0 : 1);   // store CX as a key: AL = 1 when the ring is full
     return undefined;
   }
 

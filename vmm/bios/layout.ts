@@ -69,6 +69,8 @@ export const ROM_EOI_MASTER = 0xe220;
 export const ROM_EOI_SLAVE = 0xe230;
 export const ROM_IRQ0_TAIL = 0xe240;
 export const ROM_DISKETTE_TABLE = 0xe280;
+/** Where a CPU reset starts (FFFF:0000 = F000:FFF0). */
+export const ROM_RESET_VECTOR = 0xfff0;
 /** One 8-byte stub per vector from here: `out BIOS_PORT, al` then iret (or a jump to the IRQ tail). */
 export const ROM_STUBS = 0xf000;
 export const STUB_BYTES = 8;

@@ -8,12 +8,12 @@
  */
 import {
   BIOS_PORT, BOOT_SECTOR_ADDR, BOOT_STACK, IVT_VECTORS, PIC_MASTER_BASE, PIC_SLAVE_BASE, ROM_BYTES, ROM_DEFAULT,
-  ROM_DISKETTE_TABLE, ROM_EOI_MASTER, ROM_EOI_SLAVE, ROM_IRET, ROM_IRQ0_TAIL, ROM_KEY_WAIT, ROM_OFFSET, ROM_POST, ROM_SEGMENT,
+  ROM_DISKETTE_TABLE, ROM_EOI_MASTER, ROM_EOI_SLAVE, ROM_IRET, ROM_IRQ0_TAIL, ROM_KEY_WAIT, ROM_OFFSET, ROM_POST, ROM_RESET_VECTOR, ROM_SEGMENT,
   stubOffset, stubResume,
 } from './layout';
 
-/** Vectors the VMM serves (INT 09h and 08h are IRQ1 and IRQ0). */
-export const SERVICED_VECTORS = [0x08, 0x09, 0x10, 0x11, 0x12, 0x13, 0x15, 0x16, 0x1a] as const;
+/** Vectors the VMM serves (INT 09h and 08h are IRQ1 and IRQ0; 00h and 06h are the CPU's #DE and #UD, reported). */
+export const SERVICED_VECTORS = [0x00, 0x06, 0x08, 0x09, 0x10, 0x11, 0x12, 0x13, 0x15, 0x16, 0x19, 0x1a] as const;
 
 const IRQ0_VECTOR = PIC_MASTER_BASE;
 const IRQ1_VECTOR = PIC_MASTER_BASE + 1;
@@ -74,6 +74,9 @@ export function buildRom(o: { drive: number; sectorsPerTrack: number }): RomImag
     else if (v === IRQ1_VECTOR) put(resume, jmpNear(resume, ROM_EOI_MASTER));
     else put(resume, [0xcf]);
   }
+  // The reset vector: a CPU reset (or `jmp FFFF:0000`) boots again through INT 19h's stub; then the BIOS date and the AT model byte.
+  put(ROM_RESET_VECTOR, [0xea, ...le16(stubOffset(0x19)), ...le16(ROM_SEGMENT)]);
+  put(ROM_RESET_VECTOR + 5, [...Buffer.from('12/02/26', 'latin1'), 0x00, 0xfc]);
   const ivt = new Uint8Array(IVT_VECTORS * 4);
   const view = new DataView(ivt.buffer);
   for (let v = 0; v < IVT_VECTORS; v++) {

@@ -8,7 +8,7 @@
 import { pcMemoryMap, type MemoryMapEntry } from '../memory/memory-map';
 import { type BiosContext, canWrite, linear } from './guest-access';
 import { BDA_ADDR, BDA_EQUIPMENT, BDA_MEMORY_KIB } from './layout';
-import { ah, type BiosRegs, fail, lo16, ok, setAl, setLo16 } from './regs';
+import { ah, type BiosRegs, fail, FLAG_CF, lo16, ok, setAl, setFlag, setLo16 } from './regs';
 
 const SMAP = 0x534d4150;
 const E820_ENTRY_BYTES = 20;
@@ -57,7 +57,7 @@ export class SystemBios {
     r.eax = SMAP;
     r.ecx = E820_ENTRY_BYTES;
     r.ebx = index + 1 < this.map.length ? index + 1 : 0;
-    r.flags &= ~1;
+    setFlag(r, FLAG_CF, false);
   }
 
   /** AX = CX = KiB from 1 MiB to 16 MiB, BX = DX = 64 KiB blocks from 16 MiB to the 4 GiB hole. */

@@ -63,6 +63,10 @@ export class VideoBios {
         setAh(r, COLUMNS);
         setHi8(r, 'ebx', this.activePage());
         return;
+      case 0x12:
+        // BL=10h, EGA information: colour, 256 KiB; what programs ask to find a VGA.
+        if (lo8(r, 'ebx') === 0x10) { setLo16(r, 'ebx', 0x0003); setLo16(r, 'ecx', 0x0009); }
+        return;
       case 0x13: this.writeString(r, page); return;
       case 0x1a:
         if (al(r) === 0x00) { setAl(r, 0x1a); setLo16(r, 'ebx', 0x0008); }   // one VGA with a colour display

@@ -67,7 +67,7 @@ export function loadBootSector(req: LoadKernelOptions): BootInfo {
     imageStart: BOOT_SECTOR_ADDR,
     imageEnd: BOOT_SECTOR_ADDR + SECTOR_BYTES,
     entry: BOOT_SECTOR_ADDR,
-    description: `BIOS boot sector at ${hex(BOOT_SECTOR_ADDR)} from ${describeDisk(geometry)}`,
+    description: `BIOS boot sector at ${hex(BOOT_SECTOR_ADDR)} from ${describeDisk(geometry, kernel.length)}`,
     bios: { disk: file, drive: geometry.drive },
   };
 }

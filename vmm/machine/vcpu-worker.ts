@@ -154,7 +154,7 @@ function startBios(boot: NonNullable<BootInfo['bios']>, v: Vcpu, b: PcBoard, log
   const disk = openDiskFile(boot.disk, true);
   const bios = new Bios({ memory, ports: b.pio, log }, disk, diskGeometry(disk.bytes));
   bios.start();
-  return new BiosCalls(v, memory, bios, log);
+  return new BiosCalls(v, memory, bios, log, (message) => runner.requestEnd({ kind: 'crash', status: 2, message }));
 }
 
 /** An AP: its own vCPU on vCPU 0's VM; devices through the mailbox. */
