@@ -7,9 +7,9 @@
 // screen. Not part of npm test (it needs an xv6 checkout, gcc -m32 and a
 // host that runs 32-bit paging and interrupts through the guest's IDT: on
 // one that does not (PVM), the boots run inside the KVM sandbox).
-//   node scripts/xv6-check.mjs XV6_SOURCE_DIR [--cpus 1,2] [--timeout SECONDS]   (after npm run build)
+//   node scripts/xv6-check.mjs XV6_SOURCE_DIR [--cpus 1,2] [--timeout SECONDS] [--build-only]   (after npm run build)
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -22,6 +22,7 @@ const opt = (name, dflt) => { const i = argv.indexOf(name); if (i < 0) return df
 const cpusList = opt('--cpus', '1,2').split(',').map(Number);
 const timeoutS = Number(opt('--timeout', '300'));
 const bootOnly = opt('--boot-only', undefined);
+const buildOnly = argv.includes('--build-only') ? (argv.splice(argv.indexOf('--build-only'), 1), true) : false;
 if (!existsSync(kvmdbg)) fail(`${kvmdbg} is missing: run npm run build`);
 
 if (bootOnly) {
@@ -36,13 +37,17 @@ if (!existsSync(join(src, 'bootasm.S')) || !existsSync(join(src, 'mp.c'))) fail(
 for (const [tool, pkg] of [['gcc', 'gcc gcc-multilib'], ['ld', 'binutils'], ['objcopy', 'binutils'], ['perl', 'perl'], ['make', 'make']]) {
   if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) fail(`${tool} is missing: apt-get install ${pkg}`);
 }
-build(src);
-
 // Under the repository: the sandbox mounts this tree read-write (its /tmp is its own).
 const work = join(root, 'out', 'xv6-check');
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
-for (const f of ['xv6.img', 'fs.img']) copyFileSync(join(src, f), join(work, f));
+// A copy of the tree, cleaned: the build is this script's, whatever the checkout holds.
+const tree = join(work, 'src');
+cpSync(src, tree, { recursive: true, filter: (f) => !f.endsWith('/.git') });
+spawnSync('make', ['-C', tree, 'clean'], { stdio: 'ignore' });
+build(tree);
+for (const f of ['xv6.img', 'fs.img']) copyFileSync(join(tree, f), join(work, f));
+if (buildOnly) { say(`images in ${work}`); process.exit(0); }
 
 if (process.env.KVM_SANDBOX || hostRunsXv6()) {
   let ok = true;
@@ -58,13 +63,13 @@ process.exit(r.status ?? 1);
 /** `make xv6.img fs.img` as xv6's authors run it; gcc 12+ trips xv6's -Werror on new warnings (mp.c array bounds, sh.c recursion), which are then not errors. */
 function build(dir) {
   const plain = spawnSync('make', ['-C', dir, 'xv6.img', 'fs.img'], { encoding: 'utf8' });
-  if (plain.status === 0) { say(`built ${dir}/xv6.img and fs.img with make xv6.img fs.img`); return; }
+  if (plain.status === 0) { say('built xv6.img and fs.img with make xv6.img fs.img'); return; }
   const log = plain.stdout + plain.stderr;
   if (!/-Werror=(array-bounds|infinite-recursion)|\[-Werror/.test(log)) fail(`make xv6.img fs.img failed in ${dir}:\n${log.split('\n').slice(-15).join('\n')}`);
   const cc = 'gcc -Wno-error=array-bounds -Wno-error=infinite-recursion';
   const again = spawnSync('make', ['-C', dir, 'xv6.img', 'fs.img', `CC=${cc}`], { encoding: 'utf8' });
   if (again.status !== 0) fail(`make xv6.img fs.img CC="${cc}" failed in ${dir}:\n${(again.stdout + again.stderr).split('\n').slice(-15).join('\n')}`);
-  say(`built ${dir}/xv6.img and fs.img with make xv6.img fs.img CC="${cc}" (this gcc warns where xv6 uses -Werror)`);
+  say(`built xv6.img and fs.img with make xv6.img fs.img CC="${cc}" (this gcc warns where xv6 uses -Werror)`);
 }
 
 /** Whether this host's KVM delivers exceptions and INT n through the guest's IDT (xv6 needs them, and interrupts, in 32-bit code). */
