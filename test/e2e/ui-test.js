@@ -3,6 +3,7 @@
 // a person does, and checks what is on screen. Screenshots go to <outDir>.
 // Each scenario runs when its workspace is given (ui/scenario-*.js says what
 // it does): main (A), cdata (C), screen (D), then f5 (B) if the budget allows.
+// E2E_SCENARIOS=screen,cdata runs only those (for working on one).
 //
 // Every check can fail; UI waits are retried with long timeouts (the whole
 // thing may run emulated inside the KVM sandbox). The one thing that may be
@@ -15,7 +16,8 @@ const { log, check, elapsed, summary } = require('./ui/report');
 const { workbench, SEC, MIN, SLOW } = require('./ui/workbench');
 
 const [server, outDir, ...named] = process.argv.slice(2);
-const ws = Object.fromEntries(named.map((a) => a.split(/=(.*)/s).slice(0, 2)));
+const only = process.env.E2E_SCENARIOS ? process.env.E2E_SCENARIOS.split(',') : undefined;
+const ws = Object.fromEntries(named.map((a) => a.split(/=(.*)/s).slice(0, 2)).filter(([name]) => !only || only.includes(name)));
 const BUDGET = Number(process.env.E2E_BUDGET_S || 480) * SEC; // scenario B only starts if this much is left
 // In this order; B last, under the budget.
 const SCENARIOS = [

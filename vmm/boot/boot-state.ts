@@ -52,10 +52,10 @@ export interface BootInfo {
   entry: number;
   /** Human description, e.g. "multiboot v1 ELF32, entry 0x100020". */
   description: string;
-  /** Set when the protocol handed the kernel a framebuffer (multiboot2's framebuffer tag). */
-  framebuffer?: BootFramebuffer;
   /** A BIOS boot (vmm/bios): the disk image INT 13h reads, and its drive number. */
   bios?: { disk: string; drive: number };
+  /** Set when the protocol handed the kernel a framebuffer (multiboot2's framebuffer tag). */
+  framebuffer?: BootFramebuffer;
 }
 
 /** A kernel image or boot file the user gave that cannot be booted. */

@@ -1,12 +1,12 @@
 /**
  * loadKernel: looks at a kernel file, picks the way into it and loads it.
  * Order: a bzImage's "HdrS", then a raw disk image whose first sector
- * ends in 55h AAh (booted through kvmdbg's BIOS); for an ELF a PVH note wins
- * (it is the kernel's own statement of a 32-bit entry), then a multiboot2
- * header in the first 32 KiB (richer than v1: a kernel carrying both gets
- * the framebuffer and ACPI it can ask for there), then a multiboot header
- * in the first 8 KiB, then a plain x86-64 ELF entered in long mode.
- * Whatever the file holds, the only exception
+ * ends in 55h AAh (booted through kvmdbg's BIOS); for an ELF a PVH note
+ * wins (it is the kernel's own statement of a 32-bit entry), then a
+ * multiboot2 header in the first 32 KiB (richer than v1: a kernel carrying
+ * both gets the framebuffer and ACPI it can ask for there), then a
+ * multiboot header in the first 8 KiB, then a plain x86-64 ELF entered in
+ * long mode. Whatever the file holds, the only exception
  * that leaves here is a BootError with one sentence for the user.
  */
 import { BootError, BootInfo, BootProtocol } from './boot-state';
