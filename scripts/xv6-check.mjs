@@ -102,7 +102,7 @@ async function boot(dir, cpus) {
   const listed = () => /^console\s+3 \d+ 0\r?$/m.test(out);
   const times = {};
   while (!listed() && Date.now() - started < timeoutS * 1000 && child.exitCode === null) {
-    if (!times.prompt && /init: starting sh\r?\n\$ /.test(out)) times.prompt = Date.now() - started;
+    if (!times.prompt && /init: starting sh\r?\n\$ /.test(out)) { times.prompt = Date.now() - started; say(`${cpus} vCPU${cpus > 1 ? 's' : ''}: shell prompt after ${(times.prompt / 1000).toFixed(1)} s`); }
     await new Promise((r) => setTimeout(r, 200));
   }
   times.listing = Date.now() - started;
@@ -121,7 +121,8 @@ async function boot(dir, cpus) {
   if (!existsSync(png)) problems.push(`no screenshot ${png}`);
   if (end.signal !== null && end.signal !== 'SIGTERM') problems.push(`kvmdbg ended by ${end.signal}`);
   if (problems.length) {
-    console.error(`xv6-check: ${cpus} vCPU(s) FAILED after ${(times.listing / 1000).toFixed(1)} s: ${problems.join('; ')}\n--- stdout\n${serial}\n--- stderr\n${err}`);
+    const prompt = times.prompt ? `shell prompt after ${(times.prompt / 1000).toFixed(1)} s, ` : 'no shell prompt, ';
+    console.error(`xv6-check: ${cpus} vCPU(s) FAILED after ${(times.listing / 1000).toFixed(1)} s (${prompt}screen ${png}): ${problems.join('; ')}\n--- stdout\n${serial}\n--- stderr\n${err}`);
     return false;
   }
   say(`${cpus} vCPU${cpus > 1 ? 's' : ''}: shell prompt after ${(times.prompt / 1000).toFixed(1)} s, ls listed after ${(times.listing / 1000).toFixed(1)} s; screen ${png}`);
