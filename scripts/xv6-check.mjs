@@ -102,7 +102,7 @@ async function boot(dir, cpus) {
   const listed = () => /^console\s+3 \d+ 0\r?$/m.test(out);
   const times = {};
   while (!listed() && Date.now() - started < timeoutS * 1000 && child.exitCode === null) {
-    if (!times.prompt && /init: starting sh\r?\n\$ /.test(out)) { times.prompt = Date.now() - started; say(`${cpus} vCPU${cpus > 1 ? 's' : ''}: shell prompt after ${(times.prompt / 1000).toFixed(1)} s`); }
+    if (!times.prompt && /init: starting sh\r?\n\$/.test(out)) { times.prompt = Date.now() - started; say(`${cpus} vCPU${cpus > 1 ? 's' : ''}: shell prompt after ${(times.prompt / 1000).toFixed(1)} s`); }
     await new Promise((r) => setTimeout(r, 200));
   }
   times.listing = Date.now() - started;
