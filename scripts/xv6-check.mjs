@@ -114,7 +114,7 @@ async function boot(dir, cpus) {
   for (const w of want) if (!serial.includes(w)) problems.push(`no "${w}" on the serial console`);
   // The echo of typed keys may come between the prompt's "$" and its blank.
   if (!/\$ ?ls/.test(serial)) problems.push('no ls echoed after the prompt on the serial console');
-  for (const re of [/^\.\s+1 1 512$/m, /^README\s+2 2 \d+$/m, /^ls\s+2 \d+ \d+$/m, /^console\s+3 \d+ 0$/m]) {
+  for (const re of [/^ ?\.\s+1 1 512$/m, /^README\s+2 2 \d+$/m, /^ls\s+2 \d+ \d+$/m, /^console\s+3 \d+ 0$/m]) {
     if (!re.test(serial)) problems.push(`no line matching ${re} in the listing`);
   }
   // --screen without a terminal prints the final 80x25 text screen last.
