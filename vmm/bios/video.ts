@@ -11,6 +11,7 @@ import {
   BDA_ADDR, BDA_CRTC_PORT, BDA_CURSOR_POS, BDA_CURSOR_SHAPE, BDA_VIDEO_COLUMNS, BDA_VIDEO_MODE, BDA_VIDEO_PAGE,
   BDA_VIDEO_PAGE_SIZE, BDA_VIDEO_PAGE_START, BDA_VIDEO_ROWS, TEXT_SCREEN_ADDR,
 } from './layout';
+import { VbeBios } from './vbe';
 import { ah, al, type BiosRegs, hi8, lo16, lo8, setAh, setAl, setHi8, setLo16, setLo8 } from './regs';
 
 export const COLUMNS = 80;
@@ -25,7 +26,11 @@ const TEXT_MODE = 0x03;
 export class VideoBios {
   private warnedMode = new Set<number>();
 
-  constructor(private readonly ctx: BiosContext) {}
+  private readonly vbe: VbeBios;
+
+  constructor(private readonly ctx: BiosContext) {
+    this.vbe = new VbeBios(ctx, () => this.modeSet(TEXT_MODE));
+  }
 
   private get mem() { return this.ctx.memory; }
 
@@ -68,6 +73,7 @@ export class VideoBios {
         if (lo8(r, 'ebx') === 0x10) { setLo16(r, 'ebx', 0x0003); setLo16(r, 'ecx', 0x0009); }
         return;
       case 0x13: this.writeString(r, page); return;
+      case 0x4f: this.vbe.call(r); return;
       case 0x1a:
         if (al(r) === 0x00) { setAl(r, 0x1a); setLo16(r, 'ebx', 0x0008); }   // one VGA with a colour display
         return;

@@ -8,7 +8,8 @@ import { renameSync, writeFileSync } from 'node:fs';
 import type { Machine } from '../machine/machine';
 import { captureScreen } from '../screen/screen';
 import { encodePng } from '../screen/png';
-import { textLines, textSnapshot } from '../screen/text-mode';
+import { textLines, textSnapshot, type TextSnapshot } from '../screen/text-mode';
+import { cp437Char } from '../screen/cp437';
 import { paintText, releaseRows, reserveRows } from '../screen/terminal';
 import { typeText, type KeyEvent } from '../devices/scancodes';
 import type { RunArgs } from './args';
@@ -62,7 +63,7 @@ export function startScreenCli(machine: Machine, args: RunArgs, say: (msg: strin
     } else {
       const waitFor = args.keysWhen;
       const t = setInterval(() => {
-        if (!textLines(textSnapshot(machine.memory, machine.display.vga)).join('\n').includes(waitFor)) return;
+        if (!screenShows(textSnapshot(machine.memory, machine.display.vga), waitFor)) return;
         clearInterval(t);
         send();
       }, POLL_MS);
@@ -85,6 +86,21 @@ export function startScreenCli(machine: Machine, args: RunArgs, say: (msg: strin
       if (args.screen && !tty) out.write(textLines(textSnapshot(machine.memory, machine.display.vga)).join('\n').replace(/\n+$/, '') + '\n');
     },
   };
+}
+
+/**
+ * Whether the text screen shows `text` (--keys-when). Rows keep their
+ * trailing blanks here: a shell's prompt ends in one ("$ "), and trimmed
+ * rows would never show it.
+ */
+export function screenShows(t: TextSnapshot, text: string): boolean {
+  const rows: string[] = [];
+  for (let r = 0; r < t.rows; r++) {
+    let s = '';
+    for (let c = 0; c < t.columns; c++) s += cp437Char(t.cells[r * t.columns + c] & 0xff);
+    rows.push(s);
+  }
+  return rows.join('\n').includes(text);
 }
 
 const ARROWS: Record<string, string> = { A: 'ArrowUp', B: 'ArrowDown', C: 'ArrowRight', D: 'ArrowLeft', H: 'Home', F: 'End' };

@@ -14,6 +14,7 @@ import type { MmioBus, PioBus } from './device-mailbox';
 import type { ExitStats } from './exit-stats';
 import type { ExitRing } from './exit-ring';
 import type { FaultAnalysis } from '../debug/fault-chain';
+import { refusedPagingMessage } from '../debug/paging-refused';
 import { dropPendingOut, TRAP_PORT } from '../debug/port-trap';
 import { BIOS_PORT } from '../bios/layout';
 import { CONTROL_DEVICE, CONTROL_INPUT, CONTROL_PAUSE, CONTROL_STOP, type StopReason, type VmEnd } from './protocol';
@@ -333,6 +334,8 @@ export class VcpuRunner {
       case 'irqWindowOpen':
         return undefined;
       case 'shutdown': {
+        const refused = this.refusedPaging();
+        if (refused) return this.ended('internal-error', 4, refused);
         // KVM resets the vCPU on shutdown (SVM does), so its state may say nothing; Intel's still does.
         const why = this.hooks.analyzeFault?.();
         return this.ended('triple-fault', 2, `the guest triple-faulted: the CPU shut down (${why?.tripleFault ? why.chain.join(' -> ') : 'an exception while handling an exception, e.g. a broken IDT or stack'})`);
@@ -375,6 +378,15 @@ export class VcpuRunner {
         + 'a limit of this host, not of the guest (kvmdbg doctor lists what it can do)');
     }
     return this.ended('internal-error', 4, `KVM could not emulate the guest ${at} (${suberror})`);
+  }
+
+  /** A shutdown on a MOV CR0 that turns on 32-bit paging is this host refusing the mode (paging-refused.ts). */
+  private refusedPaging(): string | undefined {
+    try {
+      const regs = this.vcpu.getRegs();
+      const sregs = this.vcpu.getSregs();
+      return refusedPagingMessage(this.hooks.readVirtual?.(sregs.cs.base + regs.rip, 3), regs, sregs);
+    } catch { return undefined; }
   }
 
   private ended(kind: VmEnd['kind'], status: number, message: string): RunOutcome {
