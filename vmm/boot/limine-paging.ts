@@ -4,7 +4,7 @@
  * bootloader-reclaimable memory. Supervisor only; the leaf says writable
  * and executable (NX), as the kernel's segment flags ask.
  */
-import { readFileSync } from 'node:fs';
+import { hostCpuFlags } from '../host/probe/capabilities';
 import { BootAllocator } from './limine-alloc';
 import { hex } from './format';
 import { GuestMemory, PAGE_SIZE } from '../memory/guest-memory';
@@ -87,10 +87,5 @@ export class LiminePageTables {
 
 /** Whether the host CPU has 5-level paging (KVM passes LA57 through wherever the host has it). */
 export function hostHasLa57(): boolean {
-  try {
-    const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1].split(/\s+/) ?? [];
-    return flags.includes('la57');
-  } catch {
-    return false;
-  }
+  return hostCpuFlags().includes('la57');
 }

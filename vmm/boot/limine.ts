@@ -21,8 +21,7 @@
  * event log, bootloader performance, TSC frequency, Flanterm parameters,
  * the RISC-V BSP hart.
  */
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { BootError, BootInfo } from './boot-state';
 import { ELFCLASS64, EM_X86_64, ElfFile, PT_LOAD } from './elf';
 import { hex, size } from './format';
@@ -43,7 +42,7 @@ import { FoundRequest, hasLimineMagic, scanLimine } from './limine-scan';
 import { answerMp } from './limine-smp';
 import { writeAcpiTables } from '../acpi/tables';
 import { VBE_DISPI_LFB_PHYSICAL_ADDRESS } from '../devices/bochs-vbe';
-import { packageRoot } from '../host/kvm-host';
+import { kvmdbgVersion } from '../host/kvm-host';
 import { GuestMemory, PAGE_SIZE } from '../memory/guest-memory';
 import { pcMemoryMap } from '../memory/memory-map';
 
@@ -269,10 +268,4 @@ function writeMemmap(memory: GuestMemory, alloc: BootAllocator, hhdm: bigint, in
   return response;
 }
 
-let version: string | undefined;
-function loaderVersion(): string {
-  if (version === undefined) {
-    try { version = String(JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version); } catch { version = 'unknown'; }
-  }
-  return version;
-}
+const loaderVersion = kvmdbgVersion;

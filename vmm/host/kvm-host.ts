@@ -36,6 +36,15 @@ export function packageRoot(): string {
   }
 }
 
+let version: string | undefined;
+/** kvmdbg's version, from its package.json ('unknown' when it cannot be read). */
+export function kvmdbgVersion(): string {
+  if (version === undefined) {
+    try { version = String(JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version); } catch { version = 'unknown'; }
+  }
+  return version;
+}
+
 export function sandboxScript(): string {
   return join(packageRoot(), 'test', 'sandbox', 'run');
 }

@@ -73,10 +73,15 @@ export function withDerived(capabilities: CapabilityResult[]): CapabilityResult[
   return [...capabilities, software, linux];
 }
 
+/** The host CPU's flags (/proc/cpuinfo's first "flags" line; none when it cannot be read). */
+export function hostCpuFlags(read: (path: string) => string | undefined = readText): string[] {
+  return /^flags\s*:(.*)$/m.exec(read('/proc/cpuinfo') ?? '')?.[1].split(/\s+/) ?? [];
+}
+
 /** Which kind of KVM this is, from the loaded modules and CPU flags (naming only: capabilities are measured). */
 export function kvmFlavour(read: (path: string) => string | undefined = readText, exists: (path: string) => boolean = existsSync): KvmFlavour {
   if (exists('/sys/module/kvm_pvm')) return 'pvm';
-  const flags = /^flags\s*:(.*)$/m.exec(read('/proc/cpuinfo') ?? '')?.[1].split(/\s+/) ?? [];
+  const flags = hostCpuFlags(read);
   const nested = flags.includes('hypervisor');
   if (exists('/sys/module/kvm_intel')) return nested ? 'nested-intel' : 'hardware-intel';
   if (exists('/sys/module/kvm_amd')) return nested ? 'nested-amd' : 'hardware-amd';
