@@ -22,7 +22,9 @@ export const KERNEL_HALF = 1n << 63n;
 const CR0_PE_PG = 0x8000_0001n;
 const CR4_PAE = 0x20n;
 const CR4_LA57 = 0x1000n;
-const EFER_LME_LMA = 0x500n;
+// NXE: Linux turns it on wherever the CPU has NX and marks its data pages no-execute (bit 63); without it that
+// bit is reserved and every walk of the direct map failed.
+const EFER_LME_LMA_NXE = 0xd00n;
 
 export interface KernelMemoryInput {
   memory: GuestMemory;
@@ -60,7 +62,7 @@ export function kernelMemory(input: KernelMemoryInput): ReadMemory {
     const flag = input.l5Enabled !== undefined ? image(input.l5Enabled, 4) : undefined;
     const kernelUsesLa57 = flag !== undefined && (flag[0] | flag[1] | flag[2] | flag[3]) !== 0;
     const la57 = (input.paging && input.paging.cr4 & CR4_LA57) || kernelUsesLa57 ? CR4_LA57 : 0n;
-    kernelPaging = new VirtualReader(memory, { cr0: CR0_PE_PG, cr3: input.initTopPgt - START_KERNEL_MAP, cr4: CR4_PAE | la57, efer: EFER_LME_LMA });
+    kernelPaging = new VirtualReader(memory, { cr0: CR0_PE_PG, cr3: input.initTopPgt - START_KERNEL_MAP, cr4: CR4_PAE | la57, efer: EFER_LME_LMA_NXE });
   }
   if (input.stopped) { if (vcpuPaging) readers.push(vcpuPaging); if (kernelPaging) readers.push(kernelPaging); }
   else { if (kernelPaging) readers.push(kernelPaging); if (vcpuPaging) readers.push(vcpuPaging); }

@@ -7,7 +7,7 @@ import { GuestMemory } from '../../vmm/memory/guest-memory';
 import { kernelMemory } from '../../debug-adapter/linux/kernel-memory';
 
 const MiB = 2 ** 20;
-const P = 1n, W = 2n, PS = 0x80n;
+const P = 1n, W = 2n, PS = 0x80n, NX = 1n << 63n;
 const PGT_PHYS = 0x20_0000;
 const INIT_TOP_PGT = 0xffffffff80000000n + BigInt(PGT_PHYS);
 
@@ -16,7 +16,8 @@ function machine(): GuestMemory {
   const m = GuestMemory.allocate(32 * MiB);
   m.writeU64(PGT_PHYS + 273 * 8, 0x201000n | P | W);
   m.writeU64(0x201000, 0x202000n | P | W);
-  m.writeU64(0x202000, 0x400000n | P | W | PS);
+  // Linux's direct map is data: no-execute (a reserved bit if the walk forgot EFER.NXE).
+  m.writeU64(0x202000, 0x400000n | P | W | PS | NX);
   m.writeU64(0x300000, 0x301000n | P | W);
   m.writeU64(0x301000, 0x302000n | P | W);
   m.writeU64(0x302000 + 2 * 8, 0x600000n | P | W | PS);

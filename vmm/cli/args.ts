@@ -13,7 +13,7 @@ export const USAGE = `usage:
                          goes to kvmdbg-fbdemo.png (--screenshot FILE.png elsewhere)
   kvmdbg doctor          what this host's KVM can do for a debugger, measured (exit 0: kernels boot and step here)
 options:
-  --kernel FILE      multiboot2 or multiboot v1 kernel, PVH ELF, x86-64 ELF (entered in long mode),
+  --kernel FILE      multiboot2 or multiboot v1 kernel, Limine kernel, PVH ELF, x86-64 ELF (long mode),
                      a Linux bzImage, or a BIOS boot disk image (its first sector ends in 55h AAh)
   --initrd FILE      passed as the first boot module
   --module FILE[,CMDLINE]  a multiboot/multiboot2/PVH boot module after the initrd, with its own
