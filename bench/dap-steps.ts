@@ -5,12 +5,10 @@
  *     Code asks after every stop (threads, stackTrace of 20 frames, scopes,
  *     variables of the first scope, which VS Code expands), N times in a row,
  *     from the first instruction of fib (an instruction breakpoint);
- *   - readMemory of 16 MiB from v:0x100000, in requests of 64 KiB (a single
+ *   - readMemory of 16 MiB from v:0x100000, in requests of 1 MiB (a single
  *     16 MiB response would mostly time the client: DebugClient, like VS
- *     Code's own client, concatenates each incoming chunk (64 KiB, the
- *     pipe's) onto all it has, quadratic in the message size; measured here,
- *     64 KiB requests beat 128 KiB-1 MiB ones by 1.3-2x, the client's
- *     copying being most of a 1 MiB read's time).
+ *     Code's own client, concatenates each incoming chunk onto all it has,
+ *     quadratic in the message size).
  * The peer (gdb `stepi` and `dump memory` through QEMU's gdbstub) is in
  * gdb-rsp.ts; scripts/bench.mjs runs both in one run.
  */
@@ -44,7 +42,7 @@ export interface DapSample extends DebuggerSample {
 }
 
 /** Bytes per readMemory request. */
-export const DAP_READ_CHUNK = 64 * 1024;
+export const DAP_READ_CHUNK = 1024 * 1024;
 
 function symbolAddress(elf: string, name: string): number {
   const f = new ElfFile(elf, readFileSync(elf));

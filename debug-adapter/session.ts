@@ -334,11 +334,7 @@ export class KvmDebugSession extends DebugSession {
   // ---- memory and disassembly ---------------------------------------------------------------
 
   protected override readMemoryRequest(response: DebugProtocol.ReadMemoryResponse, args: DebugProtocol.ReadMemoryArguments): void {
-    // Big answers are written as raw protocol bytes (memory-requests.ts sendRead says why).
-    const self = this as unknown as { _writableStream?: Writable; _sequence: number };
-    const out = self._writableStream && { stream: self._writableStream, nextSeq: () => self._sequence++ };
-    this.memory.read(args).then((body) => this.memory.sendRead(response, body!, out, () => this.sendResponse(response)),
-      (e: unknown) => this.fail(response, e instanceof Error ? e.message : String(e)));
+    void this.answer(response, undefined, () => this.memory.read(args));
   }
 
   protected override async writeMemoryRequest(response: DebugProtocol.WriteMemoryResponse, args: DebugProtocol.WriteMemoryArguments): Promise<void> {

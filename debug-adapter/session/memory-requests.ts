@@ -4,7 +4,6 @@
  * the response body or throws the sentence the user should see.
  */
 import { basename } from 'node:path';
-import type { Writable } from 'node:stream';
 import { Source } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { MemoryRefError, parseRef } from '../memory';
@@ -14,16 +13,6 @@ import { hex, type ClientPaths, type SessionState } from './state';
 /** A memory reference error is already a sentence; anything else gets the request's name. */
 const named = (request: string, e: unknown): Error =>
   (e instanceof MemoryRefError ? e : new Error(`${request}: ${(e as Error).message}`));
-
-/**
- * Where a response can be written as raw protocol bytes (the session's
- * output stream and its message counter), for answers too big to go through
- * JSON.stringify: undefined when the session has no stream (inline in VS Code).
- */
-export interface RawProtocolOut {
-  stream: Writable;
-  nextSeq(): number;
-}
 
 export class MemoryRequests {
   constructor(private readonly state: SessionState, private readonly paths: ClientPaths) {}
@@ -39,29 +28,6 @@ export class MemoryRequests {
     } catch (e) {
       throw named('readMemory', e);
     }
-  }
-
-  /**
-   * Sends a readMemory response. Through `out`, the message is put together
-   * here: the base64 text (1.4 MB a MiB) is written as it is (latin1, a copy)
-   * instead of JSON.stringify scanning it for escapes, Buffer.byteLength
-   * scanning it again and the stream encoding it as UTF-8: measured, those
-   * three were most of the adapter's time for a 1 MiB read.
-   */
-  sendRead(response: DebugProtocol.ReadMemoryResponse, body: NonNullable<DebugProtocol.ReadMemoryResponse['body']>, out: RawProtocolOut | undefined, fallback: () => void): void {
-    if (!out || body.data === undefined) { response.body = body; fallback(); return; }
-    const seq = out.nextSeq();
-    response.seq = seq;
-    const head = `{"seq":${seq},"type":"response","request_seq":${response.request_seq},"success":true,"command":${JSON.stringify(response.command)},`
-      + `"body":{"address":${JSON.stringify(body.address)},"unreadableBytes":${body.unreadableBytes ?? 0},"data":"`;
-    const tail = '"}}';
-    // Base64 is ASCII: its length is its byte count.
-    const length = Buffer.byteLength(head) + body.data.length + tail.length;
-    out.stream.cork();
-    out.stream.write(`Content-Length: ${length}\r\n\r\n${head}`, 'utf8');
-    out.stream.write(body.data, 'latin1');
-    out.stream.write(tail, 'latin1');
-    out.stream.uncork();
   }
 
   /** Writes, then `written()` (the caller invalidates what showed the old bytes); a short write throws unless allowed. */

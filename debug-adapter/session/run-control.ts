@@ -188,18 +188,16 @@ export class RunControl {
   private async stepper(): Promise<Stepper> {
     const vcpu = this.state.vcpu!;
     const view = this.state.view!;
-    // An instruction step needs nothing else of the system registers: they are decoded when a step reads memory.
-    const bitness: Bitness = vcpu.codeBits() ?? bitnessOf(await vcpu.sregs());
+    const sregs = await vcpu.sregs();
+    const bitness: Bitness = bitnessOf(sregs);
     const bits = bitness === 64 ? 64 : 32;
     const pauses = vcpu.pauses;
     return new Stepper({
       bits,
       symbols: this.state.symbols,
-      // Memory (decode, returnAddress) is read after regs(), through this stop's paging, which sregs() sets.
-      regs: async () => { await vcpu.sregs(); return vcpu.regs(); },
+      regs: () => vcpu.regs(),
       stepInstruction: () => vcpu.step(),
       stepRange: (ranges, overCalls) => vcpu.rangeStep({ ranges, overCalls, bits }),
-      runOut: (address, minSp) => vcpu.rangeStep({ ranges: [], overCalls: false, bits, out: { address, minSp } }),
       reportable: (stop) => this.decide(stop),
       pauseRequested: () => vcpu.pauses !== pauses,
       decode: (address) => decodeFrom((a, n) => view.read({ space: 'v', address: a }, n), bitness, address, 1)[0],

@@ -37,8 +37,6 @@ export interface WorkerInit {
   display: DisplayBuffers;
   /** This vCPU's control word (CONTROL_*). */
   control: SharedArrayBuffer;
-  /** The fast lane for instruction steps (step-lane.ts). */
-  lane: SharedArrayBuffer;
   /** This vCPU's registers at its last stop or step, raw (native/state-layout.ts): the worker writes, the main thread reads after the event. */
   state: SharedArrayBuffer;
   /** This vCPU's exit counters (exit-stats.ts). */
@@ -97,21 +95,14 @@ export interface RangeStepRequest {
   overCalls: boolean;
   /** The code's width: addresses and the stack's words are 32 or 64 bits. */
   bits: 32 | 64;
-  /**
-   * Instead of the ranges: execute one instruction, then run until RIP is
-   * `address` with the stack pointer at least `minSp` (a step out, a call
-   * stepped over: a recursive call reaching the same address deeper runs on).
-   */
-  out?: { address: bigint; minSp: bigint };
 }
 
 export type Command =
   | { type: 'continue' }
   | { type: 'step'; id: number }
   | ({ type: 'rangeStep'; id: number } & RangeStepRequest)
-  /** `fresh`: from KVM now, not from the copy taken at the stop. */
-  | { type: 'getRegs'; id: number; fresh?: boolean }
-  | { type: 'getSregs'; id: number; fresh?: boolean }
+  | { type: 'getRegs'; id: number }
+  | { type: 'getSregs'; id: number }
   | { type: 'setRegs'; id: number; regs: Partial<Regs> }
   | { type: 'setSregs'; id: number; sregs: Partial<Sregs> }
   | { type: 'getFpu'; id: number }

@@ -9,16 +9,7 @@ import { join } from 'node:path';
 import { kick } from '../../native';
 import { HaltWatch } from '../debug/halt-watch';
 import { CONTROL_PAUSE, CONTROL_STOP, type Command, type Event, type ReplyOf, type StopReason, type WorkerInit } from './protocol';
-import { decodeRegs, decodeSregs, REGS_BYTES, RIP_WORD, STATE_BYTES } from '../../native/state-layout';
-import { createLane, LaneClient, RESULT_BREAKPOINT, RESULT_MESSAGE, RESULT_PAUSE, RESULT_STEP } from './step-lane';
-
-/** Offsets in kvm_sregs (native/state-layout.ts): CS is its first segment (db at 17, l at 19), CR0 follows 8 segments and 2 tables. */
-const CS_DB = 17;
-const CS_L = 19;
-const CR0 = 8 * 24 + 2 * 16;
-
-/** How long the main thread waits for a fast step synchronously before waiting for it asynchronously (a step takes tens of us). */
-const FAST_STEP_WAIT_MS = 2;
+import { decodeRegs, decodeSregs, STATE_BYTES } from '../../native/state-layout';
 
 /** A command that expects a reply, without its id. */
 export type VcpuRequest = Extract<Command, { id: number }> extends infer C ? (C extends unknown ? Omit<C, 'id'> : never) : never;
@@ -48,13 +39,10 @@ export class VcpuThread {
   private stopWaiters: ((s: StopReason) => void)[] = [];
   /** A step in flight (a halted vCPU's step waits for the interrupt that wakes it: a pause may end it). */
   private stepping?: Promise<unknown>;
-  /** The registers as of the last stop or step (raw, the shared state buffer), until anything may change them (answers getRegs/getSregs). */
+  /** The registers as of the last stop or step (raw, copied from the shared state buffer on receipt), until anything may change them (answers getRegs/getSregs). */
   private atStop?: DataView;
   /** Where the worker leaves the registers at a stop (WorkerInit.state). */
   private readonly stateBuffer = new Uint8Array(new SharedArrayBuffer(STATE_BYTES));
-  private readonly stateView = new DataView(this.stateBuffer.buffer);
-  private readonly laneBuffer = createLane();
-  private readonly lane = new LaneClient(this.laneBuffer);
   private gone = false;
   private readonly goneWaiters: (() => void)[] = [];
   /** The HLT breakpoint's periodic kick while running (halt-watch.ts). */
@@ -65,8 +53,8 @@ export class VcpuThread {
   }
 
   /** Starts the worker; resolves with its 'ready' event. */
-  start(init: Omit<WorkerInit, 'control' | 'state' | 'vcpuId' | 'lane'>): Promise<Extract<Event, { type: 'ready' }>> {
-    const data: WorkerInit = { ...init, vcpuId: this.id, control: this.control.buffer as SharedArrayBuffer, state: this.stateBuffer.buffer as SharedArrayBuffer, lane: this.laneBuffer };
+  start(init: Omit<WorkerInit, 'control' | 'state' | 'vcpuId'>): Promise<Extract<Event, { type: 'ready' }>> {
+    const data: WorkerInit = { ...init, vcpuId: this.id, control: this.control.buffer as SharedArrayBuffer, state: this.stateBuffer.buffer as SharedArrayBuffer };
     const worker = new Worker(join(__dirname, 'vcpu-worker.js'), { workerData: data });
     this.worker = worker;
     return new Promise((resolve, reject) => {
@@ -118,24 +106,9 @@ export class VcpuThread {
     }
   }
 
-  /** The shared state buffer the worker just wrote, as the stop's registers. */
+  /** A copy of the shared state buffer the worker just wrote (it writes again only after another command). */
   private stateAtStop(inShared: true | undefined): DataView | undefined {
-    // Read in place: the worker writes the buffer again only for a command that forgets this stop's copy first
-    // (a step, a range step, a continue), so no copy (an ArrayBuffer a step, and the GC work that follows) is needed.
-    return inShared ? this.stateView : undefined;
-  }
-
-  /**
-   * The code's width at this stop (CS.L, CS.D, CR0.PE as bitnessOf reads
-   * them) straight from the raw state, without decoding the system
-   * registers; undefined when the state is not at hand.
-   */
-  codeBits(): 16 | 32 | 64 | undefined {
-    const v = this.atStop;
-    if (!v) return undefined;
-    if (v.getUint8(REGS_BYTES + CS_L) !== 0) return 64;
-    if ((v.getUint8(REGS_BYTES + CR0) & 1) === 0) return 16;
-    return v.getUint8(REGS_BYTES + CS_DB) !== 0 ? 32 : 16;
+    return inShared ? new DataView(this.stateBuffer.slice().buffer) : undefined;
   }
 
   failPending(why: string): void {
@@ -153,21 +126,15 @@ export class VcpuThread {
   request<R extends VcpuRequest>(cmd: R): Promise<R['type'] extends keyof ReplyOf ? ReplyOf[R['type']] : never> {
     if (this.state === 'ended') return Promise.reject(new Error('the VM has ended'));
     if (this.state === 'running') return Promise.reject(new Error(`vCPU ${this.id} is running: pause it first`));
-    if (this.atStop && (cmd.type === 'getRegs' || cmd.type === 'getSregs') && !cmd.fresh) {
+    if (this.atStop && (cmd.type === 'getRegs' || cmd.type === 'getSregs')) {
       // Decoded anew each time: callers may change what they get.
       return Promise.resolve(cmd.type === 'getRegs' ? decodeRegs(this.atStop) : decodeSregs(this.atStop)) as never;
-    }
-    // The lane carries one step at a time: a step asked while one is in flight follows it (as messages queued did).
-    if (cmd.type === 'step' && this.stepping) {
-      const previous = this.stepping;
-      return previous.then(() => undefined, () => undefined).then(() => this.request(cmd)) as never;
     }
     if (!KEEPS_REGISTERS.has(cmd.type)) this.atStop = undefined;
     const id = this.nextId++;
     const reply = new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      if (cmd.type === 'step') this.fastStep(id);
-      else this.post({ ...(cmd as object), id } as Command);
+      this.worker!.postMessage({ ...(cmd as object), id } as Command);
     });
     if (cmd.type === 'step' || cmd.type === 'rangeStep') {
       const step = (this.stepping = reply.finally(() => { if (this.stepping === step) this.stepping = undefined; }));
@@ -176,37 +143,11 @@ export class VcpuThread {
     return reply as never;
   }
 
-  /** A command message, and the lane's doorbell (the vCPU thread may be waiting there rather than in its event loop). */
-  private post(cmd: Command): void {
-    this.worker!.postMessage(cmd);
-    this.lane.posted();
-  }
-
-  /** An instruction step through the lane (step-lane.ts): waited for here briefly when the vCPU thread is waiting for it. */
-  private fastStep(id: number): void {
-    const before = this.lane.askStep(id);
-    const result = this.lane.serving ? this.lane.waitDone(before, FAST_STEP_WAIT_MS) : undefined;
-    if (result !== undefined) this.fastStepDone(id, result);
-    else void this.lane.whenDone(before).then((r) => this.fastStepDone(id, r));
-  }
-
-  private fastStepDone(id: number, result: number): void {
-    // RESULT_MESSAGE: the reply message settles it.
-    if (result === RESULT_MESSAGE) return;
-    const p = this.pending.get(id);
-    if (!p) return;
-    this.pending.delete(id);
-    this.atStop = this.stateAtStop(true);
-    if (result === RESULT_STEP) p.resolve({ reason: 'step' } satisfies StopReason);
-    else if (result === RESULT_PAUSE) p.resolve({ reason: 'pause' } satisfies StopReason);
-    else if (result === RESULT_BREAKPOINT) p.resolve({ reason: 'breakpoint', address: this.atStop!.getBigUint64(RIP_WORD * 8, true) } satisfies StopReason);
-  }
-
   resume(): void {
     if (this.state !== 'stopped') return;
     this.state = 'running';
     this.atStop = undefined;
-    this.post({ type: 'continue' } satisfies Command);
+    this.worker!.postMessage({ type: 'continue' } satisfies Command);
     this.haltWatch.running();
   }
 
@@ -243,7 +184,7 @@ export class VcpuThread {
     const worker = this.worker;
     if (this.state === 'starting') { await worker.terminate(); return this.whenGone(); }
     this.signal(CONTROL_STOP);
-    this.post({ type: 'stop' } satisfies Command);
+    worker.postMessage({ type: 'stop' } satisfies Command);
     const timer = setTimeout(() => void worker.terminate(), graceMs);
     await this.whenGone();
     clearTimeout(timer);
