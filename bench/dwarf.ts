@@ -18,15 +18,15 @@
  *       breakpoint, the type, the name index built in its worker) vs gdb's
  *       peak over the runs above (/usr/bin/time -f %M).
  *
- * The vmlinux comes from ~/.cache/kvmdbg/debian-dbg (downloaded there with
- * apt-get on first use, said so) or KVMDBG_DEBIAN_VMLINUX.
+ * The vmlinux comes from scripts/debian-kernel.mjs (the -dbg package
+ * downloaded with apt-get on first use, said so) or KVMDBG_DEBIAN_VMLINUX.
  *
  *   node out/bench/dwarf.js [--reps N]        the benchmark
  *   node out/bench/dwarf.js --child MODE VMLINUX CACHEDIR   one of our sessions (prints timed lines)
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { cpus, homedir, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { FrameContext, RecordType } from '../debug-adapter/dwarf/model';
 import { evaluateExpression, unsigned64, type ExprContext } from '../debug-adapter/expr';
@@ -37,26 +37,14 @@ import { readBytes } from '../debug-adapter/variables/value';
 import { openFileSource } from '../vmm/boot/byte-source';
 import { ElfFile, SHT_NOBITS } from '../vmm/boot/elf';
 
-const PACKAGE = 'linux-image-6.1.0-57-amd64-dbg';
-const CACHE = join(homedir(), '.cache', 'kvmdbg', 'debian-dbg');
-const VMLINUX_IN_DEB = './usr/lib/debug/boot/vmlinux-6.1.0-57-amd64';
-
-/** The Debian debug vmlinux, downloaded and extracted into the cache on first use. */
+/** Debian's debug vmlinux (scripts/debian-kernel.mjs downloads the -dbg package and unpacks it into the cache on first use). */
 export function debianVmlinux(say: (line: string) => void): string {
   if (process.env.KVMDBG_DEBIAN_VMLINUX) return process.env.KVMDBG_DEBIAN_VMLINUX;
-  const vmlinux = join(CACHE, VMLINUX_IN_DEB);
-  if (existsSync(vmlinux)) return vmlinux;
-  mkdirSync(CACHE, { recursive: true });
-  let deb = readdirSync(CACHE).find((f) => f.startsWith(PACKAGE) && f.endsWith('.deb'));
-  if (!deb) {
-    say(`bench dwarf: downloading ${PACKAGE} (about 860 MB) into ${CACHE} with apt-get download (first run only)`);
-    const r = spawnSync('apt-get', ['download', PACKAGE], { cwd: CACHE, stdio: 'inherit' });
-    deb = readdirSync(CACHE).find((f) => f.startsWith(PACKAGE) && f.endsWith('.deb'));
-    if (r.status !== 0 || !deb) throw new Error(`apt-get download ${PACKAGE} failed (a Debian bookworm apt source with security updates is needed)`);
-  }
-  say(`bench dwarf: extracting ${VMLINUX_IN_DEB} from ${deb} (first run only)`);
-  const x = spawnSync('sh', ['-c', `dpkg-deb --fsys-tarfile '${deb}' | tar -x '${VMLINUX_IN_DEB}'`], { cwd: CACHE, stdio: 'inherit' });
-  if (x.status !== 0 || !existsSync(vmlinux)) throw new Error(`extracting the vmlinux from ${deb} failed`);
+  say('bench dwarf: Debian\'s debug vmlinux through scripts/debian-kernel.mjs (the first run downloads ~860 MB)');
+  const r = spawnSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'debian-kernel.mjs'), '--vmlinux-only'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const dir = r.stdout.trim().split('\n').pop() ?? '';
+  const vmlinux = join(dir, 'vmlinux');
+  if (r.status !== 0 || !existsSync(vmlinux)) throw new Error(`scripts/debian-kernel.mjs --vmlinux-only failed (exit ${r.status ?? r.signal}): ${r.stdout.trim()}`);
   return vmlinux;
 }
 

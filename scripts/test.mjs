@@ -56,6 +56,9 @@ if (want('kvm')) {
   run('node', ['scripts/build-linux.mjs'], 'kvmdbg\'s small Linux (cached after the first build)');
   const dir = spawnSync('node', ['scripts/build-linux.mjs', '--print-dir'], { encoding: 'utf8' }).stdout.trim();
   process.env.KVMDBG_SMALL_LINUX = dir;
+  // Debian's kernel with its -dbg package and kvmdbg's module built for it (debian-linux-aware): prepared here, once.
+  run('node', ['scripts/debian-kernel.mjs'], 'Debian\'s kernel, its debug vmlinux and a module built for it (cached after the first time)');
+  process.env.KVMDBG_DEBIAN_KERNEL = spawnSync('node', ['scripts/debian-kernel.mjs', '--print-dir'], { encoding: 'utf8' }).stdout.trim();
   const files = testFiles('out/test/kvm');
   runKvmTier(files);
 }

@@ -9,10 +9,9 @@
 // Then setVariable changes what the guest prints.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { BOOT_MS, GUEST_DIR, ROOT } from './helpers/guests';
+import { BOOT_MS, GUEST_DIR, markerLine as markerOf, ROOT } from './helpers/guests';
 import { evaluate, finishDap, frames, launchDap, named, nextStop, startDap, stopAfter, waitForText, type DapSession } from './helpers/dap-session';
 
 const SOURCE = join(ROOT, 'test', 'guests', 'kernel', 'cdata.c');
@@ -20,11 +19,7 @@ const VARIANTS = ['gcc-O0', 'gcc-O2', 'clang-O2', 'gcc-O0-dwarf4'] as const;
 type Variant = typeof VARIANTS[number];
 const optimized = (v: Variant) => v.endsWith('O2');
 
-function markerLine(name: string): number {
-  const i = readFileSync(SOURCE, 'utf8').split('\n').findIndex((l) => l.includes(`/* bp:${name} */`));
-  assert.ok(i >= 0, `no /* bp:${name} */ in cdata.c`);
-  return i + 1;
-}
+const markerLine = (name: string): number => markerOf(SOURCE, name);
 
 async function scopes(s: DapSession, frameId: number): Promise<Map<string, DebugProtocol.Variable[]>> {
   const out = new Map<string, DebugProtocol.Variable[]>();

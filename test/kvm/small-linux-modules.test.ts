@@ -17,39 +17,23 @@
 //     from `modules`, and the breakpoint is pending again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { buildInitramfs, LINUX_TIMEOUT_MS, testOutput } from './helpers/linux-initramfs';
 import { smallLinux } from './helpers/small-linux';
-import { finishDap, launchDap, named, nextStop, scopeVariables, startDap, stopAfter, topFrame, waitForText } from './helpers/dap-session';
+import { markerLine } from './helpers/guests';
+import { finishDap, launchDap, named, nextStop, scopeVariables, startDap, stopAfter, topFrame, until, waitForText } from './helpers/dap-session';
 
 const T = 500_000;
 const PENDING = 'pending: in module kvmdbg_mod, which is not loaded';
-
-/** The 1-based line of a `/* bp:NAME *\/` marker. */
-function markerLine(file: string, marker: string): number {
-  const i = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(`/* ${marker} */`));
-  assert.ok(i >= 0, `no /* ${marker} */ in ${file}`);
-  return i + 1;
-}
-
-async function until<T>(what: string, ms: number, get: () => T | undefined): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = get();
-    if (v !== undefined) return v;
-    if (Date.now() - t0 > ms) assert.fail(`${what}: not seen after ${ms / 1000} s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test('small Linux: a breakpoint in a module is pending, binds and stops on insmod with its locals, the Modules view lists it, rmmod makes it pending again', { timeout: T + 60_000 }, async () => {
   const k = smallLinux();
   const ko = join(k.dir, 'kvmdbg_mod.ko');
   const source = join(k.dir, 'module', 'kvmdbg_mod.c');
   for (const f of [ko, source]) if (!existsSync(f)) assert.fail(`${f} is missing: rebuild the small Linux with \`node scripts/build-linux.mjs\` (it builds kvmdbg_mod.ko too)`);
-  const line = markerLine(source, 'bp:mod-return');
+  const line = markerLine(source, 'mod-return');
   const initrd = buildInitramfs({
     dir: testOutput('small-linux-modules'),
     files: { 'kvmdbg_mod.ko': ko },

@@ -57,6 +57,17 @@ export async function waitForText(text: () => string, pattern: RegExp | string, 
   }
 }
 
+/** Polls `get()` until it returns something (an event seen, a state reached); fails after `ms`. */
+export async function until<T>(what: string, ms: number, get: () => T | undefined): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = get();
+    if (v !== undefined) return v;
+    if (Date.now() - t0 > ms) assert.fail(`${what}: not seen after ${ms / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** A register's text in a thread's top frame, through stackTrace -> scopes -> variables, as VS Code gets it. */
 export async function registerText(s: DapSession, name: string, threadId = 1): Promise<string> {
   const top = (await s.dc.stackTraceRequest({ threadId, levels: 1 })).body.stackFrames[0];

@@ -15,6 +15,13 @@ export const GUEST_DIR = join(ROOT, 'test', 'guests', 'build');
 export type TestKernel = 'multiboot32' | 'pvh64' | 'elf64';
 export const TEST_KERNELS: readonly TestKernel[] = ['multiboot32', 'pvh64', 'elf64'];
 
+/** The 1-based line of a `/* bp:NAME *\/` marker in a test source (tests find lines by marker, never by number). */
+export function markerLine(file: string, name: string): number {
+  const i = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(`/* bp:${name} */`));
+  if (i < 0) throw new Error(`no /* bp:${name} */ in ${file}`);
+  return i + 1;
+}
+
 export function kernelPath(name: TestKernel | 'demo'): string {
   return join(GUEST_DIR, `${name}.elf`);
 }
