@@ -15,6 +15,7 @@ import { createStatusBar } from './status-bar';
 import { KvmViews } from './views/kvm-views';
 import { GuestScreenView } from './views/guest-screen';
 import { LinuxViews } from './views/linux-views';
+import { ModulesView } from './views/modules-view';
 
 export function activate(context: vscode.ExtensionContext): void {
   const started = Date.now();
@@ -31,6 +32,7 @@ export function activate(context: vscode.ExtensionContext): void {
     new KvmViews(hub),
     new GuestScreenView(hub),
     new LinuxViews(hub),
+    new ModulesView(hub),
     createStatusBar(hub),
     ...registerMemoryCommands(hub),
     ...registerCLanguage(),

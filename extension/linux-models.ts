@@ -1,8 +1,9 @@
 /**
- * The data models of the Linux views (Tasks, Kernel Log): plain nodes
- * built from the kvm/tasks and kvm/dmesg bodies, and the log kept across
+ * The data models of the Linux views (Tasks, Kernel Log, Modules): plain nodes
+ * built from the kvm/tasks, kvm/dmesg and modules bodies, and the log kept across
  * incremental reads. No VS Code here, so they are unit-tested directly.
  */
+import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { DmesgBody, DmesgRecord, TasksBody } from '../debug-adapter/protocol-extensions';
 
 export interface TaskNode {
@@ -85,4 +86,24 @@ export class KernelLog {
   nodes(): LogNode[] {
     return this.records.map(logNode);
   }
+}
+
+export interface ModuleNode {
+  label: string;
+  description: string;
+  tooltip: string;
+  icon: string;
+}
+
+/** The Modules view's rows from DAP's modules response: the kernel first, then each module with its addresses and whether its symbols are loaded. */
+export function modulesModel(modules: readonly DebugProtocol.Module[]): ModuleNode[] {
+  return modules.map((m) => {
+    const loaded = (m.symbolStatus ?? '').startsWith('Symbols loaded');
+    return {
+      label: m.name,
+      description: [m.addressRange, m.symbolStatus].filter(Boolean).join('  '),
+      tooltip: [`${m.name}${m.addressRange ? ` at ${m.addressRange}` : ''}`, m.symbolStatus, m.symbolFilePath ?? m.path].filter(Boolean).join('\n'),
+      icon: loaded ? 'symbol-module' : 'warning',
+    };
+  });
 }

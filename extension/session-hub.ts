@@ -27,6 +27,7 @@ export class SessionHub implements vscode.Disposable {
   private readonly consoleBytes = new vscode.EventEmitter<{ session: vscode.DebugSession; data: Uint8Array }>();
   private readonly ended = new vscode.EventEmitter<vscode.DebugSession>();
   private readonly screenFrames = new vscode.EventEmitter<{ session: vscode.DebugSession; frame: KvmEvents['kvm/screen'] }>();
+  private readonly modulesChanged = new vscode.EventEmitter<vscode.DebugSession>();
   private readonly disposables: vscode.Disposable[] = [];
 
   /** Any state change of a kvm session (start, stop, continue, rates, end). */
@@ -36,6 +37,8 @@ export class SessionHub implements vscode.Disposable {
   readonly onDidEnd = this.ended.event;
   /** A changed frame of the guest's screen (while a Guest Screen view watches). */
   readonly onScreen = this.screenFrames.event;
+  /** A DAP `module` event: a module was loaded or unloaded (the Modules view asks again). */
+  readonly onModule = this.modulesChanged.event;
 
   constructor() {
     this.disposables.push(
@@ -48,7 +51,7 @@ export class SessionHub implements vscode.Disposable {
         this.states.delete(s.id);
         this.ended.fire(s);
       }),
-      this.changed, this.consoleBytes, this.ended, this.screenFrames,
+      this.changed, this.consoleBytes, this.ended, this.screenFrames, this.modulesChanged,
     );
   }
 
@@ -120,6 +123,9 @@ export class SessionHub implements vscode.Disposable {
             this.consoleBytes.fire({ session, data: Buffer.from(body.data, 'base64') });
             break;
           }
+          case 'module':
+            this.modulesChanged.fire(session);
+            break;
           case 'kvm/screen':
             this.screenFrames.fire({ session, frame: m.body as KvmEvents['kvm/screen'] });
             break;

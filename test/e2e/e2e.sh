@@ -30,6 +30,11 @@ cd "$ROOT"
 # launch.json: Variables, hover, Watch and Break on Value Change on C data.
 # Workspace D: the screen kernel (test/guests/kernel/screen.c) and a
 # launch.json: the Guest Screen view at a breakpoint, and typing into it.
+# Workspace E: kvmdbg's small Linux (scripts/build-linux.mjs, its directory in
+# KVMDBG_SMALL_LINUX), an initramfs that loads kvmdbg_mod.ko, and a
+# launch.json with modulePaths: a module breakpoint, the Modules, Tasks and
+# Kernel Log views. It needs a KVM that runs unmodified Linux: where this
+# host's cannot (PVM), scenario E alone runs with code-server in the sandbox.
 # A workspace holding a kernel and, unless no_launch, a launch.json that boots it.
 workspace() { # dir kernel [no_launch]
   local dir=$1 kernel=$2
@@ -47,18 +52,77 @@ workspace() { # dir kernel [no_launch]
 }
 JSON
 }
+# (A workspace without the small Linux holds no bzImage: scenario E then fails at its first check, saying so.)
+linux_workspace() { # dir
+  local dir=$1 k=${KVMDBG_SMALL_LINUX:-} root
+  mkdir -p "$dir/.vscode"
+  [[ -n $k && -e $k/bzImage && -e $k/kvmdbg_mod.ko ]] || { e2e_log "E: no small Linux in '$k' (node scripts/build-linux.mjs builds it)"; return 0; }
+  cp "$k/bzImage" "$dir/"
+  root=$(mktemp -d "${TMPDIR:-/tmp}/kvmdbg-e2e-initramfs-XXXX")
+  mkdir -p "$root"/{bin,proc,sys,dev,tmp}
+  cp /bin/busybox "$root/bin/"; cp "$k/kvmdbg_mod.ko" "$root/"
+  cat > "$root/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
+echo KVMDBG-INIT-UP > /dev/kmsg
+insmod /kvmdbg_mod.ko
+while true; do sleep 10; done
+INIT
+  chmod +x "$root/init"
+  (cd "$root" && find . | cpio -o -H newc 2>/dev/null) > "$dir/initramfs.cpio"
+  rm -rf "$root"
+  cat > "$dir/.vscode/launch.json" <<JSON
+{
+  "version": "0.2.0",
+  "configurations": [
+    { "type": "kvm", "request": "launch", "name": "Boot the small Linux (KVM)",
+      "kernel": "\${workspaceFolder}/bzImage", "symbols": "$k/vmlinux", "initrd": "\${workspaceFolder}/initramfs.cpio",
+      "cmdline": "console=ttyS0 panic=-1", "memory": "256M", "modulePaths": ["$k"], "stopOnEntry": false }
+  ]
+}
+JSON
+}
 make_workspaces() {
   local run=$1
   workspace "$run/ws" pvh64.elf
   workspace "$run/ws-f5" pvh64.elf no_launch
   workspace "$run/ws-c" cdata-gcc-O0.elf
   workspace "$run/ws-screen" screen64.elf
+  linux_workspace "$run/ws-linux"
 }
 
-ui_test() { # url run-dir (its workspaces: make_workspaces)
+ui_test() { # url run-dir (its workspaces: make_workspaces) [log name]
   set +e
-  e2e_node "$ROOT/test/e2e/ui-test.js" "$1" "$OUT" "main=$2/ws" "f5=$2/ws-f5" "cdata=$2/ws-c" "screen=$2/ws-screen" 2>&1 | tee "$OUT/ui-test.log"
+  E2E_LINUX_MODULE_SOURCE=${KVMDBG_SMALL_LINUX:-}/module/kvmdbg_mod.c \
+    e2e_node "$ROOT/test/e2e/ui-test.js" "$1" "$OUT" "main=$2/ws" "f5=$2/ws-f5" "cdata=$2/ws-c" "screen=$2/ws-screen" "linux=$2/ws-linux" 2>&1 | tee "$OUT/${3:-ui-test}.log"
   local rc=${PIPESTATUS[0]}; set -e; return "$rc"
+}
+
+# Whether this host's KVM boots an unmodified Linux (the probe `kvmdbg doctor` prints).
+linux_here() {
+  node -e "require('./out/vmm/machine/host-probe.js').probeHost().then((r) => process.exit(r.capabilities.some((c) => c.id === 'linux' && c.works) ? 0 : 1), () => process.exit(1))"
+}
+
+# code-server (its extension host, the adapter, the VM) inside the sandbox, the browser here through a forwarded port.
+split_run() { # log name
+  e2e_log "code-server runs inside the KVM sandbox, the browser here (port $PORT forwarded)"
+  if curl -s -m 2 -o /dev/null "http://127.0.0.1:$PORT/"; then echo "kvmdbg e2e: port $PORT is in use here: set PORT" >&2; return 1; fi
+  rm -f "$OUT/server.env" "$OUT/stop"
+  test/sandbox/run -m 4096 -c 2 -p "$PORT" -t 2100 -- env TMPDIR=/tmp TOOLS="$TOOLS" PORT="$PORT" E2E_INNER=server bash "$0" \
+    > "$OUT/sandbox.log" 2>&1 &
+  SBX=$!
+  stop_sandbox() { touch "$OUT/stop"; wait "$SBX" 2>/dev/null || true; }
+  trap stop_sandbox EXIT
+  # The sandbox writes server.env (the workspace paths inside it) once code-server answers there.
+  while [[ ! -s $OUT/server.env ]] && kill -0 "$SBX" 2>/dev/null; do sleep 2; done
+  if [[ ! -s $OUT/server.env ]]; then cat "$OUT/sandbox.log" >&2; echo "kvmdbg e2e: code-server did not come up in the sandbox" >&2; return 1; fi
+  source "$OUT/server.env"
+  e2e_log "code-server answers inside the sandbox after $(( $(date +%s) - start )) s; running the UI test here"
+  local rc=0; E2E_EXTHOST_READY_S=${E2E_EXTHOST_READY_S:-600} E2E_BUDGET_S=${E2E_BUDGET_S:-900} ui_test "http://127.0.0.1:$PORT" "$RUN_DIR" "$1" || rc=$?
+  stop_sandbox; trap - EXIT
+  grep -v '^c$' "$OUT/sandbox.log" | sed 's/^/[sandbox] /' | tail -20
+  return $rc
 }
 
 case ${E2E_INNER:-} in
@@ -68,29 +132,27 @@ case ${E2E_INNER:-} in
   e2e_tools
   e2e_stage_vsix
   rm -rf "$OUT"; mkdir -p "$OUT"
-  if [[ -n ${E2E_DIRECT:-} || ( -z ${E2E_SPLIT:-} && -e /dev/kvm && -r /dev/kvm && -w /dev/kvm ) ]]; then
-    E2E_INNER=all exec bash "$0"
+  export KVMDBG_SMALL_LINUX=${KVMDBG_SMALL_LINUX:-$(node scripts/build-linux.mjs --print-dir)}
+  if [[ -n ${E2E_DIRECT:-} ]]; then E2E_INNER=all exec bash "$0"; fi
+  if [[ -z ${E2E_SPLIT:-} && -e /dev/kvm && -r /dev/kvm && -w /dev/kvm ]]; then
+    if linux_here; then E2E_INNER=all exec bash "$0"; fi
+    # This host's KVM runs no unmodified Linux (PVM): the Linux scenario goes to the sandbox, the rest runs here.
+    wanted=${E2E_SCENARIOS:-main,cdata,screen,linux,f5}
+    here=$(tr ',' '\n' <<< "$wanted" | grep -vx linux | paste -sd, -)
+    rc=0
+    if [[ -n $here ]]; then E2E_SCENARIOS=$here E2E_INNER=all bash "$0" || rc=$?; fi
+    if grep -qx linux <<< "$(tr ',' '\n' <<< "$wanted")"; then
+      e2e_log "this host's KVM boots no unmodified Linux: scenario E (Linux) runs with code-server in the sandbox"
+      E2E_SCENARIOS=linux split_run ui-test-linux || rc=$?
+    fi
+    e2e_log "done rc=$rc in $(( $(date +%s) - start )) s"; exit $rc
   fi
   if [[ -n ${E2E_WHOLE_SANDBOX:-} ]]; then
     e2e_log "no usable /dev/kvm here: running the whole E2E (browser too) inside the KVM sandbox (emulated, slow)"
     rc=0; test/sandbox/run -m 6144 -c 2 -t 1500 -- env TMPDIR=/tmp TOOLS="$TOOLS" PORT="$PORT" E2E_INNER=all bash "$0" || rc=$?
     e2e_log "sandbox run finished: rc=$rc in $(( $(date +%s) - start )) s"; exit $rc
   fi
-  e2e_log "no usable /dev/kvm here: code-server runs inside the KVM sandbox, the browser here (port $PORT forwarded)"
-  if curl -s -m 2 -o /dev/null "http://127.0.0.1:$PORT/"; then echo "kvmdbg e2e: port $PORT is in use here: set PORT" >&2; exit 1; fi
-  test/sandbox/run -m 4096 -c 2 -p "$PORT" -t 2100 -- env TMPDIR=/tmp TOOLS="$TOOLS" PORT="$PORT" E2E_INNER=server bash "$0" \
-    > "$OUT/sandbox.log" 2>&1 &
-  SBX=$!
-  stop_sandbox() { touch "$OUT/stop"; wait "$SBX" 2>/dev/null || true; }
-  trap stop_sandbox EXIT
-  # The sandbox writes server.env (the workspace paths inside it) once code-server answers there.
-  while [[ ! -s $OUT/server.env ]] && kill -0 "$SBX" 2>/dev/null; do sleep 2; done
-  if [[ ! -s $OUT/server.env ]]; then cat "$OUT/sandbox.log" >&2; echo "kvmdbg e2e: code-server did not come up in the sandbox" >&2; exit 1; fi
-  source "$OUT/server.env"
-  e2e_log "code-server answers inside the sandbox after $(( $(date +%s) - start )) s; running the UI test here"
-  rc=0; E2E_EXTHOST_READY_S=${E2E_EXTHOST_READY_S:-600} E2E_BUDGET_S=${E2E_BUDGET_S:-900} ui_test "http://127.0.0.1:$PORT" "$RUN_DIR" || rc=$?
-  stop_sandbox; trap - EXIT
-  grep -v '^c$' "$OUT/sandbox.log" | sed 's/^/[sandbox] /' | tail -20
+  rc=0; split_run ui-test || rc=$?
   e2e_log "done rc=$rc in $(( $(date +%s) - start )) s"; exit $rc
   ;;
 all|server)

@@ -1,8 +1,9 @@
-// Usage: node ui-test.js <serverUrl> <outDir> [main=<ws>] [cdata=<ws>] [screen=<ws>] [f5=<ws>]
+// Usage: node ui-test.js <serverUrl> <outDir> [main=<ws>] [cdata=<ws>] [screen=<ws>] [linux=<ws>] [f5=<ws>]
 // Drives the real VS Code workbench (code-server) in headless chromium the way
 // a person does, and checks what is on screen. Screenshots go to <outDir>.
 // Each scenario runs when its workspace is given (ui/scenario-*.js says what
-// it does): main (A), cdata (C), screen (D), then f5 (B) if the budget allows.
+// it does): main (A), cdata (C), screen (D), linux (E), then f5 (B) if the
+// budget allows.
 // E2E_SCENARIOS=screen,cdata runs only those (for working on one).
 //
 // Every check can fail; UI waits are retried with long timeouts (the whole
@@ -24,6 +25,7 @@ const SCENARIOS = [
   ['main', 'A', require('./ui/scenario-main'), '99-failure'],
   ['cdata', 'C', require('./ui/scenario-cdata'), 'c-99-failure'],
   ['screen', 'D', require('./ui/scenario-screen'), 'd-99-failure'],
+  ['linux', 'E', require('./ui/scenario-linux'), 'e-99-failure'],
   ['f5', 'B', require('./ui/scenario-f5'), 'b-99-failure'],
 ];
 

@@ -1,9 +1,10 @@
-// The Tasks and Kernel Log views' models: task rows with the running one
+// The Tasks, Kernel Log and Modules views' models: task rows with the running one
 // marked, log rows with timestamp and level, and the log kept across
-// incremental reads (new records appended once, a full read replacing).
+// incremental reads (new records appended once, a full read replacing),
+// module rows with their address range and symbol status.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KernelLog, logNode, tasksModel, timestamp } from '../../extension/linux-models';
+import { KernelLog, logNode, modulesModel, tasksModel, timestamp } from '../../extension/linux-models';
 
 test('task rows: pid and name, state and CPU, the running task marked, threads named', () => {
   const nodes = tasksModel({
@@ -40,4 +41,18 @@ test('the kept log: incremental reads append once, a full read replaces, the new
   assert.equal(log.lastSeq, 3);
   log.apply({ records: [rec(7)], nextSeq: 8, source: 'printk_ringbuffer', live: false }, false);
   assert.deepEqual(log.nodes().map((n) => n.seq), [7]);
+});
+
+test('module rows: the kernel and each module with its addresses and symbol status; a module without debug info is marked', () => {
+  const nodes = modulesModel([
+    { id: 'vmlinux', name: 'vmlinux', path: '/build/vmlinux', symbolStatus: 'Symbols loaded' },
+    { id: 'kvmdbg_mod', name: 'kvmdbg_mod', path: '/build/kvmdbg_mod.ko', symbolFilePath: '/build/kvmdbg_mod.ko', symbolStatus: 'Symbols loaded', addressRange: '0xffffffffc0000000-0xffffffffc0002000' },
+    { id: 'virtio_blk', name: 'virtio_blk', symbolStatus: 'No debug info: no virtio_blk.ko found; searched /lib/modules/6.1.0' },
+  ]);
+  assert.deepEqual(nodes.map((n) => [n.label, n.description, n.icon]), [
+    ['vmlinux', 'Symbols loaded', 'symbol-module'],
+    ['kvmdbg_mod', '0xffffffffc0000000-0xffffffffc0002000  Symbols loaded', 'symbol-module'],
+    ['virtio_blk', 'No debug info: no virtio_blk.ko found; searched /lib/modules/6.1.0', 'warning'],
+  ]);
+  assert.equal(nodes[1].tooltip, 'kvmdbg_mod at 0xffffffffc0000000-0xffffffffc0002000\nSymbols loaded\n/build/kvmdbg_mod.ko');
 });

@@ -250,6 +250,19 @@ function workbench(page, { server, outDir }) {
     const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: title }) }).first();
     return await pane.innerText({ timeout: 5 * SEC }).catch(() => '');
   };
+  // Gives the side-bar pane titled `title` the room: every other expanded pane but those in `keep`
+  // collapsed (a person's click on their titles), this one expanded. Its locator.
+  const soloPane = async (title, keep = ['Call Stack']) => {
+    const panes = page.locator('.part.sidebar .pane');
+    for (let i = 0; i < await panes.count(); i++) {
+      const header = panes.nth(i).locator('.pane-header').first();
+      const name = (await header.innerText({ timeout: 2 * SEC }).catch(() => '')).split('\n')[0].trim();
+      const open = (await header.getAttribute('aria-expanded').catch(() => 'false')) === 'true';
+      const want = name.toUpperCase() === title.toUpperCase() || keep.some((k) => k.toUpperCase() === name.toUpperCase());
+      if (open !== want && (want || open)) await header.click({ timeout: 5 * SEC }).catch(() => {});
+    }
+    return page.locator('.pane', { has: page.locator('.pane-header', { hasText: title }) }).first();
+  };
   // Runs a command by its title from the Command Palette (F1), as a person does; whether it was listed.
   const command = (title) => retry(`F1 ${title}`, 3, async () => {
     await page.keyboard.press('F1');
@@ -264,7 +277,7 @@ function workbench(page, { server, outDir }) {
   return {
     page, SEC, MIN, SLOW, shot, text, waitText, visible, retry, quickInput, activeEditor, cursorLine, focusEditor,
     openWorkbench, debuggerKnown, debugging, openSource, goToLine, toggleBreakpoint, startWithF5, endSession,
-    revealRow, contextMenu, textPoint, mouseAway, hover, paneText, command,
+    revealRow, contextMenu, textPoint, mouseAway, hover, paneText, soloPane, command,
   };
 }
 module.exports = { workbench, SEC, MIN, SLOW };
