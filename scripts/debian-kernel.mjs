@@ -2,24 +2,26 @@
 // newest /boot/vmlinuz-<release> (the one the sandbox boots too), its debug
 // vmlinux and binfmt_misc's debug module from linux-image-<release>-dbg
 // (apt-get download, ~860 MB, unpacked once: ~1 min), and kvmdbg's test
-// module (test/guests/linux/module) built against linux-headers-<release>
-// with the kernel's own flags. It lives in a cache outside the tree, keyed by
+// modules (test/guests/linux/module and fault-module) built against
+// linux-headers-<release> with the kernel's own flags. It lives in a cache outside the tree, keyed by
 // the release and the module's source.
 //
 //   node scripts/debian-kernel.mjs [--print-dir] [--vmlinux-only]
 //
 // Prints the cache directory on its last line: vmlinuz, vmlinux, release,
-// kvmdbg_mod.ko with module/ (its source), and
+// kvmdbg_mod.ko and kvmdbg_fault.ko with module/ (their sources), and
 // usr/lib/debug/lib/modules/<release>/ as the -dbg package lays it out.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const moduleDir = join(root, 'test/guests/linux/module');
+/** The test modules' sources, built as one out-of-tree module directory. */
+const moduleDirs = [join(root, 'test/guests/linux/module'), join(root, 'test/guests/linux/fault-module')];
+const MODULES = ['kvmdbg_mod', 'kvmdbg_fault'];
 /** The Debian module whose -dbg debug file the tests use (no dependencies, loads on any machine). */
 export const DEBIAN_MODULE = 'kernel/fs/binfmt_misc.ko';
 
@@ -48,7 +50,7 @@ function cacheRoot() {
 
 export function debianKernelDir(release = debianRelease()) {
   const hash = createHash('sha256').update(release);
-  for (const f of readdirSync(moduleDir).sort()) hash.update(f).update(readFileSync(join(moduleDir, f)));
+  for (const d of moduleDirs) for (const f of readdirSync(d).sort()) hash.update(f).update(readFileSync(join(d, f)));
   return join(cacheRoot(), `debian-${release}-${hash.digest('hex').slice(0, 12)}`);
 }
 
@@ -70,14 +72,17 @@ function unpackDebug(release, out) {
   renameSync(join(out, vmlinux), join(out, 'vmlinux'));
 }
 
-/** kvmdbg_mod.ko against Debian's headers, as an out-of-tree module (M=). */
-function buildModule(release, out) {
+/** The test modules against Debian's headers, as one out-of-tree module directory (M=). */
+function buildModules(release, out) {
   const headers = `/usr/src/linux-headers-${release}`;
   if (!existsSync(join(headers, 'Makefile'))) fail(`${headers} is missing: install linux-headers-${release} (\`sudo apt-get install linux-headers-amd64\`, or run .ci/install-apt)`);
   const src = join(out, 'module');
-  cpSync(moduleDir, src, { recursive: true });
+  rmSync(src, { recursive: true, force: true });
+  mkdirSync(src, { recursive: true });
+  for (const d of moduleDirs) for (const f of readdirSync(d).filter((f) => f.endsWith('.c'))) copyFileSync(join(d, f), join(src, f));
+  writeFileSync(join(src, 'Kbuild'), `obj-m := ${MODULES.map((m) => `${m}.o`).join(' ')}\n`);
   sh('make', ['-C', headers, `M=${src}`, 'modules']);
-  copyFileSync(join(src, 'kvmdbg_mod.ko'), join(out, 'kvmdbg_mod.ko'));
+  for (const m of MODULES) copyFileSync(join(src, `${m}.ko`), join(out, `${m}.ko`));
 }
 
 function prepare(vmlinuxOnly) {
@@ -94,7 +99,7 @@ function prepare(vmlinuxOnly) {
   }
   if (vmlinuxOnly) return out;
   // Built where it stays: its DWARF names its source by this path, and a breakpoint is set there.
-  buildModule(release, out);
+  buildModules(release, out);
   copyFileSync(`/boot/vmlinuz-${release}`, join(out, 'vmlinuz'));
   writeFileSync(join(out, 'release'), `${release}\n`);
   writeFileSync(join(out, 'done'), '');

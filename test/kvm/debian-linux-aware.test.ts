@@ -10,9 +10,10 @@
 //  2. a function breakpoint on binfmt_misc's init (a Debian module, its
 //     DWARF from the -dbg package's /usr/lib/debug/lib/modules) is pending,
 //     then stops there on insmod, in fs/binfmt_misc.c;
-//  3. with "Kernel WARN()" and "Kernel BUG()" on: insmod fault=1 stops at
-//     the module's WARN with its file and line, fault=2 at its BUG, then the
-//     oops that follows ("invalid opcode") stops with the crashing stack;
+//  3. with "Kernel WARN()" and "Kernel BUG()" on: insmod kvmdbg_fault
+//     fault=1 stops at its WARN with its file and line, fault=2 at its BUG,
+//     then the oops that follows ("invalid opcode") stops with the crashing
+//     stack;
 //  4. `echo c > /proc/sysrq-trigger` stops as "Kernel panic: sysrq
 //     triggered crash" with the dmesg tail.
 import { test } from 'node:test';
@@ -28,19 +29,19 @@ const T = 900_000;
 
 test('Debian\'s kernel with its -dbg package: module breakpoints pending then hit (ours and binfmt_misc), dmesg, ps, lsmod, WARN, BUG, oops and panic stops', { timeout: T + 60_000 }, async () => {
   const k = debianKernel();
-  const lines = { ret: markerLine(k.testModuleSource, 'mod-return'), warn: markerLine(k.testModuleSource, 'mod-warn'), bug: markerLine(k.testModuleSource, 'mod-bug') };
+  const lines = { ret: markerLine(k.testModuleSource, 'mod-return'), warn: markerLine(k.faultModuleSource, 'fault-warn'), bug: markerLine(k.faultModuleSource, 'fault-bug') };
   const binfmt = join('/lib/modules', k.release, 'kernel/fs/binfmt_misc.ko');
   const initrd = buildInitramfs({
     dir: testOutput('debian-linux-aware'),
-    files: { 'kvmdbg_mod.ko': k.testModule, 'binfmt_misc.ko': binfmt },
+    files: { 'kvmdbg_mod.ko': k.testModule, 'kvmdbg_fault.ko': k.faultModule, 'binfmt_misc.ko': binfmt },
     init: [
       'echo "KVMDBG-INIT-UP pid $$" > /dev/kmsg',
       'insmod /kvmdbg_mod.ko && echo KVMDBG-INSMOD-OK',
       'rmmod kvmdbg_mod && echo KVMDBG-RMMOD-OK',
       'insmod /binfmt_misc.ko && echo KVMDBG-BINFMT-OK',
-      'insmod /kvmdbg_mod.ko fault=1 && echo KVMDBG-WARNED',
-      'rmmod kvmdbg_mod',
-      'insmod /kvmdbg_mod.ko fault=2; echo KVMDBG-BUG-DONE',
+      'insmod /kvmdbg_fault.ko fault=1 && echo KVMDBG-WARNED',
+      'rmmod kvmdbg_fault',
+      'insmod /kvmdbg_fault.ko fault=2; echo KVMDBG-BUG-DONE',
       'while [ "$(cat /proc/sys/kernel/panic)" != 42 ]; do sleep 1; done',
       'echo c > /proc/sysrq-trigger',
       'while true; do sleep 10; done',
@@ -109,18 +110,18 @@ test('Debian\'s kernel with its -dbg package: module breakpoints pending then hi
     // 3. WARN, BUG, and the oops the BUG becomes.
     const warn = await stopAfter(s, 'the WARN (insmod fault=1)', () => s.dc.continueRequest({ threadId: 1 }));
     assert.equal(warn.body.reason, 'exception', s.console());
-    assert.equal(warn.body.text, `Kernel WARN at ${k.testModuleSource}:${lines.warn}`);
-    assert.ok((await stackNames()).includes('kvmdbg_mod_init'), (await stackNames()).join(' <- '));
+    assert.equal(warn.body.text, `Kernel WARN at ${k.faultModuleSource}:${lines.warn}`);
+    assert.ok((await stackNames()).includes('kvmdbg_fault_init'), (await stackNames()).join(' <- '));
     const bug = await stopAfter(s, 'the BUG (insmod fault=2)', () => s.dc.continueRequest({ threadId: 1 }));
     assert.equal(bug.body.reason, 'exception', s.console());
-    assert.equal(bug.body.text, `Kernel BUG at ${k.testModuleSource}:${lines.bug}`);
+    assert.equal(bug.body.text, `Kernel BUG at ${k.faultModuleSource}:${lines.bug}`);
     const bugStack = await frames(s);
-    assert.equal(bugStack[0].name, 'kvmdbg_mod_init', 'the BUG\'s own registers');
+    assert.equal(bugStack[0].name, 'kvmdbg_fault_init', 'the BUG\'s own registers');
     assert.equal(bugStack[0].line, lines.bug);
     const oops = await stopAfter(s, 'the oops after the BUG', () => s.dc.continueRequest({ threadId: 1 }));
     assert.equal(oops.body.reason, 'exception', s.console());
-    assert.match(oops.body.text ?? '', /^Kernel oops: invalid opcode: 0000 at kvmdbg_mod_init/);
-    assert.match(s.console(), /kernel BUG at [^\n]*kvmdbg_mod\.c/);
+    assert.match(oops.body.text ?? '', /^Kernel oops: invalid opcode: 0000 at kvmdbg_fault_init/);
+    assert.match(s.console(), /kernel BUG at [^\n]*kvmdbg_fault\.c/);
 
     // 4. The panic.
     const set = await s.dc.customRequest('setExpression', { expression: 'panic_timeout', value: '42', frameId: (await topFrame(s)).id }) as DebugProtocol.SetExpressionResponse;

@@ -1,5 +1,5 @@
 // Debian's own kernel with its -dbg package (scripts/debian-kernel.mjs): the
-// debug vmlinux, binfmt_misc's debug module, and kvmdbg's test module built
+// debug vmlinux, binfmt_misc's debug module, and kvmdbg's test modules built
 // against Debian's headers. `npm test` prepares it before the KVM tier and
 // passes its directory in KVMDBG_DEBIAN_KERNEL (the sandbox has another HOME).
 // Missing: the test FAILS and says how to prepare it, never skips.
@@ -19,6 +19,9 @@ export interface DebianKernel {
   /** kvmdbg_mod.ko built against linux-headers-<release>, and its source. */
   testModule: string;
   testModuleSource: string;
+  /** kvmdbg_fault.ko (fault=1: WARN, fault=2: BUG in its init), and its source. */
+  faultModule: string;
+  faultModuleSource: string;
   /** The -dbg package's /usr/lib/debug/lib/modules/<release>, holding binfmt_misc.ko's debug file. */
   debugModules: string;
 }
@@ -38,6 +41,8 @@ export function debianKernel(): DebianKernel {
     vmlinux: join(dir, 'vmlinux'),
     testModule: join(dir, 'kvmdbg_mod.ko'),
     testModuleSource: join(dir, 'module', 'kvmdbg_mod.c'),
+    faultModule: join(dir, 'kvmdbg_fault.ko'),
+    faultModuleSource: join(dir, 'module', 'kvmdbg_fault.c'),
     debugModules: join(dir, 'usr/lib/debug/lib/modules', release),
   };
 }

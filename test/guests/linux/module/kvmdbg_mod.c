@@ -5,10 +5,7 @@
  * this file before boot is pending until insmod, then stops in
  * kvmdbg_mod_sum with rounds=10 (total = 385 at the bp:mod-return line),
  * and is pending again after rmmod. Lines marked bp:NAME are found by the
- * tests by their marker, never by number. Built against Debian's kernel
- * headers too (scripts/debian-kernel.mjs), where fault=1 makes its init
- * WARN() and fault=2 BUG(): the Linux-aware stops' test on a distribution
- * kernel (the small Linux has no CONFIG_BUG: both do nothing there).
+ * tests by their marker, never by number.
  */
 #include <linux/init.h>
 #include <linux/kernel.h>
@@ -25,9 +22,6 @@ static struct kvmdbg_mod_probe kvmdbg_mod_probe = { .id = 7, .label = "kvmdbg" }
 static int rounds = 10;
 module_param(rounds, int, 0444);
 
-static int fault;
-module_param(fault, int, 0444);
-
 static noinline int kvmdbg_mod_sum(int n)
 {
 	int i, total = 0;
@@ -43,8 +37,6 @@ static int __init kvmdbg_mod_init(void)
 	int result = kvmdbg_mod_sum(rounds); /* bp:mod-init */
 
 	pr_info("kvmdbg_mod: sum of squares to %d is %d\n", rounds, result);
-	WARN(fault == 1, "kvmdbg_mod: a warning asked for (fault=1)\n"); /* bp:mod-warn */
-	BUG_ON(fault == 2); /* bp:mod-bug */
 	return 0;
 }
 
