@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { BOOT_MS, ROOT, hex, kernelPath, symbol, within } from './helpers/guests';
+import { stopAdapter } from './helpers/dap-session';
 
 const ADAPTER = join(ROOT, 'out', 'debug-adapter', 'main.js');
 const MAIN_C = join(ROOT, 'test', 'guests', 'kernel', 'main.c');
@@ -85,9 +86,7 @@ async function readMem(s: Session, ref: string, count: number): Promise<{ data: 
 }
 
 async function finish(s: Session): Promise<void> {
-  // One disconnect: DebugClient.stop() sends it and then kills the adapter. A second one raced the
-  // adapter's own exit 100 ms after the first (EPIPE, or a request never answered).
-  await s.dc.stop().catch(() => {});
+  await stopAdapter(s.dc);
 }
 
 test('stop on entry: one vCPU thread, registers, stack and disassembly at the entry point', async () => {

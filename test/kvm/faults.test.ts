@@ -18,6 +18,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { Machine } from '../../vmm/machine/machine';
 import { BOOT_MS, CLI, GUEST_DIR, MEMORY_64M, ROOT, Console, ended, kernelPath, within } from './helpers/guests';
 import { STACK_LINE, runCli, startCli } from './helpers/cli';
+import { stopAdapter } from './helpers/dap-session';
 
 const FAULTS = join(GUEST_DIR, 'faults64.elf');
 const ADAPTER = join(ROOT, 'out', 'debug-adapter', 'main.js');
@@ -225,7 +226,7 @@ test('DAP: a triple fault ends the session with exited + terminated and a senten
   try {
     await endsClearly(s, /The VM has ended: the guest triple-faulted/);
   } finally {
-    await s.dc.stop();
+    await stopAdapter(s.dc);
   }
 });
 
@@ -234,7 +235,7 @@ test('DAP: a jump into MMIO (KVM internal error) ends the session with exited + 
   try {
     await endsClearly(s, /The VM has ended: KVM could not emulate the guest at RIP 0xd0000000/);
   } finally {
-    await s.dc.stop();
+    await stopAdapter(s.dc);
   }
 });
 
@@ -258,7 +259,7 @@ test('DAP: pause stops a vCPU halted with interrupts off (cli; hlt); registers a
     }
   } finally {
     // dc.stop() sends the one disconnect: a second would wait for an adapter that has already exited.
-    await s.dc.stop();
+    await stopAdapter(s.dc);
   }
 });
 
@@ -285,6 +286,6 @@ test('DAP: a non-canonical RIP set from the Variables view (64-bit code) ends or
     assert.ok(threads.success);
   } finally {
     // dc.stop() sends the one disconnect: a second would wait for an adapter that has already exited.
-    await s.dc.stop();
+    await stopAdapter(s.dc);
   }
 });

@@ -2,6 +2,7 @@
 // for the Linux debugging tests: start, launch with a configuration phase,
 // wait for stops and console text, stack frames, and a clean end.
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
@@ -94,10 +95,27 @@ export async function stopAfter(s: DapSession, what: string, request: () => Prom
   return ev;
 }
 
+/** How long the adapter may take to be gone after the disconnect (it takes ~130 ms: its vCPU threads end first). */
+const ADAPTER_EXIT_MS = 10_000;
+
 export async function finishDap(s: DapSession): Promise<void> {
+  await stopAdapter(s.dc);
+}
+
+/** Disconnects and waits until the adapter process is gone (fails if it lingers). */
+export async function stopAdapter(dc: DebugClient): Promise<void> {
+  // (DebugClient keeps its adapter process private; it drops the reference in stop().)
+  const adapter = (dc as unknown as { _adapterProcess?: ChildProcess })._adapterProcess;
   // One disconnect: DebugClient.stop() sends it and then kills the adapter. A second one raced the
   // adapter's own exit 100 ms after the first (EPIPE, or a request never answered).
-  await s.dc.stop().catch(() => {});
+  await dc.stop().catch(() => {});
+  // Waited for: a test file that ended at once left it "running" for the tier's leak check.
+  if (!adapter || adapter.exitCode !== null || adapter.signalCode !== null) return;
+  const gone = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), ADAPTER_EXIT_MS);
+    adapter.once('exit', () => { clearTimeout(timer); resolve(true); });
+  });
+  if (!await gone) assert.fail(`the debug adapter (pid ${adapter.pid}) was still running ${ADAPTER_EXIT_MS / 1000} s after the disconnect`);
 }
 
 // C data as VS Code's Variables, Watch and hover ask for it.
