@@ -137,7 +137,7 @@ case ${E2E_INNER:-} in
   if [[ -z ${E2E_SPLIT:-} && -e /dev/kvm && -r /dev/kvm && -w /dev/kvm ]]; then
     if linux_here; then E2E_INNER=all exec bash "$0"; fi
     # This host's KVM runs no unmodified Linux (PVM): the Linux scenario goes to the sandbox, the rest runs here.
-    wanted=${E2E_SCENARIOS:-main,cdata,screen,linux,f5}
+    wanted=${E2E_SCENARIOS:-main,cdata,screen,f5}
     here=$(tr ',' '\n' <<< "$wanted" | grep -vx linux | paste -sd, -)
     rc=0
     if [[ -n $here ]]; then E2E_SCENARIOS=$here E2E_INNER=all bash "$0" || rc=$?; fi
