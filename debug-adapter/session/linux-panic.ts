@@ -17,7 +17,9 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { Regs } from '../../native/types';
 import type { HookContext, HookResult, HookStop } from '../kernel-hooks';
 import { formatRecord, readKernelLog } from '../linux/dmesg';
-import { Kernel, LinuxError, printable } from '../linux/kernel';
+import { Kernel, LinuxError, memberOf, printable } from '../linux/kernel';
+import { walkList } from '../linux/tasks';
+import type { CType } from '../dwarf/model';
 import { formatPrintk, variadicArgs } from '../linux/printk-format';
 import { ptRegs } from '../linux/task-stack';
 import { sizeOf } from '../variables/ctype';
@@ -223,39 +225,77 @@ const WARN: Hook = {
   },
 };
 
-/** The kernel's bug table entry for `address` (struct bug_entry, relative pointers), bounded. */
-async function bugEntry(p: PanicStops, address: bigint): Promise<{ warning: boolean; file?: string; line?: number } | undefined> {
-  const symbols = p.state.symbols;
-  const start = symbols?.addressOf('__start___bug_table');
-  const end = symbols?.addressOf('__stop___bug_table');
-  if (start === undefined || end === undefined || end <= start) return undefined;
+/** Bug table entries looked through at most, over vmlinux's table and every module's. */
+const MAX_BUG_ENTRIES = 1 << 20;
+/** Modules on module_bug_list looked at at most (a corrupt list ends the search, not the stop). */
+const MAX_BUG_MODULES = 4096;
+
+interface BugEntry { warning: boolean; file?: string; line?: number }
+
+/**
+ * The kernel's bug table entry for `address` (struct bug_entry, relative
+ * pointers or not): vmlinux's __bug_table, then each module's bug_table on
+ * module_bug_list (a WARN in a module is in its own table). Bounded; a
+ * table we cannot read is no entry, and the stop shows the address.
+ */
+async function bugEntry(p: PanicStops, address: bigint): Promise<BugEntry | undefined> {
   let k: Kernel;
   try { k = await p.kernel(); } catch { return undefined; }
   const type = k.type('struct bug_entry');
   if (!type) return undefined;
   const size = BigInt(sizeOf(type));
   if (size === 0n) return undefined;
-  const count = Math.min(Number((end - start) / size), 1 << 20);
+  const budget = { left: MAX_BUG_ENTRIES };
   try {
-    for (let i = 0; i < count; i++) {
-      const at = start + BigInt(i) * size;
-      const e = k.at(type, at);
-      const dispMember = k.member(e, 'bug_addr_disp');
-      const bugAddr = dispMember ? at + k.int(dispMember, 'bug_addr_disp') : k.int(k.field(e, 'bug_addr', 'the bug table'), 'bug_addr');
-      if (BigInt.asUintN(64, bugAddr) !== address) continue;
-      const flags = Number(k.int(k.field(e, 'flags', 'the bug table'), 'flags'));
-      const fileMember = k.member(e, 'file_disp');
-      const fileAddr = fileMember ? k.address(fileMember, 'file_disp') + k.int(fileMember, 'file_disp') : undefined;
-      const lineMember = k.member(e, 'line');
-      return {
-        warning: (flags & 1) !== 0,
-        file: fileAddr !== undefined ? k.string(fileAddr, 'the file of a BUG', 256) : undefined,
-        line: lineMember ? Number(k.int(lineMember, 'line')) : undefined,
-      };
+    const symbols = p.state.symbols;
+    const start = symbols?.addressOf('__start___bug_table');
+    const end = symbols?.addressOf('__stop___bug_table');
+    if (start !== undefined && end !== undefined && end > start) {
+      const found = findBug(k, type, size, start, (end - start) / size, address, budget);
+      if (found) return found;
+    }
+    for (const m of moduleBugTables(k)) {
+      const found = findBug(k, type, size, m.table, m.count, address, budget);
+      if (found) return found;
     }
   } catch (e) {
     if (e instanceof LinuxError) return undefined;
     throw e;
+  }
+  return undefined;
+}
+
+/** Each module's bug table (module_bug_list, linked through struct module's bug_list). */
+function moduleBugTables(k: Kernel): { table: bigint; count: bigint }[] {
+  const head = k.global('module_bug_list');
+  const moduleType = k.type('struct module');
+  if (!head || !moduleType) return [];
+  const link = memberOf(moduleType, 'bug_list');
+  if (!link) return [];
+  const modules = walkList(k, k.address(head, 'module_bug_list'), BigInt(link.offset), { left: MAX_BUG_MODULES }, 'module_bug_list');
+  return modules.map((address) => {
+    const m = k.at(moduleType, address);
+    return { table: k.int(k.field(m, 'bug_table', 'a module\'s bug table'), 'bug_table'), count: k.int(k.field(m, 'num_bugs', 'a module\'s bug table'), 'num_bugs') };
+  }).filter((m) => m.table >= KERNEL_HALF && m.count > 0n);
+}
+
+/** The entry for `address` among `count` entries at `start`, each counted against the budget. */
+function findBug(k: Kernel, type: CType, size: bigint, start: bigint, count: bigint, address: bigint, budget: { left: number }): BugEntry | undefined {
+  for (let i = 0n; i < count && budget.left > 0; i++, budget.left--) {
+    const at = start + i * size;
+    const e = k.at(type, at);
+    const dispMember = k.member(e, 'bug_addr_disp');
+    const bugAddr = dispMember ? at + k.int(dispMember, 'bug_addr_disp') : k.int(k.field(e, 'bug_addr', 'the bug table'), 'bug_addr');
+    if (BigInt.asUintN(64, bugAddr) !== address) continue;
+    const flags = Number(k.int(k.field(e, 'flags', 'the bug table'), 'flags'));
+    const fileMember = k.member(e, 'file_disp');
+    const fileAddr = fileMember ? k.address(fileMember, 'file_disp') + k.int(fileMember, 'file_disp') : undefined;
+    const lineMember = k.member(e, 'line');
+    return {
+      warning: (flags & 1) !== 0,
+      file: fileAddr !== undefined ? k.string(fileAddr, 'the file of a BUG', 256) : undefined,
+      line: lineMember ? Number(k.int(lineMember, 'line')) : undefined,
+    };
   }
   return undefined;
 }

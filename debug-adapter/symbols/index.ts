@@ -201,10 +201,24 @@ export class Symbols {
 
   symbolize(address: bigint): Symbolized | undefined {
     return this.memo.symbol.get(address, () => guard(() => {
-      const s = this.table.symbolize(this.toLinked(address));
+      const s = this.sourceAlias(this.table.symbolize(this.toLinked(address)));
       if (!s || this.slideBy === 0n) return s;
       return { ...s, symbol: { ...s.symbol, address: this.toRuntime(s.symbol.address) } };
     }, undefined));
+  }
+
+  /**
+   * Of several symbols at one address, the one the DWARF function there is
+   * called (kvmdbg_fault_init, not its alias init_module): the name the
+   * Call Stack shows. Only asked where there are aliases.
+   */
+  private sourceAlias(s: Symbolized | undefined): Symbolized | undefined {
+    if (!s || !this.info) return s;
+    const aliases = this.table.at(s.symbol.address);
+    if (aliases.length < 2) return s;
+    const sp = subprogramAt(this.info, s.symbol.address, this.lines.unitsAt(s.symbol.address));
+    const own = sp && sp.lowPc === s.symbol.address ? aliases.find((a) => a.name === sp.name) : undefined;
+    return own && own !== s.symbol ? { name: own.name, offset: s.offset, symbol: own } : s;
   }
 
   /** The function containing `address`: DWARF subprogram first, then a sized symbol. */

@@ -178,6 +178,17 @@ export class SymbolTable {
     return undefined;
   }
 
+  /** Every symbol at exactly `address` (aliases: module_init's init_module beside the function's own name). */
+  at(address: bigint): SymbolEntry[] {
+    const e = this.entries;
+    let lo = 0;
+    let hi = e.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (e[mid].address < address) lo = mid + 1; else hi = mid; }
+    const out: SymbolEntry[] = [];
+    for (let i = lo; i < e.length && e[i].address === address; i++) out.push(e[i]);
+    return out;
+  }
+
   /** "fib+0x13", or undefined when no symbol claims the address. */
   format(address: bigint): string | undefined {
     const s = this.symbolize(address);

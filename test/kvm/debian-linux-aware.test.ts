@@ -10,31 +10,41 @@
 //  2. a function breakpoint on binfmt_misc's init (a Debian module, its
 //     DWARF from the -dbg package's /usr/lib/debug/lib/modules) is pending,
 //     then stops there on insmod, in fs/binfmt_misc.c;
-// Not yet here: WARN/BUG in a module (report_bug's stop looks in vmlinux's
-// bug table only, so a module's WARN is called a BUG; README "Not yet").
+//  3. with "Kernel WARN()" and "Kernel BUG()" on: insmod of kvmdbg_fault
+//     with fault=1 stops at its WARN with its file and line (found in the
+//     module's own bug table), fault=2 at its BUG, then the oops that
+//     follows ("invalid opcode") stops with the crashing stack;
+//  4. `echo c > /proc/sysrq-trigger` stops as "Kernel panic: sysrq
+//     triggered crash" with the crashing stack and the dmesg tail.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { buildInitramfs, testOutput } from './helpers/linux-initramfs';
+import { buildInitramfs, LINUX_TIMEOUT_MS, testOutput } from './helpers/linux-initramfs';
 import { debianKernel } from './helpers/debian-kernel';
 import { markerLine } from './helpers/guests';
-import { finishDap, launchDap, named, nextStop, scopeVariables, startDap, stopAfter, topFrame } from './helpers/dap-session';
+import { finishDap, frames, launchDap, named, nextStop, scopeVariables, startDap, stopAfter, topFrame, until } from './helpers/dap-session';
 
 const T = 900_000;
 
-test('Debian\'s kernel with its -dbg package: module breakpoints pending then hit (ours and binfmt_misc), dmesg, ps, lsmod', { timeout: T + 60_000 }, async () => {
+test('Debian\'s kernel with its -dbg package: module breakpoints pending then hit (ours and binfmt_misc), dmesg, ps, lsmod, WARN, BUG, oops and panic stops', { timeout: T + 60_000 }, async () => {
   const k = debianKernel();
-  const lines = { ret: markerLine(k.testModuleSource, 'mod-return') };
+  const lines = { ret: markerLine(k.testModuleSource, 'mod-return'), warn: markerLine(k.faultModuleSource, 'fault-warn'), bug: markerLine(k.faultModuleSource, 'fault-bug') };
   const binfmt = join('/lib/modules', k.release, 'kernel/fs/binfmt_misc.ko');
   const initrd = buildInitramfs({
     dir: testOutput('debian-linux-aware'),
-    files: { 'kvmdbg_mod.ko': k.testModule, 'binfmt_misc.ko': binfmt },
+    files: { 'kvmdbg_mod.ko': k.testModule, 'kvmdbg_fault.ko': k.faultModule, 'binfmt_misc.ko': binfmt },
     init: [
       'echo "KVMDBG-INIT-UP pid $$" > /dev/kmsg',
       'insmod /kvmdbg_mod.ko && echo KVMDBG-INSMOD-OK',
       'rmmod kvmdbg_mod && echo KVMDBG-RMMOD-OK',
       'insmod /binfmt_misc.ko && echo KVMDBG-BINFMT-OK',
+      'insmod /kvmdbg_fault.ko fault=1 && echo KVMDBG-WARNED',
+      'rmmod kvmdbg_fault',
+      'insmod /kvmdbg_fault.ko fault=2; echo KVMDBG-BUG-DONE',
+      // The test sets panic_timeout to 42 (setExpression) when it is ready for the panic.
+      'while [ "$(cat /proc/sys/kernel/panic)" != 42 ]; do sleep 1; done',
+      'echo c > /proc/sysrq-trigger',
       'while true; do sleep 10; done',
     ],
   });
@@ -43,6 +53,7 @@ test('Debian\'s kernel with its -dbg package: module breakpoints pending then hi
   s.dc.on('breakpoint', (e: DebugProtocol.BreakpointEvent) => bpEvents.push(e.body));
   const repl = async (expression: string): Promise<string> => (await s.dc.evaluateRequest({ expression, context: 'repl' })).body.result;
   const modules = async (): Promise<DebugProtocol.Module[]> => ((await s.dc.customRequest('modules', {})).body as DebugProtocol.ModulesResponse['body']).modules;
+  const stackNames = async (threadId = 1): Promise<string[]> => (await frames(s, threadId)).map((f) => f.name);
   try {
     let inModule: DebugProtocol.Breakpoint | undefined;
     let inBinfmt: DebugProtocol.Breakpoint | undefined;
@@ -53,6 +64,7 @@ test('Debian\'s kernel with its -dbg package: module breakpoints pending then hi
     }, async () => {
       inModule = (await s.dc.setBreakpointsRequest({ source: { path: k.testModuleSource }, breakpoints: [{ line: lines.ret }] })).body.breakpoints[0];
       inBinfmt = (await s.dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'init_misc_binfmt' }] })).body.breakpoints[0];
+      await s.dc.setExceptionBreakpointsRequest({ filters: ['linux-panic', 'linux-bug', 'linux-warn'] });
     });
     assert.ok(inModule && inBinfmt);
     assert.equal(inModule.verified, false);
@@ -95,7 +107,35 @@ test('Debian\'s kernel with its -dbg package: module breakpoints pending then hi
     assert.equal(withBinfmt[1].path, join(k.debugModules, 'kernel/fs/binfmt_misc.ko'));
     assert.equal(withBinfmt[1].symbolStatus, 'Symbols loaded');
     assert.ok(bpEvents.some((b) => b.breakpoint.id === inBinfmt!.id && b.breakpoint.verified), JSON.stringify(bpEvents));
+    await s.dc.setFunctionBreakpointsRequest({ breakpoints: [] });
 
+    // 3. WARN and BUG in a module (its own bug table), and the oops the BUG becomes.
+    const warn = await stopAfter(s, 'the WARN (insmod kvmdbg_fault fault=1)', () => s.dc.continueRequest({ threadId: 1 }));
+    assert.equal(warn.body.reason, 'exception', s.console());
+    assert.equal(warn.body.text, `Kernel WARN at ${k.faultModuleSource}:${lines.warn}`);
+    const warnStack = await stackNames();
+    assert.ok(warnStack.includes('kvmdbg_fault_init'), warnStack.join(' <- '));
+    const bug = await stopAfter(s, 'the BUG (insmod kvmdbg_fault fault=2)', () => s.dc.continueRequest({ threadId: 1 }));
+    assert.equal(bug.body.reason, 'exception', s.console());
+    assert.equal(bug.body.text, `Kernel BUG at ${k.faultModuleSource}:${lines.bug}`);
+    const bugStack = await frames(s);
+    assert.equal(bugStack[0].name, 'kvmdbg_fault_init', 'the BUG\'s own registers');
+    assert.equal(bugStack[0].line, lines.bug);
+    const oops = await stopAfter(s, 'the oops after the BUG', () => s.dc.continueRequest({ threadId: 1 }));
+    assert.equal(oops.body.reason, 'exception', s.console());
+    assert.match(oops.body.text ?? '', /^Kernel oops: invalid opcode: 0000 at kvmdbg_fault_init/);
+    assert.match(s.console(), /kernel BUG at [^\n]*kvmdbg_fault\.c/);
+
+    // 4. The panic.
+    const set = await s.dc.customRequest('setExpression', { expression: 'panic_timeout', value: '42', frameId: (await topFrame(s)).id }) as DebugProtocol.SetExpressionResponse;
+    assert.equal(set.body.value, '42');
+    const panic = await stopAfter(s, 'the kernel panic (sysrq c)', () => s.dc.continueRequest({ threadId: 1 }));
+    assert.equal(panic.body.reason, 'exception', s.console());
+    assert.equal(panic.body.text, 'Kernel panic: sysrq triggered crash');
+    const crash = await stackNames(panic.body.threadId ?? 1);
+    assert.deepEqual(crash.slice(0, 2), ['panic', 'sysrq_handle_crash'], crash.join(' <- '));
+    assert.match(s.console(), /Kernel panic: sysrq triggered crash\n--- the end of the kernel log \(dmesg\) ---\n[^]*\] sysrq: Trigger a crash\n/);
+    await until('KVMDBG-BUG-DONE on the guest console', LINUX_TIMEOUT_MS, () => (s.stdout().includes('KVMDBG-BUG-DONE') ? true : undefined));
   } catch (e) {
     (e as Error).message += `\n--- adapter console:\n${s.console().slice(-5000)}\n--- guest console:\n${s.stdout().slice(-4000)}\n--- breakpoint events: ${JSON.stringify(bpEvents)}`;
     throw e;

@@ -254,3 +254,19 @@ test('once the kernel frees a module\'s init sections, a breakpoint in its init 
   assert.deepEqual(b.addresses, []);
   assert.equal(b.problem, `pending: no live code at or after line ${line} of ${m.source.split('/').pop()} in kvm_mod (a module's init code is freed once it has run); kvmdbg sets it if the module loads again`);
 });
+
+test('module_init\'s alias: an address in the init function is named as its source names it (fault_init), not init_module', () => {
+  const src = `
+__attribute__((section(".init.text"))) static int fault_init(void)
+{
+	return 3;
+}
+int init_module(void) __attribute__((alias("fault_init")));
+`;
+  const o = gcc('alias', src);
+  const syms = symbolsFromObject(relocatableObject('kvm_alias', o.bytes, placeAll(o.bytes, MODULE_BASE)), { name: 'kvm_alias' });
+  const init = syms.addressOf('init_module')!;
+  assert.equal(syms.addressOf('fault_init'), init, 'both names at one address');
+  assert.equal(syms.symbolize(init + 1n)?.name, 'fault_init');
+  assert.equal(syms.functionAt(init + 1n)?.name, 'fault_init', 'the same name the Call Stack shows');
+});

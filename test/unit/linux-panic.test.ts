@@ -1,7 +1,8 @@
 // The panic stop's handlers on a fake kernel: panic()'s message formatted
 // from its format and arguments, the stop's text, the dmesg tail on the
 // console and in exceptionInfo; an oops (__die) shown from its pt_regs;
-// the filters installing and removing their hooks; "after a kernel panic".
+// the filters installing and removing their hooks; "after a kernel panic";
+// a module's BUG and WARN found in that module's own bug table.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DebugProtocol } from '@vscode/debugprotocol';
@@ -11,8 +12,9 @@ import type { Regs } from '../../native/types';
 import { PanicStops } from '../../debug-adapter/session/linux-panic';
 import { SessionState } from '../../debug-adapter/session/state';
 import type { Symbols } from '../../debug-adapter/symbols';
-import { FakeMemory, struct, T } from './helpers/c-fixtures';
-import { kernelOf, linuxTypes, prbGlobals, writeRing } from './helpers/linux-fixtures';
+import type { RecordType, VariableInfo } from '../../debug-adapter/dwarf/model';
+import { at, base, FakeMemory, ptr, struct, T, variable } from './helpers/c-fixtures';
+import { kernelOf, linuxTypes, listHead, prbGlobals, writeRing } from './helpers/linux-fixtures';
 
 const FMT = 0xffffffff82000000n;
 const NAME = 0xffffffff82000100n;
@@ -21,7 +23,7 @@ const PT_REGS = 0xffffc90000011f58n;
 const regNames = ['r15', 'r14', 'r13', 'r12', 'bp', 'bx', 'r11', 'r10', 'r9', 'r8', 'ax', 'cx', 'dx', 'si', 'di', 'orig_ax', 'ip', 'cs', 'flags', 'sp', 'ss'];
 const ptRegsType = struct('pt_regs', 168, regNames.map((n, i) => [n, T.ulong, i * 8] as [string, typeof T.ulong, number]));
 
-function setup() {
+function setup(extra: { globals?: VariableInfo[]; types?: Record<string, RecordType> } = {}) {
   const mem = new FakeMemory();
   writeRing(mem, [
     { text: 'KVMDBG-SYSRQ', tsNsec: 5_000_000_000n, level: 4 },
@@ -33,7 +35,7 @@ function setup() {
   const state = new SessionState((e) => events.push(e));
   const addresses: Record<string, bigint> = { panic: 0xffffffff81231066n, _printk: 0xffffffff81231676n, __die: 0xffffffff81230685n };
   state.symbols = { addressOf: (n: string) => addresses[n], symbolize: () => undefined } as unknown as Symbols;
-  const kernel = kernelOf(mem, prbGlobals(), { ...linuxTypes, 'struct pt_regs': ptRegsType });
+  const kernel = kernelOf(mem, [...prbGlobals(), ...(extra.globals ?? [])], { ...linuxTypes, 'struct pt_regs': ptRegsType, ...extra.types });
   let arms = 0;
   const panic = new PanicStops(state, { kernel: async () => kernel, arm: async () => { arms++; } });
   const ctx = (regs: Partial<Regs>): HookContext => {
@@ -104,4 +106,36 @@ test('a WARN(): its file and line; a BUG() without a bug table: its address', as
   assert.deepEqual(warn, { reason: 'exception', description: 'Paused on a kernel WARN', text: 'Kernel WARN at drivers/tty/sysrq.c:155' });
   const bug = await state.hooks.handle(hit('report_bug'), ctx({ rdi: 0xffffffff81234567n, rsi: 0n }));
   assert.equal(bug?.text, 'Kernel BUG at 0xffffffff81234567');
+});
+
+test('a BUG() or WARN() in a module is found in that module\'s bug table (module_bug_list), not only vmlinux\'s', async () => {
+  // struct bug_entry with relative pointers (x86-64 since 4.x): int bug_addr_disp, int file_disp, u16 line, u16 flags.
+  const u16 = base('short unsigned int', 2, 'unsigned');
+  const bugEntry = struct('bug_entry', 12, [['bug_addr_disp', T.int, 0], ['file_disp', T.int, 4], ['line', u16, 8], ['flags', u16, 10]]);
+  const moduleType = struct('module', 64, [['state', T.int, 0], ['bug_list', listHead, 8], ['bug_table', ptr(bugEntry), 24], ['num_bugs', T.uint, 32]]);
+  const BUG_LIST = 0xffffffff82e00000n;
+  const MODULE = 0xffffffffc0002000n;
+  const TABLE = 0xffffffffc0003000n;
+  const FILE = 0xffffffffc0004000n;
+  const WARN_AT = 0xffffffffc0001010n;
+  const BUG_AT = 0xffffffffc0001020n;
+  const { mem, state, panic, ctx, hit } = setup({ globals: [variable('module_bug_list', listHead, at(BUG_LIST))], types: { 'struct bug_entry': bugEntry, 'struct module': moduleType } });
+  mem.map(BUG_LIST, 16).u64(BUG_LIST, MODULE + 8n).u64(BUG_LIST + 8n, MODULE + 8n);
+  mem.map(MODULE, 64).u64(MODULE + 8n, BUG_LIST).u64(MODULE + 16n, BUG_LIST).u64(MODULE + 24n, TABLE).u32(MODULE + 32n, 2);
+  mem.map(TABLE, 24);
+  [[WARN_AT, 30, 1], [BUG_AT, 34, 0]].forEach(([addr, line, flags], i) => {
+    const entry = TABLE + BigInt(i * 12);
+    mem.u32(entry, BigInt.asUintN(32, (addr as bigint) - entry)).u32(entry + 4n, BigInt.asUintN(32, FILE - (entry + 4n)))
+      .int(entry + 8n, 2, line as number).int(entry + 10n, 2, flags as number);
+  });
+  mem.str(FILE, '/build/fault-module/kvmdbg_fault.c');
+  await panic.setFilters(['linux-bug']);
+  assert.equal(await state.hooks.handle(hit('report_bug'), ctx({ rdi: WARN_AT })), undefined, 'a WARN goes on: the linux-warn filter stops in __warn');
+  const bug = await state.hooks.handle(hit('report_bug'), ctx({ rdi: BUG_AT }));
+  assert.equal(bug?.text, 'Kernel BUG at /build/fault-module/kvmdbg_fault.c:34');
+  // A module list that loops back on itself ends the search; the stop still comes, at the address.
+  mem.u64(MODULE + 8n, MODULE + 8n);
+  mem.u32(MODULE + 32n, 0);
+  const looped = await state.hooks.handle(hit('report_bug'), ctx({ rdi: BUG_AT }));
+  assert.equal(looped?.text, 'Kernel BUG at 0xffffffffc0001020');
 });
