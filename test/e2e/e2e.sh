@@ -109,7 +109,7 @@ split_run() { # log name
   e2e_log "code-server runs inside the KVM sandbox, the browser here (port $PORT forwarded)"
   if curl -s -m 2 -o /dev/null "http://127.0.0.1:$PORT/"; then echo "kvmdbg e2e: port $PORT is in use here: set PORT" >&2; return 1; fi
   rm -f "$OUT/server.env" "$OUT/stop"
-  test/sandbox/run -m 4096 -c 2 -p "$PORT" -t 2100 -- env TMPDIR=/tmp TOOLS="$TOOLS" PORT="$PORT" E2E_INNER=server bash "$0" \
+  test/sandbox/run -m 4096 -c 2 -p "$PORT" -t 2700 -- env TMPDIR=/tmp TOOLS="$TOOLS" PORT="$PORT" E2E_INNER=server bash "$0" \
     > "$OUT/sandbox.log" 2>&1 &
   SBX=$!
   stop_sandbox() { touch "$OUT/stop"; wait "$SBX" 2>/dev/null || true; }
@@ -119,7 +119,7 @@ split_run() { # log name
   if [[ ! -s $OUT/server.env ]]; then cat "$OUT/sandbox.log" >&2; echo "kvmdbg e2e: code-server did not come up in the sandbox" >&2; return 1; fi
   source "$OUT/server.env"
   e2e_log "code-server answers inside the sandbox after $(( $(date +%s) - start )) s; running the UI test here"
-  local rc=0; E2E_EXTHOST_READY_S=${E2E_EXTHOST_READY_S:-600} E2E_BUDGET_S=${E2E_BUDGET_S:-900} ui_test "http://127.0.0.1:$PORT" "$RUN_DIR" "$1" || rc=$?
+  local rc=0; E2E_EXTHOST_READY_S=${E2E_EXTHOST_READY_S:-600} E2E_BUDGET_S=${E2E_BUDGET_S:-1500} ui_test "http://127.0.0.1:$PORT" "$RUN_DIR" "$1" || rc=$?
   stop_sandbox; trap - EXIT
   grep -v '^c$' "$OUT/sandbox.log" | sed 's/^/[sandbox] /' | tail -20
   return $rc
@@ -137,8 +137,8 @@ case ${E2E_INNER:-} in
   if [[ -z ${E2E_SPLIT:-} && -e /dev/kvm && -r /dev/kvm && -w /dev/kvm ]]; then
     if linux_here; then E2E_INNER=all exec bash "$0"; fi
     # This host's KVM runs no unmodified Linux (PVM): the Linux scenario goes to the sandbox, the rest runs here.
-    wanted=${E2E_SCENARIOS:-main,cdata,screen,f5}
-    here=$(tr ',' '\n' <<< "$wanted" | grep -vx linux | paste -sd, -)
+    wanted=${E2E_SCENARIOS:-main,cdata,screen,linux,f5}
+    here=$(tr ',' '\n' <<< "$wanted" | { grep -vx linux || true; } | paste -sd, -)
     rc=0
     if [[ -n $here ]]; then E2E_SCENARIOS=$here E2E_INNER=all bash "$0" || rc=$?; fi
     if grep -qx linux <<< "$(tr ',' '\n' <<< "$wanted")"; then
