@@ -37,7 +37,7 @@ export async function runDebuggerBench(o: DebuggerBenchOptions): Promise<Record<
   console.log(`\nDebuggers (issues 6 and 4): test/guests pvh64.elf, 64 MiB, stopped at the first instruction of fib; `
     + `per session ${reads} reads of ${MiB} MiB from 0x100000 and ${o.steps} instruction steps; ${o.reps} session(s) per pair, rotating order.`);
   console.log('  gdb:  `dump binary memory` and `stepi` (timed by gdb\'s Python, gdb start-up excluded)');
-  console.log(`  DAP:  readMemory requests of ${DAP_READ_CHUNK / 1048576} MiB; stepIn granularity instruction + threads + stackTrace(20) + scopes + variables(first scope)\n`);
+  console.log(`  DAP:  readMemory requests of ${DAP_READ_CHUNK / 1024} KiB; stepIn granularity instruction + threads + stackTrace(20) + scopes + variables(first scope)\n`);
   const gdb: GdbSample[] = [];
   const dap: DapSample[] = [];
   const bare: DapSample[] = [];

@@ -24,6 +24,7 @@ import { ExceptionRequests } from './session/exception-requests';
 import { Frames } from './session/frames';
 import { VariablesRequests } from './session/variables';
 import { MemoryRequests } from './session/memory-requests';
+import { rawProtocolOut, sendRawReadMemory } from './session/raw-response';
 import { LinuxRequests } from './session/linux-requests';
 import { PANIC_FILTERS, PanicStops } from './session/linux-panic';
 import { ModuleTracker } from './linux/module-tracker';
@@ -132,6 +133,12 @@ export class KvmDebugSession extends DebugSession {
       return;
     }
     super.dispatchRequest(request);
+  }
+
+  /** A big readMemory answer goes out as raw bytes (session/raw-response.ts says why). */
+  public override sendResponse(response: DebugProtocol.Response): void {
+    if (response.command === 'readMemory' && response.success && !response.seq && sendRawReadMemory(response as DebugProtocol.ReadMemoryResponse, rawProtocolOut(this))) return;
+    super.sendResponse(response);
   }
 
   private fail(response: DebugProtocol.Response, message: string): void {

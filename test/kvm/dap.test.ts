@@ -12,6 +12,7 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { BOOT_MS, ROOT, hex, kernelPath, symbol, within } from './helpers/guests';
 import { stopAdapter } from './helpers/dap-session';
+import { ElfFile, PT_LOAD } from '../../vmm/boot/elf';
 
 const ADAPTER = join(ROOT, 'out', 'debug-adapter', 'main.js');
 const MAIN_C = join(ROOT, 'test', 'guests', 'kernel', 'main.c');
@@ -264,6 +265,19 @@ test('readMemory of result_value after compute_checksum; unmapped memory is unre
     const hexOn = await s.dc.customRequest('kvm/displayFormat', { hex: true });
     assert.ok(hexOn.success);
     assert.equal((await s.dc.evaluateRequest({ expression: 'result_value', context: 'hover' })).body.result, '0xa7ecfaa9');
+    // A big read (its answer goes out as raw protocol bytes): 1 MiB from the kernel's start holds its
+    // code as the ELF file has it, byte for byte (not its read-only data: the CPU sets the GDT's accessed bits).
+    const elf = new ElfFile(kernelPath('pvh64'), readFileSync(kernelPath('pvh64')));
+    const loads = elf.programHeaders.filter((h) => h.type === PT_LOAD && (h.flags & 1) !== 0);
+    const base = loads[0].vaddr;
+    const big = await readMem(s, `v:${hex(base)}`, 1 << 20);
+    assert.deepEqual([big.data.length, big.unreadable], [1 << 20, 0]);
+    for (const h of loads) {
+      const at = Number(h.vaddr - base);
+      assert.ok(big.data.subarray(at, at + h.filesz).equals(elf.segmentData(h)), `the segment at ${hex(h.vaddr)} as in the file`);
+    }
+    const straddle = await readMem(s, `p:${hex((64n << 20n) - 4096n)}`, 8192); // the last RAM page, then past the end of RAM
+    assert.deepEqual([straddle.data.length, straddle.unreadable], [4096, 4096]);
     // Above the identity map (4 GiB): unmapped.
     const far = await readMem(s, 'v:0x7fff00000000', 256);
     assert.deepEqual([far.data.length, far.unreadable], [0, 256]);
