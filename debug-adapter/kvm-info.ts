@@ -4,7 +4,7 @@
  * no KVM: everything here is unit-tested on plain values.
  */
 import type {
-  DescriptorEntry, DescriptorTable, ExitKindStats, ExitStatsBody, PageWalkBody, PageWalkLevel, RecentExit,
+  DescriptorTable, ExitKindStats, ExitStatsBody, PageWalkBody, PageWalkLevel, RecentExit,
 } from './protocol-extensions';
 import type { WalkResult, PageFlags } from '../vmm/debug/page-walk';
 import type { RingExit } from '../vmm/machine/exit-ring';

@@ -8,7 +8,6 @@ import { describeError } from '../symbols/dwarf-reader';
 import type { ObjectFile } from '../symbols/object-file';
 import { NameLookup, NameResolver } from './lookup';
 import type { CType, DebugData, DwarfSections, FunctionScope, Section, UnitScope, VariableInfo } from './model';
-import { sectionOf } from './model';
 import { DwarfReader } from './reader';
 import { ScopeReader } from './scopes';
 import { TypeReader } from './types';

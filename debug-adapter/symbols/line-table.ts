@@ -19,6 +19,7 @@
 import type { Section } from '../dwarf/model';
 import { ByteReader, describeError } from './dwarf-reader';
 import { FileRegistry, Header, HeaderInput, LineRow, joinPath, normalizePath, readHeader, runProgram } from './line-program';
+import { buildSpans, cmpBig, findSpan, type Span } from './line-spans';
 
 export type { LineRow } from './line-program';
 export { normalizePath } from './line-program';
@@ -44,21 +45,6 @@ export interface LineTableInput extends HeaderInput {
 
 export interface UnitRange { start: bigint; end: bigint; stmtList: number }
 
-/** A contiguous address range attributed to one row (rows at one address collapsed). */
-interface Span {
-  start: bigint;
-  end: bigint;
-  file: number;
-  line: number;
-  column: number;
-  /** The merged range of neighbouring spans with the same file and line. */
-  blockStart: bigint;
-  blockEnd: bigint;
-  /** The last statement row of the same file at `start` (see buildSpans). */
-  lastLine: number;
-  lastColumn: number;
-}
-
 /**
  * One unit of .debug_line. Its header (directories, files) is read at load;
  * its program is run once at load without keeping rows, to learn which
@@ -81,8 +67,6 @@ interface Unit {
 
 /** The address range of one sequence and the unit it belongs to. */
 interface Range { start: bigint; end: bigint; unit: number }
-
-const cmpBig = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * What a parsed table knows that is worth keeping across sessions (the
@@ -458,134 +442,4 @@ export class LineTable implements FileRegistry {
     const sp = this.spanAt(address);
     return sp && [sp.blockStart, sp.blockEnd];
   }
-}
-
-/** The spans of a unit's sequences, sorted by address, and the longest one's length. */
-function buildSpans(sequences: readonly LineRow[][]): { spans: Span[]; max: bigint } {
-  const spans: Span[] = [];
-  for (const seq of sequences) {
-    const local: Span[] = [];
-    let i = 0;
-    while (i < seq.length - 1) {
-      // Several rows at one address (DWARF 5 location views: declarations and
-      // the next statement share it). The first statement row names a function's
-      // entry ('{'); elsewhere the last statement row of that same file does (the
-      // statement about to run, as gdb says), not an inlined callee's header line.
-      const address = seq[i].address;
-      let pick = -1;
-      let j = i;
-      while (j < seq.length - 1 && seq[j].address === address) {
-        if (pick < 0 && seq[j].isStmt) pick = j;
-        j++;
-      }
-      if (pick < 0) pick = i;
-      let last = pick;
-      for (let k = pick + 1; k < j; k++) if (seq[k].isStmt && seq[k].file === seq[pick].file) last = k;
-      const end = seq[j].address;
-      if (end > address) {
-        const r = seq[pick];
-        local.push({
-          start: address, end, file: r.file, line: r.line, column: r.column, blockStart: address, blockEnd: end,
-          lastLine: seq[last].line, lastColumn: seq[last].column,
-        });
-      }
-      i = j;
-    }
-    for (let k = 0; k < local.length;) {
-      let m = k;
-      while (m + 1 < local.length && local[m + 1].file === local[k].file && local[m + 1].line === local[k].line && local[m + 1].start === local[m].end) m++;
-      for (let n = k; n <= m; n++) { local[n].blockStart = local[k].start; local[n].blockEnd = local[m].end; }
-      k = m + 1;
-    }
-    for (const sp of local) spans.push(sp);
-  }
-  spans.sort((a, b) => cmpBig(a.start, b.start));
-  let max = 0n;
-  for (const s of spans) if (s.end - s.start > max) max = s.end - s.start;
-  return { spans, max };
-}
-
-function findSpan(s: readonly Span[], maxSpanLength: bigint, address: bigint): Span | undefined {
-  let lo = 0;
-  let hi = s.length - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (s[mid].start <= address) { found = mid; lo = mid + 1; } else hi = mid - 1;
-  }
-  // Overlapping sequences are rare; look back only as far as the longest span reaches.
-  for (let i = found; i >= 0 && address - s[i].start < maxSpanLength; i--) {
-    if (address < s[i].end) return s[i];
-  }
-  return undefined;
-}
-
-/**
- * Reads every unit header of .debug_line and, unless `unitRanges` says,
- * scans every line program for the address ranges it covers (no rows kept:
- * units run again on demand). Never throws: damage is reported in `problems`.
- */
-export function parseLineTables(input: LineTableInput): LineTable {
-  const table = new LineTable();
-  const data = input.debugLine;
-  const r = new ByteReader(data, 0, data.length, '.debug_line');
-  const covered = new Set(input.unitRanges?.map((u) => u.stmtList));
-  while (r.remaining > 0) {
-    const unitOffset = r.pos;
-    let unit: ByteReader;
-    let offsetSize: 4 | 8;
-    try {
-      const il = r.initialLength();
-      offsetSize = il.offsetSize;
-      if (il.length === 0) continue;
-      unit = r.sub(il.length, `.debug_line unit at 0x${unitOffset.toString(16)}`);
-    } catch (e) {
-      table.problems.push(`${describeError(e)}; the rest of .debug_line is ignored`);
-      break;
-    }
-    const index = table.nextUnit;
-    const ranges: { start: bigint; end: bigint; unit: number }[] = [];
-    let header: Header | undefined;
-    let start = 0;
-    try {
-      header = readHeader(unit, offsetSize, input, unitOffset, table, index);
-      table.versions.add(header.version);
-      start = unit.pos;
-      if (!covered.has(unitOffset)) {
-        runProgram(unit, header, table, index, {
-          row: false,
-          range: (lo, hi) => { ranges.push({ start: lo, end: hi, unit: index }); },
-        });
-      }
-      table.units++;
-    } catch (e) {
-      // The complete sequences of a unit whose program is cut short are kept.
-      const msg = describeError(e);
-      table.problems.push(msg.startsWith('.debug_line') ? msg : `.debug_line unit at 0x${unitOffset.toString(16)}: ${msg}`);
-    }
-    if (header) table.addUnit(data, { header, bodyStart: start, bodyEnd: unit.end, offset: unitOffset, maxSpanLength: 0n }, ranges);
-  }
-  try {
-    if (input.unitRanges) table.addRanges(input.unitRanges);
-    table.finish();
-  } catch (e) {
-    table.problems.push(describeError(e));
-  }
-  return table;
-}
-
-
-/**
- * A table from what an earlier parse of the same bytes learned (its
- * `facts()`): no header is read until a query needs its unit (by address),
- * every header at the first query by file name. Never throws.
- */
-export function openLineTables(debugLine: Section, input: HeaderInput, facts: LineTableFacts): LineTable {
-  const table = new LineTable();
-  try {
-    table.openFrom(debugLine, input, facts);
-  } catch (e) {
-    table.problems.push(describeError(e));
-  }
-  return table;
 }

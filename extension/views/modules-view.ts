@@ -20,7 +20,7 @@ export class ModulesView implements vscode.TreeDataProvider<Item>, vscode.Dispos
   private loading?: Promise<void>;
   private again = false;
 
-  constructor(private readonly hub: SessionHub) {
+  constructor(hub: SessionHub) {
     const view = vscode.window.createTreeView('kvmdbg.modules', { treeDataProvider: this });
     this.disposables.push(
       view, this.change,

@@ -21,9 +21,6 @@ async function finishesUnchanged(s: DapSession): Promise<void> {
   assert.match(s.stdout(), /step result = 0x1234abcd/);
 }
 
-
-const IN_SANDBOX = process.env.KVM_SANDBOX === '1';
-
 test('pvh64: a fifth code breakpoint is an int3 where #BP exits arrive (hit, then the guest finishes unchanged), else unverified with the reason', async (t) => {
   const s = await startDap(BOOT_MS);
   try {

@@ -23,7 +23,7 @@ import assert from 'node:assert/strict';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { buildInitramfs, LINUX_TIMEOUT_MS, testOutput } from './helpers/linux-initramfs';
 import { smallLinux } from './helpers/small-linux';
-import { finishDap, frames, launchDap, nextStop, startDap, stopAfter, topFrame } from './helpers/dap-session';
+import { finishDap, frames, launchDap, startDap, stopAfter, topFrame } from './helpers/dap-session';
 import type { DmesgBody, SelectTaskBody, TasksBody } from '../../debug-adapter/protocol-extensions';
 
 const T = 600_000;

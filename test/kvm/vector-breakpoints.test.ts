@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { ElfFile } from '../../vmm/boot/elf';
-import { BOOT_MS, GUEST_DIR, hex, within } from './helpers/guests';
+import { BOOT_MS, GUEST_DIR, within } from './helpers/guests';
 import { finishDap, frames, launchDap, nextStop, startDap, waitForText, type DapSession } from './helpers/dap-session';
 
 const T = BOOT_MS;

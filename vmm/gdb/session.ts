@@ -9,15 +9,17 @@
  * disconnected() when the transport closes (which detaches the target).
  */
 import {
-  DEFAULT_MAX_PACKET, PacketDecoder, encodePacket, escapeBinary, fromHex, parseHex64, parseHexInt, toHex, unescapeBinary,
+  DEFAULT_MAX_PACKET, PacketDecoder, encodePacket, fromHex, parseHex64, parseHexInt, toHex, unescapeBinary,
   type DecodedEvent,
 } from './packets';
 import {
   computeChanges, decodeAllRegisters, encodeAllRegisters, registerHex, registerLayout,
   type GdbArch, type RegisterChanges, type RegisterLayout, type RegisterState,
 } from './registers';
-import { readFeature } from './target-xml';
+import { featuresReply, Reply, stopReply } from './replies';
 import type { BreakpointType, GdbStop, GdbTarget } from './target';
+
+export { stopReply } from './replies';
 
 export interface SessionOptions {
   /** Write bytes to gdb. */
@@ -37,10 +39,6 @@ export interface SessionOptions {
 }
 
 type Action = 'continue' | 'step' | 'stop';
-/** A protocol error: reply `E<code>`. */
-class Reply extends Error {
-  constructor(readonly code: number, message: string) { super(message); }
-}
 const MAX_U64 = (1n << 64n) - 1n;
 
 export class GdbSession {
@@ -465,24 +463,10 @@ export class GdbSession {
         if (v === undefined) throw new Reply(1, 'no such thread');
         return toHex(Buffer.from(this.target.threadInfo?.(v) ?? `vCPU ${v}`));
       }
-      case 'qXfer': return this.xfer(text);
+      case 'qXfer': return featuresReply(text, this.packetSize, this.layout.arch);
       case 'qRcmd': return this.rcmd(text.slice('qRcmd,'.length));
       default: return '';
     }
-  }
-
-  private xfer(text: string): Uint8Array | string {
-    // qXfer:features:read:annex:offset,length
-    const parts = text.split(':');
-    if (parts[1] !== 'features' || parts[2] !== 'read') return '';
-    if (parts.length !== 5) throw new Reply(0, 'malformed qXfer');
-    const range = parts[4].split(',');
-    const offset = parseHexInt(range[0] ?? '');
-    const length = parseHexInt(range[1] ?? '');
-    if (range.length !== 2 || offset === undefined || length === undefined) throw new Reply(0, 'malformed qXfer offset/length');
-    const doc = readFeature(parts[3], offset, Math.min(length, this.packetSize), this.layout.arch);
-    if (!doc) throw new Reply(0, `no such feature file ${parts[3]}`);
-    return escapeBinary(doc);
   }
 
   private async rcmd(hex: string): Promise<string> {
@@ -504,18 +488,3 @@ export class GdbSession {
 
 const ACK = Uint8Array.of(0x2b);
 const NAK = Uint8Array.of(0x2d);
-
-/** The T/W stop reply for a stop. */
-export function stopReply(s: GdbStop): string {
-  const st = s.stop;
-  if (st.kind === 'exited') return 'W' + (st.status & 0xff).toString(16).padStart(2, '0');
-  const sig = st.kind === 'signal' ? st.signal & 0xff : 5;
-  let reply = 'T' + sig.toString(16).padStart(2, '0') + 'thread:' + (s.vcpu + 1).toString(16) + ';';
-  if (st.kind === 'swbreak') reply += 'swbreak:;';
-  else if (st.kind === 'hwbreak') reply += 'hwbreak:;';
-  else if (st.kind === 'watch') {
-    const name = st.access === 'write' ? 'watch' : st.access === 'read' ? 'rwatch' : 'awatch';
-    reply += `${name}:${st.address.toString(16)};`;
-  }
-  return reply;
-}
