@@ -45,6 +45,25 @@ test('kvmdbg run --cmdline echo: piped stdin reaches the guest, which echoes it'
   assert.deepEqual([r.status, r.signal], [0, null]);
 });
 
+test('kvmdbg run whose console reader goes away (| head): the run ends quietly, status 0, no EPIPE stack', async () => {
+  const marker = `marker${randomBytes(6).toString('hex')}`;
+  const run = startCli(run64M(kernelPath('pvh64'), '--cmdline', `echo ${marker}`), { keepStdinOpen: true });
+  try {
+    run.child.stdin!.write('hello ');
+    await run.waitForStdout('hello ', BOOT_MS);
+    run.child.stdout!.destroy();
+    // The guest echoes this into a closed pipe.
+    run.child.stdin!.write('more input, echoed to nobody ');
+    const r = await within(run.done, SIGNAL_MS, 'kvmdbg to end once its stdout is closed');
+    assert.doesNotMatch(r.stderr, /EPIPE/);
+    assert.doesNotMatch(r.stderr, STACK_LINE);
+    assert.deepEqual([r.status, r.signal], [0, null]);
+    assert.deepEqual(processesWith(marker), [], 'no process left running');
+  } finally {
+    run.child.kill('SIGKILL');
+  }
+});
+
 test('kvmdbg run --no-debug-exit with exit=5: the write to 0xF4 is ignored, the guest halts; SIGTERM ends it, nothing left behind', async () => {
   const marker = `marker${randomBytes(6).toString('hex')}`;
   const run = startCli(run64M(kernelPath('elf64'), '--no-debug-exit', '--cmdline', `exit=5 ${marker}`), { keepStdinOpen: true });

@@ -26,7 +26,15 @@ export async function runVm(args: RunArgs, say: (msg: string) => void): Promise<
     return 1;
   }
   if (args.verbose) say(`booting ${machine.boot.description}`);
-  machine.on('output', (bytes: Uint8Array) => process.stdout.write(bytes));
+  let outputClosed = false;
+  machine.on('output', (bytes: Uint8Array) => { if (!outputClosed) process.stdout.write(bytes); });
+  // The reader of the console went away (`kvmdbg run ... | head`): the run ends, as a pipeline expects.
+  const onOutputError = (e: NodeJS.ErrnoException) => {
+    if (outputClosed) return;
+    outputClosed = true;
+    void machine.stop(e.code === 'EPIPE' ? 'its console output was closed' : `its console output failed: ${e.message}`);
+  };
+  process.stdout.on('error', onOutputError);
   machine.on('log', (level: string, message: string) => {
     if (level === 'guest-error' || args.verbose) say(`${level === 'guest-error' ? 'guest error: ' : ''}${message}`);
   });
@@ -68,10 +76,12 @@ export async function runVm(args: RunArgs, say: (msg: string) => void): Promise<
 
   for (const s of signals) process.off(s, onSignal);
   stdin.off('data', onInput);
+  process.stdout.off('error', onOutputError);
   if (raw) stdin.setRawMode(false);
   stdin.pause();
   stdin.unref?.();
-  await new Promise<void>((r) => process.stdout.write('', () => r()));
+  if (!outputClosed) await new Promise<void>((r) => process.stdout.write('', () => r()));
+  if (outputClosed && !args.verbose) return 0;
   if (!QUIET_ENDS.has(end.kind) || args.verbose) say(end.message);
   return end.status;
 }
