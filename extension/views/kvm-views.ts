@@ -6,6 +6,7 @@
  */
 import * as vscode from 'vscode';
 import type { SessionHub, SessionState } from '../session-hub';
+import { WhileRunning } from './while-running';
 import { descriptorTablesModel, devicesModel, exitsModel, pageWalkModel, parseAddress, type ViewNode } from '../models';
 
 class NodeTree implements vscode.TreeDataProvider<ViewNode> {
@@ -47,11 +48,13 @@ export class KvmViews implements vscode.Disposable {
   private readonly pages = new NodeTree('Shown when the VM is paused: walks RIP, or use "Walk Address...".');
   private readonly tables = new NodeTree('Shown when the VM is paused.');
   private exitsView: vscode.TreeView<ViewNode>;
-  private timer?: NodeJS.Timeout;
+  private readonly poller: WhileRunning;
   private walkAddress?: string;
 
   constructor(private readonly hub: SessionHub) {
     this.exitsView = vscode.window.createTreeView('kvmdbg.exits', { treeDataProvider: this.exits });
+    // The VM Exits view follows a running guest; the others show a stopped guest's state.
+    this.poller = new WhileRunning(hub, 1000, (st) => { if (this.exitsView.visible) void this.load(this.exits, st, this.loadExits); });
     this.disposables.push(
       this.exitsView,
       vscode.window.createTreeView('kvmdbg.devices', { treeDataProvider: this.devices }),
@@ -64,28 +67,8 @@ export class KvmViews implements vscode.Disposable {
   }
 
   private onState(st: SessionState): void {
-    if (st.state === 'paused') {
-      this.stopPolling();
-      void this.refreshAll(st);
-    } else if (st.state === 'running') {
-      this.startPolling();
-    } else if (st.state === 'exited') {
-      this.stopPolling();
-    }
-  }
-
-  private startPolling(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      const st = this.hub.current();
-      if (!st || st.state !== 'running') return this.stopPolling();
-      if (this.exitsView.visible) void this.load(this.exits, st, this.loadExits);
-    }, 1000);
-  }
-
-  private stopPolling(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.poller.follow(st);
+    if (st.state === 'paused') void this.refreshAll(st);
   }
 
   async refreshAll(st: SessionState): Promise<void> {
@@ -133,7 +116,7 @@ export class KvmViews implements vscode.Disposable {
   }
 
   dispose(): void {
-    this.stopPolling();
+    this.poller.dispose();
     for (const d of this.disposables) d.dispose();
   }
 }

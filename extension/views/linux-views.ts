@@ -10,58 +10,10 @@
 import * as vscode from 'vscode';
 import type { SessionHub, SessionState } from '../session-hub';
 import { KernelLog, tasksModel, type LogNode, type TaskNode } from '../linux-models';
+import { ListTree, type Item } from './list-tree';
+import { WhileRunning } from './while-running';
 
 const POLL_MS = 2000;
-
-interface Note { note: string }
-type Item<T> = T | Note;
-
-class ListTree<T extends { label: string; description?: string; tooltip?: string; icon: string }> implements vscode.TreeDataProvider<Item<T>> {
-  private items: Item<T>[];
-  private readonly change = new vscode.EventEmitter<void>();
-  readonly onDidChangeTreeData = this.change.event;
-
-  constructor(private readonly empty: string, private readonly command?: (item: T) => vscode.Command) {
-    this.items = [{ note: empty }];
-  }
-
-  set(items: T[], note?: string): void {
-    this.items = [...(note ? [{ note }] : []), ...items];
-    if (this.items.length === 0) this.items = [{ note: this.empty }];
-    this.change.fire();
-  }
-
-  message(text: string): void {
-    this.items = [{ note: text }];
-    this.change.fire();
-  }
-
-  last(): Item<T> | undefined {
-    return this.items.at(-1);
-  }
-
-  getParent(): undefined {
-    return undefined;
-  }
-
-  getChildren(parent?: Item<T>): Item<T>[] {
-    return parent ? [] : this.items;
-  }
-
-  getTreeItem(item: Item<T>): vscode.TreeItem {
-    if ('note' in item) {
-      const t = new vscode.TreeItem(item.note);
-      t.iconPath = new vscode.ThemeIcon('info');
-      return t;
-    }
-    const t = new vscode.TreeItem(item.label);
-    t.description = item.description;
-    t.tooltip = item.tooltip;
-    t.iconPath = new vscode.ThemeIcon(item.icon);
-    if (this.command) t.command = this.command(item);
-    return t;
-  }
-}
 
 export class LinuxViews implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
@@ -71,13 +23,14 @@ export class LinuxViews implements vscode.Disposable {
   private readonly kernelLog = new KernelLog();
   private readonly tasksView: vscode.TreeView<Item<TaskNode>>;
   private readonly logView: vscode.TreeView<Item<LogNode>>;
-  private timer?: NodeJS.Timeout;
+  private readonly poller: WhileRunning;
   private session?: string;
   private polling = false;
 
   constructor(private readonly hub: SessionHub) {
     this.tasksView = vscode.window.createTreeView('kvmdbg.tasks', { treeDataProvider: this.tasks });
     this.logView = vscode.window.createTreeView('kvmdbg.kernelLog', { treeDataProvider: this.log });
+    this.poller = new WhileRunning(hub, POLL_MS, (st) => void this.refresh(st));
     this.disposables.push(
       this.tasksView, this.logView,
       hub.onDidChange((st) => this.onState(st)),
@@ -94,28 +47,8 @@ export class LinuxViews implements vscode.Disposable {
       this.session = st.session.id;
       this.kernelLog.clear();
     }
-    if (st.state === 'paused') {
-      this.stopPolling();
-      void this.refresh(st);
-    } else if (st.state === 'running') {
-      this.startPolling();
-    } else if (st.state === 'exited') {
-      this.stopPolling();
-    }
-  }
-
-  private startPolling(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      const st = this.hub.current();
-      if (!st || st.state !== 'running') return this.stopPolling();
-      void this.refresh(st);
-    }, POLL_MS);
-  }
-
-  private stopPolling(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.poller.follow(st);
+    if (st.state === 'paused') void this.refresh(st);
   }
 
   /** Reads what the visible views show (the log incrementally: only records newer than those it has). */
@@ -172,7 +105,7 @@ export class LinuxViews implements vscode.Disposable {
   }
 
   dispose(): void {
-    this.stopPolling();
+    this.poller.dispose();
     for (const d of this.disposables) d.dispose();
   }
 }

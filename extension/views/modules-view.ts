@@ -9,28 +9,27 @@ import * as vscode from 'vscode';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { SessionHub, SessionState } from '../session-hub';
 import { modulesModel, type ModuleNode } from '../linux-models';
+import { ListTree } from './list-tree';
 
-type Item = ModuleNode | { note: string };
-
-export class ModulesView implements vscode.TreeDataProvider<Item>, vscode.Disposable {
-  private items: Item[] = [{ note: 'Shown while a kvm session runs: the kernel and, for Linux, its loaded modules.' }];
-  private readonly change = new vscode.EventEmitter<void>();
-  readonly onDidChangeTreeData = this.change.event;
+export class ModulesView implements vscode.Disposable {
+  private readonly list = new ListTree<ModuleNode>('Shown while a kvm session runs: the kernel and, for Linux, its loaded modules.');
   private readonly disposables: vscode.Disposable[] = [];
   private loading?: Promise<void>;
   private again = false;
+  /** The session whose modules the view shows (a new one is read once as soon as it runs). */
+  private shown?: string;
 
   constructor(hub: SessionHub) {
-    const view = vscode.window.createTreeView('kvmdbg.modules', { treeDataProvider: this });
     this.disposables.push(
-      view, this.change,
-      hub.onDidChange((st) => { if (st.state === 'paused' || st.state === 'running' && this.items.length <= 1) this.load(st); }),
+      vscode.window.createTreeView('kvmdbg.modules', { treeDataProvider: this.list }),
+      hub.onDidChange((st) => { if (st.state === 'paused' || st.state === 'running' && this.shown !== st.session.id) this.load(st); }),
       hub.onModule((session) => { const st = hub.current(); if (st && st.session.id === session.id) this.load(st); }),
     );
   }
 
   /** One request at a time; a change meanwhile asks once more after it. */
   private load(st: SessionState): void {
+    this.shown = st.session.id;
     if (this.loading) { this.again = true; return; }
     this.loading = this.read(st).finally(() => {
       this.loading = undefined;
@@ -42,28 +41,10 @@ export class ModulesView implements vscode.TreeDataProvider<Item>, vscode.Dispos
     try {
       const body = (await st.session.customRequest('modules', {})) as DebugProtocol.ModulesResponse['body'];
       const nodes = modulesModel(body?.modules ?? []);
-      this.items = nodes.length > 0 ? nodes : [{ note: 'The debug adapter lists no modules.' }];
+      if (nodes.length > 0) this.list.set(nodes); else this.list.message('The debug adapter lists no modules.');
     } catch (e) {
-      this.items = [{ note: `Not available: ${e instanceof Error ? e.message : String(e)}` }];
+      this.list.message(`Not available: ${e instanceof Error ? e.message : String(e)}`);
     }
-    this.change.fire();
-  }
-
-  getChildren(parent?: Item): Item[] {
-    return parent ? [] : this.items;
-  }
-
-  getTreeItem(item: Item): vscode.TreeItem {
-    if ('note' in item) {
-      const t = new vscode.TreeItem(item.note);
-      t.iconPath = new vscode.ThemeIcon('info');
-      return t;
-    }
-    const t = new vscode.TreeItem(item.label);
-    t.description = item.description;
-    t.tooltip = item.tooltip;
-    t.iconPath = new vscode.ThemeIcon(item.icon);
-    return t;
   }
 
   dispose(): void {
