@@ -193,7 +193,7 @@ export class BreakpointTable {
   matching(stop: StopReason): Breakpoint[] {
     if (stop.reason === 'breakpoint') return this.all().filter((b) => b.verified && b.addresses.includes(stop.address));
     if (stop.reason === 'watchpoint') {
-      return this.all().filter((b) => b.verified && b.watch && b.watch.address === stop.address && b.watch.length === stop.length);
+      return this.all().filter((b) => b.verified && b.watch && b.watch.address === stop.address && b.watch.length === stop.length && b.watch.access === stop.access);
     }
     return [];
   }

@@ -139,13 +139,13 @@ export class BreakpointRequests {
     return this.dataInfoFor(address, size, label);
   }
 
-  /** A data breakpoint on `size` bytes at `address`: debug registers take up to 8 aligned bytes, page protection any size (hw-breakpoints.ts). */
+  /** A data breakpoint on `size` bytes at `address`: debug registers take up to 8 aligned bytes, page protection any size and reads alone (hw-breakpoints.ts). */
   dataInfoFor(address: bigint, size: number, label: string): DebugProtocol.DataBreakpointInfoResponse['body'] {
     const length = Math.max(1, Math.min(size, MAX_PAGE_WATCH));
     return {
       dataId: dataId(address, length),
       description: `${label} (${length} byte${length === 1 ? '' : 's'} at ${hex(address)}${length < size ? `, the first ${length} of ${size}` : ''})`,
-      accessTypes: ['write', 'readWrite'],
+      accessTypes: ['write', 'read', 'readWrite'],
       canPersist: true,
     };
   }
@@ -156,8 +156,8 @@ export class BreakpointRequests {
       const id = parseDataId(bp.dataId);
       if (!id) return { ...base, problem: `"${bp.dataId}" is not a data breakpoint id of this adapter` };
       if (!(id.length >= 1 && id.length <= MAX_PAGE_WATCH)) return { ...base, problem: `a watchpoint covers 1 byte to ${MAX_PAGE_WATCH} bytes, not ${id.length}` };
-      if (bp.accessType === 'read') return { ...base, problem: 'x86 debug registers cannot watch reads alone: use "read/write" (readWrite) instead' };
-      return { ...base, watch: { address: id.address, length: id.length as HwLength, access: bp.accessType === 'readWrite' ? 'readWrite' : 'write' } };
+      // Reads alone: page protection only (hw-breakpoints.ts says so where the host has none).
+      return { ...base, watch: { address: id.address, length: id.length as HwLength, access: bp.accessType === 'readWrite' || bp.accessType === 'read' ? bp.accessType : 'write' } };
     });
     return this.setGroup('data', specs);
   }

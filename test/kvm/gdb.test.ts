@@ -58,6 +58,15 @@ test('gdb: a write watchpoint on a global and kill', { timeout: 300_000 }, async
   assert.doesNotMatch(r.output(), /done/);
 });
 
+test('gdb: rwatch (a read watchpoint, by page protection) stops at the read of watch_c with its value, not at its write', { timeout: 300_000 }, async () => {
+  const r = await withVm('pvh64', 'watch', ['rwatch watch_c', 'continue', 'p watch_e', 'bt 1', 'kill']);
+  assert.match(r.gdb, /[Hh]ardware read watchpoint 1: watch_c/, r.gdb);
+  assert.match(r.gdb, /Value = 3\b/, r.gdb);
+  assert.match(r.gdb, /\$1 = 5\b/, 'the read comes after every write (watch_e = 5)');
+  assert.match(r.gdb, /#0 .*watch_writes/);
+  assert.notEqual(await r.exited, 0, 'kill ends the VM');
+});
+
 test('gdb on a 32-bit kernel (gdb multiboot32.elf): i386 registers, watchpoint, break, finish, detach', { timeout: 300_000 }, async () => {
   // `count` runs before the checksum: the watchpoint first, then the breakpoint.
   const r = await withVm('multiboot32', 'count', [

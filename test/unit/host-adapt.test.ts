@@ -25,11 +25,21 @@ test('slotLayout cuts RAM around protected pages: adjacent pages share one read-
   assert.deepEqual(slotLayout(regions, [0]).map((s) => [s.guestPhys, s.size, !!s.readonly]), [[0, 4096, true], [4096, 4 * MiB - 4096, false]]);
 });
 
+test('slotLayout leaves unmapped pages out of every slot: a hole between read-write runs, next to a read-only page, and unmapped wins over read-only', () => {
+  const regions = [{ guestPhys: 0, size: 4 * MiB, offset: 0 }];
+  const layout = (ro: number[], none: number[]) => slotLayout(regions, ro, none).map((s) => [s.guestPhys.toString(16), s.size.toString(16), s.readonly ? 'ro' : 'rw']);
+  assert.deepEqual(layout([0x101], [0x100, 0x102, 0x103]), [
+    ['0', '100000', 'rw'], ['101000', '1000', 'ro'], ['104000', '2fc000', 'rw'],
+  ]);
+  assert.deepEqual(layout([0x100], [0x100]), [['0', '100000', 'rw'], ['101000', '2ff000', 'rw']]);
+  assert.deepEqual(layout([], [0x3ff]), [['0', '3ff000', 'rw']], 'the last page: no slot after it');
+});
+
 test('PageWatch: a 64-byte range across a page boundary protects both pages; only writes overlapping it hit', () => {
   const w = new PageWatch();
   const request = { kind: 'watch' as const, address: 0xffff_8000_0010_0fe0n, length: 64, access: 'write' as const };
   const plan = w.set([request], (va) => Number(va - 0xffff_8000_0000_0000n), () => true);
-  assert.deepEqual(plan, { pages: [0x100, 0x101], problems: [undefined] });
+  assert.deepEqual(plan, { readOnly: [0x100, 0x101], unmapped: [], problems: [undefined] });
   assert.equal(w.covers(0x100000), true);
   assert.equal(w.covers(0x102000), false);
   assert.equal(w.hit(0x100fd8, 8), undefined, 'the 8 bytes before it');
@@ -42,20 +52,50 @@ test('PageWatch: a 64-byte range across a page boundary protects both pages; onl
   w.set([request], (va) => Number(va - 0xffff_8000_0000_0000n), () => true, [dr, far]);
   assert.equal(w.hit(0x100f00, 4), dr);
   assert.equal(w.covers(0x300000), false);
+  assert.equal(w.hit(0x100fdc, 8, 'read'), undefined, 'a write watch is not hit by reads');
   const unmapped = w.set([request], () => undefined, () => true);
   assert.match(unmapped.problems[0]!, /is not mapped/);
   assert.equal(w.active, false);
 });
 
-test('assignHwSlots: where DR watchpoints do not fire, every write watch goes to page protection (no limit of 4); reads get a sentence', () => {
+test('PageWatch: a read or read/write watch leaves its pages unmapped (a write watch on the same page too); each is hit only in its direction', () => {
+  const w = new PageWatch();
+  const at = (address: number, access: 'write' | 'read' | 'readWrite') => ({ kind: 'watch' as const, address: BigInt(address), length: 4, access });
+  const read = at(0x10e068, 'read');
+  const both = at(0x10e064, 'readWrite');
+  const write = at(0x10e060, 'write');
+  const elsewhere = at(0x200000, 'write');
+  const plan = w.set([read, both, write, elsewhere], (va) => Number(va), () => true);
+  assert.deepEqual(plan, { readOnly: [0x200], unmapped: [0x10e], problems: [undefined, undefined, undefined, undefined] });
+  assert.deepEqual(w.pages, [0x10e, 0x200]);
+  assert.deepEqual([w.hit(0x10e068, 4, 'read'), w.hit(0x10e068, 4, 'write')], [read, undefined]);
+  assert.deepEqual([w.hit(0x10e064, 4, 'read'), w.hit(0x10e064, 4, 'write')], [both, both]);
+  assert.deepEqual([w.hit(0x10e060, 4, 'read'), w.hit(0x10e060, 4, 'write')], [undefined, write]);
+  assert.equal(w.hit(0x10e000, 8, 'read'), undefined, 'elsewhere on the page: an access we do, no stop');
+  assert.equal(w.covers(0x10e000), true);
+  // KVM could not emulate the guest there: the page goes back read-only, the reads' watches are named, and it stays mapped.
+  assert.deepEqual(w.stopWatchingReads(), [read, both]);
+  assert.deepEqual([w.readOnly, w.unmapped], [[0x10e, 0x200], []]);
+  assert.equal(w.hit(0x10e060, 4, 'write'), write, 'writes are still watched');
+  const again = w.set([read, write], (va) => Number(va), () => true, [], new Set([0x10e]));
+  assert.deepEqual([again.readOnly, again.unmapped], [[0x10e], []]);
+  assert.match(again.problems[0]!, /^reads cannot be watched on guest-physical page 0x10e000: KVM could not emulate/);
+  assert.equal(again.problems[1], undefined);
+});
+
+test('assignHwSlots: where DR watchpoints do not fire, every watch goes to page protection (no limit of 4); reads alone only ever there', () => {
   const watches = [1, 2, 3, 4, 5].map((i) => ({ kind: 'watch' as const, address: BigInt(0x1000 * i), length: 8, access: 'write' as const }));
   const struct = { kind: 'watch' as const, address: 0x9000n, length: 64, access: 'write' as const };
   const read = { kind: 'watch' as const, address: 0xa000n, length: 4, access: 'readWrite' as const };
   const pvm = assignHwSlots([...watches, struct, read, { kind: 'execute', address: 0x100000n }], { drWatch: false, pageWatch: true });
-  assert.deepEqual(pvm.assignments.map((a) => (a.page ? 'page' : a.slot ?? a.problem?.slice(0, 30))), ['page', 'page', 'page', 'page', 'page', 'page', 'this host cannot watch reads: ', 0]);
-  // Where DRs work they take what they can; a 64-byte struct and a fifth watch still get page protection.
-  const hw = assignHwSlots([...watches, struct], { drWatch: true, pageWatch: true });
-  assert.deepEqual(hw.assignments.map((a) => (a.page ? 'page' : a.slot)), [0, 1, 2, 3, 'page', 'page']);
+  assert.deepEqual(pvm.assignments.map((a) => (a.page ? 'page' : a.slot ?? a.problem?.slice(0, 30))), ['page', 'page', 'page', 'page', 'page', 'page', 'page', 0]);
+  // Where DRs work they take what they can; a 64-byte struct and a fifth watch still get page protection, as does a read alone (no DR can).
+  const readAlone = { kind: 'watch' as const, address: 0xb000n, length: 4, access: 'read' as const };
+  const hw = assignHwSlots([readAlone, ...watches, struct], { drWatch: true, pageWatch: true });
+  assert.deepEqual(hw.assignments.map((a) => (a.page ? 'page' : a.slot)), ['page', 0, 1, 2, 3, 'page', 'page']);
+  // No page protection: a read alone gets the sentence, a read/write a DR.
+  const drOnly = assignHwSlots([readAlone, read], { drWatch: true, pageWatch: false });
+  assert.deepEqual(drOnly.assignments.map((a) => a.slot ?? a.problem), ['x86 debug registers cannot watch reads alone, and this host has no page protection for it: use a read/write watchpoint', 0]);
 });
 
 test('analyzeFault: int3 with an empty IDT is a triple fault with its chain; with a good gate it is not; an unknown fault is not followed', () => {
@@ -87,7 +127,7 @@ test('the doctor table: one line a capability with the fallback, the measured re
   ];
   const text = formatReport({ flavour: 'pvm', capabilities: withDerived(caps), probeMs: 61.6 });
   assert.match(text, /^host: PVM \(KVM in software/);
-  assert.match(text, /DR watchpoints\s+no\s+-> data breakpoints use page protection \(read-only memory slots\): any size, any count\n\s+\(measured: the guest wrote the watched byte and ran on: no debug exit\)/);
+  assert.match(text, /DR watchpoints\s+no\s+-> data breakpoints use page protection \(read-only or unmapped memory slots\): any size, any count, reads too\n\s+\(measured: the guest wrote the watched byte and ran on: no debug exit\)/);
   assert.match(text, /unmodified Linux kernel\s+no\s+-> an unmodified Linux cannot start here/);
   assert.match(text, /probed in 62 ms$/);
   assert.equal(kvmFlavour(() => 'flags\t\t: fpu vmx hypervisor', (p) => p === '/sys/module/kvm_intel'), 'nested-intel');

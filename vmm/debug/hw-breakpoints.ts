@@ -4,7 +4,8 @@
  * Pure data: the vCPU thread hands the result to KVM_SET_GUEST_DEBUG.
  */
 
-export type WatchAccess = 'write' | 'readWrite';
+/** Reads alone only page protection can watch (x86 debug registers watch writes, or reads and writes). */
+export type WatchAccess = 'write' | 'read' | 'readWrite';
 /** A DR watchpoint covers 1, 2, 4 or 8 bytes; a page-protection one any length (page-watch.ts). */
 export type HwLength = number;
 
@@ -21,7 +22,7 @@ export interface HwAssignment {
   problem?: string;
   /** No slot left, but an int3 planted at the address stands in (software-breakpoints.ts). */
   software?: boolean;
-  /** A write watchpoint kept by page protection (read-only memory slots, page-watch.ts) instead of a DR. */
+  /** A watchpoint kept by page protection (read-only or unmapped memory slots, page-watch.ts) instead of a DR. */
   page?: boolean;
 }
 
@@ -29,7 +30,7 @@ export interface HwAssignment {
 export interface WatchMechanisms {
   /** DR data watchpoints fire here (they do not on PVM). */
   drWatch: boolean;
-  /** Read-only memory slots exit on guest writes: write watchpoints of any size and count. */
+  /** Memory slots can be cut around pages (read-only ones exit on writes, missing ones on every access): watchpoints of any size and count. */
   pageWatch: boolean;
 }
 
@@ -52,6 +53,7 @@ export const DR6_BS = 1n << 14n;
 
 function problemOf(r: HwRequest): string | undefined {
   if (r.kind === 'execute') return undefined;
+  if (r.access === 'read') return 'x86 debug registers cannot watch reads alone, and this host has no page protection for it: use a read/write watchpoint';
   if (!(r.length in LEN_BITS)) return `a hardware watchpoint covers 1, 2, 4 or 8 bytes, not ${r.length}`;
   if (r.address % BigInt(r.length) !== 0n) {
     return `a ${r.length}-byte hardware watchpoint must be aligned to ${r.length} bytes (0x${r.address.toString(16)} is not)`;
@@ -62,9 +64,6 @@ function problemOf(r: HwRequest): string | undefined {
 /** Why page protection cannot keep this watch, or undefined when it can. */
 function pageProblem(r: HwRequest & { kind: 'watch' }, m: WatchMechanisms): string | undefined {
   if (!m.pageWatch) return undefined;
-  if (r.access !== 'write') {
-    return 'this host cannot watch reads: its debug registers never fire (DR watchpoints do not work here) and page protection sees writes only; use a write watchpoint';
-  }
   if (!(r.length >= 1 && r.length <= MAX_PAGE_WATCH)) return `a watchpoint covers 1 byte to ${MAX_PAGE_WATCH / 1024 / 1024} MiB, not ${r.length} bytes`;
   return undefined;
 }

@@ -5,7 +5,7 @@
  */
 import type { GuestDebug, VcpuExit } from '../../native/types';
 import { assignHwSlots, DR6_BS, DR7_ENABLE_BITS, DR_ONLY, firedSlots, HW_SLOTS, type HwAssignment, type HwRequest, type WatchMechanisms } from './hw-breakpoints';
-import { PageWatch } from './page-watch';
+import { PageWatch, type AccessDirection } from './page-watch';
 import type { StopReason } from '../machine/protocol';
 
 export interface ArmResult {
@@ -14,7 +14,7 @@ export interface ArmResult {
   /** Armed as an int3 (planted by the adapter) rather than in a debug register. */
   software: boolean[];
   problems: (string | undefined)[];
-  /** Kept by page protection (read-only pages) rather than a debug register. */
+  /** Kept by page protection (read-only or unmapped pages) rather than a debug register. */
   page?: boolean[];
 }
 
@@ -23,10 +23,15 @@ export interface PageProtection {
   /** The guest-physical RAM address behind virtual `va` in this vCPU's address space. */
   physical(va: bigint): number | undefined;
   isRam(gpa: number): boolean;
-  /** Writes what the guest wrote into a read-only page (KVM did not). */
+  /** Writes what the guest wrote into a protected page (KVM did not). */
   writeRam(gpa: number, data: Uint8Array): void;
-  /** Maps exactly these page frames read-only (vCPU 0, which owns the VM's slots; a no-op on the others). */
-  protect(pages: number[]): void;
+  /** Reads what the guest reads from an unmapped page into `into` (KVM cannot). */
+  readRam(gpa: number, into: Uint8Array): void;
+  /**
+   * Maps exactly these page frames read-only, and leaves exactly these
+   * unmapped (vCPU 0, which owns the VM's slots; a no-op on the others).
+   */
+  protect(readOnly: number[], unmapped: number[]): void;
 }
 
 type DebugExit = VcpuExit & { kind: 'debug' };
@@ -47,7 +52,7 @@ export class VcpuDebug {
     this.blockInterruptsWhenStepping = canBlockInterrupts;
   }
 
-  /** Write watchpoints kept by page protection (none without `protection`). */
+  /** Watchpoints kept by page protection (none without `protection`). */
   readonly pageWatch = new PageWatch();
   protection?: PageProtection;
 
@@ -77,9 +82,31 @@ export class VcpuDebug {
     const paged = assignments.filter((a) => a.page);
     const inRegisters = assignments.filter((a) => a.slot !== undefined && a.request.kind === 'watch').map((a) => a.request as HwRequest & { kind: 'watch' });
     const plan = this.pageWatch.set(paged.map((a) => a.request as HwRequest & { kind: 'watch' }),
-      (va) => protection.physical(va), (gpa) => protection.isRam(gpa), inRegisters);
+      (va) => protection.physical(va), (gpa) => protection.isRam(gpa), inRegisters, this.mustStayMapped);
     plan.problems.forEach((problem, i) => { if (problem) { paged[i].page = false; paged[i].problem = problem; } });
-    protection.protect(plan.pages);
+    protection.protect(plan.readOnly, plan.unmapped);
+  }
+
+  /** Pages a read watch unmapped where KVM then could not emulate the guest: never unmapped again this session. */
+  private readonly mustStayMapped = new Set<number>();
+
+  /**
+   * KVM could not emulate an instruction while pages were unmapped for read
+   * watches: most likely the guest ran code, or its page walk read a page
+   * table, on such a page (KVM emulates data accesses, not those). The pages
+   * go back in, read-only (write watches stay); the sentence says which
+   * watches no longer see reads. Undefined when no page was unmapped.
+   */
+  stopWatchingReads(): string | undefined {
+    const pages = this.pageWatch.unmapped;
+    if (pages.length === 0) return undefined;
+    for (const pg of pages) this.mustStayMapped.add(pg);
+    const lifted = this.pageWatch.stopWatchingReads();
+    this.protection!.protect(this.pageWatch.readOnly, []);
+    this.generation++;
+    const names = lifted.map((r) => `${r.length} byte${r.length === 1 ? '' : 's'} at 0x${r.address.toString(16)}`).join(', ');
+    return `KVM could not emulate the guest while kvmdbg kept ${pages.length === 1 ? 'a page' : `${pages.length} pages`} unmapped to watch reads `
+      + `(code or page tables on the same page): reads of ${names || 'them'} are no longer watched, writes still are; continue to go on`;
   }
 
   /**
@@ -88,7 +115,21 @@ export class VcpuDebug {
    */
   pageWrite(gpa: number, data: Uint8Array): StopReason | undefined {
     this.protection!.writeRam(gpa, data);
-    const hit = this.pageWatch.hit(gpa, data.length);
+    return this.pageHit(gpa, data.length, 'write');
+  }
+
+  /**
+   * A guest read KVM handed us because its page is unmapped: answered from
+   * guest RAM into `into` (the exit's data); a watchpoint stop when it
+   * touches a range watched for reads.
+   */
+  pageRead(gpa: number, into: Uint8Array): StopReason | undefined {
+    this.protection!.readRam(gpa, into);
+    return this.pageHit(gpa, into.length, 'read');
+  }
+
+  private pageHit(gpa: number, size: number, direction: AccessDirection): StopReason | undefined {
+    const hit = this.pageWatch.hit(gpa, size, direction);
     return hit && { reason: 'watchpoint', address: hit.address, length: hit.length, access: hit.access };
   }
 

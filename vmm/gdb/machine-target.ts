@@ -227,10 +227,9 @@ export class MachineGdbTarget implements GdbTarget {
 function toHwRequest(type: BreakpointType, address: bigint, kind: number, int3: boolean): HwRequest | undefined {
   if (type === 0) return { kind: 'execute', address, ...(int3 ? { software: true } : {}) };
   if (type === 1) return { kind: 'execute', address };
-  if (type === 3) return undefined;  // x86 debug registers cannot watch reads alone
-  // gdb splits a watched object into aligned pieces of up to 8 bytes; page protection takes any length.
+  // gdb splits a watched object into aligned pieces of up to 8 bytes; page protection takes any length (and reads alone: rwatch).
   const length = (kind >= 1 && kind <= MAX_PAGE_WATCH ? kind : 0) as HwLength;
-  return { kind: 'watch', address, length, access: type === 2 ? 'write' : 'readWrite' };
+  return { kind: 'watch', address, length, access: type === 2 ? 'write' : type === 3 ? 'read' : 'readWrite' };
 }
 
 function sameRequest(a: HwRequest, b: HwRequest): boolean {
@@ -242,7 +241,7 @@ function toStopKind(reason: StopReason): StopKind {
   switch (reason.reason) {
     case 'pause': return { kind: 'signal', signal: SIGINT };
     case 'breakpoint': return { kind: 'hwbreak' };
-    case 'watchpoint': return { kind: 'watch', access: reason.access === 'write' ? 'write' : 'access', address: reason.address };
+    case 'watchpoint': return { kind: 'watch', access: reason.access === 'readWrite' ? 'access' : reason.access, address: reason.address };
     default: return { kind: 'signal', signal: SIGTRAP };
   }
 }

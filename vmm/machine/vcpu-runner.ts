@@ -299,8 +299,8 @@ export class VcpuRunner {
         this.portIo(exit);
         return undefined;
       case 'mmio': {
-        // A write into a page made read-only for a watchpoint (page-watch.ts): ours, not a device's.
-        if (exit.isWrite && this.debug.pageWatch.covers(exit.address)) return this.watchedWrite(exit);
+        // An access to a page taken out of RAM's slots for a watchpoint (page-watch.ts): ours, not a device's.
+        if (this.debug.pageWatch.covers(exit.address)) return this.watchedAccess(exit);
         this.mmioAccess(exit);
         return undefined;
       }
@@ -367,6 +367,9 @@ export class VcpuRunner {
       }
     }
     if (this.hooks.bios?.emulate()) return undefined;
+    // Read watches unmap pages; KVM cannot run code or walk page tables there: they go back, and the VM lives.
+    const lifted = this.debug.stopWatchingReads();
+    if (lifted) return { kind: 'stopped', stop: { reason: 'exit', exit: snapshotExit(exit), description: lifted } };
     const why = this.hooks.analyzeFault?.();
     const rip = hex(this.rip());
     const bytes = this.hooks.codeBytes?.() ?? '';
@@ -417,21 +420,26 @@ export class VcpuRunner {
   }
 
   /**
-   * Writes what the guest wrote into its watched page; on a watch hit, lets
-   * KVM finish the instruction first (a string write may need more exits),
-   * so the stop shows RIP after it and the new value, as a DR watchpoint does.
+   * Does the guest's access to its watched page on guest RAM (a write
+   * written, a read answered); on a watch hit, lets KVM finish the
+   * instruction first (a string or read-modify-write instruction may need
+   * more exits), so the stop shows RIP after it and the value, as a DR
+   * watchpoint does.
    */
-  private watchedWrite(exit: VcpuExit & { kind: 'mmio' }): RunOutcome | undefined {
-    let stop = this.debug.pageWrite(exit.address, exit.data.slice(0, exit.size));
+  private watchedAccess(exit: VcpuExit & { kind: 'mmio' }): RunOutcome | undefined {
+    let stop = this.pageAccess(exit);
     if (!stop) return undefined;
     for (let more = this.vcpu.completePendingIo(); more; more = this.vcpu.completePendingIo()) {
-      if (more.kind === 'mmio' && more.isWrite && this.debug.pageWatch.covers(more.address)) {
-        stop = this.debug.pageWrite(more.address, more.data.slice(0, more.size)) ?? stop;
-      } else if (more.kind === 'mmio') this.mmioAccess(more);
+      if (more.kind === 'mmio' && this.debug.pageWatch.covers(more.address)) stop = this.pageAccess(more) ?? stop;
+      else if (more.kind === 'mmio') this.mmioAccess(more);
       else if (more.kind === 'io') this.portIo(more);
       else break;
     }
     return { kind: 'stopped', stop };
+  }
+
+  private pageAccess(exit: VcpuExit & { kind: 'mmio' }): StopReason | undefined {
+    return exit.isWrite ? this.debug.pageWrite(exit.address, exit.data.slice(0, exit.size)) : this.debug.pageRead(exit.address, exit.data.subarray(0, exit.size));
   }
 
   private mmioAccess(exit: VcpuExit & { kind: 'mmio' }): void {

@@ -113,12 +113,13 @@ function startBoot(): void {
     bios,
   }, init.exitRing && new ExitRing(init.exitRing));
   let slots: SlotSpec[] = slotLayout(init.memory.regions, []);
-  let protectedPages = '';
-  runner.debug.protection = pageProtection((pages) => {
+  let protectedPages = '|';
+  runner.debug.protection = pageProtection((readOnly, unmapped) => {
     // Every re-arm says which pages; the slots change only when they do (each change drops KVM's mappings).
-    if (pages.join() === protectedPages) return;
-    protectedPages = pages.join();
-    const next = slotLayout(init.memory.regions, pages);
+    const key = `${readOnly.join()}|${unmapped.join()}`;
+    if (key === protectedPages) return;
+    protectedPages = key;
+    const next = slotLayout(init.memory.regions, readOnly, unmapped);
     applySlots(theVm, init.memory.buffer, slots, next);
     slots = next;
   });
@@ -215,7 +216,7 @@ function rangeStepper(): RangeStepper {
 }
 
 /** Page-protection watchpoints' access to guest RAM from this vCPU's thread. */
-function pageProtection(protect: (pages: number[]) => void): PageProtection {
+function pageProtection(protect: PageProtection['protect']): PageProtection {
   const memory = new GuestMemory(init.memory.buffer, init.memory.regions);
   return {
     physical: (va) => {
@@ -225,6 +226,8 @@ function pageProtection(protect: (pages: number[]) => void): PageProtection {
     },
     isRam: (gpa) => memory.contains(gpa),
     writeRam: (gpa, data) => memory.write(gpa, data),
+    // An access running past guest RAM reads as open bus there.
+    readRam: (gpa, into) => { if (memory.contains(gpa, into.length)) into.set(memory.view8(gpa, into.length)); else into.fill(0xff); },
     protect,
   };
 }

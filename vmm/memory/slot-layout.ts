@@ -1,7 +1,8 @@
 /**
- * KVM memory slots for guest RAM with some pages read-only (page-protection
- * watchpoints, vmm/debug/page-watch.ts): each RAM region is cut around the
- * protected pages into read-write and read-only runs, one slot each. KVM
+ * KVM memory slots for guest RAM with some pages read-only or unmapped
+ * (page-protection watchpoints, vmm/debug/page-watch.ts): each RAM region
+ * is cut around the protected pages into read-write and read-only runs, one
+ * slot each, with holes where pages are unmapped. KVM
  * cannot move or resize a slot in place, so a new layout deletes the old
  * slots and creates the new ones (only while every vCPU is stopped).
  */
@@ -12,23 +13,30 @@ const PAGE = 4096;
 
 export type SlotSpec = Omit<MemoryRegionSpec, 'buffer'>;
 
-/** The slots for `regions` with `pages` (sorted page frame numbers) read-only. */
-export function slotLayout(regions: readonly RamRegion[], pages: readonly number[]): SlotSpec[] {
+/**
+ * The slots for `regions` with the page frames `readOnly` read-only and
+ * `unmapped` in no slot at all (both sorted; a page in both is unmapped).
+ */
+export function slotLayout(regions: readonly RamRegion[], readOnly: readonly number[], unmapped: readonly number[] = []): SlotSpec[] {
   const slots: SlotSpec[] = [];
   const add = (guestPhys: number, size: number, region: RamRegion, readonly: boolean) => {
     if (size > 0) slots.push({ slot: slots.length, guestPhys, size, offset: region.offset + (guestPhys - region.guestPhys), ...(readonly ? { readonly } : {}) });
   };
+  const gone = new Set(unmapped);
+  const kind = new Map<number, 'ro' | 'none'>([...readOnly.filter((p) => !gone.has(p)).map((p) => [p, 'ro'] as const), ...unmapped.map((p) => [p, 'none'] as const)]);
+  const protectedPages = [...kind.keys()].sort((a, b) => a - b);
   for (const r of regions) {
     let at = r.guestPhys;
     const end = r.guestPhys + r.size;
-    const inside = pages.map((p) => p * PAGE).filter((a) => a >= r.guestPhys && a < end);
+    const inside = protectedPages.filter((p) => p * PAGE >= r.guestPhys && p * PAGE < end);
     for (let i = 0; i < inside.length;) {
-      // A run of adjacent protected pages is one read-only slot.
+      // A run of adjacent pages of one kind is one read-only slot, or one hole.
       let j = i;
-      while (j + 1 < inside.length && inside[j + 1] === inside[j] + PAGE) j++;
-      add(at, inside[i] - at, r, false);
-      add(inside[i], inside[j] + PAGE - inside[i], r, true);
-      at = inside[j] + PAGE;
+      while (j + 1 < inside.length && inside[j + 1] === inside[j] + 1 && kind.get(inside[j + 1]) === kind.get(inside[i])) j++;
+      const start = inside[i] * PAGE;
+      add(at, start - at, r, false);
+      if (kind.get(inside[i]) === 'ro') add(start, (inside[j] + 1) * PAGE - start, r, true);
+      at = (inside[j] + 1) * PAGE;
       i = j + 1;
     }
     add(at, end - at, r, false);
