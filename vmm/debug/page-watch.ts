@@ -106,8 +106,6 @@ export class PageWatch {
   get readOnly(): number[] { return sorted(this.readOnlySet); }
 
   get active(): boolean { return this.readOnlySet.size + this.unmappedSet.size > 0; }
-  /** Every protected page frame, sorted. */
-  get pages(): number[] { return sorted(new Set([...this.readOnlySet, ...this.unmappedSet])); }
 
   /** True when a guest-physical address lies in a page we took out of the normal RAM slots. */
   covers(gpa: number): boolean {
