@@ -109,6 +109,11 @@ export class VcpuControl {
     this.sregs().catch(() => {});
   }
 
+  /** The code's width at this stop without decoding the system registers (Machine.codeBits), when it can say. */
+  codeBits(vcpu = this.id): 16 | 32 | 64 | undefined {
+    return this.machine.ended ? undefined : this.machine.codeBits(vcpu);
+  }
+
   regs(vcpu = this.id): Promise<Regs> {
     let p = this.regsCache.get(vcpu);
     if (!p) this.regsCache.set(vcpu, (p = this.machine.getRegs(vcpu)));

@@ -188,14 +188,15 @@ export class RunControl {
   private async stepper(): Promise<Stepper> {
     const vcpu = this.state.vcpu!;
     const view = this.state.view!;
-    const sregs = await vcpu.sregs();
-    const bitness: Bitness = bitnessOf(sregs);
+    // An instruction step needs nothing else of the system registers: they are decoded when a step reads memory.
+    const bitness: Bitness = vcpu.codeBits() ?? bitnessOf(await vcpu.sregs());
     const bits = bitness === 64 ? 64 : 32;
     const pauses = vcpu.pauses;
     return new Stepper({
       bits,
       symbols: this.state.symbols,
-      regs: () => vcpu.regs(),
+      // Memory (decode, returnAddress) is read after regs(), through this stop's paging, which sregs() sets.
+      regs: async () => { await vcpu.sregs(); return vcpu.regs(); },
       stepInstruction: () => vcpu.step(),
       stepRange: (ranges, overCalls) => vcpu.rangeStep({ ranges, overCalls, bits }),
       reportable: (stop) => this.decide(stop),

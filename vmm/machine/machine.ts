@@ -152,7 +152,7 @@ export class Machine extends EventEmitter {
 
   private async startThreads(probe: boolean): Promise<void> {
     const mailboxes = this.threads.map((_, i) => (i === 0 ? new SharedArrayBuffer(0) : createMailbox()));
-    const common: Omit<WorkerInit, 'control' | 'state' | 'vcpuId'> = {
+    const common: Omit<WorkerInit, 'control' | 'state' | 'vcpuId' | 'lane'> = {
       options: this.options,
       memory: { buffer: this.memory.buffer, regions: [...this.memory.regions] },
       boot: this.boot,
@@ -271,8 +271,11 @@ export class Machine extends EventEmitter {
    * whatever stopped it on the way (a breakpoint, watchpoint, VM exit, pause).
    */
   rangeStep(req: RangeStepRequest, vcpu = 0): Promise<StopReason> { return this.on1(vcpu, { type: 'rangeStep', ...req }); }
-  getRegs(vcpu = 0): Promise<Regs> { return this.on1(vcpu, { type: 'getRegs' }); }
-  getSregs(vcpu = 0): Promise<Sregs> { return this.on1(vcpu, { type: 'getSregs' }); }
+  /** The code's width at this stop when the vCPU's registers from it are at hand (no round trip), else undefined. */
+  codeBits(vcpu = 0): 16 | 32 | 64 | undefined { return this.thread(vcpu).codeBits(); }
+  /** The registers at this stop (the copy the vCPU's thread left with the stop: no round trip); `fresh`: read from KVM now. */
+  getRegs(vcpu = 0, fresh = false): Promise<Regs> { return this.on1(vcpu, { type: 'getRegs', fresh }); }
+  getSregs(vcpu = 0, fresh = false): Promise<Sregs> { return this.on1(vcpu, { type: 'getSregs', fresh }); }
   setRegs(regs: Partial<Regs>, vcpu = 0): Promise<void> { return this.on1(vcpu, { type: 'setRegs', regs }); }
   setSregs(sregs: Partial<Sregs>, vcpu = 0): Promise<void> { return this.on1(vcpu, { type: 'setSregs', sregs }); }
   getFpu(vcpu = 0): Promise<Fpu> { return this.on1(vcpu, { type: 'getFpu' }); }

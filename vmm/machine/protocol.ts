@@ -37,6 +37,8 @@ export interface WorkerInit {
   display: DisplayBuffers;
   /** This vCPU's control word (CONTROL_*). */
   control: SharedArrayBuffer;
+  /** The fast lane for instruction steps (step-lane.ts). */
+  lane: SharedArrayBuffer;
   /** This vCPU's registers at its last stop or step, raw (native/state-layout.ts): the worker writes, the main thread reads after the event. */
   state: SharedArrayBuffer;
   /** This vCPU's exit counters (exit-stats.ts). */
@@ -101,8 +103,9 @@ export type Command =
   | { type: 'continue' }
   | { type: 'step'; id: number }
   | ({ type: 'rangeStep'; id: number } & RangeStepRequest)
-  | { type: 'getRegs'; id: number }
-  | { type: 'getSregs'; id: number }
+  /** `fresh`: from KVM now, not from the copy taken at the stop. */
+  | { type: 'getRegs'; id: number; fresh?: boolean }
+  | { type: 'getSregs'; id: number; fresh?: boolean }
   | { type: 'setRegs'; id: number; regs: Partial<Regs> }
   | { type: 'setSregs'; id: number; sregs: Partial<Sregs> }
   | { type: 'getFpu'; id: number }

@@ -9,7 +9,16 @@ import { join } from 'node:path';
 import { kick } from '../../native';
 import { HaltWatch } from '../debug/halt-watch';
 import { CONTROL_PAUSE, CONTROL_STOP, type Command, type Event, type ReplyOf, type StopReason, type WorkerInit } from './protocol';
-import { decodeRegs, decodeSregs, STATE_BYTES } from '../../native/state-layout';
+import { decodeRegs, decodeSregs, REGS_BYTES, RIP_WORD, STATE_BYTES } from '../../native/state-layout';
+import { createLane, LaneClient, laneServed, RESULT_BREAKPOINT, RESULT_MESSAGE, RESULT_PAUSE, RESULT_STEP } from './step-lane';
+
+/** Offsets in kvm_sregs (native/state-layout.ts): CS is its first segment (db at 17, l at 19), CR0 follows 8 segments and 2 tables. */
+const CS_DB = 17;
+const CS_L = 19;
+const CR0 = 8 * 24 + 2 * 16;
+
+/** How long the main thread waits for a fast step synchronously before waiting for it asynchronously (a step takes tens of us). */
+const FAST_STEP_WAIT_MS = 2;
 
 /** A command that expects a reply, without its id. */
 export type VcpuRequest = Extract<Command, { id: number }> extends infer C ? (C extends unknown ? Omit<C, 'id'> : never) : never;
@@ -43,6 +52,13 @@ export class VcpuThread {
   private atStop?: DataView;
   /** Where the worker leaves the registers at a stop (WorkerInit.state). */
   private readonly stateBuffer = new Uint8Array(new SharedArrayBuffer(STATE_BYTES));
+  private readonly laneBuffer = createLane();
+  private readonly lane = new LaneClient(this.laneBuffer);
+  /**
+   * Steps go through the lane only on a one-vCPU VM (the worker serves it only then): on two vCPUs,
+   * Debian's kernel under gdb once triple-faulted or hung with it, never explained; SMP keeps messages.
+   */
+  private laneOn = false;
   private gone = false;
   private readonly goneWaiters: (() => void)[] = [];
   /** The HLT breakpoint's periodic kick while running (halt-watch.ts). */
@@ -53,8 +69,9 @@ export class VcpuThread {
   }
 
   /** Starts the worker; resolves with its 'ready' event. */
-  start(init: Omit<WorkerInit, 'control' | 'state' | 'vcpuId'>): Promise<Extract<Event, { type: 'ready' }>> {
-    const data: WorkerInit = { ...init, vcpuId: this.id, control: this.control.buffer as SharedArrayBuffer, state: this.stateBuffer.buffer as SharedArrayBuffer };
+  start(init: Omit<WorkerInit, 'control' | 'state' | 'vcpuId' | 'lane'>): Promise<Extract<Event, { type: 'ready' }>> {
+    const data: WorkerInit = { ...init, vcpuId: this.id, control: this.control.buffer as SharedArrayBuffer, state: this.stateBuffer.buffer as SharedArrayBuffer, lane: this.laneBuffer };
+    this.laneOn = laneServed(init.options.cpus);
     const worker = new Worker(join(__dirname, 'vcpu-worker.js'), { workerData: data });
     this.worker = worker;
     return new Promise((resolve, reject) => {
@@ -111,6 +128,19 @@ export class VcpuThread {
     return inShared ? new DataView(this.stateBuffer.slice().buffer) : undefined;
   }
 
+  /**
+   * The code's width at this stop (CS.L, CS.D, CR0.PE as bitnessOf reads
+   * them) straight from the raw state, without decoding the system
+   * registers; undefined when the state is not at hand.
+   */
+  codeBits(): 16 | 32 | 64 | undefined {
+    const v = this.atStop;
+    if (!v) return undefined;
+    if (v.getUint8(REGS_BYTES + CS_L) !== 0) return 64;
+    if ((v.getUint8(REGS_BYTES + CR0) & 1) === 0) return 16;
+    return v.getUint8(REGS_BYTES + CS_DB) !== 0 ? 32 : 16;
+  }
+
   failPending(why: string): void {
     for (const p of this.pending.values()) p.reject(new Error(`the VM has ended: ${why}`));
     this.pending.clear();
@@ -126,15 +156,21 @@ export class VcpuThread {
   request<R extends VcpuRequest>(cmd: R): Promise<R['type'] extends keyof ReplyOf ? ReplyOf[R['type']] : never> {
     if (this.state === 'ended') return Promise.reject(new Error('the VM has ended'));
     if (this.state === 'running') return Promise.reject(new Error(`vCPU ${this.id} is running: pause it first`));
-    if (this.atStop && (cmd.type === 'getRegs' || cmd.type === 'getSregs')) {
+    if (this.atStop && (cmd.type === 'getRegs' || cmd.type === 'getSregs') && !cmd.fresh) {
       // Decoded anew each time: callers may change what they get.
       return Promise.resolve(cmd.type === 'getRegs' ? decodeRegs(this.atStop) : decodeSregs(this.atStop)) as never;
+    }
+    // The lane carries one step at a time: a step asked while one is in flight follows it (as messages queued did).
+    if (cmd.type === 'step' && this.stepping) {
+      const previous = this.stepping;
+      return previous.then(() => undefined, () => undefined).then(() => this.request(cmd)) as never;
     }
     if (!KEEPS_REGISTERS.has(cmd.type)) this.atStop = undefined;
     const id = this.nextId++;
     const reply = new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker!.postMessage({ ...(cmd as object), id } as Command);
+      if (cmd.type === 'step' && this.laneOn) this.fastStep(id);
+      else this.post({ ...(cmd as object), id } as Command);
     });
     if (cmd.type === 'step' || cmd.type === 'rangeStep') {
       const step = (this.stepping = reply.finally(() => { if (this.stepping === step) this.stepping = undefined; }));
@@ -143,11 +179,37 @@ export class VcpuThread {
     return reply as never;
   }
 
+  /** A command message, and the lane's doorbell (the vCPU thread may be waiting there rather than in its event loop). */
+  private post(cmd: Command): void {
+    this.worker!.postMessage(cmd);
+    this.lane.posted();
+  }
+
+  /** An instruction step through the lane (step-lane.ts): waited for here briefly when the vCPU thread is waiting for it. */
+  private fastStep(id: number): void {
+    const before = this.lane.askStep(id);
+    const result = this.lane.serving ? this.lane.waitDone(before, FAST_STEP_WAIT_MS) : undefined;
+    if (result !== undefined) this.fastStepDone(id, result);
+    else void this.lane.whenDone(before).then((r) => this.fastStepDone(id, r));
+  }
+
+  private fastStepDone(id: number, result: number): void {
+    // RESULT_MESSAGE: the reply message settles it.
+    if (result === RESULT_MESSAGE) return;
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    this.atStop = this.stateAtStop(true);
+    if (result === RESULT_STEP) p.resolve({ reason: 'step' } satisfies StopReason);
+    else if (result === RESULT_PAUSE) p.resolve({ reason: 'pause' } satisfies StopReason);
+    else if (result === RESULT_BREAKPOINT) p.resolve({ reason: 'breakpoint', address: this.atStop!.getBigUint64(RIP_WORD * 8, true) } satisfies StopReason);
+  }
+
   resume(): void {
     if (this.state !== 'stopped') return;
     this.state = 'running';
     this.atStop = undefined;
-    this.worker!.postMessage({ type: 'continue' } satisfies Command);
+    this.post({ type: 'continue' } satisfies Command);
     this.haltWatch.running();
   }
 
@@ -184,7 +246,7 @@ export class VcpuThread {
     const worker = this.worker;
     if (this.state === 'starting') { await worker.terminate(); return this.whenGone(); }
     this.signal(CONTROL_STOP);
-    worker.postMessage({ type: 'stop' } satisfies Command);
+    this.post({ type: 'stop' } satisfies Command);
     const timer = setTimeout(() => void worker.terminate(), graceMs);
     await this.whenGone();
     clearTimeout(timer);

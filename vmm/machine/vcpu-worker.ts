@@ -43,6 +43,7 @@ import { openDiskFile } from '../virtio/blk';
 import { Bios } from '../bios/bios';
 import { BiosCalls } from '../bios/bios-calls';
 import { diskGeometry } from '../bios/geometry';
+import { LaneServer, laneServed, RESULT_BREAKPOINT, RESULT_MESSAGE, RESULT_PAUSE, RESULT_STEP } from './step-lane';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -58,6 +59,7 @@ let board: PcBoard;
 const control = new Int32Array(init.control);
 const stateView = new Uint8Array(init.state);
 let ranges: RangeStepper;
+let lane: LaneServer | undefined;
 const vmState = new Int32Array(init.vmState);
 
 function shutdown(): never {
@@ -124,8 +126,10 @@ function startBoot(): void {
     slots = next;
   });
   ranges = rangeStepper();
+  lane = laneServed(init.options.cpus) ? laneServer() : undefined;
   post({ type: 'ready', kickToken: vcpu.kickToken, vmFd: vm.fd });
   if (init.options.cpus > 1) void serveWhileIdle(server);
+  void watchLane();
 }
 
 /**
@@ -136,14 +140,7 @@ function startBoot(): void {
 async function serveWhileIdle(server: MailboxServer): Promise<void> {
   for (;;) {
     const word = Atomics.load(control, 0);
-    if (word & CONTROL_DEVICE) {
-      Atomics.and(control, 0, ~CONTROL_DEVICE);
-      server.serve();
-      // An AP's access can end the VM (ACPI power-off, i8042 reset) while vCPU 0 is stopped.
-      const end = runner.endRequested;
-      if (end) { Atomics.store(vmState, VM_ENDING, 1); post({ type: 'ended', end }); shutdown(); }
-      continue;
-    }
+    if (serveAps(server)) continue;
     const wait = Atomics.waitAsync(control, 0, word);
     if (wait.async) await wait.value;
   }
@@ -156,6 +153,55 @@ function startBios(boot: NonNullable<BootInfo['bios']>, v: Vcpu, b: PcBoard, log
   const bios = new Bios({ memory, ports: b.pio, log }, disk, diskGeometry(disk.bytes));
   bios.start();
   return new BiosCalls(v, memory, bios, log, (message) => runner.requestEnd({ kind: 'crash', status: 2, message }));
+}
+
+/** Serves the APs' device accesses waiting now; true if there were any. */
+function serveAps(server: MailboxServer): boolean {
+  if (!(Atomics.load(control, 0) & CONTROL_DEVICE)) return false;
+  Atomics.and(control, 0, ~CONTROL_DEVICE);
+  server.serve();
+  // An AP's access can end the VM (ACPI power-off, i8042 reset) while vCPU 0 is stopped.
+  const end = runner.endRequested;
+  if (end) { Atomics.store(vmState, VM_ENDING, 1); post({ type: 'ended', end }); shutdown(); }
+  return true;
+}
+
+/** While in the event loop: a fast step rung on the lane starts serving it (the next ones find the thread waiting there). */
+async function watchLane(): Promise<void> {
+  for (;;) {
+    if (!lane) return;
+    const door = lane.door;
+    // A step whose earlier messages are not handled yet waits for them: the message handler serves it after them.
+    if (lane.due) { lane.serve(); continue; }
+    const wait = Atomics.waitAsync(lane.buffer, 0, door);
+    if (wait.async) await wait.value;
+  }
+}
+
+/** The fast lane (step-lane.ts): instruction steps answered through shared memory (a one-vCPU VM: no APs to serve meanwhile). */
+function laneServer(): LaneServer {
+  return new LaneServer(init.lane, port as unknown as import('node:worker_threads').MessagePort, {
+    step: (id) => fastStep(id),
+    message: (m) => onCommand(m as Command),
+  });
+}
+
+/** One instruction for the lane; anything but a plain step, breakpoint or pause is answered as a reply message. */
+function fastStep(id: number): number {
+  let stop;
+  try {
+    stop = conclude(runner.step());
+  } catch (e) {
+    post({ type: 'reply', id, error: (e as Error).message });
+    return RESULT_MESSAGE;
+  }
+  const state = stateNow();
+  const rip = state ? new BigUint64Array(init.state, 0, 18)[RIP_WORD] : undefined;
+  if (state && stop.reason === 'step') return RESULT_STEP;
+  if (state && stop.reason === 'pause') return RESULT_PAUSE;
+  if (state && stop.reason === 'breakpoint' && stop.address === rip) return RESULT_BREAKPOINT;
+  post({ type: 'reply', id, result: stop, state });
+  return RESULT_MESSAGE;
 }
 
 /** An AP: its own vCPU on vCPU 0's VM; devices through the mailbox. */
@@ -284,6 +330,14 @@ function rangeStep(cmd: Extract<Command, { type: 'rangeStep' }>) {
 }
 
 port.on('message', (cmd: Command) => {
+  // (No lane in the host probe's worker: it takes no commands.)
+  lane?.noteMessage();
+  onCommand(cmd);
+  // Steps come in bursts: wait for the next one on the lane (one asked after this message may wait already).
+  if (lane && (cmd.type === 'step' || cmd.type === 'rangeStep' || lane.pending)) lane.serve();
+});
+
+function onCommand(cmd: Command): void {
   const v = vcpu!;
   switch (cmd.type) {
     case 'continue': {
@@ -311,7 +365,7 @@ port.on('message', (cmd: Command) => {
     case 'devices': reply(cmd.id, () => { if (!board) throw new Error('the devices live on vCPU 0'); return devices(); }); break;
     case 'stop': shutdown();
   }
-});
+}
 
 try {
   // The same script serves the host probe (host-probe.ts): one worker bundle to ship.
