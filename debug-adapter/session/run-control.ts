@@ -199,6 +199,7 @@ export class RunControl {
       regs: async () => { await vcpu.sregs(); return vcpu.regs(); },
       stepInstruction: () => vcpu.step(),
       stepRange: (ranges, overCalls) => vcpu.rangeStep({ ranges, overCalls, bits }),
+      runOut: (address, minSp) => vcpu.rangeStep({ ranges: [], overCalls: false, bits, out: { address, minSp } }),
       reportable: (stop) => this.decide(stop),
       pauseRequested: () => vcpu.pauses !== pauses,
       decode: (address) => decodeFrom((a, n) => view.read({ space: 'v', address: a }, n), bitness, address, 1)[0],

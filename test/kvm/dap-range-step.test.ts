@@ -126,3 +126,53 @@ test('step out of a deep recursion returns to the calling frame, one level up ea
     await finishDap(s);
   }
 });
+
+test('step out runs the rest of a function on the vCPU\'s thread: a breakpoint whose condition is false does not end it, one whose condition holds does', async () => {
+  const s = await session('range', LONG_LINE);
+  try {
+    const caller = lineOf('range_run(cmdline_has(boot.cmdline, "range-forever"));');
+    // range_helper runs twice on the way out (x = sum, then 1): only the second call stops.
+    await s.dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'range_helper', condition: 'rdi == 1' }] });
+    const hit = await stopAfter(s, 'step out, stopped by the true condition', () => s.dc.stepOutRequest({ threadId: 1 }));
+    assert.equal(hit.body.reason, 'function breakpoint');
+    const top = (await frames(s))[0];
+    assert.equal(top.name, 'range_helper');
+    assert.equal(await register(s, 'rdi'), 1n, 'the second call (range_helper(left + 1))');
+    await s.dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'range_helper', condition: 'rdi == 12345' }] });
+    // Out of range_helper, then out of range_run: back in kernel_main, the calls done.
+    await stopAfter(s, 'step out of range_helper', () => s.dc.stepOutRequest({ threadId: 1 }));
+    assert.equal((await frames(s))[0].name, 'range_run');
+    const out = await stopAfter(s, 'step out of range_run', () => s.dc.stepOutRequest({ threadId: 1 }));
+    assert.equal(out.body.reason, 'step');
+    const back = (await frames(s))[0];
+    // The call is its line's last instruction: the return address starts the next line (as gdb's finish shows it).
+    assert.deepEqual([back.name, back.line], ['kernel_main', caller + 1], 'in the caller, at the return address');
+    const sum = (N * (N + 1n)) / 2n;
+    const value = await evaluate(s, 'range_sum', back.id);
+    assert.equal(BigInt(value.result.split(' ')[0]), (3n * sum + 1n) + (3n * 1n + 1n), 'range_run ran to its end');
+  } finally {
+    await finishDap(s);
+  }
+});
+
+test('Pause ends a step out of a function that never returns', async () => {
+  const s = await session('range-forever', LONG_LINE);
+  try {
+    const stepping = nextStop(s, 'the stop after Pause');
+    await s.dc.stepOutRequest({ threadId: 1 });
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = performance.now();
+    await s.dc.pauseRequest({ threadId: 1 });
+    const ev = await stepping;
+    const ms = performance.now() - t0;
+    assert.equal(ev.body.reason, 'pause');
+    const pc = await register(s, 'rip');
+    const loop = BigInt(symbol('pvh64', 'range_loop'));
+    assert.ok(pc >= loop && pc < loop + 8n, `stopped in range_run's loop (RIP ${hex(pc)}, the loop at ${hex(loop)})`);
+    assert.equal((await frames(s))[0].name, 'range_run');
+    assert.ok(ms < 1000, `the stop came ${ms.toFixed(0)} ms after Pause`);
+    console.log(`# Pause during a step out: stopped ${ms.toFixed(1)} ms after the request`);
+  } finally {
+    await finishDap(s);
+  }
+});

@@ -97,6 +97,12 @@ export interface RangeStepRequest {
   overCalls: boolean;
   /** The code's width: addresses and the stack's words are 32 or 64 bits. */
   bits: 32 | 64;
+  /**
+   * Instead of the ranges: execute one instruction, then run until RIP is
+   * `address` with the stack pointer at least `minSp` (a step out, a call
+   * stepped over: a recursive call reaching the same address deeper runs on).
+   */
+  out?: { address: bigint; minSp: bigint };
 }
 
 export type Command =

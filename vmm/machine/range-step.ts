@@ -25,9 +25,10 @@ export class RangeStepper {
     private readonly readVirtual: (address: bigint, length: number) => Uint8Array | undefined,
   ) {}
 
-  /** Steps while RIP is in `req.ranges`; a 'step' stop when it left them. */
+  /** Steps while RIP is in `req.ranges`; a 'step' stop when it left them (or, with `req.out`, when it got there). */
   step(req: RangeStepRequest): RunOutcome {
     const mask = req.bits === 64 ? 0xffff_ffff_ffff_ffffn : 0xffff_ffffn;
+    if (req.out) return this.stepOut(req.out.address & mask, req.out.minSp & mask, mask);
     const word = req.bits === 64 ? 8 : 4;
     const inRanges = (pc: bigint): boolean => req.ranges.some(([lo, hi]) => pc >= lo && pc < hi);
     const stops = this.runner.debug.stopAddresses();
@@ -52,6 +53,21 @@ export class RangeStepper {
       if (stops.has(rip & mask)) return { kind: 'stopped', stop: { reason: 'breakpoint', address: rip & mask } };
       if (!inRanges(rip & mask)) return { kind: 'stopped', stop: { reason: 'step' } };
     }
+  }
+
+  /**
+   * A step out on this thread: one instruction (off a breakpoint the vCPU
+   * may sit on; a `ret` may already arrive), then the run to `address`
+   * with the stack pointer check; a breakpoint, watchpoint, VM-exit
+   * breakpoint or pause on the way ends it.
+   */
+  private stepOut(address: bigint, minSp: bigint, mask: bigint): RunOutcome {
+    const first = this.runner.stepInstruction(true, true);
+    if (first.kind !== 'stopped' || first.stop.reason !== 'step') return first;
+    const { rip, rsp } = this.regs();
+    if ((rip & mask) === address && (rsp & mask) >= minSp) return first;
+    if (this.runner.debug.stopAddresses().has(rip & mask)) return { kind: 'stopped', stop: { reason: 'breakpoint', address: rip & mask } };
+    return this.runToReturn(address, minSp, mask) ?? { kind: 'stopped', stop: { reason: 'step' } };
   }
 
   /** The return address when the instruction at `prevRip` was a call (it pushed one word: the address after itself). */
