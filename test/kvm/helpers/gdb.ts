@@ -44,7 +44,9 @@ export async function startGdbVm(kernel: string, cmdline: string, opts: { memory
   vm.stdout!.on('data', (b) => { out += b; });
   vm.stderr!.on('data', (b) => { err += b; });
   const exited = new Promise<number>((r) => vm.on('exit', (code) => r(code ?? -1)));
-  for (let i = 0; i < 1200 && !err.includes('target remote') && vm.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
+  // kvmdbg run probes the host and loads the kernel first: seconds here, minutes inside the loaded, emulated sandbox (180 s once was not enough).
+  const deadline = Date.now() + (process.env.KVM_SANDBOX === '1' ? 600_000 : 120_000);
+  while (Date.now() < deadline && !err.includes('target remote') && vm.exitCode === null) await new Promise((r) => setTimeout(r, 100));
   assert.match(err, /gdb: target remote 127\.0\.0\.1:\d+/, `kvmdbg did not start its gdb server:\n${err}`);
   return {
     port, vm, exited, output: () => out, stderr: () => err,
