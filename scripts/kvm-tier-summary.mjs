@@ -2,8 +2,15 @@
 // scripts/test.mjs (several sandbox runs when the sandbox itself crashed).
 import { existsSync, readFileSync } from 'node:fs';
 
-/** rows: { file, where ('this host', 'the sandbox'), verdict ('ok' or what went wrong), seconds, notes[] }. */
-export function summary(rows) {
+/**
+ * rows: { file, where ('this host', 'the sandbox'), verdict ('ok' or what went wrong), seconds, notes[] }.
+ * `expected`: every file that should have a row; one without (its run, or the sandbox around it, never
+ * ended) is listed and failed, never left out of the table.
+ */
+export function summary(rows, expected = []) {
+  const missing = expected.filter((f) => !rows.some((r) => r.file === f))
+    .map((file) => ({ file, where: '', verdict: 'NO VERDICT (never ended)', seconds: 0, notes: [] }));
+  rows = [...rows, ...missing];
   const lines = ['=== KVM tier: per file (file -> where it ran -> verdict)'];
   for (const r of rows) {
     lines.push(`${r.verdict.padEnd(28)} ${r.seconds.toFixed(0).padStart(5)} s  ${(r.where ?? '').padEnd(12)} ${r.file}`);

@@ -134,6 +134,6 @@ for (const file of files) {
   if (resultsFile) appendFileSync(resultsFile, JSON.stringify({ file, where, verdict: r.verdict, seconds: r.seconds, notes: r.notes }) + '\n');
 }
 
-console.log(`\n${summary(results)}`);
+console.log(`\n${summary(results, files)}`);
 process.exit(results.every((r) => r.verdict.startsWith('ok')) ? 0 : 1);
 

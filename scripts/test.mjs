@@ -99,7 +99,7 @@ function runKvmTier(files) {
     const sandboxOk = runKvmTierInSandbox(host.sandboxScript(), away.map((a) => a.file), resultsFile);
     failed ||= !sandboxOk;
   }
-  console.log(`\n${summary(readResults(resultsFile))}`);
+  console.log(`\n${summary(readResults(resultsFile), files)}`);
   if (failed) {
     console.error('\nkvmdbg test: KVM tier failed');
     process.exit(1);

@@ -50,3 +50,11 @@ test('every KVM-tier file names only capabilities the probe measures', async () 
     for (const need of needsOf(`out/test/kvm/${f.replace(/\.ts$/, '.js')}`)) assert.ok(need in MEANINGS, `${f} needs '${need}', which the host probe does not measure`);
   }
 });
+
+test('the per-file table lists a file that never got a verdict (its sandbox died) as failed, not left out', async () => {
+  const { summary } = await import(join(ROOT, 'scripts', 'kvm-tier-summary.mjs')) as { summary(rows: unknown[], expected?: string[]): string };
+  const text = summary([{ file: 'out/test/kvm/a.test.js', where: 'the sandbox', verdict: 'ok', seconds: 60, notes: [] }],
+    ['out/test/kvm/a.test.js', 'out/test/kvm/b.test.js']);
+  assert.match(text, /^NO VERDICT \(never ended\)\s+0 s\s+out\/test\/kvm\/b\.test\.js$/m);
+  assert.match(text, /^1 of 2 files failed, 1\.0 min$/m);
+});
