@@ -63,6 +63,7 @@ export interface RawVcpu {
   getMpState(): number;
   setMpState(state: number): void;
   getVcpuEvents(): VcpuEvents;
+  dropException(): boolean;
   getDebugRegs(): DebugRegs;
   setGuestDebug(control: number, debugreg: bigint[]): void;
   translate(gva: bigint | number): Translation;

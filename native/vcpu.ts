@@ -130,6 +130,11 @@ export class Vcpu {
     this.vm.requireExtension(Cap.VCPU_EVENTS, 'reading pending vCPU events');
     return this.raw.getVcpuEvents();
   }
+  /** Drops an exception KVM queued or injected for the guest; true when there was one. */
+  dropException(): boolean {
+    this.vm.requireExtension(Cap.VCPU_EVENTS, 'dropping a queued exception');
+    return this.raw.dropException();
+  }
   /** The guest's own DR0-3, DR6, DR7. */
   getDebugRegs(): DebugRegs {
     this.vm.requireExtension(Cap.DEBUGREGS, 'reading the guest debug registers');

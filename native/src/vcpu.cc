@@ -55,6 +55,7 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::GetMpState>("getMpState"),
                          InstanceMethod<&Vcpu::SetMpState>("setMpState"),
                          InstanceMethod<&Vcpu::GetVcpuEvents>("getVcpuEvents"),
+                         InstanceMethod<&Vcpu::DropException>("dropException"),
                          InstanceMethod<&Vcpu::GetDebugRegs>("getDebugRegs"),
                          InstanceMethod<&Vcpu::SetGuestDebug>("setGuestDebug"),
                          InstanceMethod<&Vcpu::Translate>("translate"),

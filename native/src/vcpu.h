@@ -67,6 +67,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   Napi::Value GetMpState(const Napi::CallbackInfo& info);
   Napi::Value SetMpState(const Napi::CallbackInfo& info);
   Napi::Value GetVcpuEvents(const Napi::CallbackInfo& info);
+  Napi::Value DropException(const Napi::CallbackInfo& info);
   Napi::Value GetDebugRegs(const Napi::CallbackInfo& info);
   Napi::Value SetGuestDebug(const Napi::CallbackInfo& info);
   Napi::Value Translate(const Napi::CallbackInfo& info);

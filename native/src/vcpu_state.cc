@@ -304,6 +304,27 @@ Napi::Value Vcpu::GetVcpuEvents(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// Drops an exception KVM queued or injected for the guest (KVM_SET_VCPU_EVENTS with it
+// cleared; interrupts and NMIs as they were). Some hosts queue a #UD when their
+// emulator gives up, before the internal-error exit: a retry after the cause is
+// gone must not deliver it. True when there was one.
+Napi::Value Vcpu::DropException(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  kvm_vcpu_events e;
+  Ioctl(env, Fd(env), KVM_GET_VCPU_EVENTS, &e, "KVM_GET_VCPU_EVENTS");
+  const bool had = e.exception.injected || e.exception.pending;
+  if (had) {
+    e.exception.injected = 0;
+    e.exception.pending = 0;
+    e.exception.nr = 0;
+    e.exception.has_error_code = 0;
+    e.exception.error_code = 0;
+    e.flags = 0;
+    Ioctl(env, Fd(env), KVM_SET_VCPU_EVENTS, &e, "KVM_SET_VCPU_EVENTS");
+  }
+  return Napi::Boolean::New(env, had);
+}
+
 // The guest's own DR0-3/DR6/DR7 (KVM_GET_DEBUGREGS), for the register view.
 Napi::Value Vcpu::GetDebugRegs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -369,7 +369,11 @@ export class VcpuRunner {
     if (this.hooks.bios?.emulate()) return undefined;
     // Read watches unmap pages; KVM cannot run code or walk page tables there: they go back, and the VM lives.
     const lifted = this.debug.stopWatchingReads();
-    if (lifted) return { kind: 'stopped', stop: { reason: 'exit', exit: snapshotExit(exit), description: lifted } };
+    if (lifted) {
+      // Some hosts (SVM) queue a #UD for the guest when their emulator gives up: with the page back it must not arrive.
+      try { this.vcpu.dropException(); } catch { /* no KVM_CAP_VCPU_EVENTS: the retry may fault, and says so then */ }
+      return { kind: 'stopped', stop: { reason: 'exit', exit: snapshotExit(exit), description: lifted } };
+    }
     const why = this.hooks.analyzeFault?.();
     const rip = hex(this.rip());
     const bytes = this.hooks.codeBytes?.() ?? '';
