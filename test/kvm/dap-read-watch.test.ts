@@ -84,7 +84,7 @@ test('pvh64: a read watch on a page the guest runs code from (KVM cannot emulate
     const done = within(s.dc.waitForEvent('terminated', BOOT_MS), BOOT_MS, 'the guest finishing');
     await s.dc.continueRequest({ threadId: 1 });
     await done;
-    assert.match(s.stdout(), /fib\(20\) = 6765\n[\s\S]*done\n/);
+    assert.match(s.stdout(), /fib\(20\) = 6765\n[\s\S]*done\n/, `the guest's console; the adapter said:\n${s.console()}`);
   } finally {
     await finishDap(s);
   }
