@@ -24,7 +24,7 @@ export function runDemoBench(reps: number): Record<string, unknown> {
   const ours: number[] = [];
   const peer: number[] = [];
   const kvmdbg = () => ours.push(timed(process.execPath, [join(ROOT, 'bin', 'kvmdbg.js'), 'demo']));
-  const qemu = () => peer.push(timed('qemu-system-x86_64', [...q.args, ...qemuMachine('256M'), '-kernel', DEMO, '-append', 'demo']));
+  const qemu = () => peer.push(timed('qemu-system-x86_64', [...q.args, ...qemuMachine('256M'), '-kernel', DEMO, '-append', 'demo user-mode']));
   for (let i = 0; i < reps; i++) for (const f of i % 2 ? [qemu, kvmdbg] : [kvmdbg, qemu]) f();
   const k = median(ours);
   const p = median(peer);

@@ -103,16 +103,28 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
-test('kvmdbg demo: the Mandelbrot demo says goodbye and exits 0', async () => {
-  const r = await runCli(['demo'], BOOT_MS * 2);
-  // The demo colours its text with ANSI SGR sequences; a person reads the text.
+// The demo's picture, with its colours (ANSI SGR sequences) taken out: what a person reads.
+function assertDemoPicture(r: { stdout: string; stderr: string; status: number | null; signal: string | null }, ring: number): void {
   const text = r.stdout.replace(/\x1b\[[0-9;]*m/g, '');
   assert.match(text, /kvmdbg demo kernel/);
   assert.match(text, /hypervisor +KVM \(KVMKVMKVM\)/);
+  assert.match(text, /console +virtio console \(the whole screen in one notification\)/, 'the demo found the VMM\'s virtio console');
+  // 78x56 pixels: 28 rows of 78 cells, a cell either a space or U+2580 (two colours).
+  const rows = text.split(/\r?\n/).filter((line) => /^ [ \u2580]{78}$/.test(line));
+  assert.equal(rows.length, 28, `28 rows of the picture:\n${text}`);
   assert.ok((text.match(/\u2580/g) ?? []).length > 500, 'a picture of half-block pixels');
+  assert.match(text, new RegExp(`78x56 pixels, 34484 iterations of fixed-point integer math in ring ${ring}\\.`));
   assert.match(text, /Goodbye from the demo kernel\.\r?\n\s*$/);
   assert.doesNotMatch(r.stderr, STACK_LINE);
   assert.deepEqual([r.status, r.signal], [0, null]);
+}
+
+test('kvmdbg demo: the Mandelbrot demo, computed in ring 3 and written through the virtio console, says goodbye and exits 0', async () => {
+  assertDemoPicture(await runCli(['demo'], BOOT_MS * 2), 3);
+});
+
+test('the demo kernel without user-mode on its command line: the same picture, computed in ring 0 (where a debugger sees it on every host)', async () => {
+  assertDemoPicture(await runCli(['run', '--kernel', kernelPath('demo'), '--cmdline', 'demo'], BOOT_MS * 4), 0);
 });
 
 test('kvmdbg run on a file that is not a kernel: one sentence naming the file, non-zero status, no stack trace', async () => {

@@ -105,12 +105,13 @@ test('on the MMIO bus: the window is 0x200 bytes; wider accesses are split', () 
   assert.equal(bus.read(0xd000_0200, 4), 0xffffffff, 'past the window');
 });
 
-test('the layout: disks first from VIRTIO_MMIO_BASE, 4 KiB apart, GSIs from 16; the rng last', () => {
+test('the layout: disks first from VIRTIO_MMIO_BASE, 4 KiB apart, GSIs from 16; then the rng and the console', () => {
   const l = virtioLayout([{ path: 'a', readOnly: false }, { path: 'b', readOnly: true }]);
   assert.deepEqual(l.map((s) => [s.kind, s.base, s.size, s.gsi]), [
     ['blk', VIRTIO_MMIO_BASE, 0x200, 16], ['blk', VIRTIO_MMIO_BASE + 0x1000, 0x200, 17], ['rng', VIRTIO_MMIO_BASE + 0x2000, 0x200, 18],
+    ['console', VIRTIO_MMIO_BASE + 0x3000, 0x200, 19],
   ]);
-  assert.throws(() => virtioLayout(Array.from({ length: 8 }, () => ({ path: 'x', readOnly: false }))), /at most 7/);
+  assert.throws(() => virtioLayout(Array.from({ length: 7 }, () => ({ path: 'x', readOnly: false }))), /7 disks: at most 6/);
 });
 
 // ---- virtio-blk -------------------------------------------------------------

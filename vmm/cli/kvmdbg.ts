@@ -42,7 +42,8 @@ async function main(argv: string[]): Promise<number> {
     args.kernel = args.demo === 'fb' ? fbDemoKernelPath() : demoKernelPath();
     if (!existsSync(args.kernel)) { say(`the demo kernel is not built (${args.kernel}): run npm run build`); return 1; }
     // The framebuffer demo draws once and powers off; the picture is the point, so it is always saved.
-    args.cmdline ??= args.demo === 'fb' ? 'once' : 'demo';
+    // The serial demo computes in ring 3 (user-mode): PVM emulates ring 0 instruction by instruction.
+    args.cmdline ??= args.demo === 'fb' ? 'once' : 'demo user-mode';
     if (args.demo === 'fb') args.screenshot ??= FB_DEMO_SCREENSHOT;
   }
 

@@ -90,6 +90,6 @@ export function buildPcBoard(o: BoardOptions): PcBoard {
   pio.register(0x80, 1, new NoopDevice('post-code'));
   pio.register(0xed, 1, new NoopDevice('io-delay'));
   const ata = attachAta({ pio, disks: o.ide ?? [], irq: o.irq, log: o.log });
-  const virtio = o.virtio ? attachVirtio({ slots: o.virtio.slots, mmio, memory: o.virtio.memory, log: o.log, irq: o.irq }) : [];
+  const virtio = o.virtio ? attachVirtio({ slots: o.virtio.slots, mmio, memory: o.virtio.memory, log: o.log, irq: o.irq, console: o.console }) : [];
   return { pio, mmio, uart, kbd, vga, vbe, pci, virtio, ata };
 }

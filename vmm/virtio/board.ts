@@ -5,8 +5,10 @@
  */
 import type { Bus } from '../bus/bus';
 import type { DeviceLog, IrqLine } from '../bus/device';
+import type { ByteSink } from '../devices/byte-sink';
 import type { GuestMemory } from '../memory/guest-memory';
 import { openDiskFile, VirtioBlk } from './blk';
+import { VirtioConsole } from './console';
 import type { VirtioSlot } from './layout';
 import { VirtioMmioDevice } from './mmio-transport';
 import { VirtioRng } from './rng';
@@ -17,6 +19,8 @@ export function attachVirtio(o: {
   memory: GuestMemory;
   log: DeviceLog;
   irq(gsi: number): IrqLine;
+  /** Where the virtio console's output goes: the serial port's console. */
+  console: ByteSink;
 }): VirtioMmioDevice[] {
   const opened: VirtioBlk[] = [];
   try {
@@ -27,6 +31,8 @@ export function attachVirtio(o: {
         const blk = new VirtioBlk(openDiskFile(slot.disk.path, slot.disk.readOnly), o.memory);
         opened.push(blk);
         backend = blk;
+      } else if (slot.kind === 'console') {
+        backend = new VirtioConsole(o.memory, o.console);
       } else {
         backend = new VirtioRng(o.memory);
       }

@@ -26,16 +26,20 @@ export interface DiskSpec {
 }
 
 export type VirtioSlot =
-  | { kind: 'rng'; base: number; size: number; gsi: number }
+  | { kind: 'rng' | 'console'; base: number; size: number; gsi: number }
   | { kind: 'blk'; base: number; size: number; gsi: number; disk: DiskSpec };
 
-/** Disks first (so the first --disk is /dev/vda whatever the probe order), then the rng. */
+/** Devices other than disks: the rng, then the console. */
+const FIXED_DEVICES = 2;
+export const VIRTIO_MAX_DISKS = VIRTIO_MAX_DEVICES - FIXED_DEVICES;
+
+/** Disks first (so the first --disk is /dev/vda whatever the probe order), then the rng and the console. */
 export function virtioLayout(disks: readonly DiskSpec[]): VirtioSlot[] {
-  if (disks.length > VIRTIO_MAX_DEVICES - 1) {
-    throw new Error(`${disks.length} disks: at most ${VIRTIO_MAX_DEVICES - 1} disks are supported`);
+  if (disks.length > VIRTIO_MAX_DISKS) {
+    throw new Error(`${disks.length} disks: at most ${VIRTIO_MAX_DISKS} disks are supported`);
   }
   const at = (i: number) => ({ base: VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_STRIDE, size: VIRTIO_MMIO_SIZE, gsi: VIRTIO_FIRST_GSI + i });
   const slots: VirtioSlot[] = disks.map((disk, i) => ({ kind: 'blk', ...at(i), disk: { path: disk.path, readOnly: disk.readOnly } }));
-  slots.push({ kind: 'rng', ...at(disks.length) });
+  slots.push({ kind: 'rng', ...at(disks.length) }, { kind: 'console', ...at(disks.length + 1) });
   return slots;
 }

@@ -40,8 +40,8 @@ export class TestDriver {
   r(off: number): number { return this.dev.read(off, 4); }
   w(off: number, v: number): void { this.dev.write(off, 4, v); }
 
-  /** Status handshake and queue 0 set up; `features` as the driver accepts them. */
-  bringUp(features: bigint): void {
+  /** Status handshake and one queue (0 unless said) set up; `features` as the driver accepts them. */
+  bringUp(features: bigint, queue = 0): void {
     this.w(REG.status, 0);
     this.w(REG.status, STATUS.ACKNOWLEDGE);
     this.w(REG.status, STATUS.ACKNOWLEDGE | STATUS.DRIVER);
@@ -50,7 +50,7 @@ export class TestDriver {
     this.w(REG.driverFeaturesSel, 1);
     this.w(REG.driverFeatures, Number(features >> 32n));
     this.w(REG.status, STATUS.ACKNOWLEDGE | STATUS.DRIVER | STATUS.FEATURES_OK);
-    this.w(REG.queueSel, 0);
+    this.w(REG.queueSel, queue);
     this.w(REG.queueNum, this.queueSize);
     this.w(REG.queueDescLow, DESC);
     this.w(REG.queueDriverLow, AVAIL);
@@ -68,12 +68,12 @@ export class TestDriver {
     this.memory.writeU16(at + 14, d.next ?? 0);
   }
 
-  /** Makes `head` available and notifies queue 0. */
-  offer(head: number, notify = true): void {
+  /** Makes `head` available and notifies its queue (0 unless said: the rings are the one bringUp set up). */
+  offer(head: number, notify = true, queue = 0): void {
     this.memory.writeU16(AVAIL + 4 + 2 * (this.avail % this.queueSize), head);
     this.avail = (this.avail + 1) & 0xffff;
     this.memory.writeU16(AVAIL + 2, this.avail);
-    if (notify) this.w(REG.queueNotify, 0);
+    if (notify) this.w(REG.queueNotify, queue);
   }
 
   usedIdx(): number { return this.memory.readU16(USED + 2); }
