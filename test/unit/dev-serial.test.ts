@@ -18,7 +18,7 @@ function com1(inputQueueBytes?: number) {
   const info: string[] = [];
   const irq: IrqLine = { set: (level) => irqChanges.push(level) };
   const log: DeviceLog = { info: (m) => info.push(m), guestError: (m) => info.push(m) };
-  const uart = new Uart16550({ irq, log, output: (b) => out.push(b), inputQueueBytes });
+  const uart = new Uart16550({ irq, log, output: (b) => { out.push(b); }, inputQueueBytes });
   const bus = new Bus('pio');
   bus.register(COM1_BASE, UART_PORT_COUNT, uart);
   const inb = (reg: number) => bus.read(COM1_BASE + reg, 1);

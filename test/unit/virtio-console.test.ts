@@ -5,16 +5,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { feature, REG, VIRTIO_F_VERSION_1 } from '../../vmm/virtio/mmio-transport';
-import { CONSOLE_RECEIVE_QUEUE, CONSOLE_TRANSMIT_QUEUE, VIRTIO_ID_CONSOLE, VirtioConsole } from '../../vmm/virtio/console';
+import { CONSOLE_MAX_CHAIN_BYTES, CONSOLE_RECEIVE_QUEUE, CONSOLE_TRANSMIT_QUEUE, VIRTIO_ID_CONSOLE, VirtioConsole } from '../../vmm/virtio/console';
 import { VIRTIO_MAX_DISKS, VIRTIO_MMIO_BASE, virtioLayout } from '../../vmm/virtio/layout';
 import { VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '../../vmm/virtio/virtqueue';
 import { DATA, TestDriver } from './helpers/virtio-driver';
 
-function consoleDriver(queue: number) {
+/** `accept`: how many bytes the console takes before it drops one (its reader stalled). */
+function consoleDriver(queue: number, accept = Infinity) {
   const out: number[] = [];
-  const d = new TestDriver((m) => new VirtioConsole(m, (b) => out.push(b)));
+  let dropped = 0;
+  const d = new TestDriver((m) => new VirtioConsole(m, (b) => {
+    if (out.length >= accept) { dropped++; return false; }
+    out.push(b);
+    return true;
+  }));
   d.bringUp(feature(VIRTIO_F_VERSION_1), queue);
-  return { d, text: () => Buffer.from(out).toString('latin1') };
+  return { d, text: () => Buffer.from(out).toString('latin1'), out, dropped: () => dropped };
 }
 
 test('virtio-console: device id 3, two queues (receive, transmit)', () => {
@@ -52,6 +58,34 @@ test('virtio-console: buffers offered on the receive queue stay unused (typed in
   assert.equal(d.usedIdx(), 0);
   assert.equal(text(), '');
   assert.ok(d.memory.view8(DATA, 64).every((b) => b === 0xaa));
+});
+
+test('virtio-console: a chain over CONSOLE_MAX_CHAIN_BYTES writes only that many, with one guest error; the next chain is whole', () => {
+  const { d, out, text } = consoleDriver(CONSOLE_TRANSMIT_QUEUE);
+  const big = 0x100000 + 0x1000;
+  d.memory.view8(big, CONSOLE_MAX_CHAIN_BYTES + 10).fill(0x41);
+  d.desc(0, { addr: big, len: CONSOLE_MAX_CHAIN_BYTES + 10 });
+  d.offer(0, true, CONSOLE_TRANSMIT_QUEUE);
+  assert.equal(out.length, CONSOLE_MAX_CHAIN_BYTES);
+  assert.equal(d.log.errors.length, 1);
+  assert.match(d.log.errors[0], new RegExp(`a transmit chain of ${CONSOLE_MAX_CHAIN_BYTES + 10} bytes: only its first ${CONSOLE_MAX_CHAIN_BYTES} are written`));
+  out.length = 0;
+  d.memory.write(DATA, Buffer.from('after\r\n'));
+  d.desc(1, { addr: DATA, len: 7 });
+  d.offer(1, true, CONSOLE_TRANSMIT_QUEUE);
+  assert.equal(text(), 'after\r\n');
+  assert.equal(d.usedIdx(), 2);
+});
+
+test('virtio-console: once the console drops a byte (a stalled reader), the rest of that chain is not waited for; the chain is still used', () => {
+  const { d, text, dropped } = consoleDriver(CONSOLE_TRANSMIT_QUEUE, 5);
+  d.memory.write(DATA, Buffer.from('0123456789'));
+  d.desc(0, { addr: DATA, len: 10, flags: VIRTQ_DESC_F_NEXT, next: 1 });
+  d.desc(1, { addr: DATA, len: 10 });
+  d.offer(0, true, CONSOLE_TRANSMIT_QUEUE);
+  assert.equal(text(), '01234');
+  assert.equal(dropped(), 1, 'one byte offered to the stalled console, not fifteen');
+  assert.equal(d.usedIdx(), 1);
 });
 
 test('the layout: the console after the rng; one fewer disk fits', () => {

@@ -93,7 +93,7 @@ function startBoot(): void {
       reset: (reason) => runner.requestEnd({ status: 0, message: reason, kind: 'reset' }),
     },
     irq: (line) => ({ set: (level) => theVm.irqLine(line, level) }),
-    console: (byte) => { consoleOut.push(byte); },
+    console: (byte) => consoleOut.push(byte),
     ide: init.options.disks.filter((d) => d.bus === 'ide'),
     virtio: { slots: init.virtio, memory: new GuestMemory(init.memory.buffer, init.memory.regions) },
     display: { display: new Display(init.display), moveFramebuffer: framebuffer },
