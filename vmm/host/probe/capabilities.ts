@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 
 export type CapabilityId =
   | 'real-mode' | 'long-mode' | 'single-step' | 'hw-breakpoints' | 'dr-watchpoints' | 'int3-exits' | 'int3-trap' | 'port-trap'
-  | 'shutdown-exit' | 'fail-entry' | 'msr-exits' | 'guest-exceptions' | 'readonly-slots' | 'dirty-log' | 'kick-halted';
+  | 'shutdown-exit' | 'fail-entry' | 'msr-exits' | 'guest-exceptions' | 'user-mode-debug' | 'readonly-slots' | 'dirty-log' | 'kick-halted';
 
 /** Derived from the probes: an unmodified Linux needs exceptions through its IDT; software breakpoints need one of the traps. */
 export type DerivedId = 'linux' | 'software-breakpoints';
@@ -48,6 +48,7 @@ export const MEANINGS: Record<CapabilityId | DerivedId, Meaning> = {
   'fail-entry': { title: 'failed-entry reporting', yes: 'an invalid CPU state is reported by KVM', no: 'KVM never reports an invalid CPU state (it does not return): kvmdbg checks the states it sets itself and refuses invalid ones' },
   'msr-exits': { title: 'MSR exits (MSR filter)', yes: 'MSR access breakpoints (rdmsr/wrmsr)', no: 'MSR breakpoints are refused: this KVM does not complete the filtered MSR accesses kvmdbg answers' },
   'guest-exceptions': { title: 'exceptions and INT n through the guest IDT', yes: 'exception (vector) breakpoints; kernels that take faults and software interrupts run', no: 'some exceptions or software interrupts (INT n, int3) never reach the guest\'s IDT: such a kernel stops with an internal error, named as a host limit' },
+  'user-mode-debug': { title: 'stepping ring-3 (user) code', yes: 'breakpoints and steps work in user space too', no: 'the debugger does not see ring-3 code on this host: steps run through it and its breakpoints do not stop; debug user space on hardware or nested KVM, or in the KVM sandbox' },
   'readonly-slots': { title: 'read-only memory slots', yes: 'page-protection watchpoints (any size, any count, reads too)', no: 'no page-protection watchpoints: data breakpoints need DR watchpoints' },
   'dirty-log': { title: 'dirty page logging', yes: 'framebuffer change detection', no: 'the guest screen is re-read whole each frame' },
   'kick-halted': { title: 'pause of a halted vCPU', yes: 'pause stops a vCPU in HLT (an idle CPU)', no: 'a vCPU halted with interrupts off cannot be paused: pause waits until it wakes; ending the VM still works' },

@@ -10,7 +10,9 @@ import { pageAlignedOffset, type Kvm, type Vcpu, type Vm } from '../../../native
 import type { VcpuExit } from '../../../native/types';
 import { GuestMemory } from '../../memory/guest-memory';
 import { longModeState, protectedModeState, writeGdt } from '../../boot/cpu';
-import { PageTables, LARGE_PAGE } from '../../boot/page-tables';
+import { PageTables, LARGE_PAGE, PTE_ADDR_MASK, PTE_LARGE, PTE_PRESENT } from '../../boot/page-tables';
+
+const PTE_USER = 4n;
 
 export const PROBE_RAM = 4 * 1024 * 1024;
 /** Where probe code, data and handlers go (above the boot area: GDT, stack, page tables). */
@@ -100,6 +102,30 @@ export class ProbeVm {
     const state = longModeState(BigInt(CODE), this.pml4, {});
     this.vcpu.setSregs({ ...this.vcpu.getSregs(), ...state.sregs });
     this.vcpu.setRegs({ rflags: 2n, ...state.regs } as never);
+  }
+
+  /**
+   * Moves the vCPU to CPL 3 where it stands (CS, SS, DS with DPL and RPL 3;
+   * the GDT is not read until a segment is reloaded), its pages user pages,
+   * IOPL 3 so that its port writes still reach us.
+   */
+  userMode(): this {
+    this.setUserBit(this.pml4, 3);
+    const s = this.vcpu.getSregs();
+    const user = (seg: typeof s.cs) => ({ ...seg, dpl: 3, selector: seg.selector | 3 });
+    this.vcpu.setSregs({ cs: user(s.cs), ss: user(s.ss), ds: user(s.ds), es: user(s.es) });
+    this.vcpu.setRegs({ ...this.vcpu.getRegs(), rflags: 0x3002n });
+    return this;
+  }
+
+  /** The U bit on every present entry of the identity map, `levels` deep (PML4, PDPT, PD of 2 MiB pages). */
+  private setUserBit(table: number, levels: number): void {
+    for (let i = 0; i < 512; i++) {
+      const e = this.memory.readU64(table + 8 * i);
+      if (!(e & PTE_PRESENT)) continue;
+      this.memory.writeU64(table + 8 * i, e | PTE_USER);
+      if (levels > 1 && !(e & PTE_LARGE)) this.setUserBit(Number(e & PTE_ADDR_MASK), levels - 1);
+    }
   }
 
   /** Code at the entry point (0x1000 in real mode, CODE in long mode). */

@@ -235,6 +235,21 @@ const guestExceptions: Probe = (ctx) => withVm(ctx, 'long', (p) => {
     (e) => `a 64-bit #UD (its handler returning with iretq) then INT 0x80, both with valid gates, gave ${exitWords(e)}, not the INT 0x80 handler`);
 });
 
+/**
+ * Debugging ring 3 (user space): a single step of an instruction at CPL 3
+ * must come back as a debug exit. PVM runs ring 3 natively and hands the
+ * #DB to the guest (a triple fault here: the probe has no IDT), and DR0-3
+ * do not fire there either.
+ */
+const userModeSteps: Probe = (ctx) => withVm(ctx, 'long', (p) => {
+  p.code([op.nop, op.nop, ...op.outDone(1), op.hlt]);
+  p.userMode();
+  p.vcpu.setGuestDebug({ enable: true, singleStep: true });
+  const exit = p.runUntil((e) => (e.kind === 'debug' ? e : undefined));
+  if (exit.kind === 'debug' && exit.pc === BigInt(CODE + 1)) return yes('a single step at CPL 3 gave a debug exit after one instruction');
+  return no(exit.kind === 'debug' ? `a step at CPL 3 stopped at ${hex(exit.pc)}, not after one instruction (${hex(CODE + 1)})` : `a single step at CPL 3 gave ${exitWords(exit)}`);
+});
+
 const RO_PAGE = 0x20_0000;
 const splitSlots = (readonlyFlag: boolean) => ({
   slots: (vm: Vm, buffer: SharedArrayBuffer, offset: number) => {
@@ -298,6 +313,7 @@ export const PROBES: readonly [CapabilityId, Probe][] = [
   ['fail-entry', failEntry],
   ['msr-exits', msrExits],
   ['guest-exceptions', guestExceptions],
+  ['user-mode-debug', userModeSteps],
   ['readonly-slots', readonlySlots],
   ['dirty-log', dirtyLog],
   // Last: on a host where the kick cannot reach a halted vCPU this one never returns (host-probe.ts gives up on it).
