@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { probeHost } from '../../vmm/machine/host-probe';
 import { works } from '../../vmm/host/probe/capabilities';
-import { debianKernel, LINUX_TIMEOUT_MS } from './helpers/linux-initramfs';
+import { debianKernel, LINUX_TIMEOUT_MS, SILENT_MS } from './helpers/linux-initramfs';
 import { runCli, startCli } from './helpers/cli';
 import { finishDap, launchDap, startDap, waitForText } from './helpers/dap-session';
 
@@ -49,7 +49,7 @@ test('F5 (DAP launch) on Debian\'s kernel: the launch fails with that sentence w
       return;
     }
     await launch;
-    await waitForText(s.stdout, 'Linux version', LINUX_TIMEOUT_MS, 'the kernel\'s banner');
+    await waitForText(s.stdout, 'Linux version', LINUX_TIMEOUT_MS, 'the kernel\'s banner', SILENT_MS);
   } finally {
     await finishDap(s);
   }

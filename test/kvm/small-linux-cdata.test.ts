@@ -17,7 +17,7 @@
 //     Variables view on the member init_uts_ns.name.nodename stops on the write.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildInitramfs, LINUX_TIMEOUT_MS, testOutput } from './helpers/linux-initramfs';
+import { buildInitramfs, LINUX_TIMEOUT_MS, testOutput, SILENT_MS } from './helpers/linux-initramfs';
 import { smallLinux } from './helpers/small-linux';
 import { evaluate, finishDap, launchDap, named, nextStop, scopeVariables, startDap, stopAfter, topFrame, waitForText } from './helpers/dap-session';
 
@@ -42,7 +42,7 @@ test('small Linux: C data at a syscall (parameters, current, conditions), setVar
   const s = await startDap(T);
   try {
     await launchDap(s, { kernel: k.bzImage, symbols: k.vmlinux, initrd, cmdline: 'console=ttyS0 panic=-1', memory: '256M' });
-    await waitForText(s.stdout, /STAT \d+ \(\S+\) .* PANIC -1 HOST start/, LINUX_TIMEOUT_MS, 'the loop task\'s first line');
+    await waitForText(s.stdout, /STAT \d+ \(\S+\) .* PANIC -1 HOST start/, LINUX_TIMEOUT_MS, 'the loop task\'s first line', SILENT_MS);
     const m = /STAT (\d+) \((\S+)\) .* PANIC -1 HOST start/.exec(s.stdout())!;
     const pid = Number(m[1]);
     const comm = m[2];

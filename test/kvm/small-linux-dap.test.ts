@@ -19,7 +19,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { buildInitramfs, consoleContext, debianKernel, insmodLines, LINUX_TIMEOUT_MS, runCli, testOutput, VIRTIO_MODULES } from './helpers/linux-initramfs';
+import { buildInitramfs, consoleContext, debianKernel, insmodLines, LINUX_TIMEOUT_MS, runCli, testOutput, VIRTIO_MODULES, SILENT_MS } from './helpers/linux-initramfs';
 import { smallLinux } from './helpers/small-linux';
 import { finishDap, frames, launchDap, nextStop, rip, startDap, waitForText } from './helpers/dap-session';
 
@@ -175,7 +175,7 @@ test('Debian\'s kernel with "kaslr" kept: the slide is found at a stop, said, an
   try {
     await launchDap(s, { kernel, symbols: map, initrd, cmdline: `${DEBIAN_CMDLINE} kaslr`, memory: '256M' });
     assert.doesNotMatch(s.console(), /added "nokaslr"/, 'the user asked for kaslr: kept');
-    await waitForText(s.stdout, marker, LINUX_TIMEOUT_MS, 'the init\'s marker');
+    await waitForText(s.stdout, marker, LINUX_TIMEOUT_MS, 'the init\'s marker', SILENT_MS);
     // A pause may land where the kernel image is not mapped (a user address space under PTI): try a few.
     let slide: bigint | undefined;
     for (let i = 0; i < 5 && slide === undefined; i++) {

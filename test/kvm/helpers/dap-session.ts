@@ -48,12 +48,21 @@ export async function frames(s: DapSession, threadId = 1): Promise<DebugProtocol
   return (await s.dc.stackTraceRequest({ threadId })).body.stackFrames;
 }
 
-/** Polls `text()` until `pattern` matches (the guest's console, the adapter's notes). */
-export async function waitForText(text: () => string, pattern: RegExp | string, ms: number, what: string): Promise<void> {
+/**
+ * Polls `text()` until `pattern` matches (the guest's console, the adapter's notes).
+ * `silentMs`: fail sooner when the text has not grown for that long (a booting Linux
+ * prints all the time: silence is the sandbox's emulation stall, README Reliability).
+ */
+export async function waitForText(text: () => string, pattern: RegExp | string, ms: number, what: string, silentMs = Infinity): Promise<void> {
   const t0 = Date.now();
+  let length = text().length;
+  let grew = t0;
   const hit = (): boolean => (typeof pattern === 'string' ? text().includes(pattern) : pattern.test(text()));
   while (!hit()) {
-    if (Date.now() - t0 > ms) assert.fail(`${what}: not there after ${ms / 1000} s; last output:\n${text().slice(-3000)}`);
+    const now = Date.now();
+    if (text().length !== length) { length = text().length; grew = now; }
+    if (now - t0 > ms) assert.fail(`${what}: not there after ${ms / 1000} s; last output:\n${text().slice(-3000)}`);
+    if (now - grew > silentMs) assert.fail(`${what}: not there, and the console printed nothing for ${silentMs / 1000} s (a stalled boot?); last output:\n${text().slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
