@@ -134,7 +134,8 @@ case ${E2E_INNER:-} in
   rm -rf "$OUT"; mkdir -p "$OUT"
   export KVMDBG_SMALL_LINUX=${KVMDBG_SMALL_LINUX:-$(node scripts/build-linux.mjs --print-dir)}
   if [[ -n ${E2E_DIRECT:-} ]]; then E2E_INNER=all exec bash "$0"; fi
-  if [[ -z ${E2E_SPLIT:-} && -e /dev/kvm && -r /dev/kvm && -w /dev/kvm ]]; then
+  kvm_device=${KVMDBG_KVM_DEVICE:-/dev/kvm}
+  if [[ -z ${E2E_SPLIT:-} && -e $kvm_device && -r $kvm_device && -w $kvm_device ]]; then
     if linux_here; then E2E_INNER=all exec bash "$0"; fi
     # This host's KVM runs no unmodified Linux (PVM): the Linux scenario goes to the sandbox, the rest runs here.
     wanted=${E2E_SCENARIOS:-main,cdata,screen,linux,f5}
