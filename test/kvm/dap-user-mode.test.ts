@@ -29,7 +29,9 @@ test('the demo in user mode: a breakpoint in ring-3 code stops there (CS RPL 3, 
     assert.deepEqual(names.slice(0, 2), ['mandelbrot', 'draw'], `the stack: ${names.join(' <- ')}`);
     await stopAfter(s, 'a step in mandelbrot', () => s.dc.nextRequest({ threadId: 1 }));
     assert.equal((await register(s, 'cs')) & 3n, 3n, 'still in ring 3 after the step');
-    assert.equal((await frames(s))[0].name, 'mandelbrot');
+    // The next line may be code inlined into mandelbrot (in_cardioid_or_bulb): its frame on top, mandelbrot under it.
+    const after = (await frames(s)).map((f) => f.name);
+    assert.ok(after.slice(0, 2).includes('mandelbrot'), `still in mandelbrot: ${after.join(' <- ')}`);
     await s.dc.setFunctionBreakpointsRequest({ breakpoints: [] });
     const done = within(s.dc.waitForEvent('terminated', s.timeout), s.timeout, 'the demo finishing');
     await s.dc.continueRequest({ threadId: 1 });

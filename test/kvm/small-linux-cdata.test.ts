@@ -17,9 +17,9 @@
 //     Variables view on the member init_uts_ns.name.nodename stops on the write.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildInitramfs, LINUX_TIMEOUT_MS, testOutput, SILENT_MS } from './helpers/linux-initramfs';
+import { bootLinuxDap, buildInitramfs, testOutput } from './helpers/linux-initramfs';
 import { smallLinux } from './helpers/small-linux';
-import { evaluate, finishDap, launchDap, named, nextStop, scopeVariables, startDap, stopAfter, topFrame, waitForText } from './helpers/dap-session';
+import { evaluate, finishDap, named, nextStop, scopeVariables, stopAfter, topFrame, waitForText } from './helpers/dap-session';
 
 const T = 400_000;
 
@@ -39,10 +39,9 @@ test('small Linux: C data at a syscall (parameters, current, conditions), setVar
       'while true; do sleep 10; done',
     ],
   });
-  const s = await startDap(T);
+  const s = await bootLinuxDap(T, { kernel: k.bzImage, symbols: k.vmlinux, initrd, cmdline: 'console=ttyS0 panic=-1', memory: '256M' },
+    /STAT \d+ \(\S+\) .* PANIC -1 HOST start/, 'the loop task\'s first line');
   try {
-    await launchDap(s, { kernel: k.bzImage, symbols: k.vmlinux, initrd, cmdline: 'console=ttyS0 panic=-1', memory: '256M' });
-    await waitForText(s.stdout, /STAT \d+ \(\S+\) .* PANIC -1 HOST start/, LINUX_TIMEOUT_MS, 'the loop task\'s first line', SILENT_MS);
     const m = /STAT (\d+) \((\S+)\) .* PANIC -1 HOST start/.exec(s.stdout())!;
     const pid = Number(m[1]);
     const comm = m[2];

@@ -9,6 +9,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, wr
 import { basename, join } from 'node:path';
 import { CLI, ROOT } from './guests';
 import { hangReport } from './cli';
+import { finishDap, launchDap, startDap, waitForText, type DapSession } from './dap-session';
 
 /**
  * Emulated in the sandbox, a boot to init takes ~35-60 s there, over 300 s
@@ -170,4 +171,26 @@ function runCliOnce(args: string[], interact?: (stdoutSoFar: string) => string |
 
 export function consoleContext(r: CliRun): string {
   return `\n--- console (last 4000 chars) ---\n${r.stdout.slice(-4000)}\n--- stderr ---\n${r.stderr}`;
+}
+
+/**
+ * A DAP session booted to `pattern` on the guest console: the adapter started, `args`
+ * launched, the text waited for. Inside the sandbox a boot whose console falls silent for
+ * SILENT_MS (the emulation's stall, as for runCli above) is tried again in a new session,
+ * at most SANDBOX_BOOTS times, and says so.
+ */
+export async function bootLinuxDap(timeout: number, args: Record<string, unknown>, pattern: RegExp, what: string): Promise<DapSession> {
+  for (let attempt = 1; ; attempt++) {
+    const s = await startDap(timeout);
+    try {
+      await launchDap(s, args);
+      await waitForText(s.stdout, pattern, LINUX_TIMEOUT_MS, what, SILENT_MS);
+      return s;
+    } catch (e) {
+      await finishDap(s);
+      const stalled = /printed nothing for \d+ s/.test((e as Error).message);
+      if (!(stalled && attempt < SANDBOX_BOOTS)) throw e;
+      console.log(`linux boot: attempt ${attempt} stalled in the sandbox's emulation (${(e as Error).message.split('\n')[0]}); booting again`);
+    }
+  }
 }
