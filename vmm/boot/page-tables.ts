@@ -11,6 +11,7 @@ import { GuestMemory, PAGE_SIZE } from '../memory/guest-memory';
 
 export const PTE_PRESENT = 1n;
 export const PTE_WRITE = 2n;
+export const PTE_USER = 4n;
 export const PTE_LARGE = 0x80n;
 export const PTE_ADDR_MASK = 0x000f_ffff_ffff_f000n;
 export const LARGE_PAGE = 0x20_0000;

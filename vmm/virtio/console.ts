@@ -36,7 +36,6 @@ export class VirtioConsole implements VirtioBackend {
   readonly features = 0n;
   readonly queueMaxSizes = [CONSOLE_QUEUE_SIZE, CONSOLE_QUEUE_SIZE];
   readonly config = new Uint8Array(CONFIG_BYTES);
-  bytesWritten = 0;
 
   constructor(private readonly memory: GuestMemory, private readonly output: ByteSink) {}
 
@@ -59,7 +58,6 @@ export class VirtioConsole implements VirtioBackend {
     for (const view of views) {
       for (let i = 0; i < view.length && left > 0; i++, left--) {
         if (this.output(view[i]) === false) return;
-        this.bytesWritten++;
       }
     }
   }

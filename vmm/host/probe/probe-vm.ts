@@ -10,9 +10,7 @@ import { pageAlignedOffset, type Kvm, type Vcpu, type Vm } from '../../../native
 import type { VcpuExit } from '../../../native/types';
 import { GuestMemory } from '../../memory/guest-memory';
 import { longModeState, protectedModeState, writeGdt } from '../../boot/cpu';
-import { PageTables, LARGE_PAGE, PTE_ADDR_MASK, PTE_LARGE, PTE_PRESENT } from '../../boot/page-tables';
-
-const PTE_USER = 4n;
+import { PageTables, LARGE_PAGE, PTE_ADDR_MASK, PTE_LARGE, PTE_PRESENT, PTE_USER } from '../../boot/page-tables';
 
 export const PROBE_RAM = 4 * 1024 * 1024;
 /** Where probe code, data and handlers go (above the boot area: GDT, stack, page tables). */
