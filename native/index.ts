@@ -36,3 +36,4 @@ export function pageAlignedOffset(buffer: SharedArrayBuffer): number {
 
 /** The real-time signal a kick sends to the thread inside KVM_RUN. */
 export const kickSignal: number = binding.kickSignal;
+export { FutexWords } from './futex';

@@ -1,10 +1,11 @@
-// Module registration: the raw classes, kick(token), pageAlignedOffset and
+// Module registration: the raw classes, kick(token), pageAlignedOffset, the futex calls and
 // the constants native/index.ts needs. Typed privately in native/binding.ts.
 #include <napi.h>
 
 #include "convert.h"
 #include "errors.h"
 #include "exit_buffer.h"
+#include "futex.h"
 #include "instance.h"
 #include "kick.h"
 #include "kvm.h"
@@ -53,6 +54,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("kickSignal", Napi::Number::New(env, kick::Signal()));
   exports.Set("kvmApiVersion", Napi::Number::New(env, KVM_API_VERSION));
   RegisterMsrFilter(env, exports);
+  RegisterFutex(env, exports);
   return exports;
 }
 

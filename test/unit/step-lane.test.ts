@@ -75,3 +75,18 @@ test('step lane: a message posted just before a step is done first, whether the 
     await w.worker.terminate();
   }
 });
+
+test('step lane: 200 steps waited for synchronously (the DAP thread\'s path) while the worker serves the lane, each answered at once', async () => {
+  const w = startWorker();
+  try {
+    // The first step brings the worker into the lane; the rest find it waiting there (a futex, not Atomics.wait).
+    assert.equal(await w.step(0), RESULT_STEP);
+    for (let i = 1; i <= 200; i++) {
+      assert.equal(w.client.serving, true, `the worker left the lane before step ${i}`);
+      assert.equal(w.client.waitDone(w.client.askStep(i), 2000), RESULT_STEP, `step ${i} was not answered within 2 s`);
+    }
+    assert.deepEqual(await w.order(), Array.from({ length: 201 }, (_, i) => `step${i}`));
+  } finally {
+    await w.worker.terminate();
+  }
+});
