@@ -79,10 +79,10 @@ export interface RawBinding {
   readonly exitInterrupted: number;
   readonly kickSignal: number;
   readonly kvmApiVersion: number;
-  /** KVM_X86_SET_MSR_FILTER on the VM fd (native/src/msr_filter.cc). */
   /** A raw futex wait on the word at byte `offset` of `view` (native/src/futex.cc). */
   futexWait(view: Uint8Array, offset: number, expected: number, timeoutMs: number): 'changed' | 'timed-out';
   /** Wakes up to `count` futexWait callers on the word; how many it woke. */
   futexWake(view: Uint8Array, offset: number, count: number): number;
+  /** KVM_X86_SET_MSR_FILTER on the VM fd (native/src/msr_filter.cc). */
   setMsrFilter(vmFd: number, flags: number, ranges: { flags: number; base: number; nmsrs: number; bitmap: Uint8Array }[]): void;
 }
